@@ -1,0 +1,7 @@
+// The explicit list of tscr's commands. One file per command; add yours here.
+import type { Command } from '../context.ts';
+import version from './version.ts';
+
+export const commands: Command[] = [
+  version,
+];

@@ -1,0 +1,104 @@
+// The context every command handler gets. Handlers print only through it and
+// return an exit code; they never call process.exit. Progress goes to stderr,
+// and only when stderr is a terminal (quiet when piped) and --json is off.
+import { TscrError } from '../lib/errors.ts';
+
+export interface Progress {
+  /** Update the progress line: done/total units (bytes, pages, processes). */
+  update(done: number, total?: number, note?: string): void;
+  /** Clear the line. */
+  end(): void;
+}
+
+export interface Ctx {
+  /** Write to stdout (a newline is not added). */
+  out(text: string): void;
+  /** Write a line to stderr. */
+  err(text: string): void;
+  /** Print a JSON value to stdout, one document. */
+  json(value: unknown): void;
+  /** Verbose log (-v), to stderr or --log-file. */
+  log(level: 1 | 2 | 3 | 4, text: string): void;
+  readonly jsonMode: boolean;
+  readonly verbosity: number;
+  readonly isTTY: boolean;
+  progress(label: string, unit?: 'bytes' | 'items'): Progress;
+}
+
+export interface CtxOptions {
+  json?: boolean;
+  verbosity?: number;
+  logFile?: string;
+  stdout?: (s: string) => void;
+  stderr?: (s: string) => void;
+  isTTY?: boolean;
+}
+
+function human(n: number): string {
+  const u = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let i = 0;
+  while (n >= 1024 && i < u.length - 1) { n /= 1024; i++; }
+  return `${n.toFixed(i ? 1 : 0)} ${u[i]}`;
+}
+
+export function makeCtx(o: CtxOptions = {}): Ctx {
+  const stdout = o.stdout ?? ((s: string) => { process.stdout.write(s); });
+  const stderr = o.stderr ?? ((s: string) => { process.stderr.write(s); });
+  const isTTY = o.isTTY ?? Boolean(process.stderr.isTTY);
+  const verbosity = o.verbosity ?? 0;
+  let logSink: ((s: string) => void) | null = null;
+  if (o.logFile) {
+    // Opened lazily and appended synchronously so a crash still leaves the log.
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const fs = process.getBuiltinModule ? (process as any).getBuiltinModule('node:fs') : null;
+    const path = o.logFile;
+    logSink = (s) => { (fs ?? require('node:fs')).appendFileSync(path, s); };
+  }
+  return {
+    out: stdout,
+    err: (s) => stderr(s.endsWith('\n') ? s : s + '\n'),
+    json: (v) => stdout(JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? x.toString() : x), 2) + '\n'),
+    log(level, text) {
+      const line = `(${(performance.now() / 1000).toFixed(3)}) ${text}\n`;
+      if (logSink) logSink(line);
+      else if (level <= verbosity) stderr(line);
+    },
+    jsonMode: Boolean(o.json),
+    verbosity,
+    isTTY,
+    progress(label, unit = 'bytes') {
+      const show = isTTY && !o.json;
+      let last = 0;
+      const t0 = performance.now();
+      return {
+        update(done, total, note) {
+          if (!show) return;
+          const now = performance.now();
+          if (now - last < 100 && total !== undefined && done < total) return;
+          last = now;
+          const rate = unit === 'bytes' ? ` ${human(done / Math.max(1e-3, (now - t0) / 1000))}/s` : '';
+          const amount = unit === 'bytes'
+            ? `${human(done)}${total !== undefined ? ' / ' + human(total) : ''}`
+            : `${done}${total !== undefined ? '/' + total : ''}`;
+          const pct = total ? ` ${Math.floor((100 * done) / total)}%` : '';
+          stderr(`\r\x1b[2K${label}:${pct} ${amount}${rate}${note ? ' ' + note : ''}`);
+        },
+        end() { if (show) stderr('\r\x1b[2K'); },
+      };
+    },
+  };
+}
+
+/** A command module: one per file in cli/commands, listed in cli/commands/index.ts. */
+export interface Command<A = any> {
+  command: string;             // yargs command string, e.g. 'decode'
+  describe: string;
+  builder?: (y: any) => any;   // yargs builder
+  /** Linux-only commands that need the native shim set this; offline ones must not load it. */
+  needsShim?: boolean;
+  run(args: A, ctx: Ctx): Promise<number | void> | number | void;
+}
+
+export function usage(message: string, hint?: string): TscrError {
+  return new TscrError('E_USAGE', message, { hint });
+}

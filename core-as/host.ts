@@ -1,0 +1,119 @@
+// The Wasm boundary. Loads build/core.wasm once (synchronously; it is small),
+// exposes a typed exports interface, and turns AssemblyScript aborts into
+// exceptions. Data crosses as (pointer, length): the host copies bytes in with
+// passBytes() and copies results out with takeBytes(). Never keep a view over
+// `memory.buffer`: it is detached whenever the module's memory grows.
+//
+// Conventions for core-as/assembly modules (see core-as/README.md):
+// - exports are prefixed by module: codec_*, lz4_*, xxh_*, val_*, diff_*, plan_*
+// - inputs are ArrayBuffers made by passBytes() (pinned until release())
+// - outputs are ArrayBuffers (or null); the host copies them out with takeBytes()
+// - errors: call coreFail(code, offset, msg) style helpers in assembly, or abort()
+
+import { readFileSync } from 'node:fs';
+import { CORE_WASM } from '../lib/paths.ts';
+import { TscrError } from '../lib/errors.ts';
+
+/** Runtime exports of the incremental AssemblyScript runtime. */
+export interface RuntimeExports {
+  memory: WebAssembly.Memory;
+  __new(size: number, classId: number): number;
+  __pin(ptr: number): number;
+  __unpin(ptr: number): void;
+  __collect(): void;
+}
+
+/**
+ * The typed exports interface. Each module of core-as/assembly adds its
+ * functions here (declared, not discovered), so the host can't call a typo.
+ */
+export interface CoreExports extends RuntimeExports {
+  core_version(): number;
+  [name: string]: unknown;
+}
+
+export class CoreAbort extends Error {
+  constructor(message: string) { super(message); this.name = 'CoreAbort'; }
+}
+
+let instance: CoreExports | null = null;
+
+function readAsString(ex: RuntimeExports, ptr: number): string {
+  if (!ptr) return '';
+  const mem = new Uint8Array(ex.memory.buffer);
+  const byteLen = new Uint32Array(ex.memory.buffer, ptr - 4, 1)[0];
+  let s = '';
+  for (let i = 0; i < byteLen; i += 2) s += String.fromCharCode(mem[ptr + i] | (mem[ptr + i + 1] << 8));
+  return s;
+}
+
+/** The loaded core. Throws a clear error if the Wasm was never built. */
+export function core(): CoreExports {
+  if (instance) return instance;
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(CORE_WASM);
+  } catch {
+    throw new TscrError('E_NOT_FOUND', `the Wasm core is missing (${CORE_WASM})`, { hint: 'run `npm install` (or `npm run build`) in the tscr directory' });
+  }
+  const mod = new WebAssembly.Module(bytes);
+  let ex!: CoreExports;
+  const imports = {
+    env: {
+      abort(msg: number, file: number, line: number, col: number) {
+        throw new CoreAbort(`core: ${readAsString(ex, msg)} at ${readAsString(ex, file)}:${line}:${col}`);
+      },
+      trace(msg: number, n: number, ...args: number[]) {
+        process.stderr.write(`core trace: ${readAsString(ex, msg)} ${args.slice(0, n).join(', ')}\n`);
+      },
+      seed() { return Date.now(); },
+    },
+  };
+  ex = new WebAssembly.Instance(mod, imports).exports as unknown as CoreExports;
+  instance = ex;
+  return ex;
+}
+
+/** AssemblyScript's class id of ArrayBuffer. */
+const ARRAYBUFFER_ID = 1;
+
+/** Copy bytes into a new pinned ArrayBuffer in Wasm memory; returns its pointer. release() it after use. */
+export function passBytes(bytes: Uint8Array): number {
+  const ex = core();
+  const ptr = ex.__pin(ex.__new(bytes.length, ARRAYBUFFER_ID));
+  new Uint8Array(ex.memory.buffer, ptr, bytes.length).set(bytes);
+  return ptr;
+}
+
+/** Allocate a pinned, zeroed ArrayBuffer of n bytes in Wasm memory (for the core to fill). */
+export function allocBytes(n: number): number {
+  const ex = core();
+  return ex.__pin(ex.__new(n, ARRAYBUFFER_ID));
+}
+
+/** Copy an ArrayBuffer returned by the core out of Wasm memory. */
+export function takeBytes(ptr: number): Uint8Array {
+  const ex = core();
+  if (!ptr) return new Uint8Array(0);
+  const len = new Uint32Array(ex.memory.buffer, ptr - 4, 1)[0];
+  return new Uint8Array(ex.memory.buffer.slice(ptr, ptr + len));
+}
+
+/** Copy the UTF-8 bytes of an ArrayBuffer returned by the core into a JS string. */
+export function takeText(ptr: number): string {
+  const ex = core();
+  if (!ptr) return '';
+  const len = new Uint32Array(ex.memory.buffer, ptr - 4, 1)[0];
+  return Buffer.from(ex.memory.buffer, ptr, len).toString('utf8');
+}
+
+/** Unpin a buffer made by passBytes()/allocBytes(). */
+export function release(ptr: number): void {
+  if (ptr) core().__unpin(ptr);
+}
+
+/** Run fn with `bytes` copied into Wasm memory; always releases it. */
+export function withBytes<T>(bytes: Uint8Array, fn: (ptr: number, len: number) => T): T {
+  const ptr = passBytes(bytes);
+  try { return fn(ptr, bytes.length); } finally { release(ptr); }
+}
