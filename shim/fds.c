@@ -231,7 +231,7 @@ int64_t tscr_sendto_un(int fd, const void *buf, int64_t len, const void *name, i
  * chunks as read). Returns total bytes; *nmsgs = messages. -EBADMSG when a
  * message carries file descriptors (SCM_RIGHTS; they are closed again), -ENOSPC
  * when buf or lens is too small. The socket's peek offset is put back. */
-int64_t tscr_sk_peek(int fd, void *buf, int64_t len, int *lens, int maxmsgs, int *nmsgs) {
+int64_t tscr_sk_peek(int fd, int stream, void *buf, int64_t len, int *lens, int maxmsgs, int *nmsgs) {
   int old = -1, zero = 0, dis = -1;
   socklen_t ol = sizeof old;
   if (getsockopt(fd, SOL_SOCKET, SO_PEEK_OFF, &old, &ol) < 0) return -errno;
@@ -257,7 +257,7 @@ int64_t tscr_sk_peek(int fd, void *buf, int64_t len, int *lens, int maxmsgs, int
     }
     if (rights) { rc = -EBADMSG; break; }
     if (mh.msg_flags & MSG_TRUNC) { rc = -ENOSPC; break; }
-    if (r == 0) break;  /* stream: end; zero-length datagrams are not kept */
+    if (r == 0 && stream) break;  /* stream: end. A zero-length datagram is a message (peeked once) */
     lens[n++] = (int)r;
     total += r;
     if (total >= len) { rc = -ENOSPC; break; }

@@ -222,7 +222,7 @@ export interface FdsShim {
   sockname(fd: number, peer: number, out108: Buffer): number;
   send(fd: number, buf: Buffer, len: number, flags: number): number | bigint;
   sendto_un(fd: number, buf: Buffer, len: number, name: Buffer, namelen: number): number | bigint;
-  sk_peek(fd: number, buf: Buffer, len: number, lens: Int32Array, maxmsgs: number, nmsgs: Int32Array): number | bigint;
+  sk_peek(fd: number, stream: number, buf: Buffer, len: number, lens: Int32Array, maxmsgs: number, nmsgs: Int32Array): number | bigint;
   unix_diag(out: Buffer, max: number): number;
   spawn_fds(path: string, argvBlock: Buffer, argc: number, map: Int32Array, n: number): number;
 }
@@ -268,7 +268,7 @@ export function fdsShim(): FdsShim {
     sockname: f('int tscr_sockname(int fd, int peer, void *out)'),
     send: f('int64_t tscr_send(int fd, void *buf, int64_t len, int flags)'),
     sendto_un: f('int64_t tscr_sendto_un(int fd, void *buf, int64_t len, void *name, int namelen)'),
-    sk_peek: f('int64_t tscr_sk_peek(int fd, void *buf, int64_t len, void *lens, int maxmsgs, void *nmsgs)'),
+    sk_peek: f('int64_t tscr_sk_peek(int fd, int stream, void *buf, int64_t len, void *lens, int maxmsgs, void *nmsgs)'),
     unix_diag: f('int tscr_unix_diag(void *out, int max)'),
     spawn_fds: f('int tscr_spawn_fds(const char *path, void *argv_block, int argc, void *map, int n)'),
   };

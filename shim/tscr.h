@@ -101,7 +101,7 @@ int tscr_setsockopt(int fd, int level, int opt, const void *buf, int len);
 int tscr_sockname(int fd, int peer, void *out108);
 int64_t tscr_send(int fd, const void *buf, int64_t len, int flags);
 int64_t tscr_sendto_un(int fd, const void *buf, int64_t len, const void *name, int namelen);
-int64_t tscr_sk_peek(int fd, void *buf, int64_t len, int *lens, int maxmsgs, int *nmsgs);
+int64_t tscr_sk_peek(int fd, int stream, void *buf, int64_t len, int *lens, int maxmsgs, int *nmsgs);
 int tscr_unix_diag(struct tscr_unix_diag *out, int max);
 int tscr_spawn_fds(const char *path, const char *argv_block, int argc, const int *map, int n);
 /* ---- end fdkinds block ---- */
