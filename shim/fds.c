@@ -156,7 +156,7 @@ int tscr_inotify_add_wd(int ifd, const char *path, uint32_t mask, int wd) {
 /* Open a file by its handle (name_to_handle_at) on the mount that holds `mnt`. */
 int tscr_open_by_handle(const char *mnt, int type, const void *handle, int bytes, int flags) {
   if (bytes < 0 || bytes > 128) return -EINVAL;
-  int mfd = open(mnt, O_PATH | O_CLOEXEC);
+  int mfd = open(mnt, O_RDONLY | O_CLOEXEC);
   if (mfd < 0) return -errno;
   char raw[sizeof(struct file_handle) + 128];
   struct file_handle *fh = (struct file_handle *)raw;

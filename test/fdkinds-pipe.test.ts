@@ -1,6 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { startFixture, waitFile, sleep } from './helpers/fixture.ts';
 import { dumpFds, restoreFds, spawnWithFds, reap } from './helpers/fdharness.ts';
 import { FIXTURES_BIN } from '../lib/paths.ts';
@@ -23,7 +24,8 @@ test('pipes and FIFOs: queued bytes copied without consuming them, restored into
     // the FIFO then is empty and closed, as after a real dump that kills the target)
     assert.is(await fx.check(), 'PASS');
     const r = await restoreFds(d, fx.pid);
-    const out = join(fx.dir, 'restored.out');
+    const out = fx.out; // same paths as the dumped process (the checker derives its files from it)
+    rmSync(out, { force: true });
     try {
       child = spawnWithFds(join(FIXTURES_BIN, 'fd-pipe'), [out, '--check'], r.fds);
     } finally { r.close(); }

@@ -63,6 +63,7 @@ export const inotify: FdKind = {
         s_dev: devStr(sdev), wd: parseInt(kv['wd'] ?? '0', 10), f_handle: fh,
       });
     }
+    wd.sort((a, b) => a.wd - b.wd);
     return { type: 'INOTIFY', id, ify: { id, flags: hex(fileFlags(ctx)), fown: FOWN(), wd } };
   },
   async restore(ctx, file) {
