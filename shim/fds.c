@@ -30,7 +30,7 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 
-#define RET(x) ((x) < 0 ? -errno : (x))
+#define RET(x) ({ __typeof__(x) r_ = (x); r_ < 0 ? -errno : r_; })
 
 int tscr_fcntl(int fd, int cmd, int64_t arg) { return RET(fcntl(fd, cmd, (long)arg)); }
 int64_t tscr_lseek(int fd, int64_t off, int whence) { off_t r = lseek(fd, off, whence); return r < 0 ? -errno : r; }

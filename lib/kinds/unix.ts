@@ -54,7 +54,9 @@ export function unixDiag(): Map<number, UnixDiag> {
     for (let i = 0; i < n; i++) {
       const o = i * 160;
       const u = (k: number) => buf.readUInt32LE(o + k * 4);
-      const namelen = u(10);
+      let namelen = u(10);
+      // path names bound with the whole sockaddr carry NULs after the path
+      if (namelen && buf[o + 48] !== 0) while (namelen && buf[o + 48 + namelen - 1] === 0) namelen--;
       out.set(u(0), {
         ino: u(0), peer: u(1), type: u(2), state: u(3), rqlen: u(4), wqlen: u(5), shutdown: u(6), vfsDev: u(7), vfsIno: u(8),
         nicons: u(9), uid: u(11), name: Buffer.from(buf.subarray(o + 48, o + 48 + namelen)),
