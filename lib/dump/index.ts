@@ -127,7 +127,7 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
     }
     // 4. pages
     const total = dumps.reduce((a, d) => a + d.runs.reduce((b, r) => b + r.nr * 4096, 0), 0);
-    const buf = alignedBuffer(Math.min(64 << 20, Math.max(1 << 20, total)));
+    const buf = alignedBuffer(opts.slowPagesMs ? 1 << 20 : Math.min(64 << 20, Math.max(1 << 20, total)));
     const tm0 = performance.now();
     for (const d of dumps) {
       const base = bytes;
