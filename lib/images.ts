@@ -51,6 +51,8 @@ export interface Image {
 export type { KindDef };
 
 export interface CodecOptions { file?: string }
+/** raw: plain numbers instead of crit's --pretty display forms (like crit's library without pretty). */
+export interface DecodeOptions extends CodecOptions { raw?: boolean }
 
 // ------------------------------------------------------------------ kinds
 
@@ -294,11 +296,11 @@ function parseChunk(view: Uint8Array, first: number): any[] {
 }
 
 /** Decode an image into crit's --pretty shape. */
-export function decodeImage(bytes: Uint8Array, opts: CodecOptions = {}): Image {
+export function decodeImage(bytes: Uint8Array, opts: DecodeOptions = {}): Image {
   const src = memSource(bytes);
   const entries: any[] = [];
   let magic = '';
-  const { h } = decodeEntries(src, opts.file, F_VALUES | F_BIG, (view, first) => {
+  const { h } = decodeEntries(src, opts.file, (opts.raw ? 0 : F_VALUES) | F_BIG, (view, first) => {
     for (const e of parseChunk(view, first)) entries.push(e);
   }, (h) => { magic = h.magicName; });
   if (h.kindIdx < 0) return { magic, entries: unknownKindEntries(src, h) };
@@ -413,12 +415,12 @@ function openFile(path: string): number {
   }
 }
 
-export function readImage(path: string): Image {
+export function readImage(path: string, opts: { raw?: boolean } = {}): Image {
   let b: Buffer;
   try { b = readFileSync(path); } catch (e: any) {
     throw new TscrError(e?.code === 'ENOENT' ? 'E_NOT_FOUND' : 'E_IO', `cannot read ${path}: ${e?.message ?? e}`, { file: path });
   }
-  return decodeImage(b, { file: path });
+  return decodeImage(b, { file: path, raw: opts.raw });
 }
 
 export function writeImage(path: string, img: Image): void {
