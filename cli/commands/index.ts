@@ -2,8 +2,18 @@
 import type { Command } from '../context.ts';
 import version from './version.ts';
 import dump from './dump.ts';
+import decode from './decode.ts';
+import encode from './encode.ts';
+import info from './info.ts';
+import show from './show.ts';
+import x from './x.ts';
 
 export const commands: Command[] = [
   version,
   dump,
+  decode,
+  encode,
+  info,
+  show,
+  x,
 ];
