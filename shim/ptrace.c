@@ -151,6 +151,29 @@ int tscr_poke(int tid, uint64_t addr, uint64_t word) {
 
 /* ---- syscall injection -------------------------------------------------- */
 
+/* Leave a thread that sits in the SIGTRAP signal-delivery-stop of a single
+ * step in a plain PTRACE_EVENT_STOP instead: PTRACE_INTERRUPT, then PTRACE_CONT
+ * with no signal (which also clears the kernel's single-step state); the
+ * pending interrupt stops the thread again before it runs any user code.
+ * Without this, a tracer that dies (SIGKILL) would leave the thread to take
+ * the stale SIGTRAP and die. A signal that arrives meanwhile is reported in
+ * *sig (re-sent by the caller on detach). */
+static int settle(int tid, int *sig) {
+  if (ptrace(PTRACE_INTERRUPT, tid, 0, 0) < 0) return -errno;
+  if (ptrace(PTRACE_CONT, tid, 0, 0) < 0) return -errno;
+  for (int i = 0; i < 64; i++) {
+    int st;
+    pid_t w;
+    do { w = waitpid(tid, &st, __WALL); } while (w < 0 && errno == EINTR);
+    if (w < 0) return -errno;
+    if (!WIFSTOPPED(st)) return -ESRCH;
+    if ((st >> 16) == PTRACE_EVENT_STOP) return 0;
+    if ((st >> 16) == 0 && WSTOPSIG(st) != SIGTRAP) *sig = WSTOPSIG(st);
+    if (ptrace(PTRACE_CONT, tid, 0, 0) < 0) return -errno;
+  }
+  return -EIO;
+}
+
 /* Run one syscall `nr` with args[6] in stopped thread tid, using a `0f 05`
  * at gadget. flags & TSCR_INJ_POKE: write `0f 05` at gadget first and put
  * the original bytes back afterwards (otherwise gadget must already point at
@@ -212,6 +235,10 @@ out:
 done_noregs:
   if (poked && rc != -ESRCH) {
     if (ptrace(PTRACE_POKETEXT, tid, (void *)gadget, (void *)orig_word) < 0 && rc == 0) rc = -errno;
+  }
+  if (rc != -ESRCH) {
+    int r2 = settle(tid, &sig);
+    if (r2 < 0 && rc == 0) rc = r2;
   }
   if (sig_out) *sig_out = sig;
   return rc;
