@@ -479,3 +479,12 @@ int tscr_clock(int clk, int64_t *out) {
   out[0] = ts.tv_sec; out[1] = ts.tv_nsec;
   return 0;
 }
+
+/* cpuid(leaf, subleaf) -> out[0..3] = eax, ebx, ecx, edx (xsave layout: leaf 0xd). */
+#include <cpuid.h>
+int tscr_cpuid(uint32_t leaf, uint32_t sub, uint32_t *out) {
+  unsigned a, b, c, d;
+  __cpuid_count(leaf, sub, a, b, c, d);
+  out[0] = a; out[1] = b; out[2] = c; out[3] = d;
+  return 0;
+}

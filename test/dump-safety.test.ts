@@ -102,9 +102,12 @@ test('without --leave-running the tree is killed after the dump', async () => {
 });
 
 test('a pid that does not exist: clear error', async () => {
-  const r = await runTscr(['dump', '-t', '999999999', '-D', tmp('nopid')]);
-  assert.is(r.code, 1);
-  assert.match(r.stderr, /no process with pid 999999999/);
+  const dir = tmp('nopid');
+  try {
+    const r = await runTscr(['dump', '-t', '999999999', '-D', dir]);
+    assert.is(r.code, 1);
+    assert.match(r.stderr, /no process with pid 999999999/);
+  } finally { rmSync(dir, { recursive: true, force: true }); }
 });
 
 test.run();

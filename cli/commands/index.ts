@@ -2,6 +2,7 @@
 import type { Command } from '../context.ts';
 import version from './version.ts';
 import dump from './dump.ts';
+import check from './check.ts';
 import decode from './decode.ts';
 import encode from './encode.ts';
 import info from './info.ts';
@@ -11,6 +12,7 @@ import x from './x.ts';
 export const commands: Command[] = [
   version,
   dump,
+  check,
   decode,
   encode,
   info,
