@@ -151,6 +151,29 @@ int tscr_poke(int tid, uint64_t addr, uint64_t word) {
 
 /* ---- syscall injection -------------------------------------------------- */
 
+/* Leave a thread that sits in the SIGTRAP signal-delivery-stop of a single
+ * step in a plain PTRACE_EVENT_STOP instead: PTRACE_INTERRUPT, then PTRACE_CONT
+ * with no signal (which also clears the kernel's single-step state); the
+ * pending interrupt stops the thread again before it runs any user code.
+ * Without this, a tracer that dies (SIGKILL) would leave the thread to take
+ * the stale SIGTRAP and die. A signal that arrives meanwhile is reported in
+ * *sig (re-sent by the caller on detach). */
+static int settle(int tid, int *sig) {
+  if (ptrace(PTRACE_INTERRUPT, tid, 0, 0) < 0) return -errno;
+  if (ptrace(PTRACE_CONT, tid, 0, 0) < 0) return -errno;
+  for (int i = 0; i < 64; i++) {
+    int st;
+    pid_t w;
+    do { w = waitpid(tid, &st, __WALL); } while (w < 0 && errno == EINTR);
+    if (w < 0) return -errno;
+    if (!WIFSTOPPED(st)) return -ESRCH;
+    if ((st >> 16) == PTRACE_EVENT_STOP) return 0;
+    if ((st >> 16) == 0 && WSTOPSIG(st) != SIGTRAP) *sig = WSTOPSIG(st);
+    if (ptrace(PTRACE_CONT, tid, 0, 0) < 0) return -errno;
+  }
+  return -EIO;
+}
+
 /* Run one syscall `nr` with args[6] in stopped thread tid, using a `0f 05`
  * at gadget. flags & TSCR_INJ_POKE: write `0f 05` at gadget first and put
  * the original bytes back afterwards (otherwise gadget must already point at
@@ -212,6 +235,10 @@ out:
 done_noregs:
   if (poked && rc != -ESRCH) {
     if (ptrace(PTRACE_POKETEXT, tid, (void *)gadget, (void *)orig_word) < 0 && rc == 0) rc = -errno;
+  }
+  if (rc != -ESRCH) {
+    int r2 = settle(tid, &sig);
+    if (r2 < 0 && rc == 0) rc = r2;
   }
   if (sig_out) *sig_out = sig;
   return rc;
@@ -436,4 +463,28 @@ int tscr_waitpid(int pid, int options, int *status) {
   if (r < 0) return -errno;
   *status = st;
   return r;
+}
+
+/* kcmp(pid1, pid2, type, idx1, idx2): 0 equal, 1/2 ordering, 3 not equal
+ * (KCMP_FILE = 0 compares open file descriptions). */
+int tscr_kcmp(int pid1, int pid2, int type, uint64_t idx1, uint64_t idx2) {
+  long r = syscall(SYS_kcmp, pid1, pid2, type, idx1, idx2);
+  return r < 0 ? -errno : (int)r;
+}
+
+/* clock_gettime(clk) into out[0]=sec, out[1]=nsec. */
+int tscr_clock(int clk, int64_t *out) {
+  struct timespec ts;
+  if (clock_gettime(clk, &ts) < 0) return -errno;
+  out[0] = ts.tv_sec; out[1] = ts.tv_nsec;
+  return 0;
+}
+
+/* cpuid(leaf, subleaf) -> out[0..3] = eax, ebx, ecx, edx (xsave layout: leaf 0xd). */
+#include <cpuid.h>
+int tscr_cpuid(uint32_t leaf, uint32_t sub, uint32_t *out) {
+  unsigned a, b, c, d;
+  __cpuid_count(leaf, sub, a, b, c, d);
+  out[0] = a; out[1] = b; out[2] = c; out[3] = d;
+  return 0;
 }
