@@ -29,6 +29,8 @@ export interface RuntimeExports {
  */
 export interface CoreExports extends RuntimeExports {
   core_version(): number;
+  /** restore plan (core-as/assembly/plan.ts): input words ArrayBuffer ptr -> output words ArrayBuffer ptr */
+  plan_build(input: number): number;
   [name: string]: unknown;
 }
 
