@@ -111,6 +111,8 @@ export interface PtraceShim {
   getrlimit(pid: number, res: number, out16: BigUint64Array): number;
   spawn(path: string, argvBlock: Buffer, argc: number, flags: number): number;
   waitpid(pid: number, options: number, status4: Int32Array): number;
+  kcmp(pid1: number, pid2: number, type: number, idx1: number, idx2: number): number;
+  clock(clk: number, out: BigInt64Array): number;
 }
 
 let ptraceShim: PtraceShim | null = null;
@@ -154,6 +156,8 @@ export function ptraceShimRaw(): PtraceShim {
     getrlimit: f('int tscr_getrlimit(int pid, int res, void *out)'),
     spawn: f('int tscr_spawn(const char *path, void *argv_block, int argc, int flags)'),
     waitpid: f('int tscr_waitpid(int pid, int options, void *status)'),
+    kcmp: f('int tscr_kcmp(int pid1, int pid2, int type, uint64_t idx1, uint64_t idx2)'),
+    clock: f('int tscr_clock(int clk, void *out)'),
   };
   return ptraceShim;
 }

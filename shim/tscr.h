@@ -54,6 +54,8 @@ int tscr_tgkill(int tgid, int tid, int sig);
 int tscr_getrlimit(int pid, int res, uint64_t *cur_max);
 int tscr_spawn(const char *path, const char *argv_block, int argc, int flags);
 int tscr_waitpid(int pid, int options, int *status);
+int tscr_kcmp(int pid1, int pid2, int type, uint64_t idx1, uint64_t idx2);
+int tscr_clock(int clk, int64_t *out);
 /* ---- end dump block ---- */
 /* ---- restore (owner: restore, issue 3): shim/restore.c ---- */
 int tscr_rs_spawn(int pid, const char *stub);

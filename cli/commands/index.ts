@@ -6,6 +6,7 @@ import encode from './encode.ts';
 import info from './info.ts';
 import show from './show.ts';
 import x from './x.ts';
+import dump from './dump.ts';
 import restore from './restore.ts';
 
 export const commands: Command[] = [
@@ -15,5 +16,6 @@ export const commands: Command[] = [
   info,
   show,
   x,
+  dump,
   restore,
 ];
