@@ -1,16 +1,16 @@
 // The checkpoint as the restore engine sees it: every image it needs, loaded
 // once, in crit's JSON shape (lib/images.ts contract), plus typed accessors.
-// Images are read through the image API when the codec provides one; a
-// directory that holds crit JSON decodings (NAME.json beside the images or in
-// ../crit/) is read directly (CRIU's reference dumps ship those).
+// Images are read through the image API (lib/images.ts, the Wasm codec). A
+// directory that holds only crit JSON decodings (NAME.json) is read too, which
+// lets tests edit checkpoints as text.
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { join, dirname } from 'node:path';
+import { join } from 'node:path';
 import { TscrError } from '../errors.ts';
-import type { Image } from '../images.ts';
+import { readImage, type Image } from '../images.ts';
 
 /** Optional binary decoder (the codec's image API), wired in by setImageDecoder(). */
 type Decoder = (path: string) => Image;
-let decoder: Decoder | null = null;
+let decoder: Decoder | null = (path) => readImage(path);
 export function setImageDecoder(d: Decoder | null): void { decoder = d; }
 
 export function big(v: unknown): bigint {
@@ -44,10 +44,10 @@ export class Checkpoint {
     let img: Image | null = null;
     const bin = join(this.dir, `${name}.img`);
     const jsonHere = join(this.dir, `${name}.json`);
-    const jsonCrit = join(dirname(this.dir), 'crit', `${name}.json`);
+    const jsonCrit = join(this.dir, '..', 'crit', `${name}.json`);
     if (decoder && existsSync(bin)) {
       img = decoder(bin);
-    } else if (existsSync(jsonHere) || existsSync(jsonCrit)) {
+    } else if (existsSync(jsonHere) || (!existsSync(bin) && existsSync(jsonCrit))) {
       const p = existsSync(jsonHere) ? jsonHere : jsonCrit;
       let parsed: any;
       try {

@@ -80,6 +80,11 @@ interface Proc {
 /** Files opened in tscr for shared objects (pipes): keyed by pipe id. */
 interface PipeHold { pid: number; rfd: number; wfd: number }
 
+const SLEEP = new Int32Array(new SharedArrayBuffer(4));
+function isZombie(pid: number): boolean {
+  try { return /\) [ZX] /.test(readFileSync(`/proc/${pid}/stat`, 'utf8')); } catch { return false; }
+}
+
 const u64le = (b: Buffer, off: number, v: bigint) => b.writeBigUInt64LE(BigInt.asUintN(64, v), off);
 
 class Engine {
@@ -199,6 +204,8 @@ class Engine {
   preflight() {
     for (const p of this.procs.values()) {
       for (const t of p.threads) {
+        // A zombie holds its pid until its parent (often init) reaps it: give that a few seconds.
+        for (let i = 0; i < 100 && !this.sh.pidFree(t.tid) && isZombie(t.tid); i++) Atomics.wait(SLEEP, 0, 0, 50);
         if (!this.sh.pidFree(t.tid)) {
           let who = '';
           try { who = readFileSync(`/proc/${t.tid}/comm`, 'utf8').trim(); } catch { /* gone */ }
