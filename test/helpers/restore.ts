@@ -1,7 +1,7 @@
 // Helpers for restore tests: run `tscr restore` as a subprocess, check pids,
 // clean up every process a test may have left.
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from '../../lib/paths.ts';
 
@@ -41,5 +41,52 @@ export async function waitGone(pids: number[], ms = 5000): Promise<boolean> {
 export function treePids(pstree: any): number[] {
   const out: number[] = [];
   for (const e of pstree.entries) out.push(...(e.threads ?? [e.pid]).map(Number));
+  return out;
+}
+
+/** Start a fixture (build/fixtures/NAME OUT args) in its own session; resolves once it is ready. */
+export async function startOwnSession(name: string, args: string[] = []): Promise<{ pid: number; out: string; dir: string }> {
+  const { spawn } = await import('node:child_process');
+  const { mkdtempSync, existsSync: ex } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { FIXTURES_BIN } = await import('../../lib/paths.ts');
+  const dir = mkdtempSync(join(tmpdir(), `tscr-rt-${name}-`));
+  const out = join(dir, `${name}.out`);
+  const child = spawn(join(FIXTURES_BIN, name), [out, ...args], { detached: true, stdio: 'ignore', cwd: dir });
+  child.on('error', () => {});
+  child.unref();
+  for (let i = 0; i < 400; i++) {
+    if (ex(out + '.ready')) { const s = readFileSync(out + '.ready', 'utf8'); if (s.trim()) return { pid: Number(s), out, dir }; }
+    await sleep(25);
+  }
+  throw new Error(`fixture ${name} did not get ready`);
+}
+
+/** Send SIGUSR1 and wait for the verdict. */
+export async function verdict(pid: number, out: string, ms = 10000): Promise<string> {
+  const { existsSync: ex } = await import('node:fs');
+  process.kill(pid, 'SIGUSR1');
+  const t0 = Date.now();
+  while (Date.now() - t0 < ms) {
+    if (ex(out)) { const s = readFileSync(out, 'utf8').trim(); if (s) return s; }
+    await sleep(25);
+  }
+  return 'no verdict';
+}
+
+/** pids of a process and all its descendants (from /proc). */
+export function descendants(pid: number): number[] {
+  const kids = new Map<number, number[]>();
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const st = readFileSync(`/proc/${d}/stat`, 'utf8');
+      const pp = Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[1]);
+      (kids.get(pp) ?? kids.set(pp, []).get(pp)!).push(Number(d));
+    } catch { /* gone */ }
+  }
+  const out: number[] = [];
+  const walk = (p: number) => { out.push(p); for (const k of kids.get(p) ?? []) walk(k); };
+  walk(pid);
   return out;
 }
