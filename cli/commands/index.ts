@@ -8,6 +8,7 @@ import show from './show.ts';
 import x from './x.ts';
 import dump from './dump.ts';
 import restore from './restore.ts';
+import demo from './demo.ts';
 
 export const commands: Command[] = [
   version,
@@ -18,4 +19,5 @@ export const commands: Command[] = [
   x,
   dump,
   restore,
+  demo,
 ];
