@@ -16,13 +16,14 @@ import { STUB_BIN } from '../paths.ts';
 import { Checkpoint, big, num, flagSet } from './checkpoint.ts';
 import { buildPlan, type PlanOp, type PlanProc } from './plan.ts';
 import { restoreNative, check, type RestoreShim } from '../../shim/native.ts';
+import { kindForType } from '../kinds/index.ts';
 
 // x86_64 syscall numbers
 const NR = {
   read: 0, write: 1, pread64: 17, close: 3, lseek: 8, mmap: 9, mprotect: 10, munmap: 11, rt_sigaction: 13, mremap: 25,
   madvise: 28, setitimer: 38, fcntl: 72, chdir: 80, umask: 95, setpgid: 109, setsid: 112, setgroups: 116,
   setresuid: 117, setresgid: 119, rt_sigqueueinfo: 129, sigaltstack: 131, personality: 135, prctl: 157,
-  chroot: 161, set_tid_address: 218, openat: 257, set_robust_list: 273, rt_tgsigqueueinfo: 297, dup3: 292,
+  chroot: 161, set_tid_address: 218, timer_create: 222, timer_settime: 223, openat: 257, set_robust_list: 273, rt_tgsigqueueinfo: 297, dup3: 292,
   pipe2: 293, rseq: 334, pidfd_open: 434, clone3: 435, close_range: 436, pidfd_getfd: 438,
 } as const;
 
@@ -629,12 +630,7 @@ class Engine {
   }
 
   async viaKind(p: Proc, f: any, info: any): Promise<number> {
-    let kinds: any[] = [];
-    try {
-      const mod: any = await import('../kinds/index.ts');
-      kinds = mod.kinds ?? mod.KINDS ?? mod.default ?? [];
-    } catch { /* no registry yet */ }
-    const k = kinds.find((x: any) => x.types?.includes(f.type));
+    const k = kindForType(String(f.type));
     if (!k) {
       throw new TscrError('E_UNSUPPORTED', `unsupported: ${String(f.type).toLowerCase()} fd ${num(info?.fd)} of pid ${p.pid} cannot be restored by this build`,
         { pid: p.pid, fd: num(info?.fd), kind: f.type, hint: 'this fd kind is not implemented yet' });
@@ -695,10 +691,34 @@ class Engine {
       vals.forEach((x, i) => u64le(b, i * 8, x));
       this.sys(p, NR.setitimer, [which, this.scratchPut(p, b, 0), 0], `setting itimer ${k} of pid ${p.pid}`);
     });
-    const posix: any[] = t.posix ?? [];
-    if (posix.length) {
-      throw new TscrError('E_UNSUPPORTED', `pid ${p.pid} has ${posix.length} POSIX timer(s); restoring them is not implemented yet`, { pid: p.pid });
+    const posix: any[] = (t.posix ?? []).slice().sort((x: any, y: any) => num(x.it_id) - num(y.it_id));
+    if (!posix.length) return;
+    // Ask the kernel to take the timer ids from us (Linux 6.15+); else ids are
+    // handed out in order and we check that each one comes out right.
+    const restoreIds = this.sys(p, NR.prctl, [77 /* PR_TIMER_CREATE_RESTORE_IDS */, 1, 0, 0, 0], 'prctl(PR_TIMER_CREATE_RESTORE_IDS)', p.pid, () => true) === 0n;
+    for (const pt of posix) {
+      const id = num(pt.it_id);
+      const ev = Buffer.alloc(64);
+      u64le(ev, 0, big(pt.sival_ptr));
+      ev.writeInt32LE(num(pt.si_signo), 8);
+      ev.writeInt32LE(num(pt.it_sigev_notify), 12);
+      if (pt.notify_thread_id !== undefined) ev.writeInt32LE(num(pt.notify_thread_id), 16);
+      const evA = this.scratchPut(p, ev, 0);
+      const idb = Buffer.alloc(4); idb.writeInt32LE(id);
+      const idA = this.scratchPut(p, idb, 64);
+      this.sys(p, NR.timer_create, [num(pt.clock_id), evA, idA], `creating POSIX timer ${id} in pid ${p.pid}`);
+      const got = Buffer.alloc(4);
+      check(Number(this.sh.vmRead(p.pid, idA, got, 4)), 'reading the timer id', { pid: p.pid });
+      if (got.readInt32LE(0) !== id) {
+        throw new TscrError('E_RESTORE', `POSIX timer ${id} of pid ${p.pid} came back as timer ${got.readInt32LE(0)}`, { pid: p.pid, hint: 'this kernel cannot create timers with chosen ids (needs Linux 6.15+ PR_TIMER_CREATE_RESTORE_IDS)' });
+      }
+      const vals = [pt.isec, pt.insec, pt.vsec, pt.vnsec].map(big);
+      if (vals[2] === 0n && vals[3] === 0n) continue; // disarmed
+      const its = Buffer.alloc(32);
+      vals.forEach((x, i) => u64le(its, i * 8, x));
+      this.sys(p, NR.timer_settime, [id, 0, this.scratchPut(p, its, 128), 0], `arming POSIX timer ${id} of pid ${p.pid}`);
     }
+    if (restoreIds) this.sys(p, NR.prctl, [77, 0, 0, 0, 0], 'prctl(PR_TIMER_CREATE_RESTORE_IDS off)');
   }
 
   rlimits(op: PlanOp) {
