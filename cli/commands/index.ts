@@ -8,6 +8,8 @@ import encode from './encode.ts';
 import info from './info.ts';
 import show from './show.ts';
 import x from './x.ts';
+import restore from './restore.ts';
+import demo from './demo.ts';
 
 export const commands: Command[] = [
   version,
@@ -18,4 +20,6 @@ export const commands: Command[] = [
   info,
   show,
   x,
+  restore,
+  demo,
 ];
