@@ -12,7 +12,7 @@ export const epoll: FdKind = {
   types: ['EVENTPOLL'],
   match(ctx) { return ctx.link === 'anon_inode:[eventpoll]'; },
   dump(ctx) {
-    const { id, isNew } = ctx.fileId(`epoll:${ctx.pid}:${ctx.fd}`);
+    const { id, isNew } = ctx.fileId('epoll');
     if (!isNew) return null;
     const tfd: any[] = [];
     for (const line of ctx.info.lines) {

@@ -12,7 +12,7 @@ export const eventfd: FdKind = {
   types: ['EVENTFD'],
   match(ctx) { return ctx.link === 'anon_inode:[eventfd]'; },
   dump(ctx) {
-    const { id, isNew } = ctx.fileId(`eventfd:${ctx.stat.ino}:${ctx.info.fields['eventfd-id'] ?? ctx.fd + '@' + ctx.pid}`);
+    const { id, isNew } = ctx.fileId(`eventfd:${ctx.info.fields['eventfd-id'] ?? ''}`);
     if (!isNew) return null;
     const counter = BigInt('0x' + (ctx.info.fields['eventfd-count'] ?? '0').trim());
     let flags = fileFlags(ctx);

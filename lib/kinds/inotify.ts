@@ -38,7 +38,7 @@ export const inotify: FdKind = {
   types: ['INOTIFY'],
   match(ctx) { return ctx.link === 'anon_inode:inotify' || ctx.link === 'anon_inode:[inotify]'; },
   dump(ctx) {
-    const { id, isNew } = ctx.fileId(`inotify:${ctx.pid}:${ctx.fd}`);
+    const { id, isNew } = ctx.fileId('inotify');
     if (!isNew) return null;
     const wd: any[] = [];
     for (const line of ctx.info.lines) {

@@ -85,7 +85,7 @@ export const memfd: FdKind = {
   match(ctx) { return ctx.link.startsWith('/memfd:'); },
   dump(ctx) {
     const flags = fileFlags(ctx);
-    const { id, isNew } = ctx.fileId(`memfd:${ctx.stat.ino}:${ctx.pid}:${ctx.fd}`);
+    const { id, isNew } = ctx.fileId(`memfd:${ctx.stat.ino}`);
     if (!isNew) return null;
     if (ctx.link.startsWith('/memfd:') && / \(deleted\)$/.test(ctx.link) === false) ctx.log(`memfd fd ${ctx.fd}: unexpected link ${ctx.link}`);
     const inodeId = dumpInode(ctx);

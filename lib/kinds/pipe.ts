@@ -40,7 +40,7 @@ export const pipe: FdKind = {
     const ino = Number(ctx.stat.ino);
     const flags = fileFlags(ctx);
     const fifo = isFifo(ctx);
-    const { id, isNew } = ctx.fileId(`${fifo ? 'fifo' : 'pipe'}:${ino}:${flags}`);
+    const { id, isNew } = ctx.fileId(`${fifo ? 'fifo' : 'pipe'}:${ino}`);
     if (!isNew) return null;
     const shared = dumpShared(ctx);
     const dataKey = `pipe:data:${ino}`;
@@ -53,7 +53,7 @@ export const pipe: FdKind = {
     if (!fifo) return { type: 'PIPE', id, pipe: { id, pipe_id: ino, flags: hex(flags), fown: FOWN() } };
     // FIFO: the path is a REG entry of its own (regf_id), as CRIU writes it.
     const path = ctx.link.replace(/ \(deleted\)$/, '');
-    const reg = ctx.fileId(`fifo-reg:${ino}:${flags}`);
+    const reg = ctx.fileId(`fifo-reg:${ino}`);
     if (reg.isNew) {
       ctx.addEntry('FILES', { type: 'REG', id: reg.id, reg: { id: reg.id, flags: rfileFlagsStr(flags), pos: 0, fown: FOWN(), name: path, mode: ctx.stat.mode } });
     }

@@ -9,7 +9,7 @@ export const signalfd: FdKind = {
   types: ['SIGNALFD'],
   match(ctx) { return ctx.link === 'anon_inode:[signalfd]'; },
   dump(ctx) {
-    const { id, isNew } = ctx.fileId(`signalfd:${ctx.pid}:${ctx.fd}`);
+    const { id, isNew } = ctx.fileId('signalfd');
     if (!isNew) return null;
     const mask = BigInt('0x' + (ctx.info.fields['sigmask'] ?? '0').trim());
     return { type: 'SIGNALFD', id, sgfd: { id, flags: hex(fileFlags(ctx)), fown: FOWN(), sigmask: hex(mask) } };

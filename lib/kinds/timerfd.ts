@@ -13,7 +13,7 @@ export const timerfd: FdKind = {
   types: ['TIMERFD'],
   match(ctx) { return ctx.link === 'anon_inode:[timerfd]'; },
   dump(ctx) {
-    const { id, isNew } = ctx.fileId(`timerfd:${ctx.pid}:${ctx.fd}`);
+    const { id, isNew } = ctx.fileId('timerfd');
     if (!isNew) return null;
     const f = ctx.info.fields;
     const [vsec, vnsec] = parseTimespec(f['it_value']);

@@ -27,15 +27,19 @@ const jsonSafe = (x: any) => JSON.parse(JSON.stringify(x, (_k, v) => (typeof v =
 export function dumpFds(pid: number, opts: Record<string, unknown> = {}, only?: (fd: number) => boolean): Dumped {
   const p = ptraceShimRaw();
   const pidfd = check(p.pidfd_open(pid, 0), `pidfd_open(${pid})`);
-  const ids = new Map<string, number>();
   let next = 1;
   let firstId: number | undefined;
+  let curFd = -1;
+  const byKey = new Map<string, { id: number; fd: number }[]>();
+  // like the dump engine: one id per open file description, confirmed with kcmp
   const fileId = (key: string) => {
-    let id = ids.get(key);
-    const isNew = id === undefined;
-    if (id === undefined) { id = next++; ids.set(key, id); }
-    if (firstId === undefined) firstId = id;
-    return { id, isNew };
+    const list = byKey.get(key) ?? [];
+    byKey.set(key, list);
+    let hit = curFd < 0 ? list[0] : list.find((c) => c.fd === curFd || p.kcmp(pid, pid, 0, curFd, c.fd) === 0);
+    const isNew = !hit;
+    if (!hit) { hit = { id: next++, fd: curFd }; list.push(hit); }
+    if (firstId === undefined) firstId = hit.id;
+    return { id: hit.id, isNew };
   };
   const images: Record<string, any[]> = {};
   const addEntry = (magic: string, e: any) => { (images[magic] ??= []).push(e); };
@@ -61,6 +65,7 @@ export function dumpFds(pid: number, opts: Record<string, unknown> = {}, only?: 
         if (!kind) continue; // regular files etc.: not this harness's business
         used.add(kind);
         firstId = undefined;
+        curFd = fd;
         const entry = kind.dump(ctx);
         if (entry) files.push(entry);
         const id = entry ? entry.id : firstId;
@@ -70,6 +75,7 @@ export function dumpFds(pid: number, opts: Record<string, unknown> = {}, only?: 
         p.close(local);
       }
     }
+    curFd = -1;
     for (const k of used) k.finishDump?.({ shared, opts, addEntry, fileId, log: () => {} });
   } finally {
     p.close(pidfd);
