@@ -75,6 +75,7 @@ interface Proc {
   scratchSize: number;
   made: boolean;
   keep: number[];             // temporary fds kept for passing (closed at fds-done)
+  lateFds?: PlanOp[];         // epoll fds: restored after every other fd of the process (they name other fds)
   maxFd: number;
 }
 
@@ -535,6 +536,7 @@ class Engine {
       tmp = this.takeFd(p, op.c, op.d);
     } else {
       const f = this.ck.file(id);
+      if (f.type === 'EVENTPOLL' && !(op as any).late) { (p.lateFds ??= []).push({ ...op, late: true } as PlanOp); return; }
       if (f.type === 'REG' || f.reg) tmp = this.openReg(p, f);
       else if (f.type === 'PIPE' && f.pipe) tmp = this.openPipe(p, f.pipe);
       else tmp = await this.viaKind(p, f, info);
@@ -674,8 +676,9 @@ class Engine {
     return runs;
   }
 
-  fdsDone(op: PlanOp) {
+  async fdsDone(op: PlanOp) {
     const p = this.procs.get(op.pid)!;
+    for (const late of (p.lateFds ?? []).splice(0)) await this.fd(late);
     for (const fd of p.keep) this.sys(p, NR.close, [fd], 'close');
     p.keep = [];
   }
@@ -925,7 +928,7 @@ class Engine {
           case 'sigactions': this.sigactions(op); break;
           case 'timers': this.timers(op); break;
           case 'rlimits': this.rlimits(op); break;
-          case 'fds-done': this.fdsDone(op); break;
+          case 'fds-done': await this.fdsDone(op); break;
           case 'creds': this.creds(op); break;
           case 'pending': this.pending(op); break;
           case 'ungadget': this.ungadget(op); break;
