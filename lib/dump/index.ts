@@ -10,6 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { rmSync, existsSync, writeFileSync } from 'node:fs';
 import { kinds } from '../kinds/index.ts';
+import { shmemHooks } from '../kinds/shmem.ts';
 import { freezeTree, thawTree, type Frozen } from './freeze.ts';
 import { Injector } from './inject.ts';
 import { procState, coreEntries, type ProcState } from './task.ts';
@@ -117,7 +118,7 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
       ctx.checkAbort();
       const ps = states.get(p)!;
       const exeId = exeFileId(ft, p);
-      const plans = planVmas(p, readSmaps(p), (v) => mappedFileId(ft, p, v));
+      const plans = planVmas(p, readSmaps(p), (v) => mappedFileId(ft, p, v), shmemHooks(ft, p, log));
       const mm = mmEntry(p, ps.brk, exeId, plans, ps.dumpable, ps.thpDisabled);
       const fdinfo = dumpFds(ft, p, { ...opts, 'shell-job': opts.shellJob, 'tcp-established': opts.tcpEstablished, 'ext-unix-sk': opts.extUnixSk }, log);
       const fs = fsEntry(ft, p);
