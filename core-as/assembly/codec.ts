@@ -726,7 +726,7 @@ let emitted: u32 = 0;
 export function codec_count(): u32 { return emitted; }
 
 export function codec_decode(kind: i32, buf: ArrayBuffer, len: usize, index: u32, flags: u32): isize {
-  errCode = 0; errMsg = ''; needBytes = 0; vok = true; emitted = 0;
+  errCode = 0; errMsg = ''; needBytes = 0; vok = true; emitted = 0; occTop = 0; outLen = 0;
   modeValues = (flags & 1) != 0; modeIndent = (flags & 2) != 0; modeBig = (flags & 4) != 0;
   const last = (flags & 8) != 0;
   if (kind < 0 || kind >= kinds.length) { fail(ERR_CORRUPT, 0, 'bad kind'); return -1; }
@@ -1461,7 +1461,7 @@ function encExtra(k: Kind, bs: usize, be: usize): bool {
  * Returns 0, or -1 on error (codec_err_*; offsets relative to the text).
  */
 export function codec_encode(kind: i32, text: ArrayBuffer, len: usize, base: u32): i32 {
-  errCode = 0; errMsg = ''; vok = true; emitted = 0;
+  errCode = 0; errMsg = ''; vok = true; emitted = 0; rTop = 0; aLen = 0; outLen = 0;
   modeValues = true;
   if (kind < 0 || kind >= kinds.length) { fail(ERR_CORRUPT, 0, 'bad kind'); return -1; }
   const k = kinds[kind];
