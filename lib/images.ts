@@ -354,18 +354,21 @@ function unknownKindBytes(magic: string, entries: any[], file?: string, offset?:
   return concat([headerBytes(null, v >>> 0), Buffer.from(raw, 'base64')]);
 }
 
-function encodeEntriesText(kindName: string, text: Uint8Array, base: number, file: string | undefined, offsetBase: number): Uint8Array {
+/** Encode the entries list at Wasm address ptr (len bytes of JSON text). */
+function encodeAt(kindName: string, ptr: number, len: number, base: number, file: string | undefined, offsetBase: number): Uint8Array {
   const idx = kindByName.get(kindName)!;
   const ex = codec();
+  if (guard(kindName, file, offsetBase, () => ex.codec_encode(idx, ptr, len, base)) < 0) {
+    throw coreError(kindName, file, offsetBase, `cannot encode entry #${base + ex.codec_count()}`);
+  }
+  const out = outView().slice();
+  ex.codec_out_reset();
+  return out;
+}
+
+function encodeEntriesText(kindName: string, text: Uint8Array, base: number, file: string | undefined, offsetBase: number): Uint8Array {
   const p = passBytes(text);
-  try {
-    if (guard(kindName, file, offsetBase, () => ex.codec_encode(idx, p, text.length, base)) < 0) {
-      throw coreError(kindName, file, offsetBase, `cannot encode entry #${base + ex.codec_count()}`);
-    }
-    const out = outView().slice();
-    ex.codec_out_reset();
-    return out;
-  } finally { release(p); }
+  try { return encodeAt(kindName, p, text.length, base, file, offsetBase); } finally { release(p); }
 }
 
 function checkKind(magic: unknown, file?: string, offset?: number): KindDef | null {
@@ -382,24 +385,23 @@ export function encodeFromJSON(text: string | Uint8Array, opts: CodecOptions = {
   const bytes = typeof text === 'string' ? Buffer.from(text, 'utf8') : text;
   const ex = codec();
   const p = passBytes(bytes);
-  let magic: string, es: number, ee: number, ms: number;
   try {
     if (guard('JSON', opts.file, 0, () => ex.codec_locate(p, bytes.length)) < 0) throw coreError('JSON', opts.file, 0, 'not a crit image document');
-    ms = ex.codec_loc(0) >>> 0;
+    const ms = ex.codec_loc(0) >>> 0;
     const me = ex.codec_loc(1) >>> 0;
-    es = ex.codec_loc(2) >>> 0; ee = ex.codec_loc(3) >>> 0;
-    magic = Buffer.from(bytes.buffer, bytes.byteOffset + ms, me - ms).toString('utf8');
-  } finally { release(p); }
-  const k = checkKind(magic, opts.file, ms);
-  if (!k) {
-    let entries: any;
-    try { entries = JSON.parse(Buffer.from(bytes.subarray(es, ee)).toString('utf8')); } catch (e: any) {
-      throw new TscrError('E_BAD_JSON', `bad entries of an unknown image kind: ${e?.message}`, { file: opts.file, offset: es });
+    const es = ex.codec_loc(2) >>> 0, ee = ex.codec_loc(3) >>> 0;
+    const magic = Buffer.from(bytes.buffer, bytes.byteOffset + ms, me - ms).toString('utf8');
+    const k = checkKind(magic, opts.file, ms);
+    if (!k) {
+      let entries: any;
+      try { entries = JSON.parse(Buffer.from(bytes.subarray(es, ee)).toString('utf8')); } catch (e: any) {
+        throw new TscrError('E_BAD_JSON', `bad entries of an unknown image kind: ${e?.message}`, { file: opts.file, offset: es });
+      }
+      return unknownKindBytes(magic, entries, opts.file, ms);
     }
-    return unknownKindBytes(magic, entries, opts.file, ms);
-  }
-  const body = encodeEntriesText(k.name, bytes.subarray(es, ee), 0, opts.file, es);
-  return concat([headerBytes(k, k.magic), body]);
+    const body = encodeAt(k.name, p + es, ee - es, 0, opts.file, es);
+    return concat([headerBytes(k, k.magic), body]);
+  } finally { release(p); }
 }
 
 const bigReplacer = (_k: string, v: unknown) => (typeof v === 'bigint' ? v.toString() : v);
