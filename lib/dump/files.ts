@@ -114,11 +114,11 @@ export function dumpFds(ft: FileTable, pid: number, opts: Record<string, unknown
         const cloexec = (info.flags & 0o2000000) !== 0 ? 1 : 0;
         out.push({ id, flags: cloexec, type, fd });
       } finally {
-        closeSync(local);
+        s.close(local);
       }
     }
   } finally {
-    closeSync(pidfd);
+    s.close(pidfd);
   }
   return out;
 }
