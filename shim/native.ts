@@ -191,6 +191,50 @@ export function spawnProgram(path: string, argv: string[], flags = 0): number {
 // Section: restore primitives: stubs, clone3 with set_tid (owner: restore — issue 3)
 // ---------------------------------------------------------------------------
 
+/** Restore primitives (shim/restore.c). Call only from the thread that made the processes (the tracer). */
+export interface RestoreShim {
+  spawn(pid: number, stub: string): number;
+  syscall(tid: number, gadget: bigint, nr: number, args: Buffer, out: Buffer): number;
+  getregs(tid: number, buf: Buffer): number;
+  setregs(tid: number, buf: Buffer): number;
+  getregset(tid: number, nt: number, buf: Buffer, len: number): number;
+  setregset(tid: number, nt: number, buf: Buffer, len: number): number;
+  setsigmask(tid: number, mask: bigint): number;
+  detach(tid: number, sig: number): number;
+  kill(pid: number, sig: number): number;
+  pidFree(pid: number): number;
+  wait(pid: number, flags: number, status: Buffer): number;
+  vmWrite(pid: number, remote: bigint, local: Buffer, len: number): number | bigint;
+  vmRead(pid: number, remote: bigint, local: Buffer, len: number): number | bigint;
+  fill(pid: number, fd: number, runs: Buffer, n: number): number | bigint;
+  prlimit(pid: number, res: number, cur: bigint, max: bigint): number;
+  start(path: string, arg1: string | null, logpath: string | null): number;
+}
+let restoreShim: RestoreShim | null = null;
+export function restoreNative(): RestoreShim {
+  if (restoreShim) return restoreShim;
+  const { lib: l } = loadShim();
+  restoreShim = {
+    spawn: l.func('int tscr_rs_spawn(int pid, const char *stub)'),
+    syscall: l.func('int tscr_rs_syscall(int tid, uint64_t gadget, int64_t nr, const void *args, void *out)'),
+    getregs: l.func('int tscr_rs_getregs(int tid, void *regs)'),
+    setregs: l.func('int tscr_rs_setregs(int tid, const void *regs)'),
+    getregset: l.func('int tscr_rs_getregset(int tid, int nt, void *buf, int len)'),
+    setregset: l.func('int tscr_rs_setregset(int tid, int nt, const void *buf, int len)'),
+    setsigmask: l.func('int tscr_rs_setsigmask(int tid, uint64_t mask)'),
+    detach: l.func('int tscr_rs_detach(int tid, int sig)'),
+    kill: l.func('int tscr_rs_kill(int pid, int sig)'),
+    pidFree: l.func('int tscr_rs_pid_free(int pid)'),
+    wait: l.func('int tscr_rs_wait(int pid, int flags, void *status)'),
+    vmWrite: l.func('int64_t tscr_rs_vm_write(int pid, uint64_t remote, const void *local, uint64_t len)'),
+    vmRead: l.func('int64_t tscr_rs_vm_read(int pid, uint64_t remote, void *local, uint64_t len)'),
+    fill: l.func('int64_t tscr_rs_fill(int pid, int fd, const void *runs, int n)'),
+    prlimit: l.func('int tscr_rs_prlimit(int pid, int res, uint64_t cur, uint64_t max)'),
+    start: l.func('int tscr_rs_start(const char *path, const char *arg1, const char *logpath)'),
+  };
+  return restoreShim;
+}
+
 // ---------------------------------------------------------------------------
 // Section: fd kinds: pipes, unix sockets, eventfd, ... (owner: fdkinds — issue 4)
 // ---------------------------------------------------------------------------
