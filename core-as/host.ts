@@ -43,6 +43,8 @@ export interface CoreExports extends RuntimeExports {
   codec_err_code(): number;
   codec_err_offset(): number;
   codec_err_msg(): number;
+  /** restore plan (core-as/assembly/plan.ts): input words ArrayBuffer ptr -> output words ArrayBuffer ptr */
+  plan_build(input: number): number;
   [name: string]: unknown;
 }
 

@@ -2,3 +2,4 @@
 // (codec_*, xxh_*, lz4_*, arc_*, val_*, diff_*, mem_*, plan_*).
 export function core_version(): i32 { return 1; }
 export * from './codec';
+export * from './plan';
