@@ -46,6 +46,7 @@ export function lz4_compress_raw(src: usize, len: usize, dst: usize, cap: usize)
   nextBase += <u32>len + 1;
 
   const end = src + len;
+  const dend = dst + cap;
   let op = dst;
   let anchor = src;
 
@@ -93,7 +94,12 @@ export function lz4_compress_raw(src: usize, len: usize, dst: usize, cap: usize)
       } else {
         store<u8>(token, <u8>(litLen << 4));
       }
-      memory.copy(op, anchor, litLen);
+      if (op + litLen + 16 <= dend && ip + 16 <= end) {
+        let i: usize = 0;
+        do { v128.store(op + i, v128.load(anchor + i)); i += 16; } while (i < litLen);
+      } else {
+        memory.copy(op, anchor, litLen);
+      }
       op += litLen;
 
       // Matches; after each, try the very next position before searching again.
@@ -180,6 +186,9 @@ export function lz4_decompress_raw(src: usize, srcLen: usize, dst: usize, cap: u
     if (litLen > end - ip || litLen > oend - op) return -(<isize>(tokenAt - src) + 1);
     if (litLen <= 16 && ip + 16 <= end && op + 16 <= oend) {
       v128.store(op, v128.load(ip));
+    } else if (ip + litLen + 16 <= end && op + litLen + 16 <= oend) {
+      let i: usize = 0;
+      do { v128.store(op + i, v128.load(ip + i)); i += 16; } while (i < litLen);
     } else {
       memory.copy(op, ip, litLen);
     }
@@ -206,8 +215,16 @@ export function lz4_decompress_raw(src: usize, srcLen: usize, dst: usize, cap: u
     if (offset >= 16 && ml <= 32 && op + 32 <= oend) {
       v128.store(op, v128.load(match));
       v128.store(op, v128.load(match, 16), 16);
+    } else if (offset >= 16 && op + ml + 16 <= oend) {
+      let i: usize = 0;
+      do { v128.store(op + i, v128.load(match + i)); i += 16; } while (i < ml);
+    } else if (offset >= 8 && op + ml + 8 <= oend) {
+      let i: usize = 0;
+      do { store<u64>(op + i, load<u64>(match + i)); i += 8; } while (i < ml);
     } else if (offset >= ml) {
       memory.copy(op, match, ml);
+    } else if (offset == 1) {
+      memory.fill(op, load<u8>(match), ml);
     } else {
       // Overlapping copy: the pattern repeats with period `offset`; copy in growing chunks.
       let done: usize = 0;
