@@ -1,25 +1,27 @@
 // The explicit list of tscr's commands. One file per command; add yours here.
 import type { Command } from '../context.ts';
-import version from './version.ts';
 import check from './check.ts';
+import convert from './convert.ts';
 import decode from './decode.ts';
+import demo from './demo.ts';
+import dump from './dump.ts';
 import encode from './encode.ts';
 import info from './info.ts';
-import show from './show.ts';
-import x from './x.ts';
-import dump from './dump.ts';
 import restore from './restore.ts';
-import demo from './demo.ts';
+import show from './show.ts';
+import version from './version.ts';
+import x from './x.ts';
 
 export const commands: Command[] = [
-  version,
   check,
+  convert,
   decode,
+  demo,
+  dump,
   encode,
   info,
-  show,
-  x,
-  dump,
   restore,
-  demo,
+  show,
+  version,
+  x,
 ];
