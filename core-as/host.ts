@@ -29,6 +29,14 @@ export interface RuntimeExports {
  */
 export interface CoreExports extends RuntimeExports {
   core_version(): number;
+  // offline (issue 6): validate.ts, xxh64.ts, diff.ts, memsearch.ts
+  val_frames(buf: number, mode: number, a: number, b: number, maxEntry: number, maxCount: number): number;
+  val_ranges(vmas: number, pm: number): number;
+  xxh_digest(ptr: number, len: number, seed: bigint): bigint;
+  xxh_hash(buf: number): bigint;
+  diff_hash_pages(src: number, npages: number, dst: number): number;
+  diff_match(a: number, na: number, b: number, nb: number, out: number): number;
+  mem_find(hptr: number, hlen: number, nptr: number, nlen: number, out: number, maxHits: number): number;
   [name: string]: unknown;
 }
 
