@@ -2,8 +2,10 @@
 import type { Command } from '../context.ts';
 import version from './version.ts';
 import validate from './validate.ts';
+import mem from './mem.ts';
 
 export const commands: Command[] = [
   version,
   validate,
+  mem,
 ];
