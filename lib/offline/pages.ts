@@ -1,5 +1,6 @@
 // Streaming page data through the Wasm core: one pinned chunk buffer, filled
-// straight from the file (no extra copy), hashed per 4 KiB page (XXH64).
+// straight from the file (no extra copy), hashed per 4 KiB page (XXH64, xxh_pages of
+// core-as/assembly/xxh64.ts; all-zero pages hash to 0).
 import { closeSync, openSync, readSync, fstatSync } from 'node:fs';
 import { core, allocBytes, release } from '../../core-as/host.ts';
 import { TscrError } from '../errors.ts';
@@ -19,6 +20,7 @@ export function hashPagesFile(path: string, onBytes?: (done: number, total: numb
     const hashes = new BigUint64Array(npages);
     const inPtr = allocBytes(CHUNK_PAGES * 4096);
     const outPtr = allocBytes(CHUNK_PAGES * 8);
+    const zeroPtr = allocBytes(CHUNK_PAGES);
     try {
       let page = 0;
       while (page < npages) {
@@ -34,12 +36,12 @@ export function hashPagesFile(path: string, onBytes?: (done: number, total: numb
           if (page * 4096 + got < total) throw new TscrError('E_IO', `short read from ${path}`, { file: path, offset: page * 4096 + got });
           view.fill(0, got);
         }
-        ex.diff_hash_pages(inPtr, want, outPtr);
+        ex.xxh_pages(inPtr, 0, want, outPtr, zeroPtr);
         hashes.set(new BigUint64Array(ex.memory.buffer.slice(outPtr, outPtr + want * 8)), page);
         page += want;
         onBytes?.(Math.min(total, page * 4096), total);
       }
-    } finally { release(inPtr); release(outPtr); }
+    } finally { release(inPtr); release(outPtr); release(zeroPtr); }
     return hashes;
   } finally { closeSync(fd); }
 }
@@ -51,6 +53,6 @@ export function digestOf(hashes: BigUint64Array): string {
   const p = allocBytes(Math.max(8, bytes.length));
   try {
     new Uint8Array(ex.memory.buffer, p, bytes.length).set(bytes);
-    return BigInt.asUintN(64, ex.xxh_digest(p, bytes.length, 0n)).toString(16).padStart(16, '0');
+    return BigInt.asUintN(64, ex.xxh_hash64(p, 0, bytes.length, 0n)).toString(16).padStart(16, '0');
   } finally { release(p); }
 }
