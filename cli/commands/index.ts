@@ -3,9 +3,11 @@ import type { Command } from '../context.ts';
 import version from './version.ts';
 import validate from './validate.ts';
 import mem from './mem.ts';
+import diff from './diff.ts';
 
 export const commands: Command[] = [
   version,
   validate,
   mem,
+  diff,
 ];
