@@ -4,10 +4,12 @@ import version from './version.ts';
 import validate from './validate.ts';
 import mem from './mem.ts';
 import diff from './diff.ts';
+import report from './report.ts';
 
 export const commands: Command[] = [
   version,
   validate,
   mem,
   diff,
+  report,
 ];
