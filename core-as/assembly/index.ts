@@ -7,3 +7,4 @@ export * from './archive';
 export * from './validate';
 export * from './diff';
 export * from './memsearch';
+export * from './codec';

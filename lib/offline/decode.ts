@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import * as images from '../images.ts';
 import { TscrError } from '../errors.ts';
 
-type Decoder = (bytes: Uint8Array) => { magic: string; entries: any[] };
+type Decoder = (bytes: Uint8Array, opts?: { file?: string }) => { magic: string; entries: any[] };
 
 function codecDecoder(): Decoder | null {
   const d = (images as Record<string, unknown>)[['decode', 'Image'].join('')];
@@ -18,7 +18,7 @@ export function hasCodec(): boolean { return codecDecoder() !== null; }
 
 export function decodeImageFile(dir: string, name: string, bytes: Uint8Array): { magic: string; entries: any[] } {
   const dec = codecDecoder();
-  if (dec) return dec(bytes);
+  if (dec) return dec(bytes, { file: join(dir, name) });
   const base = name.replace(/\.img$/, '');
   for (const p of [join(dir, '..', 'crit', base + '.json'), join(dir, base + '.json')]) {
     if (existsSync(p)) {
