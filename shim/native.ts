@@ -65,6 +65,122 @@ export function check(rc: number | bigint, what: string, where: ErrorWhere = {},
 // ---------------------------------------------------------------------------
 // Section: process control, ptrace, memory (owner: dump — issue 3)
 // ---------------------------------------------------------------------------
+// Raw prototypes of shim/ptrace.c (return >= 0 or -errno), bound once, plus thin
+// checked wrappers. Buffers passed as `void *` must be Node Buffers/typed arrays.
+// Call from the tracer thread only (shim/worker.ts), except spawn/kill/pidfd.
+
+export const PTRACE_O = {
+  TRACESYSGOOD: 1, TRACEFORK: 2, TRACEVFORK: 4, TRACECLONE: 8, TRACEEXEC: 0x10, TRACEVFORKDONE: 0x20,
+  TRACEEXIT: 0x40, TRACESECCOMP: 0x80, EXITKILL: 0x100000, SUSPEND_SECCOMP: 0x200000,
+} as const;
+export const PTRACE_EVENT = { FORK: 1, VFORK: 2, CLONE: 3, EXEC: 4, VFORK_DONE: 5, EXIT: 6, SECCOMP: 7, STOP: 128 } as const;
+export const NT = { PRSTATUS: 1, PRFPREG: 2, X86_XSTATE: 0x202 } as const;
+export const INJ_POKE = 1;
+export const SPAWN = { SETSID: 1, DAEMON: 2, NULLIO: 4 } as const;
+
+export interface PtraceShim {
+  seize(tid: number, options: number): number;
+  interrupt(tid: number): number;
+  detach(tid: number, sig: number): number;
+  cont(tid: number, sig: number): number;
+  listen(tid: number): number;
+  set_options(tid: number, options: number): number;
+  geteventmsg(tid: number, out8: Buffer): number;
+  getsiginfo(tid: number, out128: Buffer): number;
+  peeksiginfo(tid: number, shared: number, off: number | bigint, max: number, out: Buffer): number;
+  wait(tid: number, timeoutMs: number, status4: Int32Array): number;
+  getregset(tid: number, nt: number, buf: Buffer, len: number): number;
+  setregset(tid: number, nt: number, buf: Buffer, len: number): number;
+  get_rseq(tid: number, out32: Buffer): number;
+  peek(tid: number, addr: bigint | number, out8: Buffer): number;
+  poke(tid: number, addr: bigint | number, word: bigint | number): number;
+  inject(tid: number, nr: number, args6: BigInt64Array, gadget: bigint | number, flags: number, ret8: BigInt64Array, sig4: Int32Array): number;
+  vm_readv(pid: number, local: Buffer | Uint8Array, ranges: BigUint64Array, n: number): number | bigint;
+  vm_writev(pid: number, local: Buffer | Uint8Array, ranges: BigUint64Array, n: number): number | bigint;
+  vm_read(pid: number, remote: bigint | number, local: Buffer | Uint8Array, len: number | bigint): number | bigint;
+  vm_write(pid: number, remote: bigint | number, local: Buffer | Uint8Array, len: number | bigint): number | bigint;
+  pread(fd: number, buf: Buffer | Uint8Array, len: number | bigint, off: number | bigint): number | bigint;
+  pwrite(fd: number, buf: Buffer | Uint8Array, len: number | bigint, off: number | bigint): number | bigint;
+  pagemap_scan(fd: number, start: bigint | number, end: bigint | number, anyof: number, retmask: number, out: BigUint64Array, max: number, walkEnd: BigUint64Array): number;
+  is_zero_buf(buf: Buffer | Uint8Array, len: number): number;
+  pidfd_open(pid: number, flags: number): number;
+  pidfd_getfd(pidfd: number, fd: number): number;
+  close(fd: number): number;
+  kill(pid: number, sig: number): number;
+  tgkill(tgid: number, tid: number, sig: number): number;
+  getrlimit(pid: number, res: number, out16: BigUint64Array): number;
+  spawn(path: string, argvBlock: Buffer, argc: number, flags: number): number;
+  waitpid(pid: number, options: number, status4: Int32Array): number;
+  kcmp(pid1: number, pid2: number, type: number, idx1: number, idx2: number): number;
+  clock(clk: number, out: BigInt64Array): number;
+}
+
+let ptraceShim: PtraceShim | null = null;
+
+/** The ptrace/memory prototypes of shim/ptrace.c, bound once (loads koffi). */
+export function ptraceShimRaw(): PtraceShim {
+  if (ptraceShim) return ptraceShim;
+  const { lib: l } = loadShim();
+  const f = (proto: string) => l.func(proto);
+  ptraceShim = {
+    seize: f('int tscr_seize(int tid, uint32_t options)'),
+    interrupt: f('int tscr_interrupt(int tid)'),
+    detach: f('int tscr_detach(int tid, int sig)'),
+    cont: f('int tscr_cont(int tid, int sig)'),
+    listen: f('int tscr_listen(int tid)'),
+    set_options: f('int tscr_set_options(int tid, uint32_t options)'),
+    geteventmsg: f('int tscr_geteventmsg(int tid, void *msg)'),
+    getsiginfo: f('int tscr_getsiginfo(int tid, void *si)'),
+    peeksiginfo: f('int tscr_peeksiginfo(int tid, int shared, uint64_t off, int max, void *out)'),
+    wait: f('int tscr_wait(int tid, int timeout_ms, void *status)'),
+    getregset: f('int tscr_getregset(int tid, int nt, void *buf, int len)'),
+    setregset: f('int tscr_setregset(int tid, int nt, void *buf, int len)'),
+    get_rseq: f('int tscr_get_rseq(int tid, void *out)'),
+    peek: f('int tscr_peek(int tid, uint64_t addr, void *word)'),
+    poke: f('int tscr_poke(int tid, uint64_t addr, uint64_t word)'),
+    inject: f('int tscr_inject(int tid, int64_t nr, void *args, uint64_t gadget, int flags, void *ret, void *sig)'),
+    vm_readv: f('int64_t tscr_vm_readv(int pid, void *local, void *ranges, int n)'),
+    vm_writev: f('int64_t tscr_vm_writev(int pid, void *local, void *ranges, int n)'),
+    vm_read: f('int64_t tscr_vm_read(int pid, uint64_t remote, void *local, uint64_t len)'),
+    vm_write: f('int64_t tscr_vm_write(int pid, uint64_t remote, void *local, uint64_t len)'),
+    pread: f('int64_t tscr_pread(int fd, void *buf, uint64_t len, uint64_t off)'),
+    pwrite: f('int64_t tscr_pwrite(int fd, void *buf, uint64_t len, uint64_t off)'),
+    pagemap_scan: f('int tscr_pagemap_scan(int fd, uint64_t start, uint64_t end, uint64_t anyof, uint64_t retmask, void *out, int max, void *walk_end)'),
+    // same C function as tscr_is_zero(uint64_t addr, ...): a pointer and a u64 travel alike on x86_64
+    is_zero_buf: f('int tscr_is_zero(void *buf, uint64_t len)'),
+    pidfd_open: f('int tscr_pidfd_open(int pid, uint32_t flags)'),
+    pidfd_getfd: f('int tscr_pidfd_getfd(int pidfd, int fd)'),
+    close: f('int tscr_close(int fd)'),
+    kill: f('int tscr_kill(int pid, int sig)'),
+    tgkill: f('int tscr_tgkill(int tgid, int tid, int sig)'),
+    getrlimit: f('int tscr_getrlimit(int pid, int res, void *out)'),
+    spawn: f('int tscr_spawn(const char *path, void *argv_block, int argc, int flags)'),
+    waitpid: f('int tscr_waitpid(int pid, int options, void *status)'),
+    kcmp: f('int tscr_kcmp(int pid1, int pid2, int type, uint64_t idx1, uint64_t idx2)'),
+    clock: f('int tscr_clock(int clk, void *out)'),
+  };
+  return ptraceShim;
+}
+
+/** Address of a Buffer's memory (for alignment), via koffi. */
+export function bufferAddress(b: Uint8Array): bigint {
+  const { koffi } = loadShim();
+  return BigInt(koffi.address(b));
+}
+
+/** A page-aligned Buffer of `len` bytes (process_vm_readv runs ~30% faster into it). */
+export function alignedBuffer(len: number, align = 4096): Buffer {
+  const raw = Buffer.allocUnsafeSlow(len + align);
+  const a = bufferAddress(raw);
+  const off = Number((BigInt(align) - (a % BigInt(align))) % BigInt(align));
+  return raw.subarray(off, off + len);
+}
+
+/** Start a program in C (fork+exec; never a child_process child). Returns its pid. */
+export function spawnProgram(path: string, argv: string[], flags = 0): number {
+  const block = Buffer.concat(argv.map((a) => Buffer.from(a + '\0')));
+  return check(ptraceShimRaw().spawn(path, block, argv.length, flags), `starting ${path}`, {}, 'E_KERNEL');
+}
 
 // ---------------------------------------------------------------------------
 // Section: restore primitives: stubs, clone3 with set_tid (owner: restore — issue 3)

@@ -13,4 +13,49 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/* ---- process control, ptrace, memory (owner: dump; shim/ptrace.c) ---- */
+#define TSCR_INJ_POKE 1          /* tscr_inject: write 0f 05 at gadget, restore after */
+#define TSCR_SPAWN_SETSID 1
+#define TSCR_SPAWN_DAEMON 2      /* double fork: the program is not our child */
+#define TSCR_SPAWN_NULLIO 4
+int tscr_seize(int tid, uint32_t options);
+int tscr_interrupt(int tid);
+int tscr_detach(int tid, int sig);
+int tscr_cont(int tid, int sig);
+int tscr_listen(int tid);
+int tscr_set_options(int tid, uint32_t options);
+int tscr_geteventmsg(int tid, uint64_t *msg);
+int tscr_getsiginfo(int tid, void *si128);
+int tscr_peeksiginfo(int tid, int shared, uint64_t off, int max, void *out);
+int tscr_wait(int tid, int timeout_ms, int *status);
+int tscr_getregset(int tid, int nt, void *buf, int len);
+int tscr_setregset(int tid, int nt, const void *buf, int len);
+int tscr_get_rseq(int tid, void *out32);
+int tscr_peek(int tid, uint64_t addr, uint64_t *word);
+int tscr_poke(int tid, uint64_t addr, uint64_t word);
+int tscr_inject(int tid, int64_t nr, const int64_t *args, uint64_t gadget, int flags, int64_t *ret, int *sig_out);
+int64_t tscr_vm_readv(int pid, void *local, const uint64_t *ranges, int n);
+int64_t tscr_vm_writev(int pid, const void *local, const uint64_t *ranges, int n);
+int64_t tscr_vm_read(int pid, uint64_t remote, void *local, uint64_t len);
+int64_t tscr_vm_write(int pid, uint64_t remote, const void *local, uint64_t len);
+int64_t tscr_pread(int fd, void *buf, uint64_t len, uint64_t off);
+int64_t tscr_pwrite(int fd, const void *buf, uint64_t len, uint64_t off);
+int tscr_pagemap_scan(int fd, uint64_t start, uint64_t end, uint64_t anyof, uint64_t retmask, uint64_t *out, int max, uint64_t *walk_end);
+int tscr_alloc_pages(uint64_t len, uint64_t *addr);
+int tscr_free_pages(uint64_t addr, uint64_t len);
+int tscr_copy_out(uint64_t addr, void *dst, uint64_t len);
+int64_t tscr_write_mem(int fd, uint64_t addr, uint64_t len);
+int tscr_is_zero(uint64_t addr, uint64_t len);
+int tscr_pidfd_open(int pid, uint32_t flags);
+int tscr_pidfd_getfd(int pidfd, int fd);
+int tscr_close(int fd);
+int tscr_kill(int pid, int sig);
+int tscr_tgkill(int tgid, int tid, int sig);
+int tscr_getrlimit(int pid, int res, uint64_t *cur_max);
+int tscr_spawn(const char *path, const char *argv_block, int argc, int flags);
+int tscr_waitpid(int pid, int options, int *status);
+int tscr_kcmp(int pid1, int pid2, int type, uint64_t idx1, uint64_t idx2);
+int tscr_clock(int clk, int64_t *out);
+/* ---- end dump block ---- */
+
 #endif

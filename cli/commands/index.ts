@@ -5,6 +5,7 @@ import validate from './validate.ts';
 import mem from './mem.ts';
 import diff from './diff.ts';
 import report from './report.ts';
+import dump from './dump.ts';
 
 export const commands: Command[] = [
   version,
@@ -12,4 +13,5 @@ export const commands: Command[] = [
   mem,
   diff,
   report,
+  dump,
 ];
