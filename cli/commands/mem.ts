@@ -58,7 +58,7 @@ const mem: Command = {
       prog.end();
       if (ctx.jsonMode) ctx.json({ pid: p.pid, total: r.total, searchedBytes: r.bytes, hits: r.hits });
       else {
-        for (const h of r.hits) ctx.out(`${h.addr}  ${h.vma} +${h.offsetInVma}  "${h.context}"\n`);
+        ctx.out(r.hits.map((h) => `${h.addr}  ${h.vma} +${h.offsetInVma}  "${h.context}"\n`).join(''));
         ctx.out(`${r.total} hit(s) in ${(r.bytes / 1048576).toFixed(1)} MiB of pid ${p.pid}${r.total > r.hits.length ? ` (first ${r.hits.length} listed)` : ''}\n`);
       }
       return 0;
@@ -66,11 +66,12 @@ const mem: Command = {
     const rows = memoryMap(p);
     if (ctx.jsonMode) ctx.json({ pid: p.pid, comm: p.comm, vmas: rows });
     else {
-      ctx.out(`pid ${p.pid} (${p.comm}): ${rows.length} VMAs\n`);
-      ctx.out(`${'start'.padEnd(18)} ${'end'.padEnd(18)} perm ${'size'.padStart(10)} ${'dumped'.padStart(9)}  kind      name\n`);
+      const lines = [`pid ${p.pid} (${p.comm}): ${rows.length} VMAs`,
+        `${'start'.padEnd(18)} ${'end'.padEnd(18)} perm ${'size'.padStart(10)} ${'dumped'.padStart(9)}  kind      name`];
       for (const r of rows) {
-        ctx.out(`${r.start.padEnd(18)} ${r.end.padEnd(18)} ${r.perms} ${String(r.size / 1024 | 0).padStart(8)}K ${String(r.presentPages).padStart(5)}/${String(r.pages).padEnd(5)} ${r.kind.padEnd(9)} ${r.name}\n`);
+        lines.push(`${r.start.padEnd(18)} ${r.end.padEnd(18)} ${r.perms} ${String(r.size / 1024 | 0).padStart(8)}K ${String(r.presentPages).padStart(5)}/${String(r.pages).padEnd(5)} ${r.kind.padEnd(9)} ${r.name}`);
       }
+      ctx.out(lines.join('\n') + '\n'); // one write: thousands of small writes cost more than the work
     }
     return 0;
   },

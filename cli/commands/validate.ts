@@ -21,10 +21,7 @@ const validate: Command = {
     if (ctx.jsonMode) {
       ctx.json({ ...r, seconds: ms / 1000 });
     } else {
-      for (const f of r.findings) {
-        if (args.quiet && f.severity === 'info') continue;
-        ctx.out(formatFinding(f) + '\n');
-      }
+      ctx.out(r.findings.filter((f) => !(args.quiet && f.severity === 'info')).map((f) => formatFinding(f) + '\n').join(''));
       if (!args.quiet) {
         const procs = cp.procs().length;
         ctx.out(`${r.clean ? 'clean' : 'NOT clean'}: ${r.errors} error(s), ${r.warnings} warning(s); ${procs} process(es), ${cp.names.length} files, ${(r.pageBytes / 1048576).toFixed(1)} MiB of pages checked in ${ms.toFixed(0)} ms\n`);

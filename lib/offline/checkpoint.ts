@@ -98,6 +98,7 @@ export function flagBits(x: unknown, names: Record<string, number>): number {
   if (typeof x === 'number') return x;
   if (typeof x === 'bigint') return Number(x);
   if (typeof x !== 'string') return 0;
+  if (names === PE_NAMES_REF) { const c = PE_CACHE.get(x); if (c !== undefined) return c; }
   let v = 0;
   for (const part of x.split('|')) {
     const p = part.trim();
@@ -105,9 +106,11 @@ export function flagBits(x: unknown, names: Record<string, number>): number {
     if (p in names) v |= names[p];
     else if (/^(0x[0-9a-f]+|\d+)$/i.test(p)) v |= Number(p);
   }
+  if (names === PE_NAMES_REF) PE_CACHE.set(x, v);
   return v;
 }
 const PE_NAMES = { PE_PARENT, PE_LAZY, PE_PRESENT };
+const PE_NAMES_REF: Record<string, number> = PE_NAMES;
 
 export function vmaKind(status: string, flags: string, prot: string): string {
   if (status.includes('VMA_AREA_VSYSCALL')) return 'vsyscall';
@@ -230,47 +233,62 @@ export class Checkpoint {
   /** The process model. */
   procs(): Proc[] {
     if (this.procsCache) return this.procsCache;
-    const files = this.fileById();
     const procs: Proc[] = [];
     this.entries('pstree.img').forEach((e, index) => {
       const pid = num(e.pid);
-      const coreE = this.entries(`core-${pid}.img`)[0];
-      const mm = this.entries(`mm-${pid}.img`)[0];
-      const ids = this.entries(`ids-${pid}.img`)[0];
-      const pmImg = this.entries(`pagemap-${pid}.img`);
-      const vmas: Vma[] = (mm?.vmas ?? []).map((v: any, i: number) => {
-        const status = String(v.status ?? ''), flags = String(v.flags ?? ''), prot = String(v.prot ?? '');
-        const kind = vmaKind(status, flags, prot);
-        let name = '';
-        if (status.includes('VMA_FILE_PRIVATE') || status.includes('VMA_FILE_SHARED') || status.includes('VMA_AREA_MEMFD')) {
-          const f = files.get(num(v.shmid));
-          name = f?.reg?.name ?? (f?.memfd ? `memfd:${f.memfd.name ?? ''}` : `file id ${num(v.shmid)}`);
-        } else if (kind === 'heap' || kind === 'stack' || kind === 'vdso' || kind === 'vvar' || kind === 'vsyscall') name = `[${kind}]`;
-        else if (kind === 'shared') name = `[shmem ${num(v.shmid)}]`;
-        return { index: i, start: big(v.start), end: big(v.end), pgoff: big(v.pgoff), shmid: num(v.shmid), prot, flags, status, kind, name };
+      const p = { pid, ppid: num(e.ppid), pgid: num(e.pgid), sid: num(e.sid), threads: (e.threads ?? []).map(num), index } as Proc;
+      // the rest is decoded on first use: `tscr mem` needs no fds, `diff` no core
+      lazy(p, ['comm', 'state'], () => {
+        const c = this.entries(`core-${pid}.img`)[0];
+        return { comm: c?.tc?.comm ?? '', state: c?.tc?.task_state ?? '' };
       });
-      const pm: PmEntry[] = [];
-      let off = 0;
-      pmImg.slice(1).forEach((p: any, i: number) => {
-        let flags = flagBits(p.flags, PE_NAMES);
-        if (p.in_parent) flags |= PE_PARENT;
-        if (p.flags === undefined && !p.in_parent) flags |= PE_PRESENT; // pre-flags images: all present
-        const nr = num(p.nr_pages) || num(p.compat_nr_pages);
-        const inFile = (flags & PE_PRESENT) && !(flags & PE_PARENT);
-        pm.push({ index: i + 1, vaddr: big(p.vaddr), nr, flags, fileOff: inFile ? off : -1 });
-        if (inFile) off += nr * PAGE;
+      lazy(p, ['vmas'], () => ({ vmas: this.vmasOf(pid) }));
+      lazy(p, ['pm', 'pagesId'], () => this.pagemapOf(pid));
+      lazy(p, ['filesId', 'fds'], () => {
+        const ids = this.entries(`ids-${pid}.img`)[0];
+        const filesId = ids ? num(ids.files_id) : null;
+        const fds: Fd[] = filesId === null ? [] : this.entries(`fdinfo-${filesId}.img`).map((f: any, i: number) => ({ fd: num(f.fd), id: num(f.id), type: String(f.type), flags: num(f.flags), index: i }));
+        return { filesId, fds };
       });
-      const filesId = ids ? num(ids.files_id) : null;
-      const fds: Fd[] = filesId === null ? [] : this.entries(`fdinfo-${filesId}.img`).map((f: any, i: number) => ({ fd: num(f.fd), id: num(f.id), type: String(f.type), flags: num(f.flags), index: i }));
-      procs.push({
-        pid, ppid: num(e.ppid), pgid: num(e.pgid), sid: num(e.sid),
-        threads: (e.threads ?? []).map(num), index,
-        comm: coreE?.tc?.comm ?? '', state: coreE?.tc?.task_state ?? '',
-        vmas, pm, pagesId: pmImg[0] ? num(pmImg[0].pages_id) : null, filesId, fds,
-      });
+      procs.push(p);
     });
     this.procsCache = procs;
     return procs;
+  }
+
+  private filesCache: Map<number, any> | null = null;
+
+  private vmasOf(pid: number): Vma[] {
+    const mm = this.entries(`mm-${pid}.img`)[0];
+    const files = (this.filesCache ??= this.fileById());
+    return (mm?.vmas ?? []).map((v: any, i: number) => {
+      const status = String(v.status ?? ''), flags = String(v.flags ?? ''), prot = String(v.prot ?? '');
+      const kind = vmaKind(status, flags, prot);
+      let name = '';
+      if (status.includes('VMA_FILE_PRIVATE') || status.includes('VMA_FILE_SHARED') || status.includes('VMA_AREA_MEMFD')) {
+        const f = files.get(num(v.shmid));
+        name = f?.reg?.name ?? (f?.memfd ? `memfd:${f.memfd.name ?? ''}` : `file id ${num(v.shmid)}`);
+      } else if (kind === 'heap' || kind === 'stack' || kind === 'vdso' || kind === 'vvar' || kind === 'vsyscall') name = `[${kind}]`;
+      else if (kind === 'shared') name = `[shmem ${num(v.shmid)}]`;
+      return { index: i, start: big(v.start), end: big(v.end), pgoff: big(v.pgoff), shmid: num(v.shmid), prot, flags, status, kind, name };
+    });
+  }
+
+  private pagemapOf(pid: number): { pm: PmEntry[]; pagesId: number | null } {
+    const pmImg = this.entries(`pagemap-${pid}.img`);
+    const pm: PmEntry[] = new Array(Math.max(0, pmImg.length - 1));
+    let off = 0;
+    for (let i = 1; i < pmImg.length; i++) {
+      const p = pmImg[i];
+      let flags = flagBits(p.flags, PE_NAMES);
+      if (p.in_parent) flags |= PE_PARENT;
+      if (p.flags === undefined && !p.in_parent) flags |= PE_PRESENT; // pre-flags images: all present
+      const nr = num(p.nr_pages) || num(p.compat_nr_pages);
+      const inFile = (flags & PE_PRESENT) && !(flags & PE_PARENT);
+      pm[i - 1] = { index: i, vaddr: big(p.vaddr), nr, flags, fileOff: inFile ? off : -1 };
+      if (inFile) off += nr * PAGE;
+    }
+    return { pm, pagesId: pmImg[0] ? num(pmImg[0].pages_id) : null };
   }
 
   proc(pid: number): Proc {
@@ -293,6 +311,20 @@ export class Checkpoint {
     } finally { closeSync(fd); }
   }
 }
+
+/** Define keys of obj as computed on first read (all keys from one call of fn). */
+function lazy(obj: any, keys: string[], fn: () => Record<string, unknown>) {
+  let done: Record<string, unknown> | null = null;
+  for (const k of keys) {
+    Object.defineProperty(obj, k, {
+      configurable: true, enumerable: true,
+      get() { done ??= fn(); for (const kk of keys) Object.defineProperty(obj, kk, { value: done[kk], writable: true, enumerable: true, configurable: true }); return done[k]; },
+      set(v) { Object.defineProperty(obj, k, { value: v, writable: true, enumerable: true, configurable: true }); },
+    });
+  }
+}
+
+const PE_CACHE = new Map<string, number>();
 
 export function describeMagic(f: Frames): string {
   return f.kind ?? `unknown (magic ${hex32(f.magic)})`;

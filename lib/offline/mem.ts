@@ -18,15 +18,18 @@ export function perms(v: Vma): string {
 
 /** Pages of each VMA that are in the pages file. */
 export function presentPerVma(p: Proc): number[] {
-  const counts = p.vmas.map(() => 0);
+  const vm = p.vmas;
+  const counts = vm.map(() => 0);
   let v = 0;
   for (const e of p.pm) {
-    if (e.fileOff < 0) continue;
-    for (let i = 0; i < e.nr; i++) {
-      const a = e.vaddr + BigInt(i * PAGE);
-      while (v < p.vmas.length && p.vmas[v].end <= a) v++;
-      if (v < p.vmas.length && p.vmas[v].start <= a) counts[v]++;
-      else { const k = p.vmas.findIndex((x) => x.start <= a && a < x.end); if (k >= 0) counts[k]++; v = 0; }
+    if (e.fileOff < 0 || e.nr <= 0) continue;
+    const end = e.vaddr + BigInt(e.nr * PAGE);
+    while (v > 0 && vm[v].start > e.vaddr) v--; // unsorted input: step back
+    while (v < vm.length && vm[v].end <= e.vaddr) v++;
+    for (let k = v; k < vm.length && vm[k].start < end; k++) {
+      const a = e.vaddr > vm[k].start ? e.vaddr : vm[k].start;
+      const b = end < vm[k].end ? end : vm[k].end;
+      if (b > a) counts[k] += Number((b - a) / BigInt(PAGE));
     }
   }
   return counts;

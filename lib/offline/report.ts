@@ -2,7 +2,7 @@
 // assets, no scripts needed to read it): the process tree, each process's
 // memory map drawn to scale with VMA kinds coloured and dumped pages shaded,
 // fds and connections, and the validation findings.
-import { Checkpoint, PAGE, num, type Proc } from './checkpoint.ts';
+import { Checkpoint, PAGE, num, type Proc, type PmEntry } from './checkpoint.ts';
 import { validateCheckpoint, type ValidateResult } from './validate.ts';
 import { hex, perms, presentPerVma } from './mem.ts';
 
@@ -23,13 +23,26 @@ function human(n: number): string {
 }
 
 /** Per-pixel share of dumped pages for one VMA drawn `width` pixels wide. */
-function coverage(p: Proc, vi: number, width: number): Float64Array {
+function pmByVma(p: Proc): PmEntry[][] {
+  const out: PmEntry[][] = p.vmas.map(() => []);
+  const vm = p.vmas;
+  let v = 0;
+  for (const e of p.pm) {
+    if (e.fileOff < 0) continue;
+    const end = e.vaddr + BigInt(e.nr * PAGE);
+    while (v > 0 && vm[v].start > e.vaddr) v--; // unsorted input: step back
+    while (v < vm.length && vm[v].end <= e.vaddr) v++;
+    for (let k = v; k < vm.length && vm[k].start < end; k++) out[k].push(e);
+  }
+  return out;
+}
+
+function coverage(p: Proc, vi: number, width: number, ents: PmEntry[]): Float64Array {
   const v = p.vmas[vi];
   const cov = new Float64Array(width);
   const pages = Number((v.end - v.start) / BigInt(PAGE));
   const perPx = pages / width;
-  for (const e of p.pm) {
-    if (e.fileOff < 0) continue;
+  for (const e of ents) {
     const s = e.vaddr, t = e.vaddr + BigInt(e.nr * PAGE);
     const a = s > v.start ? s : v.start, b = t < v.end ? t : v.end;
     if (a >= b) continue;
@@ -56,6 +69,7 @@ function memMapSvg(p: Proc): string {
   const sizes = p.vmas.map((v) => Number(v.end - v.start));
   const max = Math.max(PAGE, ...sizes);
   const H = ROW * p.vmas.length + 24;
+  const byVma = pmByVma(p);
   const parts: string[] = [];
   parts.push(`<svg class="memmap" data-pid="${p.pid}" xmlns="http://www.w3.org/2000/svg" width="${LABEL + W + 130}" height="${H}" role="img" aria-label="memory map of pid ${p.pid}">`);
   parts.push(`<text x="0" y="12" class="axis">VMA (address, perms, name)</text><text x="${LABEL}" y="12" class="axis">size to scale (largest = ${esc(human(max))}); dark = pages in the dump</text>`);
@@ -68,7 +82,7 @@ function memMapSvg(p: Proc): string {
     parts.push(`<text x="0" y="${y + 12}" class="lbl">${esc(hex(v.start))} ${perms(v)} ${esc((v.name || v.kind).slice(-28))}</text>`);
     parts.push(`<rect x="${LABEL}" y="${y}" width="${w}" height="${ROW - 4}" fill="${col}" fill-opacity="0.35" stroke="${col}"/>`);
     // dumped pages, shaded by the share of each pixel that is present
-    const cov = coverage(p, i, w);
+    const cov = coverage(p, i, w, byVma[i]);
     for (let x = 0; x < w;) {
       const lvl = Math.round(cov[x] * 4);
       let x2 = x + 1;
