@@ -6,6 +6,7 @@ import mem from './mem.ts';
 import diff from './diff.ts';
 import report from './report.ts';
 import dump from './dump.ts';
+import convert from './convert.ts';
 
 export const commands: Command[] = [
   version,
@@ -14,4 +15,5 @@ export const commands: Command[] = [
   diff,
   report,
   dump,
+  convert,
 ];
