@@ -179,6 +179,22 @@ test('shared ids: socket peer, socket queue, pipe data, ghost file, TCP stream, 
   await expectFinding(f.images, 'mm.dangling-exe', `mm-${pid}.img`);
 });
 
+test('archives: a converted checkpoint validates clean; a flipped byte is found', async () => {
+  const c = copy('loop');
+  const arc = join(c.root, 'loop.tscr');
+  const cv = await tscr('convert', c.images, arc);
+  assert.is(cv.rc, 0, cv.err);
+  const ok = await tscr('validate', arc);
+  assert.is(ok.rc, 0, ok.out);
+  const b = readFileSync(arc);
+  b[Math.floor(b.length / 3)] ^= 0x55;
+  writeFileSync(arc, b);
+  const bad = await tscr('validate', arc, '--json');
+  assert.is(bad.rc, 1);
+  const text = bad.out + bad.err;
+  assert.match(text, /archive|hash|corrupt|block/i);
+});
+
 test('not a checkpoint: clear error with a hint', async () => {
   const r = await tscr('validate', '/nonexistent/dir');
   assert.is(r.rc, 1);

@@ -3,7 +3,8 @@
 // (val_frames), decodes entries into crit's JSON shape, and builds a per-process
 // model (tree, VMAs, pagemap with offsets into pages-N.img, fds). Never loads the
 // native shim: this runs on any OS.
-import { closeSync, openSync, readdirSync, readFileSync, readSync, statSync, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { openSource, type Source } from './source.ts';
 import { basename, dirname, join } from 'node:path';
 import { TscrError } from '../errors.ts';
 import { core, passBytes, release, takeBytes } from '../../core-as/host.ts';
@@ -132,31 +133,27 @@ export class Checkpoint {
   private decodeErrors = new Map<string, TscrError>();
   private procsCache: Proc[] | null = null;
 
-  constructor(dir: string) {
-    let st;
-    try { st = statSync(dir); } catch {
-      throw new TscrError('E_NOT_FOUND', `no checkpoint at ${dir}`, { file: dir, hint: 'give the directory that `tscr dump` or `criu dump` wrote (it holds inventory.img)' });
-    }
-    if (!st.isDirectory()) {
-      throw new TscrError('E_UNSUPPORTED', `${dir} is a file; only image directories can be inspected in this build`, { file: dir, hint: 'unpack the archive first (tscr convert) or give the image directory' });
-    }
-    this.dir = dir;
-    this.names = readdirSync(dir).filter((n) => {
-      try { return statSync(join(dir, n)).isFile(); } catch { return false; }
-    }).sort();
+  readonly src: Source;
+
+  constructor(path: string) {
+    this.src = openSource(path);
+    this.dir = path;
+    this.names = this.src.names();
   }
 
   has(name: string): boolean { return this.names.includes(name); }
-  path(name: string): string { return join(this.dir, name); }
-  size(name: string): number { return statSync(this.path(name)).size; }
+  /** The file as named in messages (a path, or archive:name). */
+  path(name: string): string { return this.src.where(name); }
+  size(name: string): number { return this.src.size(name); }
 
-  /** Whole file (for images; pages files are read in chunks via readPages). */
+  /** Whole file (for images; pages files are read in chunks via readPagesInto). */
   read(name: string): Buffer {
     let b = this.bytes.get(name);
     if (!b) {
       const sz = this.size(name);
       if (sz > 1 << 30) throw new TscrError('E_TOO_LARGE', `image ${name} is ${sz} bytes, more than any image file should be`, { file: this.path(name) });
-      b = readFileSync(this.path(name));
+      const r = this.src.readAll(name);
+      b = Buffer.from(r.buffer, r.byteOffset, r.byteLength);
       this.bytes.set(name, b);
     }
     return b;
@@ -204,7 +201,7 @@ export class Checkpoint {
     const err = this.decodeErrors.get(name);
     if (err) throw err;
     try {
-      const img = decodeImageFile(this.dir, name, this.read(name));
+      const img = decodeImageFile(this.src.kind === 'dir' ? this.dir : '', name, this.read(name), this.path(name));
       this.images.set(name, img);
       return img;
     } catch (e) {
@@ -297,19 +294,12 @@ export class Checkpoint {
     return p;
   }
 
-  /** Read len bytes at off of a pages file into dst (any Uint8Array view). Returns bytes read. */
+  /** Read dst.length bytes at off of pages-N.img into dst (any Uint8Array view). Returns bytes read. */
   readPagesInto(pagesId: number, off: number, dst: Uint8Array): number {
-    const fd = openSync(this.path(`pages-${pagesId}.img`), 'r');
-    try {
-      let got = 0;
-      while (got < dst.length) {
-        const n = readSync(fd, dst, got, dst.length - got, off + got);
-        if (n <= 0) break;
-        got += n;
-      }
-      return got;
-    } finally { closeSync(fd); }
+    return this.src.readAt(`pages-${pagesId}.img`, off, dst);
   }
+
+  close(): void { this.src.close(); }
 }
 
 /** Define keys of obj as computed on first read (all keys from one call of fn). */

@@ -16,9 +16,10 @@ function codecDecoder(): Decoder | null {
 
 export function hasCodec(): boolean { return codecDecoder() !== null; }
 
-export function decodeImageFile(dir: string, name: string, bytes: Uint8Array): { magic: string; entries: any[] } {
+export function decodeImageFile(dir: string, name: string, bytes: Uint8Array, where?: string): { magic: string; entries: any[] } {
   const dec = codecDecoder();
-  if (dec) return dec(bytes, { file: join(dir, name) });
+  if (dec) return dec(bytes, { file: where ?? join(dir, name) });
+  if (!dir) throw new TscrError('E_UNSUPPORTED', `cannot decode ${name}: this build has no image codec`, { file: where });
   const base = name.replace(/\.img$/, '');
   for (const p of [join(dir, '..', 'crit', base + '.json'), join(dir, base + '.json')]) {
     if (existsSync(p)) {

@@ -64,7 +64,7 @@ function socketKey(f: any): [string, string] | null {
 function pageTable(cp: Checkpoint, p: Proc, cache: Map<number, BigUint64Array>): BigUint64Array {
   if (p.pagesId === null || !cp.has(`pages-${p.pagesId}.img`)) return new BigUint64Array(0);
   let hashes = cache.get(p.pagesId);
-  if (!hashes) { hashes = hashPagesFile(cp.path(`pages-${p.pagesId}.img`)); cache.set(p.pagesId, hashes); }
+  if (!hashes) { hashes = hashPagesFile(cp, `pages-${p.pagesId}.img`); cache.set(p.pagesId, hashes); }
   let n = 0;
   for (const e of p.pm) if (e.fileOff >= 0) n += e.nr;
   const t = new BigUint64Array(2 * n);

@@ -7,6 +7,8 @@
 import { core, passBytes, release, takeBytes } from '../../core-as/host.ts';
 import { Checkpoint, FRAME_STATUS, LIMITS, PAGE, PE_PARENT, PE_PRESENT, describeMagic, num, big, type Proc } from './checkpoint.ts';
 import { hex32 } from './magic.ts';
+import type { ArchiveSource } from './source.ts';
+import type { TscrError } from '../errors.ts';
 import { digestOf, hashPagesFile } from './pages.ts';
 
 export type Severity = 'error' | 'warning' | 'info';
@@ -326,7 +328,7 @@ function checkPagesFile(v: Ctx, pmf: string, pagesId: number, present: number, p
   // read every page once through the core: proves the data is readable and
   // gives a digest to compare copies of the checkpoint by
   try {
-    v.digests[pf] = digestOf(hashPagesFile(cp.path(pf), v.onBytes));
+    v.digests[pf] = digestOf(hashPagesFile(cp, pf, v.onBytes));
   } catch (e) {
     v.add('error', 'pages.unreadable', pf, 0, `cannot read: ${(e as Error).message}`, pid);
   }
@@ -339,6 +341,13 @@ function hex(x: bigint): string { return '0x' + BigInt.asUintN(64, x).toString(1
 export function validateCheckpoint(cp: Checkpoint, onBytes?: (done: number, total: number) => void): ValidateResult {
   const v = new Ctx(cp);
   v.onBytes = onBytes;
+  if (cp.src.kind === 'archive') {
+    // the archive's own integrity first: every block hash, the whole-file hash, parents
+    try { (cp.src as ArchiveSource).reader.verify(); } catch (e) {
+      const w = (e as TscrError).where ?? {};
+      v.add('error', 'archive.corrupt', String(w.file ?? cp.dir), w.offset ?? 0, (e as Error).message);
+    }
+  }
   checkFrames(v);
   const procs = cp.procs();
   checkTree(v, procs);
