@@ -10,6 +10,7 @@ import { hex32 } from './magic.ts';
 import type { ArchiveSource } from './source.ts';
 import type { TscrError } from '../errors.ts';
 import { digestOf, hashPagesFile } from './pages.ts';
+import { checkPolicy, type HostDescription } from './policy.ts';
 
 export type Severity = 'error' | 'warning' | 'info';
 export interface Finding {
@@ -338,7 +339,7 @@ function checkPagesFile(v: Ctx, pmf: string, pagesId: number, present: number, p
 function hex(x: bigint): string { return '0x' + BigInt.asUintN(64, x).toString(16); }
 
 /** Run every check. Findings are sorted by file then offset, errors first within an offset. */
-export function validateCheckpoint(cp: Checkpoint, onBytes?: (done: number, total: number) => void): ValidateResult {
+export function validateCheckpoint(cp: Checkpoint, onBytes?: (done: number, total: number) => void, host?: HostDescription): ValidateResult {
   const v = new Ctx(cp);
   v.onBytes = onBytes;
   if (cp.src.kind === 'archive') {
@@ -353,6 +354,7 @@ export function validateCheckpoint(cp: Checkpoint, onBytes?: (done: number, tota
   checkTree(v, procs);
   checkFds(v, procs);
   const pageBytes = checkMemory(v, procs);
+  if (host) v.findings.push(...checkPolicy(cp, host, (f, i) => v.at(f, i)));
   const order: Record<Severity, number> = { error: 0, warning: 1, info: 2 };
   v.findings.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : a.offset - b.offset || order[a.severity] - order[b.severity]));
   const errors = v.findings.filter((f) => f.severity === 'error').length;
