@@ -179,6 +179,19 @@ test('shared ids: socket peer, socket queue, pipe data, ghost file, TCP stream, 
   await expectFinding(f.images, 'mm.dangling-exe', `mm-${pid}.img`);
 });
 
+test('fs, memfd and epoll references', async () => {
+  const a = copy('loop');
+  const pid = pidOf(a.images);
+  editImage(a.root, `fs-${pid}`, (img) => { img.entries[0].cwd_id = 4444; });
+  await expectFinding(a.images, 'fs.dangling', `fs-${pid}.img`);
+  const b = copy('sockets');
+  editImage(b.root, 'files', (img) => { img.entries.find((e: any) => e.memfd).memfd.inode_id = 9; });
+  await expectFinding(b.images, 'memfd.dangling-inode', 'files.img');
+  const c = copy('sockets');
+  editImage(c.root, 'files', (img) => { img.entries.find((e: any) => e.epfd).epfd.tfd[0].tfd = 99; });
+  await expectFinding(c.images, 'epoll.dangling-target', 'files.img');
+});
+
 test('archives: a converted checkpoint validates clean; a flipped byte is found', async () => {
   const c = copy('loop');
   const arc = join(c.root, 'loop.tscr');

@@ -207,6 +207,35 @@ function checkFds(v: Ctx, procs: Proc[]) {
       if (!cp.has(f)) v.add('error', 'tcp.no-stream', 'files.img', off, `established TCP socket id ${num(e.id)} has no ${f} (queues and sequence numbers)`);
     }
   });
+  // fs: cwd and root name files.img entries
+  for (const p of procs) {
+    const ff = `fs-${p.pid}.img`;
+    const e = cp.entries(ff)[0];
+    if (!e) continue;
+    for (const k of ['cwd_id', 'root_id']) {
+      if (e[k] !== undefined && filesOk && !files.has(num(e[k]))) v.add('error', 'fs.dangling', ff, v.at(ff, 0), `${k} ${num(e[k])} is not defined in files.img`, p.pid);
+    }
+  }
+  // memfd files name memfd inodes; epoll targets name fds of the same table
+  const memfdInodes = new Set<number>(cp.entries('memfd.img').map((e: any) => num(e.inode_id)));
+  const fdsByFile = new Map<number, Set<number>>();
+  for (const p of procs) for (const fd of p.fds) {
+    if (!fdsByFile.has(fd.id)) fdsByFile.set(fd.id, new Set());
+    for (const f of p.fds) fdsByFile.get(fd.id)!.add(f.fd);
+  }
+  cp.entries('files.img').forEach((e, i) => {
+    const off = v.at('files.img', i);
+    if (e.memfd && e.memfd.inode_id !== undefined && !memfdInodes.has(num(e.memfd.inode_id))) {
+      v.add('error', 'memfd.dangling-inode', 'files.img', off, `memfd file id ${num(e.id)} names inode ${num(e.memfd.inode_id)}, which memfd.img does not hold`);
+    }
+    if (e.epfd && Array.isArray(e.epfd.tfd)) {
+      const fds = fdsByFile.get(num(e.id));
+      if (!fds) return;
+      for (const t of e.epfd.tfd) {
+        if (!fds.has(num(t.tfd))) v.add('error', 'epoll.dangling-target', 'files.img', off, `epoll id ${num(e.id)} watches fd ${num(t.tfd)}, which is not open in the process that holds it`);
+      }
+    }
+  });
   cp.entries('sk-queues.img').forEach((e, i) => {
     if (!files.has(num(e.id_for))) v.add('error', 'skqueue.dangling', 'sk-queues.img', v.at('sk-queues.img', i), `queued packet for socket id ${num(e.id_for)}, which files.img does not define`);
   });
