@@ -40,6 +40,14 @@ export interface DumpFdCtx {
   /** Options from the command line (tcp-established, ext-unix-sk, ...). */
   opts: Record<string, unknown>;
   log(text: string): void;
+  /** Optional (added for issue 5): per-dump state shared by all dump() calls of one
+   *  dump, keyed by the module (e.g. the inet module keeps its network lock here).
+   *  The engine passes the same Map to FdKind.finishDump. */
+  state?: Map<string, unknown>;
+  /** Optional: write a whole image file of its own, e.g. 'tcp-stream-14b925.img'
+   *  (CRIU keeps one TCP_STREAM image per socket inode). Without it, modules fall
+   *  back to addEntry(magic, {...entry, ino}). */
+  addImageFile?(file: string, magic: string, entries: any[]): void;
 }
 
 export interface RestoreFdCtx {
@@ -50,6 +58,16 @@ export interface RestoreFdCtx {
   /** Per-restore cache for objects shared by several fds (keyed by the module). */
   shared: Map<string, unknown>;
   opts: Record<string, unknown>;
+  log(text: string): void;
+  /** Optional (issue 5): the entries of one image file by name, e.g.
+   *  'tcp-stream-14b925.img', or null if the checkpoint has no such file. */
+  imageFile?(file: string): any[] | null;
+}
+
+/** Outcome given to the optional finish hooks (issue 5). */
+export interface DumpOutcome {
+  ok: boolean;            // the whole dump succeeded
+  treeKilled: boolean;    // the dumped tree was killed (not --leave-running)
   log(text: string): void;
 }
 
@@ -64,4 +82,14 @@ export interface FdKind {
   dump(ctx: DumpFdCtx): any | null;
   /** Create the object in tscr's process; return the local fd to install as ctx.fd in the target. */
   restore(ctx: RestoreFdCtx, fileEntry: any, fdinfo: any): number | Promise<number>;
+  /** Optional (issue 5): called once at the end of a dump, success or failure,
+   *  with DumpFdCtx.state. The inet module turns repair mode off and unlocks the
+   *  network when the tree keeps running or the dump failed, and keeps the lock
+   *  (for the restore to release) when the tree was killed. Must not throw. */
+  finishDump?(state: Map<string, unknown>, outcome: DumpOutcome): void;
+  /** Optional (issue 5): called once after every process is restored and before
+   *  they resume (ok=true), or when a restore fails (ok=false), with
+   *  RestoreFdCtx.shared. The inet module leaves TCP repair mode and unlocks the
+   *  network here. Must not throw. */
+  finishRestore?(shared: Map<string, unknown>, ok: boolean, log: (text: string) => void): void;
 }
