@@ -5,13 +5,16 @@
 // duplicated in either direction, including data in flight during the dump.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { closeSync } from 'node:fs';
+import { closeSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { sleep } from './helpers/fixture.ts';
 import {
   dumpSockets, finishInetDump, finishInetRestore, restoreInetSocket, rawClient, pattern, ip4, setTimeouts,
   startServer, readExact, writeAll,
 } from './helpers/tcp.ts';
-import { listLocks } from '../lib/netlock.ts';
+import { listLocks, NetLock } from '../lib/netlock.ts';
+import { addrFromText } from '../lib/kinds/inet.ts';
+import { sockName } from '../shim/native.ts';
 import { getSockInt } from '../shim/native.ts';
 
 test('established connection survives dump, kill, restore (client outside the tree)', async () => {
@@ -90,5 +93,61 @@ test('established connection survives dump, kill, restore (client outside the tr
     for (const fd of [...opened, ...restored]) { try { closeSync(fd); } catch { /* closed */ } }
   }
 });
+
+test('IPv6: data sent but not acknowledged when the network was locked is retransmitted after restore', async () => {
+  const lo6 = addrFromText(10, '::1');
+  const srv = await startServer(['::1', '0', '1000'], (port) => rawClient('INET6', lo6, port));
+  const client = srv.client;
+  const lockName = `t6${process.pid}`;
+  const opts = { 'tcp-established': true, rootPid: lockName };
+  const dstate = new Map<string, unknown>(), rshared = new Map<string, unknown>();
+  const pre = new NetLock(lockName);
+  const ackTable = `tscr-t6ack${process.pid}`;
+  let restored: number[] = [];
+  try {
+    assert.ok(readExact(client, 1000).equals(pattern(0, 1000)), 'first 1000 bytes');
+    const me = sockName(client, false), peer = sockName(client, true);
+    // drop only the client's acknowledgments, then make the server send: its
+    // segments reach the client but the server never sees them acknowledged
+    void pre;
+    execFileSync('nft', ['-f', '-'], { input: `table inet ${ackTable} {\n chain in {\n type filter hook input priority -160; policy accept;\n ip6 saddr ::1 tcp sport ${me.port} tcp dport ${peer.port} drop\n }\n}\n` });
+    process.kill(srv.pid, 'SIGUSR2');
+    const t0 = Date.now();
+    while (Number(require_sent(srv.out)) < 4000 && Date.now() - t0 < 5000) await sleep(20);
+    await sleep(50);
+    writeAll(client, Buffer.from('client-before-dump'));   // in flight too: dropped, retransmitted later
+    const socks = dumpSockets(srv.pid, opts, dstate);
+    const est = socks.find((s) => s.isk.state === 'ESTABLISHED')!;
+    assert.is(est.isk.family, 'INET6');
+    assert.is(est.isk.src_addr[0], '::1');
+    assert.is(est.stream.outq_len, 3000, 'three thousand bytes sent and not acknowledged');
+    assert.is(est.stream.unsq_len, 0, 'all of them were sent');
+    assert.is(est.stream.inq_len, 0);
+    srv.kill();
+    finishInetDump(dstate, { ok: true, treeKilled: true, log: () => {} });
+    execFileSync('nft', ['delete', 'table', 'inet', ackTable]);
+    await sleep(200);
+    const rctx = { shared: rshared, opts, log: () => {} };
+    restored = [restoreInetSocket(est.isk, est.stream, rctx)];
+    finishInetRestore(rshared, true, () => {});
+    assert.not.ok(listLocks().includes(`tscr-${lockName}`), 'network unlocked');
+    const s = restored[0];
+    setTimeouts(s, 10);
+    assert.ok(readExact(client, 3000).equals(pattern(1000, 3000)), 'the unacknowledged bytes arrive once (the client already had them)');
+    assert.is(readExact(s, 18).toString(), 'client-before-dump');
+    writeAll(s, Buffer.from('v6 ok'));
+    assert.is(readExact(client, 5).toString(), 'v6 ok');
+  } finally {
+    srv.kill();
+    try { execFileSync('nft', ['delete', 'table', 'inet', ackTable], { stdio: 'ignore' }); } catch { /* gone */ }
+    finishInetDump(dstate, { ok: false, treeKilled: false, log: () => {} });
+    finishInetRestore(rshared, false, () => {});
+    for (const fd of [client, ...restored]) { try { closeSync(fd); } catch { /* closed */ } }
+  }
+});
+
+function require_sent(out: string): number {
+  try { return Number(readFileSync(out + '.sent', 'utf8').trim()); } catch { return 0; }
+}
 
 test.run();
