@@ -111,6 +111,8 @@ export interface PtraceShim {
   getrlimit(pid: number, res: number, out16: BigUint64Array): number;
   spawn(path: string, argvBlock: Buffer, argc: number, flags: number): number;
   waitpid(pid: number, options: number, status4: Int32Array): number;
+  kcmp(pid1: number, pid2: number, type: number, idx1: number, idx2: number): number;
+  clock(clk: number, out: BigInt64Array): number;
 }
 
 let ptraceShim: PtraceShim | null = null;
@@ -154,6 +156,8 @@ export function ptraceShimRaw(): PtraceShim {
     getrlimit: f('int tscr_getrlimit(int pid, int res, void *out)'),
     spawn: f('int tscr_spawn(const char *path, void *argv_block, int argc, int flags)'),
     waitpid: f('int tscr_waitpid(int pid, int options, void *status)'),
+    kcmp: f('int tscr_kcmp(int pid1, int pid2, int type, uint64_t idx1, uint64_t idx2)'),
+    clock: f('int tscr_clock(int clk, void *out)'),
   };
   return ptraceShim;
 }
@@ -181,6 +185,50 @@ export function spawnProgram(path: string, argv: string[], flags = 0): number {
 // ---------------------------------------------------------------------------
 // Section: restore primitives: stubs, clone3 with set_tid (owner: restore — issue 3)
 // ---------------------------------------------------------------------------
+
+/** Restore primitives (shim/restore.c). Call only from the thread that made the processes (the tracer). */
+export interface RestoreShim {
+  spawn(pid: number, stub: string): number;
+  syscall(tid: number, gadget: bigint, nr: number, args: Buffer, out: Buffer): number;
+  getregs(tid: number, buf: Buffer): number;
+  setregs(tid: number, buf: Buffer): number;
+  getregset(tid: number, nt: number, buf: Buffer, len: number): number;
+  setregset(tid: number, nt: number, buf: Buffer, len: number): number;
+  setsigmask(tid: number, mask: bigint): number;
+  detach(tid: number, sig: number): number;
+  kill(pid: number, sig: number): number;
+  pidFree(pid: number): number;
+  wait(pid: number, flags: number, status: Buffer): number;
+  vmWrite(pid: number, remote: bigint, local: Buffer, len: number): number | bigint;
+  vmRead(pid: number, remote: bigint, local: Buffer, len: number): number | bigint;
+  fill(pid: number, fd: number, runs: Buffer, n: number): number | bigint;
+  prlimit(pid: number, res: number, cur: bigint, max: bigint): number;
+  start(path: string, arg1: string | null, logpath: string | null): number;
+}
+let restoreShim: RestoreShim | null = null;
+export function restoreNative(): RestoreShim {
+  if (restoreShim) return restoreShim;
+  const { lib: l } = loadShim();
+  restoreShim = {
+    spawn: l.func('int tscr_rs_spawn(int pid, const char *stub)'),
+    syscall: l.func('int tscr_rs_syscall(int tid, uint64_t gadget, int64_t nr, const void *args, void *out)'),
+    getregs: l.func('int tscr_rs_getregs(int tid, void *regs)'),
+    setregs: l.func('int tscr_rs_setregs(int tid, const void *regs)'),
+    getregset: l.func('int tscr_rs_getregset(int tid, int nt, void *buf, int len)'),
+    setregset: l.func('int tscr_rs_setregset(int tid, int nt, const void *buf, int len)'),
+    setsigmask: l.func('int tscr_rs_setsigmask(int tid, uint64_t mask)'),
+    detach: l.func('int tscr_rs_detach(int tid, int sig)'),
+    kill: l.func('int tscr_rs_kill(int pid, int sig)'),
+    pidFree: l.func('int tscr_rs_pid_free(int pid)'),
+    wait: l.func('int tscr_rs_wait(int pid, int flags, void *status)'),
+    vmWrite: l.func('int64_t tscr_rs_vm_write(int pid, uint64_t remote, const void *local, uint64_t len)'),
+    vmRead: l.func('int64_t tscr_rs_vm_read(int pid, uint64_t remote, void *local, uint64_t len)'),
+    fill: l.func('int64_t tscr_rs_fill(int pid, int fd, const void *runs, int n)'),
+    prlimit: l.func('int tscr_rs_prlimit(int pid, int res, uint64_t cur, uint64_t max)'),
+    start: l.func('int tscr_rs_start(const char *path, const char *arg1, const char *logpath)'),
+  };
+  return restoreShim;
+}
 
 // ---------------------------------------------------------------------------
 // Section: fd kinds: pipes, unix sockets, eventfd, ... (owner: fdkinds — issue 4)

@@ -437,3 +437,18 @@ int tscr_waitpid(int pid, int options, int *status) {
   *status = st;
   return r;
 }
+
+/* kcmp(pid1, pid2, type, idx1, idx2): 0 equal, 1/2 ordering, 3 not equal
+ * (KCMP_FILE = 0 compares open file descriptions). */
+int tscr_kcmp(int pid1, int pid2, int type, uint64_t idx1, uint64_t idx2) {
+  long r = syscall(SYS_kcmp, pid1, pid2, type, idx1, idx2);
+  return r < 0 ? -errno : (int)r;
+}
+
+/* clock_gettime(clk) into out[0]=sec, out[1]=nsec. */
+int tscr_clock(int clk, int64_t *out) {
+  struct timespec ts;
+  if (clock_gettime(clk, &ts) < 0) return -errno;
+  out[0] = ts.tv_sec; out[1] = ts.tv_nsec;
+  return 0;
+}

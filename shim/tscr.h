@@ -54,7 +54,27 @@ int tscr_tgkill(int tgid, int tid, int sig);
 int tscr_getrlimit(int pid, int res, uint64_t *cur_max);
 int tscr_spawn(const char *path, const char *argv_block, int argc, int flags);
 int tscr_waitpid(int pid, int options, int *status);
+int tscr_kcmp(int pid1, int pid2, int type, uint64_t idx1, uint64_t idx2);
+int tscr_clock(int clk, int64_t *out);
 /* ---- end dump block ---- */
+/* ---- restore (owner: restore, issue 3): shim/restore.c ---- */
+int tscr_rs_spawn(int pid, const char *stub);
+int tscr_rs_syscall(int tid, uint64_t gadget, int64_t nr, const int64_t *args, int64_t *out);
+int tscr_rs_getregs(int tid, void *regs216);
+int tscr_rs_setregs(int tid, const void *regs216);
+int tscr_rs_getregset(int tid, int nt, void *buf, int len);
+int tscr_rs_setregset(int tid, int nt, const void *buf, int len);
+int tscr_rs_setsigmask(int tid, uint64_t mask);
+int tscr_rs_detach(int tid, int sig);
+int tscr_rs_kill(int pid, int sig);
+int tscr_rs_pid_free(int pid);
+int tscr_rs_wait(int pid, int flags, int *status);
+int64_t tscr_rs_vm_write(int pid, uint64_t remote, const void *local, uint64_t len);
+int64_t tscr_rs_vm_read(int pid, uint64_t remote, void *local, uint64_t len);
+int64_t tscr_rs_fill(int pid, int fd, const uint64_t *runs, int n);
+int tscr_rs_prlimit(int pid, int res, uint64_t cur, uint64_t max);
+int tscr_rs_start(const char *path, const char *arg1, const char *logpath);
+/* ---- end restore ---- */
 
 /* ---- TCP repair and inet sockets (owner: tcp; shim/tcp.c) ---- */
 struct tscr_tcp_state {        /* all u32; field names as in CRIU's tcp_stream_entry */

@@ -12,6 +12,7 @@ import type { JobCtx } from '../lib/tracer.ts';
 type Job = (opts: any, ctx: JobCtx) => unknown;
 const jobs: Record<string, () => Promise<Job>> = {
   selftest: async () => (await import('../lib/dump/selftest.ts')).selftest,
+  dump: async () => (await import('../lib/dump/index.ts')).dumpJob,
 };
 
 async function run(): Promise<void> {
