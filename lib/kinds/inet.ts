@@ -222,8 +222,8 @@ function restoreTcpOpts(fd: number, o: any, where: any): void {
 export interface InetDumpResult { isk: any; stream?: any; tuple?: ConnTuple }
 
 interface DumpState { lock?: NetLock; repaired: number[] }
-function dumpState(ctx: { state?: Map<string, unknown>; opts: Record<string, unknown>; pid: number }): DumpState {
-  const m = ctx.state ?? ((ctx as any).state = new Map());
+function dumpState(ctx: { shared?: Map<string, unknown>; opts: Record<string, unknown>; pid: number }): DumpState {
+  const m = ctx.shared ?? ((ctx as any).shared = new Map());
   let s = m.get('inet') as DumpState | undefined;
   if (!s) { s = { repaired: [] }; m.set('inet', s); }
   if (!s.lock) s.lock = new NetLock(String(ctx.opts.rootPid ?? ctx.pid), { netnsPid: ctx.opts.netnsPid as number | undefined });
@@ -238,7 +238,7 @@ const inoOf = (link: string): number => Number(link.match(/^socket:\[(\d+)\]$/)?
  * mode and leaves it on (see finishInetDump).
  */
 export function dumpInetSocket(
-  ctx: Pick<DumpFdCtx, 'pid' | 'fd' | 'localFd' | 'link' | 'opts' | 'log' | 'state'> & { info?: { flags: number } },
+  ctx: Pick<DumpFdCtx, 'pid' | 'fd' | 'localFd' | 'link' | 'opts' | 'log' | 'shared'> & { info?: { flags: number } },
   id: number, netNsId?: number,
 ): InetDumpResult {
   const fd = ctx.localFd;
@@ -288,7 +288,7 @@ export function dumpInetSocket(
   if (state === 10) {   // LISTEN
     isk.backlog = found ? diag.readUInt32LE(8) : 128;
     const pending = found ? diag.readUInt32LE(4) : 0;
-    if (pending && !ctx.opts['tcp-skip-in-flight']) {
+    if (pending && !ctx.opts['tcp-skip-in-flight'] && !ctx.opts.tcpSkipInFlight) {
       throw new TscrError('E_UNSUPPORTED', `unsupported: ${desc} is listening with ${pending} connection(s) not accepted yet`, {
         ...where, hint: 'let the program accept them first, or dump with --tcp-skip-in-flight to drop them (their clients will see a reset)',
       });
@@ -301,7 +301,7 @@ export function dumpInetSocket(
       ...where, hint: 'tscr migrates established and listening TCP sockets; wait until the connection is established or closed',
     });
   }
-  if (!ctx.opts['tcp-established']) {
+  if (!ctx.opts['tcp-established'] && !ctx.opts.tcpEstablished) {
     throw new TscrError('E_UNSUPPORTED', `${desc} is an established TCP connection`, {
       ...where, hint: 'dump with --tcp-established to migrate it (and restore with --tcp-established)',
     });
@@ -344,7 +344,7 @@ function peekQueue(fd: number, q: number, len: number, desc: string, where: any)
 
 function fmtEnd(a: string, p: number): string { return a.includes(':') ? `[${a}]:${p}` : `${a}:${p}`; }
 
-/** End of a dump (see FdKind.finishDump). */
+/** End of a dump (see FdKind.dumpDone). */
 export function finishInetDump(state: Map<string, unknown>, outcome: DumpOutcome): void {
   const s = state.get('inet') as DumpState | undefined;
   if (!s) return;
@@ -431,7 +431,7 @@ export function restoreInetSocket(isk: any, stream: any | null, ctx: { shared: M
     }
     if (state === 7) { if (isk.src_port) bindIt(); return fd; }
     if (state !== 1) throw new TscrError('E_UNSUPPORTED', `unsupported: ${desc} in TCP state ${isk.state}`, where);
-    if (!ctx.opts['tcp-established']) {
+    if (!ctx.opts['tcp-established'] && !ctx.opts.tcpEstablished) {
       throw new TscrError('E_RESTORE', `${desc} is an established TCP connection`, { ...where, hint: 'restore with --tcp-established' });
     }
     if (!stream) throw new TscrError('E_NOT_FOUND', `${desc} has no tcp-stream image (tcp-stream-${Number(isk.ino).toString(16)}.img)`, where);
@@ -486,7 +486,7 @@ export function restoreInetSocket(isk: any, stream: any | null, ctx: { shared: M
   }
 }
 
-/** End of a restore (see FdKind.finishRestore): leave repair mode, unlock. */
+/** End of a restore (see FdKind.restoreDone): leave repair mode, unlock. */
 export function finishInetRestore(shared: Map<string, unknown>, ok: boolean, log: (t: string) => void): void {
   const s = shared.get('inet') as RestoreState | undefined;
   if (!s) return;
@@ -536,6 +536,6 @@ export const inetKind: FdKind = {
     }
     return restoreInetSocket(isk, stream, ctx);
   },
-  finishDump: finishInetDump,
-  finishRestore: finishInetRestore,
+  dumpDone: finishInetDump,
+  restoreDone: finishInetRestore,
 };

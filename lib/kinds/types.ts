@@ -40,14 +40,30 @@ export interface DumpFdCtx {
   /** Options from the command line (tcp-established, ext-unix-sk, ...). */
   opts: Record<string, unknown>;
   log(text: string): void;
-  /** Optional (added for issue 5): per-dump state shared by all dump() calls of one
-   *  dump, keyed by the module (e.g. the inet module keeps its network lock here).
-   *  The engine passes the same Map to FdKind.finishDump. */
-  state?: Map<string, unknown>;
-  /** Optional: write a whole image file of its own, e.g. 'tcp-stream-14b925.img'
-   *  (CRIU keeps one TCP_STREAM image per socket inode). Without it, modules fall
-   *  back to addEntry(magic, {...entry, ino}). */
+  // ---- optional, added for issue 4 (fd kinds); engines that lack them still work for other kinds ----
+  /** Per-dump cache shared by every fd of every process of the dump (keyed by the module). */
+  shared?: Map<string, unknown>;
+  /**
+   * Contents of a shmem inode (memfd, MAP_SHARED anonymous memory), as runs of
+   * whole pages at byte offsets. The engine writes pagemap-shmem-<shmid>.img
+   * (head {pages_id}, then {vaddr: '0x<off>', compat_nr_pages: 0, flags: 'PE_PRESENT',
+   * nr_pages}) and the bytes to pages-<pages_id>.img, as CRIU 4.2 does.
+   */
+  writeShmem?(shmid: number, runs: { off: number; data: Buffer }[]): void;
+  // ---- optional, added for issue 5 (inet sockets) ----
+  /** Write a whole image file of its own, e.g. 'tcp-stream-14b925.img' (CRIU keeps
+   *  one TCP_STREAM image per socket inode). Without it, the inet module falls
+   *  back to addEntry('TCP_STREAM', {...entry, ino}). */
   addImageFile?(file: string, magic: string, entries: any[]): void;
+}
+
+/** Given once to FdKind.finishDump after every fd of every process was dumped. */
+export interface FinishDumpCtx {
+  shared: Map<string, unknown>;
+  opts: Record<string, unknown>;
+  addEntry(magic: string, entry: any): void;
+  fileId(key: string): { id: number; isNew: boolean };
+  log(text: string): void;
 }
 
 export interface RestoreFdCtx {
@@ -59,14 +75,27 @@ export interface RestoreFdCtx {
   shared: Map<string, unknown>;
   opts: Record<string, unknown>;
   log(text: string): void;
-  /** Optional (issue 5): the entries of one image file by name, e.g.
-   *  'tcp-stream-14b925.img', or null if the checkpoint has no such file. */
+  // ---- optional, added for issue 4 ----
+  /**
+   * A local fd (a dup; the caller closes it) of the open file description the
+   * engine installs, or will install, at fd number `fd` of this process (ctx.pid).
+   * The engine restores it on demand if it has not yet (cache by file id).
+   * epoll needs it: its watches name the target's fd numbers.
+   */
+  localFd?(fd: number): number | Promise<number>;
+  /** Pages of a shmem inode from pagemap-shmem-<shmid>.img + its pages file. */
+  shmem?(shmid: number): { off: number; data: Buffer }[];
+  /** Run fn once every fd of the restore is installed (or the restore failed): close cached fds. */
+  defer?(fn: () => void): void;
+  // ---- optional, added for issue 5 ----
+  /** The entries of one image file by name, e.g. 'tcp-stream-14b925.img', or null
+   *  if the checkpoint has no such file. */
   imageFile?(file: string): any[] | null;
 }
 
-/** Outcome given to the optional finish hooks (issue 5). */
+/** Outcome given to FdKind.dumpDone (issue 5). */
 export interface DumpOutcome {
-  ok: boolean;            // the whole dump succeeded
+  ok: boolean;            // the whole dump succeeded (images written)
   treeKilled: boolean;    // the dumped tree was killed (not --leave-running)
   log(text: string): void;
 }
@@ -82,14 +111,24 @@ export interface FdKind {
   dump(ctx: DumpFdCtx): any | null;
   /** Create the object in tscr's process; return the local fd to install as ctx.fd in the target. */
   restore(ctx: RestoreFdCtx, fileEntry: any, fdinfo: any): number | Promise<number>;
-  /** Optional (issue 5): called once at the end of a dump, success or failure,
-   *  with DumpFdCtx.state. The inet module turns repair mode off and unlocks the
+  // ---- optional, added for issue 4 ----
+  /** Called once after every fd of every process of the tree was dumped (cross-fd checks, e.g. unix peers outside the tree). */
+  finishDump?(ctx: FinishDumpCtx): void;
+  // ---- optional, added for issue 5 (inet sockets, network lock) ----
+  /** Called once at the very end of a dump, success or failure, with
+   *  DumpFdCtx.shared. The inet module leaves TCP repair mode and unlocks the
    *  network when the tree keeps running or the dump failed, and keeps the lock
-   *  (for the restore to release) when the tree was killed. Must not throw. */
-  finishDump?(state: Map<string, unknown>, outcome: DumpOutcome): void;
-  /** Optional (issue 5): called once after every process is restored and before
-   *  they resume (ok=true), or when a restore fails (ok=false), with
+   *  (the restore releases it) when the tree was killed. Must not throw. */
+  dumpDone?(shared: Map<string, unknown>, outcome: DumpOutcome): void;
+  /** Called once after every fd of every process is installed and before the
+   *  tree resumes (ok=true), or when a restore fails (ok=false), with
    *  RestoreFdCtx.shared. The inet module leaves TCP repair mode and unlocks the
    *  network here. Must not throw. */
-  finishRestore?(shared: Map<string, unknown>, ok: boolean, log: (text: string) => void): void;
+  restoreDone?(shared: Map<string, unknown>, ok: boolean, log: (text: string) => void): void;
 }
+// Ownership rule (issue 4 modules): restore() returns a NEW local fd (a dup)
+// that the engine owns and closes once installed; calling restore() again for
+// the same file id returns another dup of the same open file description.
+// Objects cached in ctx.shared are closed through ctx.defer.
+// A module may add entries to FILES through ctx.addEntry('FILES', entry) (e.g.
+// the REG entry a FIFO names by regf_id); the engine puts them in files.img.

@@ -20,7 +20,7 @@ export function dumpSockets(pid: number, opts: Record<string, unknown>, state: M
       if (!link.startsWith('socket:')) continue;
       const localFd = check(p.pidfd_getfd(pidfd, name), 'pidfd_getfd');
       try {
-        const ctx: any = { pid, fd: name, localFd, link, opts, log: (t: string) => log.push(t), state, info: { flags: 2 } };
+        const ctx: any = { pid, fd: name, localFd, link, opts, log: (t: string) => log.push(t), shared: state, info: { flags: 2 } };
         if (!inetKind.match(ctx)) continue;
         const r = dumpInetSocket(ctx, id++);
         out.push({ fd: name, isk: r.isk, stream: r.stream });
