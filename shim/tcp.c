@@ -147,6 +147,8 @@ int tscr_sock_connect(int fd, int family, const uint8_t *addr16, int port, uint3
   return 0;
 }
 
+/* tscr_socket, tscr_getsockopt, tscr_setsockopt, tscr_shutdown: shim/fds.c */
+
 /* getsockname (peer=0) or getpeername (peer=1) into a flat struct. */
 int tscr_sock_name(int fd, int peer, struct tscr_sockname *out) {
   struct sockaddr_storage ss; socklen_t l = sizeof ss;
@@ -167,23 +169,11 @@ int tscr_sock_name(int fd, int peer, struct tscr_sockname *out) {
   return 0;
 }
 
-int tscr_socket(int family, int type, int proto) {
-  int fd = socket(family, type | SOCK_CLOEXEC, proto);
-  return fd < 0 ? -errno : fd;
-}
 int tscr_sock_listen(int fd, int backlog) { return listen(fd, backlog) ? -errno : 0; }
 int tscr_sock_accept(int fd) {
   int r = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
   return r < 0 ? -errno : r;
 }
-int tscr_getsockopt(int fd, int level, int opt, void *buf, int len) {
-  socklen_t l = (socklen_t)len;
-  return getsockopt(fd, level, opt, buf, &l) ? -errno : (int)l;
-}
-int tscr_setsockopt(int fd, int level, int opt, const void *buf, int len) {
-  return setsockopt(fd, level, opt, buf, (socklen_t)len) ? -errno : 0;
-}
-int tscr_shutdown(int fd, int how) { return shutdown(fd, how) ? -errno : 0; }
 
 static int send_all(int fd, const uint8_t *buf, uint32_t len) {
   uint32_t off = 0, chunk = len;

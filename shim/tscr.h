@@ -94,15 +94,12 @@ int tscr_tcp_save(int fd, struct tscr_tcp_state *st);
 int tscr_tcp_peek_queue(int fd, int queue, void *buf, int len);
 int tscr_tcp_restore(int fd, const struct tscr_tcp_state *st, const struct tscr_tcp_addrs *a,
                      const void *inq, const void *outq, int *step);
-int tscr_socket(int family, int type, int proto);
 int tscr_sock_bind(int fd, int family, const uint8_t *addr16, int port, uint32_t scope);
 int tscr_sock_connect(int fd, int family, const uint8_t *addr16, int port, uint32_t scope);
 int tscr_sock_listen(int fd, int backlog);
 int tscr_sock_accept(int fd);
+/* socket, getsockopt, setsockopt, shutdown: see the fdkinds block (shim/fds.c) */
 int tscr_sock_name(int fd, int peer, struct tscr_sockname *out);
-int tscr_getsockopt(int fd, int level, int opt, void *buf, int len);
-int tscr_setsockopt(int fd, int level, int opt, const void *buf, int len);
-int tscr_shutdown(int fd, int how);
 struct tscr_inet_diag { uint32_t state, rqueue, wqueue, shutdown; };
 int tscr_inet_diag(int family, int proto, uint32_t ino, struct tscr_inet_diag *out);
 int tscr_fd_dup(int fd);
