@@ -78,16 +78,17 @@ export function readExact(fd: number, n: number): Buffer {
 }
 export function writeAll(fd: number, b: Buffer): void { let o = 0; while (o < b.length) o += writeSync(fd, b, o); }
 
-export interface Server { pid: number; out: string; sent: number; client: number; kill(): void }
+export interface Server { pid: number; out: string; dir: string; sent: number; client: number; kill(): void }
 
 /** Start fixtures/tcp_server (optionally under `ip netns exec NS`), connect with `connect(port)`. */
-export async function startServer(args: string[], connect: (port: number) => number, netns?: string): Promise<Server> {
+export async function startServer(args: string[], connect: (port: number) => number, netns?: string, o: { setsid?: boolean } = {}): Promise<Server> {
   const dir = mkdtempSync(join(tmpdir(), 'tscr-tcp-'));
   const out = join(dir, 'srv.out');
   const bin = join(FIXTURES_BIN, 'tcp_server');
   const argv = netns ? ['ip', ['netns', 'exec', netns, bin, out, ...args]] as const : [bin, [out, ...args]] as const;
-  const child = spawn(argv[0], argv[1] as string[], { stdio: 'ignore' });
+  const child = spawn(argv[0], argv[1] as string[], { stdio: 'ignore', detached: !!o.setsid });
   child.on('error', () => {});
+  if (o.setsid) child.unref();
   let pid = 0, client = -1;
   const kill = () => {
     for (const p of [pid, child.pid]) { if (p) { try { process.kill(p, 'SIGKILL'); } catch { /* gone */ } } }
@@ -98,6 +99,6 @@ export async function startServer(args: string[], connect: (port: number) => num
     client = connect(port);
     pid = Number((await waitFile(out + '.ready')).trim());
     const sent = Number((await waitFile(out + '.sent')).trim());
-    return { pid, out, sent, client, kill };
+    return { pid, out, dir, sent, client, kill };
   } catch (e) { kill(); throw e; }
 }
