@@ -356,6 +356,7 @@ export interface TcpShim {
   inet_diag(family: number, proto: number, ino: number, out16: Buffer): number;
   fd_dup(fd: number): number;
   fd_close(fd: number): number;
+  net_setns(nsfd: number): number;
 }
 let tcpShim: TcpShim | null = null;
 
@@ -381,9 +382,22 @@ export function tcpShimRaw(): TcpShim {
     inet_diag: f('int tscr_inet_diag(int family, int proto, uint32_t ino, void *out)'),
     fd_dup: f('int tscr_fd_dup(int fd)'),
     fd_close: f('int tscr_close(int fd)'),   // shim/ptrace.c
+    net_setns: f('int tscr_net_setns(int nsfd)'),
   };
   return tcpShim;
 }
+
+/** Run fn with this thread in another network namespace (e.g. '/run/netns/NAME'), then come back. */
+export function inNetns<T>(nsPath: string, fn: () => T): T {
+  const { openSync, closeSync } = require_fs();
+  const here = openSync('/proc/thread-self/ns/net', 'r');
+  const there = openSync(nsPath, 'r');
+  try {
+    check(tcpShimRaw().net_setns(there), `entering network namespace ${nsPath}`);
+    try { return fn(); } finally { check(tcpShimRaw().net_setns(here), 'returning to the original network namespace'); }
+  } finally { closeSync(here); closeSync(there); }
+}
+function require_fs(): typeof import('node:fs') { return createRequire(import.meta.url)('node:fs'); }
 
 export function tcpStateFromBuffer(b: Buffer): TcpState {
   const o: any = {};

@@ -309,3 +309,9 @@ int tscr_inet_diag(int family, int proto, uint32_t ino, struct tscr_inet_diag *o
 
 #include <fcntl.h>
 int tscr_fd_dup(int fd) { int r = fcntl(fd, F_DUPFD_CLOEXEC, 3); return r < 0 ? -errno : r; }
+
+#include <sched.h>
+/* Move the calling thread into the network namespace `nsfd` refers to (an fd of
+ * /proc/PID/ns/net or /run/netns/NAME). Sockets created afterwards live there;
+ * existing ones stay where they were made. */
+int tscr_net_setns(int nsfd) { return setns(nsfd, CLONE_NEWNET) ? -errno : 0; }

@@ -6,7 +6,8 @@
 //    exact shape of CRIU's), the program is killed, both ends are restored.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { closeSync, existsSync, readFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, readFileSync, mkdtempSync, rmSync, mkdirSync, copyFileSync, chmodSync, readdirSync } from 'node:fs';
+import { tscr, killAll, waitGone } from './helpers/restore.ts';
 import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -93,6 +94,35 @@ test('dump both ends of a live loopback connection (CRIU\'s tcp program), kill, 
     finishInetRestore(rshared, false, () => {});
     for (const fd of fds) { try { closeSync(fd); } catch { /* closed */ } }
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('tscr restore --tcp-established of CRIU\'s tcp checkpoint: the program checks itself (PASS)', async () => {
+  if (!existsSync(join(REF, 'images'))) { console.log('skip: no reference images'); return; }
+  const pid = crit('pstree').entries[0].pid;
+  if (existsSync(`/proc/${pid}`)) { console.log(`skip: pid ${pid} is taken`); return; }
+  const FX = '/tmp/tscr-fixtures';
+  mkdirSync(join(FX, 'out'), { recursive: true });
+  copyFileSync(join(REF, 'bin'), join(FX, 'tcp')); chmodSync(join(FX, 'tcp'), 0o755);
+  for (const f of readdirSync(join(REF, 'files'))) copyFileSync(join(REF, 'files', f), join(FX, 'out', f));
+  const out = join(FX, 'out', 'tcp');
+  rmSync(out, { force: true });
+  try {
+    const no = tscr(['restore', '-D', join(REF, 'images'), '-d']);
+    assert.is.not(no.code, 0, 'an established connection needs the flag');
+    assert.match(no.stderr, /--tcp-established/);
+    assert.not.ok(existsSync(`/proc/${pid}`) && !/\) [ZX] /.test(readFileSync(`/proc/${pid}/stat`, 'utf8')), 'the failed restore killed what it made');
+    await waitGone([pid]);
+    const r = tscr(['restore', '-D', join(REF, 'images'), '-d', '--tcp-established']);
+    assert.is(r.code, 0, r.stderr);
+    assert.is(listLocks().filter((t) => t === `tscr-${pid}`).length, 0, 'unlocked');
+    process.kill(pid, 'SIGUSR1');
+    const t0 = Date.now();
+    while (!existsSync(out) && Date.now() - t0 < 5000) await sleep(25);
+    assert.is(readFileSync(out, 'utf8').trim(), 'PASS');
+  } finally {
+    killAll([pid]);
+    await waitGone([pid]);
   }
 });
 
