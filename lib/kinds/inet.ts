@@ -19,6 +19,7 @@
 
 import type { DumpFdCtx, DumpOutcome, FdKind, RestoreFdCtx } from './types.ts';
 import { TscrError } from '../errors.ts';
+import { readFileSync } from 'node:fs';
 import {
   check, errnoName, getSockInt, setSockInt, sockName, tcpShimRaw, tcpStateFromBuffer, tcpStateToBuffer,
   TCP_QUEUE, TCP_RESTORE_STEPS, type TcpState,
@@ -425,7 +426,19 @@ export function restoreInetSocket(isk: any, stream: any | null, ctx: { shared: M
       return fd;
     }
     if (state === 10) {
-      bindIt();
+      const r = sh.sock_bind(fd, family, src, isk.src_port, 0);
+      if (r === -98 && onlyTimeWait(isk.src_port)) {
+        // Only TIME_WAIT remnants of old connections hold the port (the program had
+        // no SO_REUSEADDR): bind and listen in repair mode, which forces the reuse.
+        check(sh.tcp_repair(fd, TCP_REPAIR_ON), `repair mode for ${desc}`, where);
+        bindIt();
+        check(sh.sock_listen(fd, isk.backlog || 128), `listen on ${desc}`, where);
+        check(sh.tcp_repair(fd, TCP_REPAIR_OFF), `leaving repair mode for ${desc}`, where);
+        setSockInt(fd, SOL_SOCKET, SO.REUSEADDR, 1, 'SO_REUSEADDR', where);   // back to the restore-time value
+        ctx.log(`inet: ${desc}: port held only by TIME_WAIT sockets; bound in repair mode`);
+        return fd;
+      }
+      if (r < 0) bindIt();
       check(sh.sock_listen(fd, isk.backlog || 128), `listen on ${desc}`, where);
       return fd;
     }
@@ -503,6 +516,23 @@ export function finishInetRestore(shared: Map<string, unknown>, ok: boolean, log
   }
   s.lock?.release();
   log(`inet: ${s.repaired.length} connection(s) ${ok ? 'resumed' : 'dropped'}; network unlocked`);
+}
+
+/** Are all TCP sockets bound to local `port` in this namespace in TIME_WAIT? (/proc/net/tcp{,6}) */
+function onlyTimeWait(port: number): boolean {
+  let any = false;
+  for (const f of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text = '';
+    try { text = readFileSync(f, 'utf8'); } catch { continue; }
+    for (const line of text.split('\n').slice(1)) {
+      const c = line.trim().split(/\s+/);
+      if (c.length < 4) continue;
+      if (parseInt(c[1].split(':')[1], 16) !== port) continue;
+      if (c[3] !== '06') return false;
+      any = true;
+    }
+  }
+  return any;
 }
 
 // ---- the FdKind ---------------------------------------------------------------
