@@ -16,7 +16,7 @@ import { STUB_BIN } from '../paths.ts';
 import { Checkpoint, big, num, flagSet } from './checkpoint.ts';
 import { buildPlan, type PlanOp, type PlanProc } from './plan.ts';
 import { restoreNative, check, type RestoreShim } from '../../shim/native.ts';
-import { kindForType } from '../kinds/index.ts';
+import { kindForType, kinds } from '../kinds/index.ts';
 
 // x86_64 syscall numbers
 const NR = {
