@@ -1,7 +1,7 @@
 // Kernel feature probe, done once: which checkpoint/restore features this
 // machine has. Used by `tscr check` and by dump/restore to pick code paths.
 // Runs on the tracer thread (job 'caps') because the ptrace probes must.
-import { existsSync, readFileSync, openSync, closeSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, openSync, closeSync, readdirSync, rmSync } from 'node:fs';
 import { ptraceShimRaw, spawnProgram, SPAWN, PTRACE_O } from '../shim/native.ts';
 import { Tracee, waitFor } from './ptrace.ts';
 import { FIXTURES_BIN } from './paths.ts';
@@ -73,7 +73,8 @@ export function probeCaps(): Caps {
   // A child to probe ptrace, injection, pidfds and kcmp against.
   const loop = `${FIXTURES_BIN}/loop`;
   const bin = existsSync(loop) ? loop : '/bin/sleep';
-  const args = bin === loop ? [bin, '/dev/null'] : [bin, '30'];
+  // the fixture's OUTFILE must be a scratch path (it renames files onto it)
+  const args = bin === loop ? [bin, `/tmp/.tscr-caps-${process.pid}`] : [bin, '30'];
   let pid = -1;
   try {
     pid = spawnProgram(bin, args, SPAWN.NULLIO);
@@ -104,6 +105,7 @@ export function probeCaps(): Caps {
     caps.kcmp = s.kcmp(pid, pid, 0, 0, 0) === 0;
   } catch { /* probes stay false */ } finally {
     if (pid > 0) { s.kill(pid, 9); waitFor(pid, 2000); }
+    for (const f of [`/tmp/.tscr-caps-${process.pid}`, `/tmp/.tscr-caps-${process.pid}.ready`]) { try { rmSync(f); } catch { /* none */ } }
   }
   // clone3 with set_tid: an EINVAL for a bad set_tid_size proves the field is known (ENOSYS otherwise).
   caps.clone3SetTid = caps.nsLastPid && Number(uname.split('.')[0]) >= 5 && (Number(uname.split('.')[0]) > 5 || Number(uname.split('.')[1]) >= 5);

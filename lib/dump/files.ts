@@ -31,8 +31,10 @@ export class FileTable {
   private byKey = new Map<string, { id: number; pid: number; fd: number }[]>();
   private plain = new Map<string, number>();
   extra = new ExtraImages();
-  /** Per-dump cache for fd kinds (DumpFdCtx.shared) and shmem contents they hand over (writeShmem). */
+  /** Per-dump cache of the fd kinds (DumpFdCtx.shared), and whole image files they add (tcp-stream-<ino>.img). */
   shared = new Map<string, unknown>();
+  files: { file: string; magic: string; entries: any[] }[] = [];
+  /** shmem contents the fd kinds hand over (DumpFdCtx.writeShmem: memfd, shared anonymous memory). */
   shmem = new Map<number, { off: number; data: Buffer }[]>();
 
   newId(): number { return this.next++; }
@@ -104,6 +106,7 @@ export function dumpFds(ft: FileTable, pid: number, opts: Record<string, unknown
           opts,
           log,
           shared: ft.shared,
+          addImageFile: (file: string, magic: string, entries: any[]) => { ft.files.push({ file, magic, entries }); },
           writeShmem: (shmid, runs) => { ft.shmem.set(shmid, runs); },
         };
         const kind = classify(ctx);
@@ -119,11 +122,11 @@ export function dumpFds(ft: FileTable, pid: number, opts: Record<string, unknown
         const cloexec = (info.flags & 0o2000000) !== 0 ? 1 : 0;
         out.push({ id, flags: cloexec, type, fd });
       } finally {
-        closeSync(local);
+        s.close(local);
       }
     }
   } finally {
-    closeSync(pidfd);
+    s.close(pidfd);
   }
   return out;
 }
