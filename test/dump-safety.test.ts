@@ -33,6 +33,21 @@ test('unsupported fd (inotify): clear error, target unharmed', async () => {
   } finally { fx.kill(); rmSync(dir, { recursive: true, force: true }); }
 });
 
+for (const [what, re] of [['zombie', /unsupported: zombie process \d+/], ['seccomp', /unsupported: seccomp filter in pid \d+/]] as const) {
+  test(`unsupported ${what}: clear error, target unharmed`, async () => {
+    const fx = await startFixture('unsupported', [what]);
+    const dir = tmp(what);
+    try {
+      const before = maps(fx.pid);
+      const r = await runTscr(['dump', '-t', String(fx.pid), '-D', dir]);
+      assert.is(r.code, 1);
+      assert.match(r.stderr, re);
+      await untouched(fx.pid, before);
+      assert.is(await fx.check(), 'PASS');
+    } finally { fx.kill(); rmSync(dir, { recursive: true, force: true }); }
+  });
+}
+
 test('--json error output on failure', async () => {
   const fx = await startFixture('unsupported');
   const dir = tmp('json');

@@ -73,6 +73,15 @@ export function freezeTree(root: number, log: (t: string) => void, checkAbort: (
       const pid = queue.shift()!;
       if (seen.has(pid)) continue;
       seen.add(pid);
+      if (pid !== root && !fz.threads.has(pid)) {
+        let state = '';
+        try { state = stat(pid).f[0]; } catch { continue; }
+        if (state === 'Z' || state === 'X') {
+          throw new TscrError('E_UNSUPPORTED', `unsupported: zombie process ${pid} in the tree (its parent has not reaped it yet)`, {
+            pid, hint: 'wait until the parent reaps its child (or dump when no child has exited unreaped); the tree was left running as it was',
+          });
+        }
+      }
       for (const tid of tasks(pid)) {
         if (!fz.all.has(tid)) { seizeOne(pid, tid); found++; }
       }

@@ -90,6 +90,14 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
         });
       }
     }
+    for (const p of fz.pids) {
+      const mode = Number(status(p).Seccomp ?? 0);
+      if (mode !== 0) {
+        throw new TscrError('E_UNSUPPORTED', `unsupported: seccomp ${mode === 1 ? 'strict mode' : 'filter'} in pid ${p}`, {
+          pid: p, hint: 'tscr does not checkpoint seccomp filters yet (restoring without them would drop the sandbox); the process was left running as it was',
+        });
+      }
+    }
     ctx.checkAbort();
     // 2. injected queries, one scratch page per process, removed before going on
     const states = new Map<number, ProcState>();
@@ -188,7 +196,6 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
   }
   const seconds = (performance.now() - t0) / 1000;
   log(`dumped ${dumps.length} processes: ${bytes} bytes of pages in ${(tMem / 1000).toFixed(3)} s, images in ${(tWrite / 1000).toFixed(3)} s`);
-  void status;
   return {
     dir: opts.dir, processes: dumps.length, threads: fz.all.size,
     vmas: dumps.reduce((a, d) => a + d.plans.length, 0), pages: bytes / 4096, bytes, seconds,
