@@ -8,6 +8,7 @@ const dump: Command = {
   describe: 'Checkpoint a running process tree into CRIU-format images',
   needsShim: true,
   builder: (y: any) => y
+    .alias('o', 'log-file') // as CRIU: -o/--log-file
     .option('tree', { alias: 't', type: 'number', describe: 'pid of the root of the tree to dump' })
     .option('images-dir', { alias: 'D', type: 'string', describe: 'directory to write the images to', default: '.' })
     .option('leave-running', { alias: 'R', type: 'boolean', describe: 'let the tree run on after the dump (default: kill it)' })
