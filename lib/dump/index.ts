@@ -116,6 +116,7 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
       }
       if (err) throw err;
     }
+    ctx.log(1, `injected queries done; scratch pages removed from ${fz.pids.length} processes`);
     if (opts.failAfter === 'inject') throw new TscrError('E_DUMP', 'failing on request after the injection phase (test hook)');
     // 3. memory layout, files, fds
     const ft = new FileTable();
@@ -130,6 +131,7 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
       const fs = fsEntry(ft, p);
       const cores = coreEntries(p, ps);
       const runs = findPages(p, plans);
+      ctx.log(1, `pid ${p}: ${fz.threads.get(p)!.length} threads, ${plans.length} VMAs, ${runs.reduce((a, r) => a + r.nr, 0)} pages to store, ${fdinfo.length} fds`);
       const id = vmId++;
       dumps.push({ pid: p, ps, plans, runs, mm, fdinfo, fs, cores, pagesId: pagesId++, ids: { vm_id: id, files_id: id, fs_id: id, sighand_id: id, ...NS_IDS } });
     }
