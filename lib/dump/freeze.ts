@@ -26,6 +26,13 @@ export function freezeTree(root: number, log: (t: string) => void, checkAbort: (
     if (e instanceof TscrError && e.code === 'E_NOT_FOUND') throw new TscrError('E_NOT_FOUND', `no process with pid ${root}`, { pid: root, hint: 'check the pid with `ps`' });
     throw e;
   }
+  if ((Number(stat(root).f[6]) & 0x00200000) !== 0) {
+    throw new TscrError('E_USAGE', `process ${root} is a kernel thread; there is nothing to checkpoint`, { pid: root });
+  }
+  for (let p = process.pid; p > 1; ) {
+    if (p === root) throw new TscrError('E_USAGE', `process ${root} is tscr's own ancestor (the shell that started it?); tscr cannot freeze the tree it runs in`, { pid: root, hint: 'start the program with setsid, or from another terminal, and dump it by its pid' });
+    try { p = Number(stat(p).f[1]); } catch { break; }
+  }
   const s = ptraceShimRaw();
   const auto = new Set<number>(); // tids attached by TRACECLONE/TRACEFORK, not yet waited for
   const seizeOne = (pid: number, tid: number) => {
