@@ -3,7 +3,7 @@
 // the dump writes are complete enough to bring each program back.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startFixture, runTscr, treePids, pidAlive, sleep, killTree } from './helpers/fixture.ts';
@@ -17,7 +17,8 @@ async function cycle(name: string, args: string[] = []) {
     assert.is(d.code, 0, d.stderr);
     for (let i = 0; i < 200 && pids.some(pidAlive); i++) await sleep(25);
     assert.not.ok(pids.some(pidAlive), 'the dumped tree is gone');
-    await sleep(100); // let the reaper release the pids
+    // the pids must be free, not just dead: wait until the reaper has collected them
+    for (let i = 0; i < 400 && pids.some((p) => existsSync(`/proc/${p}`)); i++) await sleep(25);
     const r = await runTscr(['restore', '-D', img, '-d']);
     assert.is(r.code, 0, r.stderr);
     assert.is(await fx.check(), 'PASS');
