@@ -77,7 +77,7 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
   let encoding: 'binary' | 'json' = 'json';
   const dumps: ProcDump[] = [];
   let bytes = 0;
-  let tMem = 0, tWrite = 0;
+  let tMem = 0, tWrite = 0, tm0 = 0;
   try {
     const inTree = new Set(fz.pids);
     // sessions and groups: as CRIU, a tree whose session/group leader is outside needs --shell-job
@@ -137,7 +137,7 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
     }
     // 4. pages
     const total = dumps.reduce((a, d) => a + d.runs.reduce((b, r) => b + r.nr * 4096, 0), 0);
-    const tm0 = performance.now();
+    tm0 = performance.now();
     for (const d of dumps) {
       const base = bytes;
       let lastSleep = 0;
@@ -186,7 +186,9 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
       page_pipes: 0, page_pipe_bufs: 0, shpages_scanned: 0, shpages_skipped_parent: 0, shpages_written: 0,
     } }]);
     if (opts.failAfter === 'write') throw new TscrError('E_DUMP', 'failing on request before writing images (test hook)');
+    const tf0 = performance.now();
     encoding = await sink.flush(opts.sync ?? !opts.leaveRunning);
+    ctx.log(3, `timing: freeze ${(tFrozen - t0).toFixed(1)} ms, collect ${(tm0 - tFrozen).toFixed(1)} ms, pages ${tMem.toFixed(1)} ms, encode+write ${(performance.now() - tf0).toFixed(1)} ms`);
     tWrite = performance.now() - tw0;
     ok = true;
   } finally {
