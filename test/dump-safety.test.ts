@@ -116,6 +116,25 @@ test('without --leave-running the tree is killed after the dump', async () => {
   } finally { fx.kill(); rmSync(dir, { recursive: true, force: true }); }
 });
 
+test('a stopped (SIGSTOP) process stays stopped after dump -R and is recorded as Stopped', async () => {
+  const fx = await startFixture('loop');
+  const dir = tmp('stopped');
+  try {
+    process.kill(fx.pid, 'SIGSTOP');
+    for (let i = 0; i < 50 && !/State:\s+T/.test(readFileSync(`/proc/${fx.pid}/status`, 'utf8')); i++) await sleep(10);
+    const r = await runTscr(['dump', '-t', String(fx.pid), '-D', dir, '-R']);
+    assert.is(r.code, 0, r.stderr);
+    await sleep(100);
+    assert.match(readFileSync(`/proc/${fx.pid}/status`, 'utf8'), /State:\s+T \(stopped\)/);
+    const { readImage } = await import('./helpers/images.ts');
+    const tc = (await readImage(dir, `core-${fx.pid}.img`)).entries[0].tc;
+    assert.ok(tc.task_state === 'Stopped' || tc.task_state === 6, `task_state ${tc.task_state}`);
+    assert.is(tc.stop_signo, 19);
+    process.kill(fx.pid, 'SIGCONT');
+    assert.is(await fx.check(), 'PASS');
+  } finally { fx.kill(); rmSync(dir, { recursive: true, force: true }); }
+});
+
 test('a pid that does not exist: clear error', async () => {
   const dir = tmp('nopid');
   try {

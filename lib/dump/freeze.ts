@@ -64,6 +64,7 @@ export function freezeTree(root: number, log: (t: string) => void, checkAbort: (
         t.stopped = true;
         return; // stopped in the event stop; good enough to dump
       }
+      if (st.event === PTRACE_EVENT.STOP && st.sig !== 5 /* SIGTRAP: our interrupt */) t.stopSig = st.sig; // was in a group-stop
       if (st.event === PTRACE_EVENT.STOP || st.event !== 0) { t.stopped = true; return; }
       // signal-delivery-stop: keep the signal for detach, re-stop
       t.pendingSigs.push(st.sig);

@@ -278,7 +278,7 @@ export function coreEntries(pid: number, ps: ProcState): Map<number, any> {
     };
     if (leader) {
       core.tc = {
-        task_state: 'Alive', exit_code: 0, personality, flags: Number(st.f[6]),
+        task_state: th.t.stopSig ? 'Stopped' : 'Alive', exit_code: 0, personality, flags: Number(st.f[6]),
         blk_sigset: hex(th.blocked), comm,
         timers: { ...ps.itimers, ...(ps.posix.length ? { posix: ps.posix } : {}) },
         rlimits: rlimits(pid),
@@ -288,6 +288,7 @@ export function coreEntries(pid: number, ps: ProcState): Map<number, any> {
         sigactions: ps.sigactions,
         child_subreaper: ps.subreaper,
       };
+      if (th.t.stopSig) core.tc.stop_signo = th.t.stopSig;
       void leaderStatus;
     }
     core.thread_core = thread_core;
