@@ -31,6 +31,9 @@ export class FileTable {
   private byKey = new Map<string, { id: number; pid: number; fd: number }[]>();
   private plain = new Map<string, number>();
   extra = new ExtraImages();
+  /** Per-dump cache of the fd kinds (DumpFdCtx.shared), and whole image files they add (tcp-stream-<ino>.img). */
+  shared = new Map<string, unknown>();
+  files: { file: string; magic: string; entries: any[] }[] = [];
 
   newId(): number { return this.next++; }
 
@@ -100,6 +103,8 @@ export function dumpFds(ft: FileTable, pid: number, opts: Record<string, unknown
           addEntry: (magic: string, entry: any) => ft.extra.add(magic, entry),
           opts,
           log,
+          shared: ft.shared,
+          addImageFile: (file: string, magic: string, entries: any[]) => { ft.files.push({ file, magic, entries }); },
         };
         const kind = classify(ctx);
         const entry = kind.dump(ctx);

@@ -16,7 +16,7 @@ import { STUB_BIN } from '../paths.ts';
 import { Checkpoint, big, num, flagSet } from './checkpoint.ts';
 import { buildPlan, type PlanOp, type PlanProc } from './plan.ts';
 import { restoreNative, check, type RestoreShim } from '../../shim/native.ts';
-import { kindForType } from '../kinds/index.ts';
+import { kindForType, kinds } from '../kinds/index.ts';
 
 // x86_64 syscall numbers
 const NR = {
@@ -637,11 +637,19 @@ class Engine {
     }
     const local = await k.restore({
       pid: p.pid, fd: num(info?.fd), image: (m: string) => this.ck.tryImage(m.toLowerCase().replace(/_/g, '-'))?.entries ?? [],
-      shared: this.kindShared, opts: { tcpEstablished: this.opts.tcpEstablished, extUnixSk: this.opts.extUnixSk }, log: (s: string) => this.log(3, s),
+      shared: this.kindShared, opts: { tcpEstablished: this.opts.tcpEstablished, extUnixSk: this.opts.extUnixSk, rootPid: this.ck.tryImage('pstree')?.entries[0]?.pid }, log: (s: string) => this.log(3, s),
+      imageFile: (file: string) => this.ck.tryImage(file.replace(/\.img$/, ''))?.entries ?? null,
     }, f, info);
+    this.kindsUsed = kinds;
     return this.takeFd(p, process.pid, local);
   }
   kindShared = new Map<string, unknown>();
+  kindsUsed: any[] = [];
+  /** fd kinds' end of restore (issue 5: TCP repair off + network unlock). Never throws. */
+  kindsDone(ok: boolean) {
+    for (const k of this.kindsUsed) { try { k.restoreDone?.(this.kindShared, ok, (s: string) => this.log(3, s)); } catch (e) { this.log(1, `warning: ${(e as Error).message}`); } }
+    this.kindsUsed = [];
+  }
 
   fdsDone(op: PlanOp) {
     const p = this.procs.get(op.pid)!;
@@ -879,6 +887,7 @@ class Engine {
   }
 
   start() {
+    this.kindsDone(true);
     for (const p of this.order) {
       for (const t of p.threads) {
         const rc = this.sh.detach(t.tid, t.deferredSig);
@@ -902,6 +911,7 @@ class Engine {
       }
     }
     for (const g of this.ghosts) { try { unlinkSync(g); } catch { /* gone */ } }
+    this.kindsDone(false);   // after the kill: sockets still in repair mode close silently
   }
 
   async run(): Promise<RestoreResult> {
