@@ -917,6 +917,11 @@ class Engine {
         i++;
         this.log(3, `op ${i}/${plan.length}: ${op.op} pid ${op.pid}${op.a ? ` ${op.a}` : ''}`);
         const ts = performance.now();
+        // test hook: hang before this op, so a test can kill tscr mid-restore
+        if (process.env.TSCR_TEST && process.env.TSCR_TEST_RESTORE_STALL === op.op) {
+          this.log(1, `stalling before ${op.op} (TSCR_TEST_RESTORE_STALL)`);
+          Atomics.wait(SLEEP, 0, 0, 120000);
+        }
         switch (op.op) {
           case 'fork': this.fork(op); break;
           case 'setsid': this.sys(this.procs.get(op.pid)!, NR.setsid, [], `setsid in pid ${op.pid}`); break;
