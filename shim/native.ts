@@ -113,6 +113,9 @@ export interface PtraceShim {
   waitpid(pid: number, options: number, status4: Int32Array): number;
   kcmp(pid1: number, pid2: number, type: number, idx1: number, idx2: number): number;
   clock(clk: number, out: BigInt64Array): number;
+  cpuid(leaf: number, sub: number, out: Uint32Array): number;
+  /** Copy remote ranges into out_fd, reading and writing in parallel (two 8 MiB buffers). */
+  copy_pages(pid: number, ranges: BigUint64Array, n: number, outFd: number, memFd: number, failAddr: BigUint64Array): number | bigint;
 }
 
 let ptraceShim: PtraceShim | null = null;
@@ -158,6 +161,8 @@ export function ptraceShimRaw(): PtraceShim {
     waitpid: f('int tscr_waitpid(int pid, int options, void *status)'),
     kcmp: f('int tscr_kcmp(int pid1, int pid2, int type, uint64_t idx1, uint64_t idx2)'),
     clock: f('int tscr_clock(int clk, void *out)'),
+    cpuid: f('int tscr_cpuid(uint32_t leaf, uint32_t sub, void *out)'),
+    copy_pages: f('int64_t tscr_copy_pages(int pid, void *ranges, int n, int out_fd, int mem_fd, void *fail_addr)'),
   };
   return ptraceShim;
 }

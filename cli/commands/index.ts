@@ -1,6 +1,7 @@
 // The explicit list of tscr's commands. One file per command; add yours here.
 import type { Command } from '../context.ts';
 import version from './version.ts';
+import check from './check.ts';
 import decode from './decode.ts';
 import encode from './encode.ts';
 import info from './info.ts';
@@ -12,6 +13,7 @@ import demo from './demo.ts';
 
 export const commands: Command[] = [
   version,
+  check,
   decode,
   encode,
   info,
