@@ -17,6 +17,7 @@ import { Checkpoint, big, num, flagSet } from './checkpoint.ts';
 import { buildPlan, type PlanOp, type PlanProc } from './plan.ts';
 import { restoreNative, check, type RestoreShim } from '../../shim/native.ts';
 import { kindForType } from '../kinds/index.ts';
+import { xsaveLayout } from '../dump/task.ts';
 
 // x86_64 syscall numbers
 const NR = {
@@ -865,15 +866,27 @@ class Engine {
     (fp.st_space ?? []).slice(0, 32).forEach((w: any, i: number) => x.writeUInt32LE(num(w) >>> 0, 32 + i * 4));
     (fp.xmm_space ?? []).slice(0, 64).forEach((w: any, i: number) => x.writeUInt32LE(num(w) >>> 0, 160 + i * 4));
     let bv = 3n;
+    let known = 3n; // components this restore writes (x87, SSE + those below)
     if (fp.xsave) {
-      bv = big(fp.xsave.xstate_bv) & 7n;
-      const ymm: any[] = fp.xsave.ymmh_space ?? [];
-      if (size >= 576 + 256) ymm.slice(0, 64).forEach((w: any, i: number) => x.writeUInt32LE(num(w) >>> 0, 576 + i * 4));
-      else bv &= 3n;
+      const xs = fp.xsave;
+      bv = big(xs.xstate_bv);
+      // standard-format offsets of this CPU (CPUID leaf 0xd)
+      const L = xsaveLayout();
+      const put = (comp: number, words: any[] | undefined, wsize: 4 | 8, fallbackOff?: number) => {
+        const c = L.get(comp) ?? (fallbackOff !== undefined ? { off: fallbackOff, size: 256 } : undefined);
+        if (!words || !words.length || !c || c.off + words.length * wsize > size) return;
+        words.forEach((w: any, i: number) => (wsize === 4 ? x.writeUInt32LE(num(w) >>> 0, c.off + i * 4) : u64le(x, c.off + i * 8, big(w))));
+        known |= 1n << BigInt(comp);
+      };
+      put(2, xs.ymmh_space, 4, 576);
+      put(5, xs.opmask_reg, 8);
+      put(6, xs.zmm_upper, 8);
+      put(7, xs.hi16_zmm, 8);
+      put(9, xs.pkru, 4);
     }
     if (size > 512) {
       const cur = x.readBigUInt64LE(512);
-      u64le(x, 512, (cur & ~7n) | bv);
+      u64le(x, 512, (cur & ~known) | (bv & known));
     }
     check(this.sh.setregset(tid, NT_X86_XSTATE, x, size), `setting the FPU state of tid ${tid}`, { pid: tid }, 'E_PTRACE');
   }
