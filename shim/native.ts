@@ -238,6 +238,96 @@ export function restoreNative(): RestoreShim {
 // ---------------------------------------------------------------------------
 // Section: fd kinds: pipes, unix sockets, eventfd, ... (owner: fdkinds — issue 4)
 // ---------------------------------------------------------------------------
+// Raw prototypes of shim/fds.c (>= 0 or -errno). Safe from any thread (no ptrace).
+// Structs travel as raw Buffers: tscr_ep_item is 24 bytes, tscr_unix_diag 160.
+
+export interface FdsShim {
+  fcntl(fd: number, cmd: number, arg: number | bigint): number;
+  lseek(fd: number, off: number | bigint, whence: number): number | bigint;
+  ioctl_int(fd: number, req: number | bigint, out: Int32Array): number;
+  ioctl_ptr(fd: number, req: number | bigint, arg: Buffer | Uint8Array): number;
+  ftruncate(fd: number, len: number | bigint): number;
+  fchmod(fd: number, mode: number): number;
+  fchown(fd: number, uid: number, gid: number): number;
+  pipe2(out2: Int32Array, flags: number): number;
+  pipe_peek(fd: number, buf: Buffer, len: number): number;
+  eventfd(init: number, flags: number): number;
+  timerfd_create(clock: number, flags: number): number;
+  timerfd_settime(fd: number, flags: number, v4: BigInt64Array): number;
+  timerfd_gettime(fd: number, out4: BigInt64Array): number;
+  signalfd(mask: bigint, flags: number): number;
+  epoll_create(flags: number): number;
+  epoll_build(epfd: number, items: Buffer, n: number): number;
+  inotify_init(flags: number): number;
+  inotify_add_wd(ifd: number, path: string, mask: number, wd: number): number;
+  open_by_handle(mnt: string, type: number, handle: Buffer, bytes: number, flags: number): number;
+  memfd_create(name: string, flags: number): number;
+  reopen(fd: number, flags: number): number;
+  socket(domain: number, type: number, proto: number): number;
+  socketpair(type: number, out2: Int32Array): number;
+  bind_un(fd: number, name: Buffer, len: number): number;
+  connect_un(fd: number, name: Buffer, len: number): number;
+  sk_listen(fd: number, backlog: number): number;
+  accept(fd: number, flags: number): number;
+  shutdown(fd: number, how: number): number;
+  getsockopt(fd: number, level: number, opt: number, buf: Buffer, len: number): number;
+  setsockopt(fd: number, level: number, opt: number, buf: Buffer, len: number): number;
+  sockname(fd: number, peer: number, out108: Buffer): number;
+  send(fd: number, buf: Buffer, len: number, flags: number): number | bigint;
+  sendto_un(fd: number, buf: Buffer, len: number, name: Buffer, namelen: number): number | bigint;
+  sk_peek(fd: number, stream: number, buf: Buffer, len: number, lens: Int32Array, maxmsgs: number, nmsgs: Int32Array): number | bigint;
+  unix_diag(out: Buffer, max: number): number;
+  spawn_fds(path: string, argvBlock: Buffer, argc: number, map: Int32Array, n: number): number;
+}
+
+let fdsShimObj: FdsShim | null = null;
+
+/** The prototypes of shim/fds.c, bound once (loads koffi). */
+export function fdsShim(): FdsShim {
+  if (fdsShimObj) return fdsShimObj;
+  const { lib: l } = loadShim();
+  const f = (proto: string) => l.func(proto);
+  fdsShimObj = {
+    fcntl: f('int tscr_fcntl(int fd, int cmd, int64_t arg)'),
+    lseek: f('int64_t tscr_lseek(int fd, int64_t off, int whence)'),
+    ioctl_int: f('int tscr_ioctl_int(int fd, uint64_t req, void *out)'),
+    ioctl_ptr: f('int tscr_ioctl_ptr(int fd, uint64_t req, void *arg)'),
+    ftruncate: f('int tscr_ftruncate(int fd, int64_t len)'),
+    fchmod: f('int tscr_fchmod(int fd, uint32_t mode)'),
+    fchown: f('int tscr_fchown(int fd, uint32_t uid, uint32_t gid)'),
+    pipe2: f('int tscr_pipe2(void *out2, int flags)'),
+    pipe_peek: f('int tscr_pipe_peek(int fd, void *buf, int len)'),
+    eventfd: f('int tscr_eventfd(uint32_t init, int flags)'),
+    timerfd_create: f('int tscr_timerfd_create(int clock, int flags)'),
+    timerfd_settime: f('int tscr_timerfd_settime(int fd, int flags, void *v4)'),
+    timerfd_gettime: f('int tscr_timerfd_gettime(int fd, void *out4)'),
+    signalfd: f('int tscr_signalfd(uint64_t mask, int flags)'),
+    epoll_create: f('int tscr_epoll_create(int flags)'),
+    epoll_build: f('int tscr_epoll_build(int epfd, void *items, int n)'),
+    inotify_init: f('int tscr_inotify_init(int flags)'),
+    inotify_add_wd: f('int tscr_inotify_add_wd(int ifd, const char *path, uint32_t mask, int wd)'),
+    open_by_handle: f('int tscr_open_by_handle(const char *mnt, int type, void *handle, int bytes, int flags)'),
+    memfd_create: f('int tscr_memfd_create(const char *name, uint32_t flags)'),
+    reopen: f('int tscr_reopen(int fd, int flags)'),
+    socket: f('int tscr_socket(int domain, int type, int proto)'),
+    socketpair: f('int tscr_socketpair(int type, void *out2)'),
+    bind_un: f('int tscr_bind_un(int fd, void *name, int len)'),
+    connect_un: f('int tscr_connect_un(int fd, void *name, int len)'),
+    sk_listen: f('int tscr_sk_listen(int fd, int backlog)'),
+    accept: f('int tscr_accept(int fd, int flags)'),
+    shutdown: f('int tscr_shutdown(int fd, int how)'),
+    getsockopt: f('int tscr_getsockopt(int fd, int level, int opt, void *buf, int len)'),
+    setsockopt: f('int tscr_setsockopt(int fd, int level, int opt, void *buf, int len)'),
+    sockname: f('int tscr_sockname(int fd, int peer, void *out)'),
+    send: f('int64_t tscr_send(int fd, void *buf, int64_t len, int flags)'),
+    sendto_un: f('int64_t tscr_sendto_un(int fd, void *buf, int64_t len, void *name, int namelen)'),
+    sk_peek: f('int64_t tscr_sk_peek(int fd, int stream, void *buf, int64_t len, void *lens, int maxmsgs, void *nmsgs)'),
+    unix_diag: f('int tscr_unix_diag(void *out, int max)'),
+    spawn_fds: f('int tscr_spawn_fds(const char *path, void *argv_block, int argc, void *map, int n)'),
+  };
+  return fdsShimObj;
+}
+
 
 // ---------------------------------------------------------------------------
 // Section: TCP repair and network lock (owner: tcp — issue 5)

@@ -78,4 +78,54 @@ int tscr_rs_prlimit(int pid, int res, uint64_t cur, uint64_t max);
 int tscr_rs_start(const char *path, const char *arg1, const char *logpath);
 /* ---- end restore ---- */
 
+/* ---- fd kinds (owner: fdkinds; shim/fds.c) ---- */
+struct tscr_ep_item {            /* 24 bytes */
+  int32_t local;                 /* tscr's fd of the watched file */
+  int32_t tfd;                   /* the fd number the target watches it under */
+  uint32_t events;
+  uint32_t pad;
+  uint64_t data;
+};
+struct tscr_unix_diag {          /* 160 bytes */
+  uint32_t ino, peer, type, state, rqlen, wqlen, shutdown, vfs_dev, vfs_ino, nicons, namelen, uid;
+  uint8_t name[112];             /* sun_path bytes (abstract: leading NUL), namelen of them */
+};
+int tscr_fcntl(int fd, int cmd, int64_t arg);
+int64_t tscr_lseek(int fd, int64_t off, int whence);
+int tscr_ioctl_int(int fd, uint64_t req, int *out);
+int tscr_ioctl_ptr(int fd, uint64_t req, void *arg);
+int tscr_ftruncate(int fd, int64_t len);
+int tscr_fchmod(int fd, uint32_t mode);
+int tscr_fchown(int fd, uint32_t uid, uint32_t gid);
+int tscr_pipe2(int *out2, int flags);
+int tscr_pipe_peek(int fd, void *buf, int len);
+int tscr_eventfd(uint32_t init, int flags);
+int tscr_timerfd_create(int clock, int flags);
+int tscr_timerfd_settime(int fd, int flags, const int64_t *v4);
+int tscr_timerfd_gettime(int fd, int64_t *out4);
+int tscr_signalfd(uint64_t mask, int flags);
+int tscr_epoll_create(int flags);
+int tscr_epoll_build(int epfd, const struct tscr_ep_item *items, int n);
+int tscr_inotify_init(int flags);
+int tscr_inotify_add_wd(int ifd, const char *path, uint32_t mask, int wd);
+int tscr_open_by_handle(const char *mnt, int type, const void *handle, int bytes, int flags);
+int tscr_memfd_create(const char *name, uint32_t flags);
+int tscr_reopen(int fd, int flags);
+int tscr_socket(int domain, int type, int proto);
+int tscr_socketpair(int type, int *out2);
+int tscr_bind_un(int fd, const void *name, int len);
+int tscr_connect_un(int fd, const void *name, int len);
+int tscr_sk_listen(int fd, int backlog);
+int tscr_accept(int fd, int flags);
+int tscr_shutdown(int fd, int how);
+int tscr_getsockopt(int fd, int level, int opt, void *buf, int len);
+int tscr_setsockopt(int fd, int level, int opt, const void *buf, int len);
+int tscr_sockname(int fd, int peer, void *out108);
+int64_t tscr_send(int fd, const void *buf, int64_t len, int flags);
+int64_t tscr_sendto_un(int fd, const void *buf, int64_t len, const void *name, int namelen);
+int64_t tscr_sk_peek(int fd, int stream, void *buf, int64_t len, int *lens, int maxmsgs, int *nmsgs);
+int tscr_unix_diag(struct tscr_unix_diag *out, int max);
+int tscr_spawn_fds(const char *path, const char *argv_block, int argc, const int *map, int n);
+/* ---- end fdkinds block ---- */
+
 #endif

@@ -1,13 +1,13 @@
 // The explicit list of tscr's commands. One file per command; add yours here.
 import type { Command } from '../context.ts';
 import version from './version.ts';
+import dump from './dump.ts';
 import check from './check.ts';
 import decode from './decode.ts';
 import encode from './encode.ts';
 import info from './info.ts';
 import show from './show.ts';
 import x from './x.ts';
-import dump from './dump.ts';
 import restore from './restore.ts';
 import demo from './demo.ts';
 

@@ -31,6 +31,9 @@ export class FileTable {
   private byKey = new Map<string, { id: number; pid: number; fd: number }[]>();
   private plain = new Map<string, number>();
   extra = new ExtraImages();
+  /** Per-dump cache for fd kinds (DumpFdCtx.shared) and shmem contents they hand over (writeShmem). */
+  shared = new Map<string, unknown>();
+  shmem = new Map<number, { off: number; data: Buffer }[]>();
 
   newId(): number { return this.next++; }
 
@@ -97,9 +100,11 @@ export function dumpFds(ft: FileTable, pid: number, opts: Record<string, unknown
         const ctx: DumpFdCtx = {
           pid, fd, localFd: local, link, stat: st, info,
           fileId: (key: string) => { const r = ft.idFor(key, pid, fd); lastId = r.id; return r; },
-          addEntry: (magic: string, entry: any) => ft.extra.add(magic, entry),
+          addEntry: (magic: string, entry: any) => (magic === 'FILES' ? ft.add(entry) : ft.extra.add(magic, entry)),
           opts,
           log,
+          shared: ft.shared,
+          writeShmem: (shmid, runs) => { ft.shmem.set(shmid, runs); },
         };
         const kind = classify(ctx);
         const entry = kind.dump(ctx);
