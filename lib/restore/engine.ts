@@ -11,6 +11,7 @@
 // error says what failed.
 import { openSync, closeSync, readFileSync, existsSync, statSync, writeFileSync, unlinkSync } from 'node:fs';
 import { dirname, join, basename } from 'node:path';
+import { setPriority as osSetPriority } from 'node:os';
 import { TscrError, isTscrError } from '../errors.ts';
 import { STUB_BIN } from '../paths.ts';
 import { Checkpoint, big, num, flagSet } from './checkpoint.ts';
@@ -763,6 +764,20 @@ class Engine {
       const rc = this.sh.prlimit(p.pid, res, big(r.cur), big(r.max));
       if (rc < 0) this.log(1, `warning: could not set rlimit ${res} of pid ${p.pid} (errno ${-rc})`);
     });
+    // the rest of the per-process scheduling/OOM/reaper state that tscr can set from outside or by injection
+    const tc = p.core.tc ?? {};
+    if (tc.oom_score_adj !== undefined && num(tc.oom_score_adj) !== 0) {
+      try { writeFileSync(`/proc/${p.pid}/oom_score_adj`, String(num(tc.oom_score_adj))); } catch (e: any) { this.log(1, `warning: oom_score_adj of pid ${p.pid}: ${e.message}`); }
+    }
+    if (tc.child_subreaper) this.sys(p, NR.prctl, [36 /* PR_SET_CHILD_SUBREAPER */, 1, 0, 0, 0], `making pid ${p.pid} a child subreaper`);
+    for (const t of p.threads) {
+      const th = t.core.thread_core ?? {};
+      const nice = num(th.sched_nice ?? 0);
+      if (nice) {
+        try { osSetPriority(t.tid, nice); } catch (e: any) { this.log(1, `warning: nice ${nice} of tid ${t.tid}: ${e.message}`); }
+      }
+      if (num(th.sched_policy ?? 0) !== 0) this.log(1, `note: scheduling policy ${num(th.sched_policy)} of tid ${t.tid} is not restored yet (runs as SCHED_OTHER)`);
+    }
   }
 
   creds(op: PlanOp) {
