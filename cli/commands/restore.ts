@@ -29,7 +29,7 @@ const restore: Command = {
       if (ctx.jsonMode) ctx.json({ dir, ops: plan });
       else {
         ctx.out(`restore plan for ${dir}: ${plan.length} operations\n`);
-        plan.forEach((o, i) => ctx.out(`${String(i + 1).padStart(4)}  ${describeOp(o)}\n`));
+        plan.forEach((o, i) => ctx.out(`${String(i + 1).padStart(4)}  ${describeOp(o)}${o.detail ? `  [${o.detail}]` : ''}\n`));
       }
       return 0;
     }

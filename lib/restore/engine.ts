@@ -199,6 +199,32 @@ class Engine {
     return buildPlan(planProcs, { shellJob: this.opts.shellJob });
   }
 
+  /** Words for --dry-run: what an op will touch. */
+  detailOf(op: PlanOp): string | undefined {
+    const p = this.procs.get(op.pid);
+    if (!p) return undefined;
+    if (op.op === 'mm' && p.mm) {
+      const pm = this.ck.tryImage(`pagemap-${p.pid}`)?.entries ?? [];
+      let pages = 0n;
+      for (const e of pm.slice(1)) if (!e.flags || flagSet(e.flags).has('PE_PRESENT')) pages += big(e.nr_pages ?? 0);
+      const files = new Set<string>();
+      for (const v of p.mm.vmas ?? []) { const st = flagSet(v.status); if (st.has('VMA_FILE_PRIVATE') || st.has('VMA_FILE_SHARED')) { try { files.add(this.pathOf(num(v.shmid))); } catch { /* */ } } }
+      return `${(p.mm.vmas ?? []).length} VMAs, ${pages} pages (${(Number(pages) / 256).toFixed(1)} MiB)${files.size ? `, maps ${[...files].join(', ')}` : ''}`;
+    }
+    if (op.op === 'fd') {
+      const f = this.ck.file(op.b);
+      const info = this.fdinfo(p).find((x: any) => num(x.fd) === op.a);
+      const what = f.reg ? `${f.reg.name}${f.reg.pos ? ` at offset ${num(f.reg.pos)}` : ''}${this.ghostOf(op.b) ? ' (deleted: ghost file)' : ''}` : String(f.type).toLowerCase();
+      return `${what}${num(info?.flags ?? 0) & 1 ? ', close-on-exec' : ''}`;
+    }
+    if (op.op === 'fs') {
+      const e = (this.ck.tryImage(`fs-${p.pid}`) ?? this.ck.tryImage(`fs-${num(p.ids.fs_id ?? p.pid)}`))?.entries[0];
+      if (e?.cwd_id !== undefined) return `cwd ${this.pathOf(num(e.cwd_id))}, umask ${num(e.umask ?? 0).toString(8)}`;
+    }
+    if (op.op === 'fork') return `${p.core.tc?.comm ?? ''}`.trim() || undefined;
+    return undefined;
+  }
+
   fdinfo(p: Proc): any[] {
     const id = p.ids.files_id !== undefined ? num(p.ids.files_id) : p.pid;
     return this.ck.tryImage(`fdinfo-${id}`)?.entries ?? [];
@@ -1037,8 +1063,13 @@ export async function restore(opts: RestoreOptions): Promise<RestoreResult> {
 }
 
 /** The plan for a checkpoint without touching any process (for --dry-run; loads no native code). */
-export function planOnly(opts: RestoreOptions): PlanOp[] {
-  return new Engine(opts).load();
+export function planOnly(opts: RestoreOptions): Array<PlanOp & { detail?: string }> {
+  const e = new Engine(opts);
+  return e.load().map((op) => {
+    let detail: string | undefined;
+    try { detail = e.detailOf(op); } catch { /* the plan itself is what matters */ }
+    return detail ? { ...op, detail } : op;
+  });
 }
 
 /** Wait (blocking) for the restored root, which is tscr's child; its exit code or killing signal. */
