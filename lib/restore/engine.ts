@@ -550,6 +550,10 @@ class Engine {
     if (!this.fdsStarted.has(p.pid)) {
       // drop whatever the stub inherited from tscr
       this.sys(p, NR.close_range, [0, 0xffffffff, 0], 'close_range');
+      // room for every fd number of the image and our parked temporaries; the image's own limit comes later
+      const need = BigInt(Math.max(p.maxFd + 256, 4096));
+      const rc = this.sh.prlimit(p.pid, 7 /* RLIMIT_NOFILE */, need, need);
+      if (rc < 0) this.log(2, `note: could not raise RLIMIT_NOFILE of pid ${p.pid} to ${need} (errno ${-rc})`);
       this.fdsStarted.add(p.pid);
     }
     const fdNo = op.a, id = op.b;
