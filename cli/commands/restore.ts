@@ -8,6 +8,7 @@ const restore: Command = {
   command: 'restore',
   describe: 'Restore a process tree from a checkpoint directory',
   builder: (y: any) => y
+    .alias('o', 'log-file') // CRIU's -o LOGFILE
     .option('images-dir', { alias: 'D', type: 'string', describe: 'directory with the checkpoint images', demandOption: true })
     .option('restore-detached', { alias: 'd', type: 'boolean', default: false, describe: 'start the tree and exit (do not wait for it)' })
     .option('pidfile', { type: 'string', describe: 'write the pid of the restored root here' })
