@@ -78,6 +78,7 @@ async function buildCli() {
   const esbuild = await import('esbuild');
   const entries = { tscr: 'cli/main.ts' };
   if (existsSync(join(root, 'shim', 'worker.ts'))) entries.worker = 'shim/worker.ts';
+  if (existsSync(join(root, 'lib', 'archive-worker.ts'))) entries['archive-worker'] = 'lib/archive-worker.ts';
   await esbuild.build({
     absWorkingDir: root,
     entryPoints: entries,

@@ -332,3 +332,101 @@ export function fdsShim(): FdsShim {
 // ---------------------------------------------------------------------------
 // Section: TCP repair and network lock (owner: tcp — issue 5)
 // ---------------------------------------------------------------------------
+// Raw prototypes of shim/tcp.c (>= 0 or -errno) and checked wrappers. Plain
+// socket syscalls: callable from any thread (no ptrace involved).
+
+export const TCP_STATE_FIELDS = ['state', 'inq_len', 'inq_seq', 'outq_len', 'outq_seq', 'unsq_len', 'opt_mask', 'snd_wscale',
+  'rcv_wscale', 'mss_clamp', 'timestamp', 'has_window', 'snd_wl1', 'snd_wnd', 'max_window', 'rcv_wnd', 'rcv_wup'] as const;
+export type TcpState = Record<(typeof TCP_STATE_FIELDS)[number], number>;
+export interface SockName { family: number; port: number; scope: number; addr: Buffer }
+export const TCP_QUEUE = { NONE: 0, RECV: 1, SEND: 2 } as const;
+export const TCP_RESTORE_STEPS = ['done', 'bind to the source address', 'set the receive sequence', 'set the send sequence',
+  'connect to the peer address (in repair mode)', 'set TCP options (mss, wscale, sack, timestamps)', 'set the timestamp',
+  'refill the receive queue', 'refill the send queue', 'set the window', 'queue the unsent data'];
+
+export interface TcpShim {
+  tcp_repair(fd: number, mode: number): number;
+  tcp_save(fd: number, st72: Buffer): number;
+  tcp_peek_queue(fd: number, queue: number, buf: Buffer, len: number): number;
+  tcp_restore(fd: number, st72: Buffer, addrs52: Buffer, inq: Buffer, outq: Buffer, step4: Int32Array): number;
+  socket(family: number, type: number, proto: number): number;
+  sock_bind(fd: number, family: number, addr16: Buffer, port: number, scope: number): number;
+  sock_connect(fd: number, family: number, addr16: Buffer, port: number, scope: number): number;
+  sock_listen(fd: number, backlog: number): number;
+  sock_accept(fd: number): number;
+  sock_name(fd: number, peer: number, out28: Buffer): number;
+  getsockopt(fd: number, level: number, opt: number, buf: Buffer, len: number): number;
+  setsockopt(fd: number, level: number, opt: number, buf: Buffer, len: number): number;
+  shutdown(fd: number, how: number): number;
+  inet_diag(family: number, proto: number, ino: number, out16: Buffer): number;
+  fd_dup(fd: number): number;
+  fd_close(fd: number): number;
+  net_setns(nsfd: number): number;
+}
+let tcpShim: TcpShim | null = null;
+
+/** The prototypes of shim/tcp.c, bound once (loads koffi). */
+export function tcpShimRaw(): TcpShim {
+  if (tcpShim) return tcpShim;
+  const { lib: l } = loadShim();
+  const f = (proto: string) => l.func(proto);
+  tcpShim = {
+    tcp_repair: f('int tscr_tcp_repair(int fd, int mode)'),
+    tcp_save: f('int tscr_tcp_save(int fd, void *st)'),
+    tcp_peek_queue: f('int tscr_tcp_peek_queue(int fd, int queue, void *buf, int len)'),
+    tcp_restore: f('int tscr_tcp_restore(int fd, void *st, void *a, void *inq, void *outq, void *step)'),
+    socket: f('int tscr_socket(int family, int type, int proto)'),
+    sock_bind: f('int tscr_sock_bind(int fd, int family, void *addr16, int port, uint32_t scope)'),
+    sock_connect: f('int tscr_sock_connect(int fd, int family, void *addr16, int port, uint32_t scope)'),
+    sock_listen: f('int tscr_sock_listen(int fd, int backlog)'),
+    sock_accept: f('int tscr_sock_accept(int fd)'),
+    sock_name: f('int tscr_sock_name(int fd, int peer, void *out)'),
+    getsockopt: f('int tscr_getsockopt(int fd, int level, int opt, void *buf, int len)'),
+    setsockopt: f('int tscr_setsockopt(int fd, int level, int opt, void *buf, int len)'),
+    shutdown: f('int tscr_shutdown(int fd, int how)'),
+    inet_diag: f('int tscr_inet_diag(int family, int proto, uint32_t ino, void *out)'),
+    fd_dup: f('int tscr_fd_dup(int fd)'),
+    fd_close: f('int tscr_close(int fd)'),   // shim/ptrace.c
+    net_setns: f('int tscr_net_setns(int nsfd)'),
+  };
+  return tcpShim;
+}
+
+/** Run fn with this thread in another network namespace (e.g. '/run/netns/NAME'), then come back. */
+export function inNetns<T>(nsPath: string, fn: () => T): T {
+  const { openSync, closeSync } = require_fs();
+  const here = openSync('/proc/thread-self/ns/net', 'r');
+  const there = openSync(nsPath, 'r');
+  try {
+    check(tcpShimRaw().net_setns(there), `entering network namespace ${nsPath}`);
+    try { return fn(); } finally { check(tcpShimRaw().net_setns(here), 'returning to the original network namespace'); }
+  } finally { closeSync(here); closeSync(there); }
+}
+function require_fs(): typeof import('node:fs') { return createRequire(import.meta.url)('node:fs'); }
+
+export function tcpStateFromBuffer(b: Buffer): TcpState {
+  const o: any = {};
+  TCP_STATE_FIELDS.forEach((k, i) => { o[k] = b.readUInt32LE(i * 4); });
+  return o;
+}
+export function tcpStateToBuffer(s: Partial<TcpState>): Buffer {
+  const b = Buffer.alloc(TCP_STATE_FIELDS.length * 4);
+  TCP_STATE_FIELDS.forEach((k, i) => { b.writeUInt32LE((s[k] ?? 0) >>> 0, i * 4); });
+  return b;
+}
+export function sockName(fd: number, peer: boolean, where: ErrorWhere = {}): SockName {
+  const b = Buffer.alloc(28);
+  check(tcpShimRaw().sock_name(fd, peer ? 1 : 0, b), peer ? 'getpeername' : 'getsockname', where);
+  return { family: b.readInt32LE(0), port: b.readInt32LE(4), scope: b.readUInt32LE(8), addr: Buffer.from(b.subarray(12, 28)) };
+}
+/** getsockopt of an int option (returns the int). */
+export function getSockInt(fd: number, level: number, opt: number, what: string, where: ErrorWhere = {}): number {
+  const b = Buffer.alloc(4);
+  check(tcpShimRaw().getsockopt(fd, level, opt, b, 4), `getsockopt ${what}`, where);
+  return b.readInt32LE(0);
+}
+export function setSockInt(fd: number, level: number, opt: number, v: number, what: string, where: ErrorWhere = {}): void {
+  const b = Buffer.alloc(4);
+  b.writeInt32LE(v | 0, 0);
+  check(tcpShimRaw().setsockopt(fd, level, opt, b, 4), `setsockopt ${what}`, where);
+}

@@ -78,6 +78,36 @@ int tscr_rs_prlimit(int pid, int res, uint64_t cur, uint64_t max);
 int tscr_rs_start(const char *path, const char *arg1, const char *logpath);
 /* ---- end restore ---- */
 
+/* ---- TCP repair and inet sockets (owner: tcp; shim/tcp.c) ---- */
+struct tscr_tcp_state {        /* all u32; field names as in CRIU's tcp_stream_entry */
+  uint32_t state;              /* TCP_ESTABLISHED = 1, ... (tcpi_state) */
+  uint32_t inq_len, inq_seq, outq_len, outq_seq, unsq_len;
+  uint32_t opt_mask, snd_wscale, rcv_wscale, mss_clamp, timestamp;
+  uint32_t has_window, snd_wl1, snd_wnd, max_window, rcv_wnd, rcv_wup;
+};                              /* 18 x u32 = 72 bytes */
+struct tscr_tcp_addrs {
+  int32_t family, src_port, dst_port, skip_bind;
+  uint32_t scope;
+  uint8_t src[16], dst[16];
+};                              /* 52 bytes */
+struct tscr_sockname { int32_t family, port; uint32_t scope; uint8_t addr[16]; };  /* 28 bytes */
+int tscr_tcp_repair(int fd, int mode);
+int tscr_tcp_save(int fd, struct tscr_tcp_state *st);
+int tscr_tcp_peek_queue(int fd, int queue, void *buf, int len);
+int tscr_tcp_restore(int fd, const struct tscr_tcp_state *st, const struct tscr_tcp_addrs *a,
+                     const void *inq, const void *outq, int *step);
+int tscr_sock_bind(int fd, int family, const uint8_t *addr16, int port, uint32_t scope);
+int tscr_sock_connect(int fd, int family, const uint8_t *addr16, int port, uint32_t scope);
+int tscr_sock_listen(int fd, int backlog);
+int tscr_sock_accept(int fd);
+/* socket, getsockopt, setsockopt, shutdown: see the fdkinds block (shim/fds.c) */
+int tscr_sock_name(int fd, int peer, struct tscr_sockname *out);
+struct tscr_inet_diag { uint32_t state, rqueue, wqueue, shutdown; };
+int tscr_inet_diag(int family, int proto, uint32_t ino, struct tscr_inet_diag *out);
+int tscr_fd_dup(int fd);
+int tscr_net_setns(int nsfd);
+/* ---- end tcp block ---- */
+
 /* ---- fd kinds (owner: fdkinds; shim/fds.c) ---- */
 struct tscr_ep_item {            /* 24 bytes */
   int32_t local;                 /* tscr's fd of the watched file */

@@ -10,6 +10,7 @@ const restore: Command = {
   builder: (y: any) => y
     .alias('o', 'log-file') // CRIU's -o LOGFILE
     .option('images-dir', { alias: 'D', type: 'string', describe: 'directory with the checkpoint images', demandOption: true })
+    .alias('o', 'log-file')
     .option('restore-detached', { alias: 'd', type: 'boolean', default: false, describe: 'start the tree and exit (do not wait for it)' })
     .option('pidfile', { type: 'string', describe: 'write the pid of the restored root here' })
     .option('shell-job', { type: 'boolean', default: false, describe: 'the tree was started from a shell: join this session/group' })

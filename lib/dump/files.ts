@@ -34,6 +34,7 @@ export class FileTable {
   /** Per-dump cache for fd kinds (DumpFdCtx.shared) and shmem contents they hand over (writeShmem). */
   shared = new Map<string, unknown>();
   shmem = new Map<number, { off: number; data: Buffer }[]>();
+  files: { file: string; magic: string; entries: any[] }[] = [];
 
   newId(): number { return this.next++; }
 
@@ -105,6 +106,7 @@ export function dumpFds(ft: FileTable, pid: number, opts: Record<string, unknown
           log,
           shared: ft.shared,
           writeShmem: (shmid, runs) => { ft.shmem.set(shmid, runs); },
+          addImageFile: (file: string, magic: string, entries: any[]) => { ft.files.push({ file, magic, entries }); },
         };
         const kind = classify(ctx);
         const entry = kind.dump(ctx);

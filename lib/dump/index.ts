@@ -15,6 +15,7 @@ import { Injector } from './inject.ts';
 import { procState, coreEntries, type ProcState } from './task.ts';
 import { readSmaps, planVmas, mmEntry, findPages, pagemapEntries, copyPages, type PageRun, type VmaPlan } from './mm.ts';
 import { FileTable, mappedFileId, exeFileId, dumpFds, fsEntry } from './files.ts';
+import { kinds } from '../kinds/index.ts';
 import { ImageSink, extraFileName } from './sink.ts';
 import { maps, stat, status } from '../proc.ts';
 import { ptraceShimRaw } from '../../shim/native.ts';
@@ -75,6 +76,7 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
   const fz: Frozen = freezeTree(pid, log, () => ctx.checkAbort());
   const tFrozen = performance.now();
   let ok = false;
+  let ftRef: FileTable | null = null;
   let encoding: 'binary' | 'json' = 'json';
   const dumps: ProcDump[] = [];
   let bytes = 0;
@@ -112,6 +114,7 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
     if (opts.failAfter === 'inject') throw new TscrError('E_DUMP', 'failing on request after the injection phase (test hook)');
     // 3. memory layout, files, fds
     const ft = new FileTable();
+    ftRef = ft;
     let vmId = 2, pagesId = 1;
     for (const p of fz.pids) {
       ctx.checkAbort();
@@ -119,7 +122,7 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
       const exeId = exeFileId(ft, p);
       const plans = planVmas(p, readSmaps(p), (v) => mappedFileId(ft, p, v));
       const mm = mmEntry(p, ps.brk, exeId, plans, ps.dumpable, ps.thpDisabled);
-      const fdinfo = dumpFds(ft, p, { ...opts, 'shell-job': opts.shellJob, 'tcp-established': opts.tcpEstablished, 'ext-unix-sk': opts.extUnixSk }, log);
+      const fdinfo = dumpFds(ft, p, { ...opts, 'shell-job': opts.shellJob, 'tcp-established': opts.tcpEstablished, 'ext-unix-sk': opts.extUnixSk, rootPid: pid }, log);
       const fs = fsEntry(ft, p);
       const cores = coreEntries(p, ps);
       const runs = findPages(p, plans);
@@ -171,6 +174,7 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
       writeFileSync(join(opts.dir, `pages-${pid}.img`), Buffer.concat(runs.map((r) => r.data)));
       sink.put(`pagemap-shmem-${shmid}.img`, 'PAGEMAP', [{ pages_id: pid }, ...runs.map((r) => ({ vaddr: '0x' + r.off.toString(16), compat_nr_pages: 0, flags: 'PE_PRESENT', nr_pages: r.data.length / 4096 }))]);
     }
+    for (const f of ft.files) sink.put(f.file, f.magic, f.entries);
     for (const [magic, entries] of ft.extra.byMagic) {
       if (magic === 'GHOST_FILE') entries.forEach((e, i) => sink.put(extraFileName(magic, i + 1), magic, [e]));
       else sink.put(extraFileName(magic), magic, entries);
@@ -192,6 +196,8 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
     tWrite = performance.now() - tw0;
     ok = true;
   } finally {
+    // fd kinds' end of dump (issue 5: TCP repair off + network unlock, or keep the lock for the restore)
+    if (ftRef) for (const k of kinds) k.dumpDone?.(ftRef.shared, { ok, treeKilled: ok && !opts.leaveRunning, log });
     thawTree(fz, ok && !opts.leaveRunning);
     if (!ok) {
       // leave no half-written pages behind

@@ -55,6 +55,11 @@ export interface DumpFdCtx {
    * nr_pages}) and the bytes to pages-<pages_id>.img, as CRIU 4.2 does.
    */
   writeShmem?(shmid: number, runs: { off: number; data: Buffer }[]): void;
+  // ---- optional, added for issue 5 (inet sockets) ----
+  /** Write a whole image file of its own, e.g. 'tcp-stream-14b925.img' (CRIU keeps
+   *  one TCP_STREAM image per socket inode). Without it, the inet module falls
+   *  back to addEntry('TCP_STREAM', {...entry, ino}). */
+  addImageFile?(file: string, magic: string, entries: any[]): void;
 }
 
 /** Given once to FdKind.finishDump after every fd of every process was dumped. */
@@ -87,6 +92,17 @@ export interface RestoreFdCtx {
   shmem?(shmid: number): { off: number; data: Buffer }[];
   /** Run fn once every fd of the restore is installed (or the restore failed): close cached fds. */
   defer?(fn: () => void): void;
+  // ---- optional, added for issue 5 ----
+  /** The entries of one image file by name, e.g. 'tcp-stream-14b925.img', or null
+   *  if the checkpoint has no such file. */
+  imageFile?(file: string): any[] | null;
+}
+
+/** Outcome given to FdKind.dumpDone (issue 5). */
+export interface DumpOutcome {
+  ok: boolean;            // the whole dump succeeded (images written)
+  treeKilled: boolean;    // the dumped tree was killed (not --leave-running)
+  log(text: string): void;
 }
 
 export interface FdKind {
@@ -103,6 +119,17 @@ export interface FdKind {
   // ---- optional, added for issue 4 ----
   /** Called once after every fd of every process of the tree was dumped (cross-fd checks, e.g. unix peers outside the tree). */
   finishDump?(ctx: FinishDumpCtx): void;
+  // ---- optional, added for issue 5 (inet sockets, network lock) ----
+  /** Called once at the very end of a dump, success or failure, with
+   *  DumpFdCtx.shared. The inet module leaves TCP repair mode and unlocks the
+   *  network when the tree keeps running or the dump failed, and keeps the lock
+   *  (the restore releases it) when the tree was killed. Must not throw. */
+  dumpDone?(shared: Map<string, unknown>, outcome: DumpOutcome): void;
+  /** Called once after every fd of every process is installed and before the
+   *  tree resumes (ok=true), or when a restore fails (ok=false), with
+   *  RestoreFdCtx.shared. The inet module leaves TCP repair mode and unlocks the
+   *  network here. Must not throw. */
+  restoreDone?(shared: Map<string, unknown>, ok: boolean, log: (text: string) => void): void;
 }
 // Ownership rule (issue 4 modules): restore() returns a NEW local fd (a dup)
 // that the engine owns and closes once installed; calling restore() again for

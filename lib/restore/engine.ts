@@ -17,7 +17,7 @@ import { STUB_BIN } from '../paths.ts';
 import { Checkpoint, big, num, flagSet } from './checkpoint.ts';
 import { buildPlan, type PlanOp, type PlanProc } from './plan.ts';
 import { restoreNative, check, ptraceShimRaw, type RestoreShim } from '../../shim/native.ts';
-import { kindForType } from '../kinds/index.ts';
+import { kindForType, kinds } from '../kinds/index.ts';
 import { xsaveLayout } from '../dump/task.ts';
 
 // x86_64 syscall numbers
@@ -671,17 +671,25 @@ class Engine {
     }
     const local = await k.restore({
       pid: p.pid, fd: num(info?.fd), image: (m: string) => this.ck.tryImage(m.toLowerCase().replace(/_/g, '-'))?.entries ?? [],
-      shared: this.kindShared, opts: { tcpEstablished: this.opts.tcpEstablished, extUnixSk: this.opts.extUnixSk }, log: (s: string) => this.log(3, s),
+      shared: this.kindShared, opts: { tcpEstablished: this.opts.tcpEstablished, extUnixSk: this.opts.extUnixSk, rootPid: this.ck.tryImage('pstree')?.entries[0]?.pid }, log: (s: string) => this.log(3, s),
+      imageFile: (file: string) => this.ck.tryImage(file.replace(/\.img$/, ''))?.entries ?? null,
       // issue 4: epoll takes the watched files from the target (installed before it in plan order),
       // memfd/shmem read their pages, cached objects are closed when the restore ends
       localFd: (n: number) => this.localCopyOf(p.pid, n),
       shmem: (shmid: number) => this.shmemRuns(shmid),
       defer: (fn: () => void) => { this.kindDefer.push(fn); },
     }, f, info);
+    this.kindsUsed = kinds;
     return this.takeFd(p, process.pid, local);
   }
   kindShared = new Map<string, unknown>();
   kindDefer: (() => void)[] = [];
+  kindsUsed: any[] = [];
+  /** fd kinds' end of restore (issue 5: TCP repair off + network unlock). Never throws. */
+  kindsDone(ok: boolean) {
+    for (const k of this.kindsUsed) { try { k.restoreDone?.(this.kindShared, ok, (s: string) => this.log(3, s)); } catch (e) { this.log(1, `warning: ${(e as Error).message}`); } }
+    this.kindsUsed = [];
+  }
 
   /** tscr's own copy of fd n of restored process pid (pidfd_getfd from tscr). */
   localCopyOf(pid: number, n: number): number {
@@ -971,6 +979,7 @@ class Engine {
   }
 
   start() {
+    this.kindsDone(true);
     for (const p of this.order) {
       for (const t of p.threads) {
         const rc = this.sh.detach(t.tid, t.deferredSig);
@@ -994,6 +1003,7 @@ class Engine {
       }
     }
     for (const g of this.ghosts) { try { unlinkSync(g); } catch { /* gone */ } }
+    this.kindsDone(false);   // after the kill: sockets still in repair mode close silently
   }
 
   async run(): Promise<RestoreResult> {
