@@ -11,6 +11,7 @@
 // error says what failed.
 import { openSync, closeSync, readFileSync, existsSync, statSync, writeFileSync, unlinkSync } from 'node:fs';
 import { dirname, join, basename } from 'node:path';
+import { setPriority as osSetPriority } from 'node:os';
 import { TscrError, isTscrError } from '../errors.ts';
 import { STUB_BIN } from '../paths.ts';
 import { Checkpoint, big, num, flagSet } from './checkpoint.ts';
@@ -18,6 +19,7 @@ import { buildPlan, type PlanOp, type PlanProc } from './plan.ts';
 import { restoreNative, check, ptraceShimRaw, type RestoreShim } from '../../shim/native.ts';
 import { kindForType, kinds } from '../kinds/index.ts';
 import { shmemFdForVma } from '../kinds/shmem.ts';
+import { xsaveLayout } from '../dump/task.ts';
 
 // x86_64 syscall numbers
 const NR = {
@@ -196,6 +198,32 @@ class Engine {
       });
     }
     return buildPlan(planProcs, { shellJob: this.opts.shellJob });
+  }
+
+  /** Words for --dry-run: what an op will touch. */
+  detailOf(op: PlanOp): string | undefined {
+    const p = this.procs.get(op.pid);
+    if (!p) return undefined;
+    if (op.op === 'mm' && p.mm) {
+      const pm = this.ck.tryImage(`pagemap-${p.pid}`)?.entries ?? [];
+      let pages = 0n;
+      for (const e of pm.slice(1)) if (!e.flags || flagSet(e.flags).has('PE_PRESENT')) pages += big(e.nr_pages ?? 0);
+      const files = new Set<string>();
+      for (const v of p.mm.vmas ?? []) { const st = flagSet(v.status); if (st.has('VMA_FILE_PRIVATE') || st.has('VMA_FILE_SHARED')) { try { files.add(this.pathOf(num(v.shmid))); } catch { /* */ } } }
+      return `${(p.mm.vmas ?? []).length} VMAs, ${pages} pages (${(Number(pages) / 256).toFixed(1)} MiB)${files.size ? `, maps ${[...files].join(', ')}` : ''}`;
+    }
+    if (op.op === 'fd') {
+      const f = this.ck.file(op.b);
+      const info = this.fdinfo(p).find((x: any) => num(x.fd) === op.a);
+      const what = f.reg ? `${f.reg.name}${f.reg.pos ? ` at offset ${num(f.reg.pos)}` : ''}${this.ghostOf(op.b) ? ' (deleted: ghost file)' : ''}` : String(f.type).toLowerCase();
+      return `${what}${num(info?.flags ?? 0) & 1 ? ', close-on-exec' : ''}`;
+    }
+    if (op.op === 'fs') {
+      const e = (this.ck.tryImage(`fs-${p.pid}`) ?? this.ck.tryImage(`fs-${num(p.ids.fs_id ?? p.pid)}`))?.entries[0];
+      if (e?.cwd_id !== undefined) return `cwd ${this.pathOf(num(e.cwd_id))}, umask ${num(e.umask ?? 0).toString(8)}`;
+    }
+    if (op.op === 'fork') return `${p.core.tc?.comm ?? ''}`.trim() || undefined;
+    return undefined;
   }
 
   fdinfo(p: Proc): any[] {
@@ -529,6 +557,10 @@ class Engine {
     if (!this.fdsStarted.has(p.pid)) {
       // drop whatever the stub inherited from tscr
       this.sys(p, NR.close_range, [0, 0xffffffff, 0], 'close_range');
+      // room for every fd number of the image and our parked temporaries; the image's own limit comes later
+      const need = BigInt(Math.max(p.maxFd + 256, 4096));
+      const rc = this.sh.prlimit(p.pid, 7 /* RLIMIT_NOFILE */, need, need);
+      if (rc < 0) this.log(2, `note: could not raise RLIMIT_NOFILE of pid ${p.pid} to ${need} (errno ${-rc})`);
       this.fdsStarted.add(p.pid);
     }
     const fdNo = op.a, id = op.b;
@@ -788,6 +820,20 @@ class Engine {
       const rc = this.sh.prlimit(p.pid, res, big(r.cur), big(r.max));
       if (rc < 0) this.log(1, `warning: could not set rlimit ${res} of pid ${p.pid} (errno ${-rc})`);
     });
+    // the rest of the per-process scheduling/OOM/reaper state that tscr can set from outside or by injection
+    const tc = p.core.tc ?? {};
+    if (tc.oom_score_adj !== undefined && num(tc.oom_score_adj) !== 0) {
+      try { writeFileSync(`/proc/${p.pid}/oom_score_adj`, String(num(tc.oom_score_adj))); } catch (e: any) { this.log(1, `warning: oom_score_adj of pid ${p.pid}: ${e.message}`); }
+    }
+    if (tc.child_subreaper) this.sys(p, NR.prctl, [36 /* PR_SET_CHILD_SUBREAPER */, 1, 0, 0, 0], `making pid ${p.pid} a child subreaper`);
+    for (const t of p.threads) {
+      const th = t.core.thread_core ?? {};
+      const nice = num(th.sched_nice ?? 0);
+      if (nice) {
+        try { osSetPriority(t.tid, nice); } catch (e: any) { this.log(1, `warning: nice ${nice} of tid ${t.tid}: ${e.message}`); }
+      }
+      if (num(th.sched_policy ?? 0) !== 0) this.log(1, `note: scheduling policy ${num(th.sched_policy)} of tid ${t.tid} is not restored yet (runs as SCHED_OTHER)`);
+    }
   }
 
   creds(op: PlanOp) {
@@ -925,15 +971,27 @@ class Engine {
     (fp.st_space ?? []).slice(0, 32).forEach((w: any, i: number) => x.writeUInt32LE(num(w) >>> 0, 32 + i * 4));
     (fp.xmm_space ?? []).slice(0, 64).forEach((w: any, i: number) => x.writeUInt32LE(num(w) >>> 0, 160 + i * 4));
     let bv = 3n;
+    let known = 3n; // components this restore writes (x87, SSE + those below)
     if (fp.xsave) {
-      bv = big(fp.xsave.xstate_bv) & 7n;
-      const ymm: any[] = fp.xsave.ymmh_space ?? [];
-      if (size >= 576 + 256) ymm.slice(0, 64).forEach((w: any, i: number) => x.writeUInt32LE(num(w) >>> 0, 576 + i * 4));
-      else bv &= 3n;
+      const xs = fp.xsave;
+      bv = big(xs.xstate_bv);
+      // standard-format offsets of this CPU (CPUID leaf 0xd)
+      const L = xsaveLayout();
+      const put = (comp: number, words: any[] | undefined, wsize: 4 | 8, fallbackOff?: number) => {
+        const c = L.get(comp) ?? (fallbackOff !== undefined ? { off: fallbackOff, size: 256 } : undefined);
+        if (!words || !words.length || !c || c.off + words.length * wsize > size) return;
+        words.forEach((w: any, i: number) => (wsize === 4 ? x.writeUInt32LE(num(w) >>> 0, c.off + i * 4) : u64le(x, c.off + i * 8, big(w))));
+        known |= 1n << BigInt(comp);
+      };
+      put(2, xs.ymmh_space, 4, 576);
+      put(5, xs.opmask_reg, 8);
+      put(6, xs.zmm_upper, 8);
+      put(7, xs.hi16_zmm, 8);
+      put(9, xs.pkru, 4);
     }
     if (size > 512) {
       const cur = x.readBigUInt64LE(512);
-      u64le(x, 512, (cur & ~7n) | bv);
+      u64le(x, 512, (cur & ~known) | (bv & known));
     }
     check(this.sh.setregset(tid, NT_X86_XSTATE, x, size), `setting the FPU state of tid ${tid}`, { pid: tid }, 'E_PTRACE');
   }
@@ -979,6 +1037,11 @@ class Engine {
         i++;
         this.log(3, `op ${i}/${plan.length}: ${op.op} pid ${op.pid}${op.a ? ` ${op.a}` : ''}`);
         const ts = performance.now();
+        // test hook: hang before this op, so a test can kill tscr mid-restore
+        if (process.env.TSCR_TEST && process.env.TSCR_TEST_RESTORE_STALL === op.op) {
+          this.log(1, `stalling before ${op.op} (TSCR_TEST_RESTORE_STALL)`);
+          Atomics.wait(SLEEP, 0, 0, 120000);
+        }
         switch (op.op) {
           case 'fork': this.fork(op); break;
           case 'setsid': this.sys(this.procs.get(op.pid)!, NR.setsid, [], `setsid in pid ${op.pid}`); break;
@@ -1032,8 +1095,13 @@ export async function restore(opts: RestoreOptions): Promise<RestoreResult> {
 }
 
 /** The plan for a checkpoint without touching any process (for --dry-run; loads no native code). */
-export function planOnly(opts: RestoreOptions): PlanOp[] {
-  return new Engine(opts).load();
+export function planOnly(opts: RestoreOptions): Array<PlanOp & { detail?: string }> {
+  const e = new Engine(opts);
+  return e.load().map((op) => {
+    let detail: string | undefined;
+    try { detail = e.detailOf(op); } catch { /* the plan itself is what matters */ }
+    return detail ? { ...op, detail } : op;
+  });
 }
 
 /** Wait (blocking) for the restored root, which is tscr's child; its exit code or killing signal. */
