@@ -31,6 +31,7 @@ export interface CoreExports extends RuntimeExports {
   core_version(): number;
   // codec (issue 2): see core-as/assembly/codec.ts and lib/images.ts
   codec_init(desc: number): number;
+  codec_init_builtin(): number;
   codec_decode(kind: number, buf: number, len: number, index: number, flags: number): number;
   codec_encode(kind: number, text: number, len: number, base: number): number;
   codec_locate(text: number, len: number): number;

@@ -42,7 +42,6 @@ import { core, passBytes, release, takeString } from '../core-as/host.ts';
 import { TscrError, type ErrorCode } from './errors.ts';
 import { KINDS, IMG_COMMON_MAGIC, IMG_SERVICE_MAGIC } from '../core-as/schema/kinds.ts';
 import type { KindDef } from '../core-as/schema/types.ts';
-import { buildDescriptor } from '../core-as/schema/descriptor.ts';
 
 export interface Image {
   magic: string;
@@ -89,11 +88,8 @@ let ready = false;
 function codec() {
   const ex = core();
   if (!ready) {
-    const d = buildDescriptor();
-    const p = passBytes(d.bytes);
-    try {
-      if (ex.codec_init(p) < 0) throw new TscrError('E_INTERNAL', 'the Wasm codec rejected the schema descriptor');
-    } finally { release(p); }
+    // the schema descriptor is embedded in core.wasm at build time (scripts/build.mjs)
+    if (ex.codec_init_builtin() < 0) throw new TscrError('E_INTERNAL', 'the Wasm core was built without the codec schema', { hint: 'run `node scripts/build.mjs core`' });
     ready = true;
   }
   return ex;

@@ -28,6 +28,8 @@
 
 // ---------------------------------------------------------------- descriptor
 
+import { SCHEMA_PTR, SCHEMA_LEN } from './codec_schema.gen';
+
 const T_DOUBLE: u8 = 1, T_FLOAT: u8 = 2, T_INT64: u8 = 3, T_UINT64: u8 = 4, T_INT32: u8 = 5,
   T_FIXED64: u8 = 6, T_FIXED32: u8 = 7, T_BOOL: u8 = 8, T_STRING: u8 = 9, T_MESSAGE: u8 = 11,
   T_BYTES: u8 = 12, T_UINT32: u8 = 13, T_ENUM: u8 = 14, T_SFIXED32: u8 = 15, T_SFIXED64: u8 = 16,
@@ -77,8 +79,6 @@ class Kind {
   ef2: u32 = 0;
 }
 
-let maps: StaticArray<VMap> = new StaticArray<VMap>(0);
-let msgs: StaticArray<Msg> = new StaticArray<Msg>(0);
 let kinds: StaticArray<Kind> = new StaticArray<Kind>(0);
 
 let dp: usize = 0;
@@ -101,49 +101,87 @@ function keyOf(name: ArrayBuffer): ArrayBuffer {
   return b;
 }
 
-/** Load the schema descriptor built by the host (core-as/schema/descriptor.ts). */
-export function codec_init(desc: ArrayBuffer): i32 {
-  dp = changetype<usize>(desc);
+// Messages and value maps are parsed from the descriptor lazily, on first use, so
+// start-up costs only an index pass (a small decode touches a handful of messages).
+let descPtr: usize = 0;
+let mapOff: StaticArray<u32> = new StaticArray<u32>(0);
+let msgOff: StaticArray<u32> = new StaticArray<u32>(0);
+let mapCache: StaticArray<VMap | null> = new StaticArray<VMap | null>(0);
+let msgCache: StaticArray<Msg | null> = new StaticArray<Msg | null>(0);
+
+@inline function dskip(): void { const n = du32(); dp += (n + 3) & ~3; }
+
+function getMap(i: i32): VMap {
+  const c = unchecked(mapCache[i]);
+  if (c) return c;
+  dp = descPtr + <usize>mapOff[i];
+  const m = new VMap();
+  m.kind = du32();
+  const n = du32();
+  m.vals = new StaticArray<i64>(n);
+  m.names = new StaticArray<ArrayBuffer>(n);
+  for (let j: u32 = 0; j < n; j++) {
+    const v = <i64><i32>du32();
+    m.vals[j] = m.kind == 2 ? <i64><u32>v : v;
+    m.allBits |= m.kind == 2 ? <u64><u32>v : 0;
+    m.names[j] = dstr();
+  }
+  mapCache[i] = m;
+  return m;
+}
+
+function getMsg(i: i32): Msg {
+  const c = unchecked(msgCache[i]);
+  if (c) return c;
+  dp = descPtr + <usize>msgOff[i];
+  const m = new Msg();
+  m.name = dstr();
+  const nf = du32();
+  m.fields = new StaticArray<Field>(nf);
+  let maxNum: u32 = 0;
+  for (let j: u32 = 0; j < nf; j++) {
+    const f = new Field();
+    f.num = du32(); f.type = <u8>du32(); f.label = <u8>du32(); f.hints = du32();
+    f.sub = <i32>du32(); f.flags = <i32>du32(); f.dict = <i32>du32();
+    f.name = dstr(); f.key = keyOf(f.name);
+    if (f.num > maxNum) maxNum = f.num;
+    if (f.label == L_REP) m.fastOk = false;
+    m.fields[j] = f;
+  }
+  if (maxNum > 4096) maxNum = 4096;
+  m.byNum = new StaticArray<i32>(maxNum + 1);
+  for (let k: u32 = 0; k <= maxNum; k++) m.byNum[k] = -1;
+  for (let j: u32 = 0; j < nf; j++) if (m.fields[j].num <= maxNum) m.byNum[m.fields[j].num] = j;
+  msgCache[i] = m;
+  return m;
+}
+
+/**
+ * Load a schema descriptor (core-as/schema/descriptor.ts). The bytes must stay
+ * in Wasm memory (the build embeds one: codec_init_builtin()).
+ */
+export function codec_init(desc: usize): i32 {
+  descPtr = desc;
+  dp = desc;
   if (du32() != 0x44435354) return -1; // 'TSCD'
   du32(); // version
   const nm = du32();
-  maps = new StaticArray<VMap>(nm);
+  mapOff = new StaticArray<u32>(nm);
+  mapCache = new StaticArray<VMap | null>(nm);
   for (let i: u32 = 0; i < nm; i++) {
-    const m = new VMap();
-    m.kind = du32();
+    mapOff[i] = <u32>(dp - desc);
+    du32();
     const n = du32();
-    m.vals = new StaticArray<i64>(n);
-    m.names = new StaticArray<ArrayBuffer>(n);
-    for (let j: u32 = 0; j < n; j++) {
-      const v = <i64><i32>du32();
-      m.vals[j] = m.kind == 2 ? <i64><u32>v : v;
-      m.allBits |= m.kind == 2 ? <u64><u32>v : 0;
-      m.names[j] = dstr();
-    }
-    maps[i] = m;
+    for (let j: u32 = 0; j < n; j++) { du32(); dskip(); }
   }
   const nmsg = du32();
-  msgs = new StaticArray<Msg>(nmsg);
-  for (let i: u32 = 0; i < nmsg; i++) msgs[i] = new Msg();
+  msgOff = new StaticArray<u32>(nmsg);
+  msgCache = new StaticArray<Msg | null>(nmsg);
   for (let i: u32 = 0; i < nmsg; i++) {
-    const m = msgs[i];
-    m.name = dstr();
+    msgOff[i] = <u32>(dp - desc);
+    dskip();
     const nf = du32();
-    m.fields = new StaticArray<Field>(nf);
-    let maxNum: u32 = 0;
-    for (let j: u32 = 0; j < nf; j++) {
-      const f = new Field();
-      f.num = du32(); f.type = <u8>du32(); f.label = <u8>du32(); f.hints = du32();
-      f.sub = <i32>du32(); f.flags = <i32>du32(); f.dict = <i32>du32();
-      f.name = dstr(); f.key = keyOf(f.name);
-      if (f.num > maxNum) maxNum = f.num;
-      if (f.label == L_REP) m.fastOk = false;
-      m.fields[j] = f;
-    }
-    if (maxNum > 4096) maxNum = 4096;
-    m.byNum = new StaticArray<i32>(maxNum + 1);
-    for (let k: u32 = 0; k <= maxNum; k++) m.byNum[k] = -1;
-    for (let j: u32 = 0; j < nf; j++) if (m.fields[j].num <= maxNum) m.byNum[m.fields[j].num] = j;
+    for (let j: u32 = 0; j < nf; j++) { dp += 28; dskip(); }
   }
   const nk = du32();
   kinds = new StaticArray<Kind>(nk);
@@ -154,6 +192,12 @@ export function codec_init(desc: ArrayBuffer): i32 {
     kinds[i] = k;
   }
   return <i32>nk;
+}
+
+/** The descriptor embedded at build time (codec_schema.gen.ts), or -1 if none. */
+export function codec_init_builtin(): i32 {
+  if (SCHEMA_LEN == 0) return -1;
+  return codec_init(SCHEMA_PTR);
 }
 
 // ---------------------------------------------------------------- output buffer
@@ -546,7 +590,7 @@ function putScalar(f: Field, raw: u64, hex: bool): void {
   if (t == T_FLOAT) { putAscii((<f64>reinterpret<f32>(<u32>raw)).toString()); return; }
   const v = normalize(t, raw);
   if (t == T_ENUM) {
-    if (!putMapName(maps[f.sub], <i64>v)) putI64(<i64>v);
+    if (!putMapName(getMap(f.sub), <i64>v)) putI64(<i64>v);
     return;
   }
   const signed = isSigned(t);
@@ -563,8 +607,8 @@ function putScalar(f: Field, raw: u64, hex: bool): void {
       put(0x22);
       return;
     }
-    if (f.flags >= 0) { putFlags(maps[f.flags], v); return; }
-    if (f.dict >= 0) { if (putMapName(maps[f.dict], <i64>v)) return; }
+    if (f.flags >= 0) { putFlags(getMap(f.flags), v); return; }
+    if (f.dict >= 0) { if (putMapName(getMap(f.dict), <i64>v)) return; }
   }
   putBigAware(v, signed);
 }
@@ -719,7 +763,7 @@ function emitFast(m: Msg, s: usize, e: usize, depth: i32, hex: bool): bool {
 /** Emit message mi (bytes s..e) as a JSON object at indentation depth. */
 function emitMsg(mi: i32, s: usize, e: usize, depth: i32, hex: bool): bool {
   if (depth > depthLimit) return fail(ERR_CORRUPT, s, 'messages nested too deeply');
-  const m = msgs[mi];
+  const m = getMsg(mi);
   if (m.fastOk) {
     const mark = outLen;
     if (emitFast(m, s, e, depth, hex)) return true;
@@ -1116,7 +1160,7 @@ function jint(f: Field): bool {
   if (!jstring()) return false;
   const a = sPtr; const b = sPtr + sLen;
   if (f.type == T_ENUM) {
-    const v = lookupMap(maps[f.sub], a, sLen);
+    const v = lookupMap(getMap(f.sub), a, sLen);
     if (v == NOPE) { jp = at; return jfail('"' + String.UTF8.decodeUnsafe(a, sLen) + '" is not a value of enum field ' + String.UTF8.decode(f.name)); }
     jnum = <u64>v; return true;
   }
@@ -1135,7 +1179,7 @@ function jint(f: Field): bool {
   }
   if (f.flags >= 0) {
     if (sLen == 0) { jnum = 0; return true; }
-    const m = maps[f.flags];
+    const m = getMap(f.flags);
     let sum: u64 = 0; let p = a;
     while (p <= b) {
       let q = p; while (q < b && load<u8>(q) != 0x7c) q++;
@@ -1150,7 +1194,7 @@ function jint(f: Field): bool {
     jnum = sum; return true;
   }
   if (f.dict >= 0) {
-    const v = lookupMap(maps[f.dict], a, sLen);
+    const v = lookupMap(getMap(f.dict), a, sLen);
     if (v != NOPE) { jnum = <u64>v; return true; }
   }
   if (!parseIntText(a, b)) { jp = at; return jfail('"' + String.UTF8.decodeUnsafe(a, sLen) + '" is not an integer (field ' + String.UTF8.decode(f.name) + ')'); }
@@ -1351,7 +1395,7 @@ let ordPtr: usize = 0; let ordCap: u32 = 0;
  */
 function encMsg(mi: i32, depth: i32): isize {
   if (depth > depthLimit) { jfail('objects nested too deeply'); return -1; }
-  const m = msgs[mi];
+  const m = getMsg(mi);
   if (!expect(0x7b)) return -1;
   const rBase = rTop;
   let unkS: usize = 0, unkE: usize = 0, hasUnk = false;
