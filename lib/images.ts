@@ -194,7 +194,7 @@ function fileSource(fd: number): Source {
 }
 
 const F_VALUES = 1, F_INDENT = 2, F_BIG = 4, F_LAST = 8;
-const CHUNK = 4 << 20;
+const CHUNK = 256 << 10;
 const INDENT1 = '\n    ';
 
 function b64(b: Uint8Array): string {

@@ -58,6 +58,7 @@ class Field {
   dict: i32 = -1;   // value map index of dict table
   name: ArrayBuffer = new ArrayBuffer(0);  // raw name
   key: ArrayBuffer = new ArrayBuffer(0);   // "name": 
+  ckey: ArrayBuffer = new ArrayBuffer(0);  // , "name":   (compact layout, not first)
 }
 
 class Msg {
@@ -144,6 +145,10 @@ function getMsg(i: i32): Msg {
     f.num = du32(); f.type = <u8>du32(); f.label = <u8>du32(); f.hints = du32();
     f.sub = <i32>du32(); f.flags = <i32>du32(); f.dict = <i32>du32();
     f.name = dstr(); f.key = keyOf(f.name);
+    const kl = f.key.byteLength;
+    f.ckey = new ArrayBuffer(kl + 2);
+    store<u8>(changetype<usize>(f.ckey), 0x2c); store<u8>(changetype<usize>(f.ckey), 0x20, 1);
+    memory.copy(changetype<usize>(f.ckey) + 2, changetype<usize>(f.key), kl);
     if (f.num > maxNum) maxNum = f.num;
     if (f.label == L_REP) m.fastOk = false;
     m.fields[j] = f;
@@ -214,8 +219,8 @@ function grow(n: usize): void {
 }
 @inline function ensure(n: usize): void { if (outLen + n > outCap) grow(n); }
 @inline function put(b: u32): void { ensure(1); store<u8>(outPtr + outLen, <u8>b); outLen++; }
-function putBytes(p: usize, n: usize): void { ensure(n); memory.copy(outPtr + outLen, p, n); outLen += n; }
-function putBuf(b: ArrayBuffer): void { putBytes(changetype<usize>(b), <usize>b.byteLength); }
+@inline function putBytes(p: usize, n: usize): void { ensure(n); memory.copy(outPtr + outLen, p, n); outLen += n; }
+@inline function putBuf(b: ArrayBuffer): void { putBytes(changetype<usize>(b), <usize>b.byteLength); }
 function putAscii(s: string): void {
   const n = s.length;
   ensure(n);
@@ -249,22 +254,27 @@ export function codec_need(): u64 { return needBytes; }
 // ---------------------------------------------------------------- number text
 
 const HEXD = '0123456789abcdef';
+let pairs: usize = 0; // "00".."99"
+function initPairs(): void {
+  pairs = heap.alloc(200);
+  for (let i = 0; i < 100; i++) { store<u8>(pairs + i * 2, <u8>(48 + i / 10)); store<u8>(pairs + i * 2 + 1, <u8>(48 + i % 10)); }
+}
+@inline function digits32(w: u32): usize {
+  return w < 10 ? 1 : w < 100 ? 2 : w < 1000 ? 3 : w < 10000 ? 4 : w < 100000 ? 5 : w < 1000000 ? 6 : w < 10000000 ? 7 : w < 100000000 ? 8 : w < 1000000000 ? 9 : 10;
+}
 function putU64(v: u64): void {
   ensure(20);
   if (v < 10) { store<u8>(outPtr + outLen, <u8>(48 + v)); outLen++; return; }
-  if (v <= 0xffffffff) {
-    let w = <u32>v;
-    const n: usize = w < 100 ? 2 : w < 1000 ? 3 : w < 10000 ? 4 : w < 100000 ? 5 : w < 1000000 ? 6 : w < 10000000 ? 7 : w < 100000000 ? 8 : w < 1000000000 ? 9 : 10;
-    let p = outPtr + outLen + n;
-    while (w) { p--; store<u8>(p, <u8>(48 + w % 10)); w /= 10; }
-    outLen += n;
-    return;
-  }
-  let n: usize = 0;
-  let t = v;
-  while (t) { n++; t /= 10; }
+  if (!pairs) initPairs();
+  let n: usize;
+  if (v <= 0xffffffff) n = digits32(<u32>v);
+  else { n = 10; let t = v / 10000000000; while (t) { n++; t /= 10; } }
   let p = outPtr + outLen + n;
-  while (v) { p--; store<u8>(p, <u8>(48 + v % 10)); v /= 10; }
+  while (v > 0xffffffff) { const q = v / 100; p -= 2; store<u16>(p, load<u16>(pairs + <usize>(v - q * 100) * 2)); v = q; }
+  let w = <u32>v;
+  while (w >= 100) { const q = w / 100; p -= 2; store<u16>(p, load<u16>(pairs + <usize>(w - q * 100) * 2)); w = q; }
+  if (w >= 10) { p -= 2; store<u16>(p, load<u16>(pairs + <usize>w * 2)); }
+  else { p--; store<u8>(p, <u8>(48 + w)); }
   outLen += n;
 }
 function putI64(v: i64): void {
@@ -729,8 +739,9 @@ function emitFast(m: Msg, s: usize, e: usize, depth: i32, hex: bool): bool {
     const f = unchecked(m.fields[fi]);
     if (wt != wireOf(f.type)) { outLen = mark; return false; }
     lastNum = num;
-    sep(first, depth + 1); first = false;
-    putBuf(f.key);
+    if (modeIndent) { sep(first, depth + 1); putBuf(f.key); }
+    else putBuf(first ? f.key : f.ckey);
+    first = false;
     if (wt == 0) {
       let raw: u64;
       if (p < e && load<u8>(p) < 0x80) { raw = <u64>load<u8>(p); p++; }
