@@ -235,7 +235,9 @@ function decodeEntries(src: Source, file: string | undefined, flags: number,
       index += n;
     } finally { release(p); }
     if (rc === 0) {
-      const need = Number(ex.codec_need());
+      const needRaw = ex.codec_need();
+      const toEof = needRaw === 0xffffffffffffffffn || needRaw === -1n;
+      const need = toEof ? src.size - pos : Number(needRaw);
       if (need > src.size - pos) {
         throw new TscrError('E_TRUNCATED', `entry #${index} needs ${need} bytes but only ${src.size - pos} remain in the file`,
           { file, kind: h.kind!.name, offset: pos, hint: HINTS.E_TRUNCATED });

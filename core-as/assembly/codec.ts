@@ -908,7 +908,7 @@ export function codec_decode(kind: i32, buf: ArrayBuffer, len: usize, index: u32
       xlen = <u64>(qp - me); hasX = true;
     }
     if (xToEof) {
-      if (!last) { needBytes = <u64>(end - p) + (1 << 20); break; }
+      if (!last) { needBytes = 0xffffffffffffffff; break; } // everything up to the end of the file
       xlen = <u64>(end - me);
     }
     if (xlen + x2 > <u64>(end - me)) {
