@@ -48,6 +48,8 @@ export interface Image {
   entries: any[];
 }
 export type { KindDef };
+// Typed views of entries, generated from the schema: e.g. `img.entries as ImageEntries['PSTREE'][]`.
+export type { ImageEntries, ImageMagic, TypedImage } from './image-types.ts';
 
 export interface CodecOptions { file?: string }
 /** raw: plain numbers instead of crit's --pretty display forms (like crit's library without pretty). */
