@@ -220,7 +220,17 @@ function grow(n: usize): void {
 @inline function ensure(n: usize): void { if (outLen + n > outCap) grow(n); }
 @inline function put(b: u32): void { ensure(1); store<u8>(outPtr + outLen, <u8>b); outLen++; }
 @inline function putBytes(p: usize, n: usize): void { ensure(n); memory.copy(outPtr + outLen, p, n); outLen += n; }
-@inline function putBuf(b: ArrayBuffer): void { putBytes(changetype<usize>(b), <usize>b.byteLength); }
+@inline function putBuf(b: ArrayBuffer): void {
+  const n = <usize>b.byteLength;
+  if (n <= 32) {
+    // short keys: word copies (the source is padded by the allocator; reading past is safe
+    // within its 16-byte aligned block, and we reserve 32 bytes of output)
+    ensure(40);
+    const d = outPtr + outLen; const sp = changetype<usize>(b);
+    for (let i: usize = 0; i < n; i += 8) store<u64>(d + i, load<u64>(sp + i));
+    outLen += n;
+  } else putBytes(changetype<usize>(b), n);
+}
 function putAscii(s: string): void {
   const n = s.length;
   ensure(n);
@@ -359,7 +369,7 @@ function findField(m: Msg, num: u32): i32 {
   return -1;
 }
 
-function wireOf(t: u8): u32 {
+@inline function wireOf(t: u8): u32 {
   if (t == T_DOUBLE || t == T_FIXED64 || t == T_SFIXED64) return 1;
   if (t == T_FLOAT || t == T_FIXED32 || t == T_SFIXED32) return 5;
   if (t == T_STRING || t == T_BYTES || t == T_MESSAGE) return 2;
@@ -406,7 +416,7 @@ function scan(m: Msg, s: usize, e: usize): bool {
 // ---------------------------------------------------------------- JSON text pieces
 
 function putJsonCodepoint(c: u32): void {
-  if (c >= 0x20 && c < 0x7f) {
+  if (c >= 0x20 && c < 0x80) {
     if (c == 0x22) { put(0x5c); put(0x22); }
     else if (c == 0x5c) { put(0x5c); put(0x5c); }
     else put(c);
@@ -435,7 +445,7 @@ function putJsonUtf8(s: usize, e: usize): void {
   while (p < e) {
     const b = <u32>load<u8>(p);
     if (b < 0x80) {
-      if (b >= 0x20 && b != 0x22 && b != 0x5c && b != 0x7f) put(b); else putJsonCodepoint(b);
+      if (b >= 0x20 && b != 0x22 && b != 0x5c) put(b); else putJsonCodepoint(b);
       p++; continue;
     }
     let n = 0; let c: u32 = 0; let min: u32 = 0;
@@ -510,7 +520,7 @@ function putQuopri(s: usize, n: usize): void {
     const c = <u32>load<u8>(s + i);
     if (c == 10) { store<u8>(o++, 10); col = 0; continue; }
     const atEol = i + 1 == n || load<u8>(s + i + 1) == 10;
-    const quote = c == 0x3d || c < 0x20 || c > 0x7e || ((c == 0x20 || c == 9) && atEol) || (c == 0x2e && col == 0 && atEol);
+    const quote = c == 0x3d || (c < 0x20 && c != 9) || c > 0x7e || ((c == 0x20 || c == 9) && atEol) || (c == 0x2e && col == 0 && (atEol || load<u8>(s + i + 1) == 0 || load<u8>(s + i + 1) == 13));
     const w = quote ? 3 : 1;
     if (col + w > 75 && !(atEol && col + w <= 76)) { store<u8>(o++, 0x3d); store<u8>(o++, 10); col = 0; }
     if (quote) {
@@ -572,19 +582,19 @@ function putFlags(m: VMap, v: u64): void {
 }
 
 /** Decode one scalar value at p (wire type wt) to a 64-bit pattern per the field's type. */
-function scalarAt(f: Field, wt: u32, p: usize, e: usize): u64 {
+@inline function scalarAt(f: Field, wt: u32, p: usize, e: usize): u64 {
   if (wt == 1) return fixed64(p);
   if (wt == 5) return fixed32(p);
   vp = p;
   return varint(e);
 }
 
-function isSigned(t: u8): bool {
+@inline function isSigned(t: u8): bool {
   return t == T_INT32 || t == T_INT64 || t == T_SINT32 || t == T_SINT64 || t == T_SFIXED32 || t == T_SFIXED64 || t == T_ENUM;
 }
 
 /** Normalize a raw wire value into its 64-bit meaning (sign-extended for signed types). */
-function normalize(t: u8, raw: u64): u64 {
+@inline function normalize(t: u8, raw: u64): u64 {
   if (t == T_INT32 || t == T_ENUM) return <u64><i64><i32>raw;
   if (t == T_UINT32 || t == T_FIXED32) return raw & 0xffffffff;
   if (t == T_SINT32) { const u = <u32>raw; return <u64><i64><i32>((u >>> 1) ^ (0 - (u & 1))); }
