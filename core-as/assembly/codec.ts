@@ -520,7 +520,7 @@ function putQuopri(s: usize, n: usize): void {
     const c = <u32>load<u8>(s + i);
     if (c == 10) { store<u8>(o++, 10); col = 0; continue; }
     const atEol = i + 1 == n || load<u8>(s + i + 1) == 10;
-    const quote = c == 0x3d || (c < 0x20 && c != 9) || c > 0x7e || ((c == 0x20 || c == 9) && atEol) || (c == 0x2e && col == 0 && (atEol || load<u8>(s + i + 1) == 0 || load<u8>(s + i + 1) == 13));
+    const quote = c == 0x3d || (c < 0x20 && c != 9 && c != 13) || c > 0x7e || ((c == 0x20 || c == 9) && atEol) || (c == 0x2e && col == 0 && (atEol || load<u8>(s + i + 1) == 0 || load<u8>(s + i + 1) == 13));
     const w = quote ? 3 : 1;
     if (col + w > 75 && !(atEol && col + w <= 76)) { store<u8>(o++, 0x3d); store<u8>(o++, 10); col = 0; }
     if (quote) {
