@@ -98,6 +98,7 @@ async function buildCli() {
   if (existsSync(dist)) for (const f of readdirSync(dist)) if (/\.js(\.map)?$/.test(f)) rmSync(join(dist, f));
   const entries = { tscr: 'cli/main.ts' };
   if (existsSync(join(root, 'shim', 'worker.ts'))) entries.worker = 'shim/worker.ts';
+  if (existsSync(join(root, 'lib', 'archive-worker.ts'))) entries['archive-worker'] = 'lib/archive-worker.ts';
   await esbuild.build({
     absWorkingDir: root,
     entryPoints: entries,
