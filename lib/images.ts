@@ -29,6 +29,7 @@
 //   readImage(path): Image; writeImage(path, img)
 //   imageKindOf(fileName): KindDef | null          by CRIU's file name patterns
 //   imageInfo(bytes, {file?}): {magic, count}      crit info
+//   encodeFileFromJSON(path, write)                crit encode of a JSON file of any size, in chunks
 //   decodeFileToJSON(path, write, {pretty?})       streams any size in chunks (write gets
 //                                                  Uint8Array views valid only during the call)
 //   forEachEntry(path, fn, {batch?})               streams decoded entries in batches (e.g.
@@ -355,10 +356,10 @@ function unknownKindBytes(magic: string, entries: any[], file?: string, offset?:
 }
 
 /** Encode the entries list at Wasm address ptr (len bytes of JSON text). */
-function encodeAt(kindName: string, ptr: number, len: number, base: number, file: string | undefined, offsetBase: number): Uint8Array {
+function encodeAt(kindName: string, ptr: number, len: number, base: number, file: string | undefined, offsetBase: number, seq = false): Uint8Array {
   const idx = kindByName.get(kindName)!;
   const ex = codec();
-  if (guard(kindName, file, offsetBase, () => ex.codec_encode(idx, ptr, len, base)) < 0) {
+  if (guard(kindName, file, offsetBase, () => ex.codec_encode(idx, ptr, len, base, seq ? 1 : 0)) < 0) {
     throw coreError(kindName, file, offsetBase, `cannot encode entry #${base + ex.codec_count()}`);
   }
   const out = outView().slice();
@@ -402,6 +403,56 @@ export function encodeFromJSON(text: string | Uint8Array, opts: CodecOptions = {
     const body = encodeAt(k.name, p + es, ee - es, 0, opts.file, es);
     return concat([headerBytes(k, k.magic), body]);
   } finally { release(p); }
+}
+
+/**
+ * crit encode of a JSON file of any size: entries are cut from the text in chunks and
+ * encoded run by run, so Wasm memory never holds the whole document. Needs "magic"
+ * before "entries" (as crit and tscr print them); otherwise the whole text is read.
+ * write() gets views valid only during the call.
+ */
+export function encodeFileFromJSON(path: string, write: (b: Uint8Array) => void): void {
+  const fd = openFile(path);
+  try {
+    const src = fileSource(fd);
+    const head = Buffer.from(src.read(0, Math.min(src.size, 4096))).toString('latin1');
+    const m = /^\s*\{\s*"magic"\s*:\s*"([A-Z0-9_]+)"\s*,\s*"entries"\s*:\s*\[/.exec(head);
+    const k = m ? kindDef(m[1]) : null;
+    if (!m || !k || k.layout === 'raw') {
+      write(encodeFromJSON(src.read(0, src.size), { file: path }));
+      return;
+    }
+    write(headerBytes(k, k.magic));
+    const ex = codec();
+    let pos = m[0].length;
+    let base = 0;
+    let chunk = CHUNK * 4;
+    let ended = false;
+    while (!ended) {
+      if (pos >= src.size) throw new TscrError('E_BAD_JSON', 'the text ends inside the entries list', { file: path, offset: pos, kind: k.name });
+      const buf = src.read(pos, Math.min(chunk, src.size - pos));
+      const atEof = pos + buf.length >= src.size;
+      const p = passBytes(buf);
+      try {
+        const cut = ex.codec_split(p, buf.length) >>> 0;
+        ended = ex.codec_split_ended() === 1;
+        if (cut === 0 && !ended) {
+          if (atEof) throw new TscrError('E_BAD_JSON', 'the text ends inside an entry', { file: path, offset: pos, kind: k.name });
+          chunk *= 2;
+          continue;
+        }
+        if (!/^\s*$/.test(Buffer.from(buf.subarray(0, cut)).toString('latin1'))) {
+          write(encodeAt(k.name, p, cut, base, path, pos, true));
+          base += ex.codec_count();
+        }
+        if (ended) {
+          const rest = Buffer.from(src.read(pos + cut + 1, src.size - pos - cut - 1)).toString('latin1');
+          if (!/^\s*\}\s*$/.test(rest)) throw new TscrError('E_BAD_JSON', 'unexpected text after the entries list', { file: path, offset: pos + cut + 1, kind: k.name });
+        }
+        pos += cut + 1;
+      } finally { release(p); }
+    }
+  } finally { closeSync(fd); }
 }
 
 const bigReplacer = (_k: string, v: unknown) => (typeof v === 'bigint' ? v.toString() : v);

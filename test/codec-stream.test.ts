@@ -5,7 +5,8 @@ import * as assert from 'uvu/assert';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { decodeFileToJSON, decodeImage, decodeToJSON, encodeFromJSON, encodeImage, forEachEntry, imageInfo } from '../lib/images.ts';
+import { decodeFileToJSON, decodeImage, decodeToJSON, encodeFileFromJSON, encodeFromJSON, encodeImage, forEachEntry, imageInfo } from '../lib/images.ts';
+import { TscrError } from '../lib/errors.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'tscr-stream-'));
 test.after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -28,6 +29,22 @@ test('a 100,000-entry pagemap streams from a file and round-trips', () => {
   assert.is(img.entries.length, 100001);
   assert.equal(img.entries[12345], entries[12345]);
   assert.ok(Buffer.from(encodeFromJSON(collect(path))).equals(Buffer.from(bytes)));
+  // streaming encode from a JSON file (1 MiB runs of entries)
+  const jp = join(tmp, 'pagemap.json');
+  writeFileSync(jp, text);
+  const parts: Buffer[] = [];
+  encodeFileFromJSON(jp, (b) => parts.push(Buffer.from(b)));
+  assert.ok(Buffer.concat(parts).equals(Buffer.from(bytes)), 'streamed encode is byte-identical');
+  writeFileSync(jp, text.slice(0, text.length - 5000));
+  try { encodeFileFromJSON(jp, () => {}); assert.unreachable('truncated JSON encoded'); } catch (e) {
+    assert.instance(e, TscrError);
+    assert.is((e as TscrError).code, 'E_BAD_JSON');
+    assert.type((e as TscrError).where.offset, 'number');
+  }
+  writeFileSync(jp, JSON.stringify({ entries: [{ pages_id: 1 }], magic: 'PAGEMAP' }));
+  const small: Buffer[] = [];
+  encodeFileFromJSON(jp, (b) => small.push(Buffer.from(b)));
+  assert.ok(Buffer.concat(small).equals(Buffer.from(encodeImage({ magic: 'PAGEMAP', entries: [{ pages_id: 1 }] }))));
   let seen = 0;
   forEachEntry(path, (batch) => { seen += batch.length; });
   assert.is(seen, 100001);

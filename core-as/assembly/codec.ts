@@ -1610,16 +1610,17 @@ function encExtra(k: Kind, bs: usize, be: usize): bool {
  * appending entries (without the file header) to the output buffer.
  * Returns 0, or -1 on error (codec_err_*; offsets relative to the text).
  */
-export function codec_encode(kind: i32, text: ArrayBuffer, len: usize, base: u32): i32 {
+export function codec_encode(kind: i32, text: ArrayBuffer, len: usize, base: u32, seq: u32): i32 {
   errCode = 0; errMsg = ''; vok = true; emitted = 0; rTop = 0; aLen = 0; outLen = 0;
   modeValues = true;
   if (kind < 0 || kind >= kinds.length) { fail(ERR_CORRUPT, 0, 'bad kind'); return -1; }
   const k = kinds[kind];
   jbase = changetype<usize>(text); jp = jbase; jend = jbase + len;
-  if (!expect(0x5b)) return -1;
+  // seq: a run of entries "e, e, e" cut from a longer list by codec_split (no brackets)
+  if (!seq && !expect(0x5b)) return -1;
   let idx = base;
   if (base == 0) ghostChunks = false;
-  if (peekc() != 0x5d) while (true) {
+  if (seq ? peekc() != 0 : peekc() != 0x5d) while (true) {
     emitted = idx - base;
     let mi = k.msg;
     if ((k.layout == 1 || k.layout == 2) && idx > 0) mi = k.msg2;
@@ -1640,10 +1641,37 @@ export function codec_encode(kind: i32, text: ArrayBuffer, len: usize, base: u32
     break;
   }
   emitted = idx - base;
-  if (!expect(0x5d)) return -1;
+  if (!seq && !expect(0x5d)) return -1;
   ws();
-  if (jp != jend) { jfail('unexpected text after the entries'); return -1; }
+  if (jp != jend) { jfail(seq ? 'expected \',\' between entries' : 'unexpected text after the entries'); return -1; }
   return 0;
+}
+
+let splitEnded: u32 = 0;
+export function codec_split_ended(): u32 { return splitEnded; }
+/**
+ * For streaming encode: text[0..len) starts at an entry of the "entries" list. Returns the
+ * offset of the ',' (or the closing ']', then codec_split_ended() is 1) after the last entry
+ * that is complete in the buffer, or 0 if none is.
+ */
+export function codec_split(text: ArrayBuffer, len: usize): usize {
+  const s = changetype<usize>(text); const e = s + len;
+  let depth = 0; let p = s; let last: usize = 0;
+  splitEnded = 0;
+  while (p < e) {
+    const c = load<u8>(p);
+    if (c == 0x22) {
+      p++;
+      while (p < e) { const d = load<u8>(p); if (d == 0x5c) p += 2; else if (d == 0x22) break; else p++; }
+      if (p >= e) break;
+    } else if (c == 0x5b || c == 0x7b) depth++;
+    else if (c == 0x5d || c == 0x7d) {
+      if (depth == 0) { splitEnded = 1; return p - s; }
+      depth--;
+    } else if (c == 0x2c && depth == 0) last = p - s;
+    p++;
+  }
+  return last;
 }
 
 /** Skip a JSON array/object by bracket matching (strings respected); the encoder validates it later. */
