@@ -213,7 +213,8 @@ function b64(b: Uint8Array): string {
  * chunk (entries separated as in the final document). Returns the header and count.
  */
 function decodeEntries(src: Source, file: string | undefined, flags: number,
-  sink: (view: Uint8Array, firstIndex: number, count: number) => void, onHeader: (h: Header) => void): { h: Header; count: number } {
+  sink: (view: Uint8Array, firstIndex: number, count: number) => void, onHeader: (h: Header) => void,
+  onProgress?: (done: number, total: number) => void): { h: Header; count: number } {
   const head = src.read(0, Math.min(8, src.size));
   const h = readHeader(head, file);
   onHeader(h);
@@ -250,6 +251,7 @@ function decodeEntries(src: Source, file: string | undefined, flags: number,
     }
     pos += rc;
     chunk = CHUNK;
+    onProgress?.(pos, src.size);
   }
   return { h, count: index };
 }
@@ -259,12 +261,13 @@ function unknownKindEntries(src: Source, h: Header): any[] {
 }
 
 /** Text of the whole crit JSON document, written in pieces through write(). */
-function decodeToSink(src: Source, file: string | undefined, pretty: boolean, write: (s: string | Uint8Array) => void): void {
+function decodeToSink(src: Source, file: string | undefined, pretty: boolean, write: (s: string | Uint8Array) => void,
+  onProgress?: (done: number, total: number) => void): void {
   const flags = pretty ? F_VALUES | F_INDENT : 0;
   let any = false;
   const { h } = decodeEntries(src, file, flags, (view) => { any = true; write(view); }, (h) => {
     write(pretty ? `{${INDENT1}"magic": "${h.magicName}",${INDENT1}"entries": [` : `{"magic": "${h.magicName}", "entries": [`);
-  });
+  }, onProgress);
   if (h.kindIdx < 0) {
     const raw = JSON.stringify(unknownKindEntries(src, h)[0]._raw);
     write(pretty ? `\n        {\n            "_raw": ${raw}\n        }\n    ]\n}` : `{"_raw": ${raw}}]}`);
@@ -287,9 +290,10 @@ export function decodeToJSON(bytes: Uint8Array, opts: CodecOptions & { pretty?: 
 }
 
 /** Stream a file of any size to JSON text; write() gets strings or views valid only during the call. */
-export function decodeFileToJSON(path: string, write: (s: string | Uint8Array) => void, opts: { pretty?: boolean } = {}): void {
+export function decodeFileToJSON(path: string, write: (s: string | Uint8Array) => void,
+  opts: { pretty?: boolean; onProgress?: (done: number, total: number) => void } = {}): void {
   const fd = openFile(path);
-  try { decodeToSink(fileSource(fd), path, Boolean(opts.pretty), write); } finally { closeSync(fd); }
+  try { decodeToSink(fileSource(fd), path, Boolean(opts.pretty), write, opts.onProgress); } finally { closeSync(fd); }
 }
 
 function reviveBig(_k: string, v: unknown): unknown {
