@@ -65,16 +65,19 @@ function pageTable(cp: Checkpoint, p: Proc, cache: Map<number, BigUint64Array>):
   if (p.pagesId === null || !cp.has(`pages-${p.pagesId}.img`)) return new BigUint64Array(0);
   let hashes = cache.get(p.pagesId);
   if (!hashes) { hashes = hashPagesFile(cp, `pages-${p.pagesId}.img`); cache.set(p.pagesId, hashes); }
+  // only pages that the pages file really holds (validate reports the rest)
+  const avail = hashes.length;
   let n = 0;
-  for (const e of p.pm) if (e.fileOff >= 0) n += e.nr;
+  for (const e of p.pm) if (e.fileOff >= 0) n += Math.max(0, Math.min(e.nr, avail - e.fileOff / PAGE));
   const t = new BigUint64Array(2 * n);
   let k = 0;
   for (const e of p.pm) {
     if (e.fileOff < 0) continue;
     const first = e.fileOff / PAGE;
-    for (let i = 0; i < e.nr; i++) {
+    const cnt = Math.max(0, Math.min(e.nr, avail - first));
+    for (let i = 0; i < cnt; i++) {
       t[2 * k] = BigInt.asUintN(64, e.vaddr + BigInt(i * PAGE));
-      t[2 * k + 1] = first + i < hashes.length ? hashes[first + i] : 0xffffffffffffffffn;
+      t[2 * k + 1] = hashes[first + i];
       k++;
     }
   }

@@ -30,7 +30,7 @@ function pmByVma(p: Proc): PmEntry[][] {
   for (const e of p.pm) {
     if (e.fileOff < 0) continue;
     const end = e.vaddr + BigInt(e.nr * PAGE);
-    while (v > 0 && vm[v].start > e.vaddr) v--; // unsorted input: step back
+    while (v > 0 && (v >= vm.length || vm[v].start > e.vaddr)) v--; // unsorted input: step back
     while (v < vm.length && vm[v].end <= e.vaddr) v++;
     for (let k = v; k < vm.length && vm[k].start < end; k++) out[k].push(e);
   }
