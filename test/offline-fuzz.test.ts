@@ -19,12 +19,12 @@ test.after(() => cleanup(...made));
 let seed = Number(process.env.TSCR_FUZZ_SEED ?? 12345);
 const rnd = (n: number) => { seed = (seed * 1103515245 + 12345) >>> 0; return seed % n; };
 
-test('200 random damages across the shared checkpoints', () => {
+test('120 random damages across the shared checkpoints', () => {
   const names = ['loop', 'tree', 'sockets', 'files', 'tcp'];
   const copies = names.map((n) => { const c = copyShared(n); made.push(c.root); return c; });
   const originals = copies.map((c) => new Map(readdirSync(c.images).map((f) => [f, readFileSync(join(c.images, f))])));
   let findings = 0, errors = 0;
-  for (let it = 0; it < 200; it++) {
+  for (let it = 0; it < 120; it++) {
     const k = rnd(copies.length);
     const c = copies[k];
     const files = [...originals[k].keys()].filter((f) => f.endsWith('.img') && !f.startsWith('pages-'));
