@@ -29,6 +29,22 @@ export interface RuntimeExports {
  */
 export interface CoreExports extends RuntimeExports {
   core_version(): number;
+  // codec (issue 2): see core-as/assembly/codec.ts and lib/images.ts
+  codec_init(desc: number): number;
+  codec_decode(kind: number, buf: number, len: number, index: number, flags: number): number;
+  codec_encode(kind: number, text: number, len: number, base: number): number;
+  codec_locate(text: number, len: number): number;
+  codec_loc(i: number): number;
+  codec_count(): number;
+  codec_need(): bigint;
+  codec_out_ptr(): number;
+  codec_out_len(): number;
+  codec_out_reset(): void;
+  codec_err_code(): number;
+  codec_err_offset(): number;
+  codec_err_msg(): number;
+  /** restore plan (core-as/assembly/plan.ts): input words ArrayBuffer ptr -> output words ArrayBuffer ptr */
+  plan_build(input: number): number;
   // xxh64.ts (archive): pointers are ArrayBuffer pointers from passBytes/allocBytes + byte offsets
   xxh_hash64(ptr: number, off: number, len: number, seed: bigint): bigint;
   xxh_new(seed: bigint): number;
@@ -50,20 +66,6 @@ export interface CoreExports extends RuntimeExports {
   val_ranges(vmas: number, pm: number): number;
   diff_match(a: number, na: number, b: number, nb: number, out: number): number;
   mem_find(hptr: number, hlen: number, nptr: number, nlen: number, out: number, maxHits: number): number;
-  // codec (issue 2): see core-as/assembly/codec.ts and lib/images.ts
-  codec_init(desc: number): number;
-  codec_decode(kind: number, buf: number, len: number, index: number, flags: number): number;
-  codec_encode(kind: number, text: number, len: number, base: number): number;
-  codec_locate(text: number, len: number): number;
-  codec_loc(i: number): number;
-  codec_count(): number;
-  codec_need(): bigint;
-  codec_out_ptr(): number;
-  codec_out_len(): number;
-  codec_out_reset(): void;
-  codec_err_code(): number;
-  codec_err_offset(): number;
-  codec_err_msg(): number;
   [name: string]: unknown;
 }
 

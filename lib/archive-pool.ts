@@ -39,14 +39,14 @@ export class CompressPool {
       this.workers.push(w); this.queues.push(q);
     }
   }
-  /** Pack one block (raw is copied, not transferred). */
-  pack(raw: Uint8Array, level: number): Promise<Uint8Array> {
+  /** Pack the len raw bytes at off in the shared ring (the slot must not change until this resolves). */
+  pack(ring: SharedArrayBuffer, off: number, len: number, level: number): Promise<Uint8Array> {
     if (this.failed) return Promise.reject(this.failed);
     const i = this.next++ % this.size;
     const id = this.seq++;
     return new Promise((resolve, reject) => {
       this.queues[i].set(id, { resolve, reject });
-      this.workers[i].postMessage({ id, raw, level });
+      this.workers[i].postMessage({ id, ring, off, len, level });
     });
   }
   async close(): Promise<void> {

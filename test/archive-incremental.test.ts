@@ -78,5 +78,22 @@ test('writer API: runs fed as they are read, abort removes the partial file', as
   assert.throws(() => statSync(join(tmp, 'aborted.tscr')));
 });
 
+test('a duplicate of a page written long ago is confirmed by reading it back', async () => {
+  const path = join(tmp, 'readback.tscr');
+  const w = ArchiveWriter.create(path, { workers: 2 });
+  const s = w.pages('pages-1.img');
+  const first = randomBytes(4096);
+  await s.write(first);
+  for (let i = 0; i < 80; i++) await s.write(randomBytes(64 * 4096)); // > 64 blocks: out of the writer's cache
+  await s.write(first);
+  await s.end();
+  const st = await w.finish();
+  assert.is(st.dupPages, 1);
+  const r = ArchiveReader.open(path);
+  r.verify();
+  assert.ok(Buffer.from(r.readPages('pages-1.img', 81 * 64 - 63, 1)).equals(first));
+  r.close();
+});
+
 test.after(() => rmSync(tmp, { recursive: true, force: true }));
 test.run();

@@ -10,6 +10,7 @@ const dump: Command = {
   builder: (y: any) => y
     .option('tree', { alias: 't', type: 'number', describe: 'pid of the root of the tree to dump' })
     .option('images-dir', { alias: 'D', type: 'string', describe: 'directory to write the images to', default: '.' })
+    .alias('o', 'log-file')
     .option('leave-running', { alias: 'R', type: 'boolean', describe: 'let the tree run on after the dump (default: kill it)' })
     .option('shell-job', { type: 'boolean', describe: 'the tree was started from a shell: allow an outside session and a terminal' })
     .option('tcp-established', { type: 'boolean', describe: 'dump established TCP connections' })

@@ -31,6 +31,9 @@ export class FileTable {
   private byKey = new Map<string, { id: number; pid: number; fd: number }[]>();
   private plain = new Map<string, number>();
   extra = new ExtraImages();
+  /** Per-dump cache of the fd kinds (DumpFdCtx.shared), and whole image files they add (tcp-stream-<ino>.img). */
+  shared = new Map<string, unknown>();
+  files: { file: string; magic: string; entries: any[] }[] = [];
 
   newId(): number { return this.next++; }
 
@@ -97,9 +100,11 @@ export function dumpFds(ft: FileTable, pid: number, opts: Record<string, unknown
         const ctx: DumpFdCtx = {
           pid, fd, localFd: local, link, stat: st, info,
           fileId: (key: string) => { const r = ft.idFor(key, pid, fd); lastId = r.id; return r; },
-          addEntry: (magic: string, entry: any) => { ft.extra.add(magic, entry); },
+          addEntry: (magic: string, entry: any) => ft.extra.add(magic, entry),
           opts,
           log,
+          shared: ft.shared,
+          addImageFile: (file: string, magic: string, entries: any[]) => { ft.files.push({ file, magic, entries }); },
         };
         const kind = classify(ctx);
         const entry = kind.dump(ctx);
@@ -114,11 +119,11 @@ export function dumpFds(ft: FileTable, pid: number, opts: Record<string, unknown
         const cloexec = (info.flags & 0o2000000) !== 0 ? 1 : 0;
         out.push({ id, flags: cloexec, type, fd });
       } finally {
-        closeSync(local);
+        s.close(local);
       }
     }
   } finally {
-    closeSync(pidfd);
+    s.close(pidfd);
   }
   return out;
 }

@@ -14,9 +14,10 @@ import { Injector } from './inject.ts';
 import { procState, coreEntries, type ProcState } from './task.ts';
 import { readSmaps, planVmas, mmEntry, findPages, pagemapEntries, copyPages, type PageRun, type VmaPlan } from './mm.ts';
 import { FileTable, mappedFileId, exeFileId, dumpFds, fsEntry } from './files.ts';
+import { kinds } from '../kinds/index.ts';
 import { ImageSink, extraFileName } from './sink.ts';
 import { maps, stat, status } from '../proc.ts';
-import { ptraceShimRaw, alignedBuffer } from '../../shim/native.ts';
+import { ptraceShimRaw } from '../../shim/native.ts';
 import { TscrError } from '../errors.ts';
 import type { JobCtx } from '../tracer.ts';
 
@@ -74,6 +75,7 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
   const fz: Frozen = freezeTree(pid, log, () => ctx.checkAbort());
   const tFrozen = performance.now();
   let ok = false;
+  let ftRef: FileTable | null = null;
   let encoding: 'binary' | 'json' = 'json';
   const dumps: ProcDump[] = [];
   let bytes = 0;
@@ -111,6 +113,7 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
     if (opts.failAfter === 'inject') throw new TscrError('E_DUMP', 'failing on request after the injection phase (test hook)');
     // 3. memory layout, files, fds
     const ft = new FileTable();
+    ftRef = ft;
     let vmId = 2, pagesId = 1;
     for (const p of fz.pids) {
       ctx.checkAbort();
@@ -118,7 +121,7 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
       const exeId = exeFileId(ft, p);
       const plans = planVmas(p, readSmaps(p), (v) => mappedFileId(ft, p, v));
       const mm = mmEntry(p, ps.brk, exeId, plans, ps.dumpable, ps.thpDisabled);
-      const fdinfo = dumpFds(ft, p, { ...opts, 'shell-job': opts.shellJob, 'tcp-established': opts.tcpEstablished, 'ext-unix-sk': opts.extUnixSk }, log);
+      const fdinfo = dumpFds(ft, p, { ...opts, 'shell-job': opts.shellJob, 'tcp-established': opts.tcpEstablished, 'ext-unix-sk': opts.extUnixSk, rootPid: pid }, log);
       const fs = fsEntry(ft, p);
       const cores = coreEntries(p, ps);
       const runs = findPages(p, plans);
@@ -127,15 +130,14 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
     }
     // 4. pages
     const total = dumps.reduce((a, d) => a + d.runs.reduce((b, r) => b + r.nr * 4096, 0), 0);
-    const buf = alignedBuffer(Math.min(64 << 20, Math.max(1 << 20, total)));
     const tm0 = performance.now();
     for (const d of dumps) {
       const base = bytes;
       let lastSleep = 0;
-      const st = copyPages(d.pid, d.runs, join(opts.dir, `pages-${d.pagesId}.img`), buf, (b) => {
+      const st = copyPages(d.pid, d.runs, join(opts.dir, `pages-${d.pagesId}.img`), (b) => {
         ctx.progress(base + b, total);
         if (opts.slowPagesMs && b - lastSleep >= 1 << 20) { lastSleep = b; Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, opts.slowPagesMs); }
-      }, () => ctx.checkAbort(), opts.sync ?? !opts.leaveRunning);
+      }, () => ctx.checkAbort(), opts.sync ?? !opts.leaveRunning, opts.slowPagesMs ? 1 << 20 : 128 << 20);
       bytes += st.bytes;
     }
     tMem = performance.now() - tm0;
@@ -160,6 +162,7 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
       sink.put(`ids-${d.pid}.img`, 'IDS', [d.ids]);
     }
     sink.put('files.img', 'FILES', ft.entries);
+    for (const f of ft.files) sink.put(f.file, f.magic, f.entries);
     for (const [magic, entries] of ft.extra.byMagic) {
       if (magic === 'GHOST_FILE') entries.forEach((e, i) => sink.put(extraFileName(magic, i + 1), magic, [e]));
       else sink.put(extraFileName(magic), magic, entries);
@@ -181,6 +184,8 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
     tWrite = performance.now() - tw0;
     ok = true;
   } finally {
+    // fd kinds' end of dump (issue 5: TCP repair off + network unlock, or keep the lock for the restore)
+    if (ftRef) for (const k of kinds) k.dumpDone?.(ftRef.shared, { ok, treeKilled: ok && !opts.leaveRunning, log });
     thawTree(fz, ok && !opts.leaveRunning);
     if (!ok) {
       // leave no half-written pages behind

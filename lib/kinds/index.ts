@@ -5,8 +5,10 @@
 import type { FdKind, DumpFdCtx } from './types.ts';
 import { TscrError } from '../errors.ts';
 import regfile from './regfile.ts';
+import { inetKind } from './inet.ts';
 
 export const kinds: FdKind[] = [
+  inetKind,
   regfile,
 ];
 
