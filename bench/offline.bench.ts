@@ -163,12 +163,12 @@ const cmp: [string, number, number][] = [];
 if (hasCrit) {
   const images = (d: string) => readdirSync(d).filter((f) => f.endsWith('.img') && !f.startsWith('pages-')).map((f) => join(d, f));
   const pyDecodeAll = (d: string) => run(PY, ['-c', 'import sys\nfrom pycriu import images\nfor f in sys.argv[1:]:\n    images.load(open(f, "rb"))', ...images(d)]);
+  cmp.push(['startup only: crit --help vs tscr version', best(5, run('crit', ['--help'])), best(5, run(process.execPath, [TSCR, 'version']))]);
   for (const [label, d] of [['shared mem checkpoint', SHARED], ['synthetic checkpoint', A]] as const) {
     const py = best(3, pyDecodeAll(d));
     cmp.push([`decode every image (${label}): crit (one python process) vs tscr validate --no-page-data (decode + all checks)`, py, best(3, run(process.execPath, [TSCR, 'validate', '--no-page-data', d]))]);
     cmp.push([`same, tscr validate also reading and hashing every page`, py, best(3, run(process.execPath, [TSCR, 'validate', d]))]);
     cmp.push([`memory map (${label}): crit x DIR mems vs tscr mem DIR`, best(3, run('crit', ['x', d, 'mems'])), best(3, run(process.execPath, [TSCR, 'mem', d]))]);
-    cmp.push([`process tree (${label}): crit x DIR ps vs tscr report DIR (whole HTML report)`, best(3, run('crit', ['x', d, 'ps'])), best(3, run(process.execPath, [TSCR, 'report', d, '-o', join(tmp, 'r.html')]))]);
   }
 }
 

@@ -3,9 +3,7 @@
 // (val_frames), decodes entries into crit's JSON shape, and builds a per-process
 // model (tree, VMAs, pagemap with offsets into pages-N.img, fds). Never loads the
 // native shim: this runs on any OS.
-import { existsSync } from 'node:fs';
 import { openSource, type Source } from './source.ts';
-import { basename, dirname, join } from 'node:path';
 import { TscrError } from '../errors.ts';
 import { core, passBytes, release, takeBytes } from '../../core-as/host.ts';
 import { KINDS, IMG_COMMON_MAGIC, IMG_SERVICE_MAGIC, X_RAW, hex32, isRawFile } from './magic.ts';
@@ -289,7 +287,7 @@ export class Checkpoint {
   }
 
   proc(pid: number): Proc {
-    const p = this.procs().find((x) => x.pid === pid);
+    const p = this.procs().find((x) => x.pid === pid) ?? this.procs().find((x) => x.threads.includes(pid)); // a thread id names its process
     if (!p) throw new TscrError('E_NOT_FOUND', `pid ${pid} is not in this checkpoint`, { file: this.path('pstree.img'), pid, hint: `pids here: ${this.procs().map((x) => x.pid).join(', ') || 'none'}` });
     return p;
   }
@@ -325,4 +323,3 @@ export function openCheckpoint(path: string): Checkpoint {
   return new Checkpoint(path);
 }
 
-export { basename, dirname, existsSync };
