@@ -186,7 +186,13 @@ export function diffCheckpoints(A: Checkpoint, B: Checkpoint): DiffResult {
   // sockets and connections (whole checkpoint)
   const sk = (cp: Checkpoint) => {
     const m = new Map<string, string>();
-    for (const f of cp.entries('files.img')) { const k = socketKey(f); if (k) m.set(k[0], k[1]); }
+    const q = cp.queues();
+    for (const f of cp.entries('files.img')) {
+      const k = socketKey(f);
+      if (!k) continue;
+      const qq = q.get(num(f.id));
+      m.set(k[0], k[1] + (qq ? `, ${qq.in} bytes queued in${qq.out !== undefined ? `, ${qq.out} out` : ''}` : ''));
+    }
     return m;
   };
   const sa = sk(A), sb = sk(B);

@@ -117,11 +117,12 @@ function treeHtml(procs: Proc[]): string {
 
 function fdTable(cp: Checkpoint, p: Proc, files: Map<number, any>): string {
   if (!p.fds.length) return '<p class="muted">no open files</p>';
+  const queued = cp.queues();
   const rows = p.fds.map((f) => {
     const e = files.get(f.id);
     let what = '';
     if (e?.reg) what = `${e.reg.name ?? ''}${e.reg.pos ? ` (offset ${num(e.reg.pos)})` : ''}`;
-    else if (e?.pipe) what = `pipe:[${num(e.pipe.pipe_id)}]`;
+    else if (e?.pipe) what = `pipe:[${num(e.pipe.pipe_id)}]${queued.get(f.id) ? `, ${queued.get(f.id)!.in} bytes buffered` : ''}`;
     else if (e?.usk) what = `unix ${e.usk.type ?? ''} ${e.usk.state ?? ''} ino ${num(e.usk.ino)} peer ${num(e.usk.peer)}`;
     else if (e?.isk) what = `${e.isk.proto} ${(e.isk.src_addr ?? []).join(',')}:${num(e.isk.src_port)} → ${(e.isk.dst_addr ?? []).join(',')}:${num(e.isk.dst_port)} ${e.isk.state}`;
     else if (e) { const k = Object.keys(e).find((x) => x !== 'type' && x !== 'id'); what = k && e[k]?.name ? e[k].name : ''; }
@@ -132,12 +133,14 @@ function fdTable(cp: Checkpoint, p: Proc, files: Map<number, any>): string {
 
 function connections(cp: Checkpoint): string {
   const rows: string[] = [];
+  const q = cp.queues();
+  const qd = (id: unknown) => { const x = q.get(num(id)); return x ? `${x.in} in${x.out !== undefined ? ` / ${x.out} out` : ''}` : ''; };
   for (const e of cp.entries('files.img')) {
-    if (e.isk) rows.push(`<tr><td>${esc(e.isk.family)} ${esc(e.isk.proto)}</td><td>${esc((e.isk.src_addr ?? []).join(','))}:${num(e.isk.src_port)}</td><td>${esc((e.isk.dst_addr ?? []).join(','))}:${num(e.isk.dst_port)}</td><td>${esc(e.isk.state)}</td><td>${num(e.isk.ino)}</td></tr>`);
-    else if (e.usk) rows.push(`<tr><td>UNIX ${esc(e.usk.type)}</td><td>${esc(e.usk.name ?? '')} ino ${num(e.usk.ino)}</td><td>peer ${num(e.usk.peer)}</td><td>${esc(e.usk.state)}</td><td>${num(e.usk.ino)}</td></tr>`);
+    if (e.isk) rows.push(`<tr><td>${esc(e.isk.family)} ${esc(e.isk.proto)}</td><td>${esc((e.isk.src_addr ?? []).join(','))}:${num(e.isk.src_port)}</td><td>${esc((e.isk.dst_addr ?? []).join(','))}:${num(e.isk.dst_port)}</td><td>${esc(e.isk.state)}</td><td>${esc(qd(e.id))}</td><td>${num(e.isk.ino)}</td></tr>`);
+    else if (e.usk) rows.push(`<tr><td>UNIX ${esc(e.usk.type)}</td><td>${esc(e.usk.name ?? '')} ino ${num(e.usk.ino)}</td><td>peer ${num(e.usk.peer)}</td><td>${esc(e.usk.state)}</td><td>${esc(qd(e.id))}</td><td>${num(e.usk.ino)}</td></tr>`);
   }
   if (!rows.length) return '<p class="muted">no sockets</p>';
-  return `<table class="conns"><tr><th>kind</th><th>local</th><th>remote</th><th>state</th><th>ino</th></tr>${rows.join('')}</table>`;
+  return `<table class="conns"><tr><th>kind</th><th>local</th><th>remote</th><th>state</th><th>queued bytes</th><th>ino</th></tr>${rows.join('')}</table>`;
 }
 
 function findingsHtml(v: ValidateResult): string {
