@@ -128,6 +128,13 @@ test('pstree: orphan parent, missing leader thread, duplicate pid', async () => 
   await expectFinding(c.images, 'pstree.duplicate-pid', 'pstree.img');
 });
 
+test('pstree: a loop in the parent links', async () => {
+  const a = copy('tree');
+  editImage(a.root, 'pstree', (img) => { img.entries[0].ppid = img.entries[1].pid; });
+  await expectFinding(a.images, 'pstree.cycle', 'pstree.img');
+  await expectFinding(a.images, 'pstree.roots', 'pstree.img');
+});
+
 test('missing per-process images: core of a thread, fdinfo', async () => {
   const a = copy('threads');
   const tid = readdirSync(a.images).filter((f) => /^core-\d+\.img$/.test(f)).sort().pop()!;

@@ -180,13 +180,27 @@ const VR_PM_ORDER: u32 = 6;         // pagemap entry overlaps/precedes the previ
 const VR_PM_OUTSIDE: u32 = 7;       // pagemap range not covered by vmas (adjacent vmas count as one)
 const VR_PM_WRAP: u32 = 8;          // vaddr + nr_pages*4096 overflows
 
+// Index of the last VMA whose start is <= va (0 when none).
+function lastStartAtOrBelow(vb: usize, nv: i32, va: u64): i32 {
+  let lo = 0, hi = nv - 1, r = 0;
+  while (lo <= hi) {
+    const m = (lo + hi) >>> 1;
+    if (load<u64>(vb + <usize>(m * 16)) <= va) { r = m; lo = m + 1; } else hi = m - 1;
+  }
+  return r;
+}
+
 // Is [va, end) inside vma k, or k and the VMAs that follow it without a gap?
+let walkBudget: i64 = 0;
 function covered(vb: usize, nv: i32, k: i32, va: u64, end: u64): bool {
   if (k >= nv) return false;
   const s = load<u64>(vb + <usize>(k * 16));
   let e = load<u64>(vb + <usize>(k * 16 + 8));
   if (!(s <= va && va < e)) return false;
   while (end > e) {
+    // adversarial input (giant overlapping entries over many VMAs) must not
+    // make this quadratic: past the budget, give the benefit of the doubt
+    if (--walkBudget < 0) return true;
     k++;
     if (k >= nv || load<u64>(vb + <usize>(k * 16)) != e) return false;
     e = load<u64>(vb + <usize>(k * 16 + 8));
@@ -215,9 +229,11 @@ export function val_ranges(vmas: ArrayBuffer, pm: ArrayBuffer): ArrayBuffer {
     if (i > 0 && s < prevEnd) { rows.push(VR_VMA_ORDER); rows.push(<u64>i); rows.push(<u64>(i - 1)); }
     if (e > prevEnd) prevEnd = e;
   }
+  walkBudget = 64 << 20;
   let present: u64 = 0, lazy: u64 = 0, parent: u64 = 0;
   let pmPrevEnd: u64 = 0;
   let v = 0; // vma cursor (both lists are sorted when valid)
+  // (a cursor that went past va is repositioned by binary search, so any input is O(n log n))
   for (let j = 0; j < np; j++) {
     const va = load<u64>(pb + <usize>(j * 24));
     const nr = load<u64>(pb + <usize>(j * 24 + 8));
@@ -231,15 +247,13 @@ export function val_ranges(vmas: ArrayBuffer, pm: ArrayBuffer): ArrayBuffer {
     const end = va + (nr << 12);
     if (j > 0 && va < pmPrevEnd) { rows.push(VR_PM_ORDER); rows.push(<u64>j); rows.push(<u64>(j - 1)); }
     if (end > pmPrevEnd) pmPrevEnd = end;
-    // find the vma containing va: advance the cursor, fall back to a scan if
-    // unsorted. CRIU merges pagemap entries across adjacent VMAs, so a range
-    // may continue into the next VMA when that one starts where this one ends.
+    // the vma containing va: the cursor when entries come in order, else a
+    // binary search (VMAs sorted by start; unsorted VMAs are reported above
+    // and make this answer approximate, never slow). CRIU merges pagemap
+    // entries across adjacent VMAs, so a range may continue into the next VMA.
     while (v < nv && load<u64>(vb + <usize>(v * 16 + 8)) <= va) v++;
-    let inside = covered(vb, nv, v, va, end);
-    if (!inside) {
-      for (let k = 0; k < nv && !inside; k++) inside = covered(vb, nv, k, va, end);
-      v = 0;
-    }
+    if (v >= nv || load<u64>(vb + <usize>(v * 16)) > va) v = lastStartAtOrBelow(vb, nv, va);
+    const inside = covered(vb, nv, v, va, end);
     if (!inside) { rows.push(VR_PM_OUTSIDE); rows.push(<u64>j); rows.push(0); }
   }
   const r = new ArrayBuffer(8 * (4 + rows.length));

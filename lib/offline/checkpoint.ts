@@ -122,6 +122,16 @@ export function vmaKind(status: string, flags: string, prot: string): string {
   return 'anon';
 }
 
+/** Index of the last VMA whose start is <= addr (0 when none); VMAs sorted by start. */
+export function lastStartAtOrBelow(vmas: { start: bigint }[], addr: bigint): number {
+  let lo = 0, hi = vmas.length - 1, r = 0;
+  while (lo <= hi) {
+    const m = (lo + hi) >>> 1;
+    if (vmas[m].start <= addr) { r = m; lo = m + 1; } else hi = m - 1;
+  }
+  return r;
+}
+
 export class Checkpoint {
   readonly dir: string;
   readonly names: string[];

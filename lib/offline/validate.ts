@@ -127,10 +127,15 @@ function checkTree(v: Ctx, procs: Proc[]) {
     const off = v.at('pstree.img', p.index);
     if (p.ppid === 0) roots++;
     else if (!pids.has(p.ppid)) v.add('error', 'pstree.orphan', 'pstree.img', off, `pid ${p.pid} names parent ${p.ppid}, which is not in the tree`, p.pid);
-    // ancestry cycle
-    let q: Proc | undefined = p; let steps = 0;
-    while (q && q.ppid !== 0 && steps <= procs.length) { q = pids.get(q.ppid); steps++; }
-    if (steps > procs.length) v.add('error', 'pstree.cycle', 'pstree.img', off, `pid ${p.pid} is its own ancestor`, p.pid);
+  }
+  // ancestry cycles, in linear time: walk up from each process, marking the path
+  const state = new Map<number, number>(); // 1 = on the current path, 2 = known to reach a root
+  for (const p of procs) {
+    const path: Proc[] = [];
+    let q: Proc | undefined = p;
+    while (q && !state.has(q.pid)) { state.set(q.pid, 1); path.push(q); q = q.ppid ? pids.get(q.ppid) : undefined; }
+    if (q && state.get(q.pid) === 1) v.add('error', 'pstree.cycle', 'pstree.img', v.at('pstree.img', q.index), `pid ${q.pid} is its own ancestor (a loop in the parent links)`, q.pid);
+    for (const x of path) state.set(x.pid, 2);
   }
   if (roots !== 1) v.add('error', 'pstree.roots', 'pstree.img', 0, `the tree has ${roots} roots (ppid 0); it must have exactly one`);
   // per-process images
@@ -219,10 +224,10 @@ function checkFds(v: Ctx, procs: Proc[]) {
   }
   // memfd files name memfd inodes; epoll targets name fds of the same table
   const memfdInodes = new Set<number>(cp.entries('memfd.img').map((e: any) => num(e.inode_id)));
-  const fdsByFile = new Map<number, Set<number>>();
-  for (const p of procs) for (const fd of p.fds) {
-    if (!fdsByFile.has(fd.id)) fdsByFile.set(fd.id, new Set());
-    for (const f of p.fds) fdsByFile.get(fd.id)!.add(f.fd);
+  const fdsByFile = new Map<number, Set<number>>(); // file id -> the fd numbers of a table holding it
+  for (const p of procs) {
+    const table = new Set(p.fds.map((f) => f.fd));
+    for (const fd of p.fds) if (!fdsByFile.has(fd.id)) fdsByFile.set(fd.id, table);
   }
   cp.entries('files.img').forEach((e, i) => {
     const off = v.at('files.img', i);
