@@ -32,14 +32,34 @@ export interface ValidateResult {
   clean: boolean;
 }
 
+const MAX_PER_KIND = 100;
+
 class Ctx {
   findings: Finding[] = [];
   digests: Record<string, string> = {};
   pageData = true;
   onBytes?: (done: number, total: number) => void;
   constructor(readonly cp: Checkpoint) {}
+  private perKind = new Map<string, number>();
+  counts: Record<Severity, number> = { error: 0, warning: 0, info: 0 };
   add(severity: Severity, code: string, file: string, offset: number, message: string, pid?: number) {
+    // a damaged image can produce the same finding a million times: keep the
+    // first 100 of each kind per file, then say how many more there were
+    this.counts[severity]++;
+    const key = `${code}\0${file}`;
+    const n = (this.perKind.get(key) ?? 0) + 1;
+    this.perKind.set(key, n);
+    if (n > MAX_PER_KIND) return;
     this.findings.push({ severity, code, file, offset, message, ...(pid !== undefined ? { pid } : {}) });
+  }
+  summarizeCapped() {
+    for (const [key, n] of this.perKind) {
+      if (n <= MAX_PER_KIND) continue;
+      const [code, file] = key.split('\0');
+      const kept = this.findings.filter((f) => f.code === code && f.file === file);
+      const last = kept.reduce((a, f) => (f.offset >= a.offset ? f : a), kept[0]);
+      this.findings.push({ ...last, message: `... and ${n - MAX_PER_KIND} more findings like the ones above (${code}) in this file` });
+    }
   }
   at(file: string, i: number): number { return this.cp.entryOffset(file, i); }
 }
@@ -396,11 +416,12 @@ export function validateCheckpoint(cp: Checkpoint, opts: ValidateOptions | ((don
   checkTree(v, procs);
   checkFds(v, procs);
   const pageBytes = checkMemory(v, procs);
-  if (host) v.findings.push(...checkPolicy(cp, host, (f, i) => v.at(f, i)));
+  if (host) for (const f of checkPolicy(cp, host, (file, i) => v.at(file, i))) v.add(f.severity, f.code, f.file, f.offset, f.message, f.pid);
+  v.summarizeCapped();
   const order: Record<Severity, number> = { error: 0, warning: 1, info: 2 };
   v.findings.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : a.offset - b.offset || order[a.severity] - order[b.severity]));
-  const errors = v.findings.filter((f) => f.severity === 'error').length;
-  const warnings = v.findings.filter((f) => f.severity === 'warning').length;
+  const errors = v.counts.error;
+  const warnings = v.counts.warning;
   return { dir: cp.dir, findings: v.findings, errors, warnings, pageBytes, pages: v.digests, clean: errors === 0 && warnings === 0 };
 }
 
