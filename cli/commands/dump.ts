@@ -8,15 +8,16 @@ const dump: Command = {
   describe: 'Checkpoint a running process tree into CRIU-format images',
   needsShim: true,
   builder: (y: any) => y
+    .alias('o', 'log-file') // as CRIU: -o/--log-file
     .option('tree', { alias: 't', type: 'number', describe: 'pid of the root of the tree to dump' })
     .option('images-dir', { alias: 'D', type: 'string', describe: 'directory to write the images to', default: '.' })
-    .alias('o', 'log-file')
     .option('leave-running', { alias: 'R', type: 'boolean', describe: 'let the tree run on after the dump (default: kill it)' })
     .option('shell-job', { type: 'boolean', describe: 'the tree was started from a shell: allow an outside session and a terminal' })
     .option('tcp-established', { type: 'boolean', describe: 'dump established TCP connections' })
     .option('ext-unix-sk', { type: 'boolean', describe: 'allow unix sockets connected outside the tree' })
     .option('sync', { type: 'boolean', describe: 'fsync images before killing the tree (default: on unless -R)' }),
   async run(args: any, ctx) {
+    if (args.tree !== undefined && !/^\d+$/.test(String(args.tree))) throw usage(`-t needs a pid (a number), not "${args.tree}"`);
     if (!args.tree) throw usage('which tree? give its root pid with -t PID', 'e.g. tscr dump -t 1234 -D /tmp/ckpt');
     const { runInTracer } = await import('../../lib/tracer.ts');
     const dir = resolve(args['images-dir'] ?? '.');
@@ -24,7 +25,7 @@ const dump: Command = {
     let res: any;
     try {
       res = await runInTracer('dump', {
-        pid: args.tree, dir, leaveRunning: Boolean(args['leave-running']), shellJob: Boolean(args['shell-job']),
+        pid: Number(args.tree), dir, leaveRunning: Boolean(args['leave-running']), shellJob: Boolean(args['shell-job']),
         tcpEstablished: Boolean(args['tcp-established']), extUnixSk: Boolean(args['ext-unix-sk']), sync: args.sync,
         failAfter: process.env.TSCR_TEST_FAIL_AFTER, slowPagesMs: Number(process.env.TSCR_TEST_SLOW_PAGES_MS ?? 0) || undefined,
       }, {
