@@ -19,7 +19,7 @@ const convert: Command = {
   builder: (y: any) => y
     .positional('src', { type: 'string', describe: 'CRIU image directory or tscr archive' })
     .positional('dst', { type: 'string', describe: 'archive file to write, or directory to fill' })
-    .option('prev', { type: 'string', describe: 'previous checkpoint (a tscr archive): store only pages that are not already there' })
+    .option('prev', { type: 'string', describe: 'previous checkpoint (a tscr archive or a CRIU directory): store only pages whose content is not already there' })
     .option('level', { type: 'number', default: 1, describe: '0 = store pages uncompressed, 1 = LZ4' })
     .option('workers', { type: 'number', default: 2, describe: 'compression threads (0 = compress in the main thread)' })
     .option('force', { type: 'boolean', default: false, describe: 'overwrite an existing archive / write into a non-empty directory' }),
