@@ -13,6 +13,8 @@ export interface Progress {
 export interface Ctx {
   /** Write to stdout (a newline is not added). */
   out(text: string): void;
+  /** Write bytes to stdout (binary output, e.g. `tscr encode`); the view may be reused after the call. */
+  outBytes(bytes: Uint8Array): void;
   /** Write a line to stderr. */
   err(text: string): void;
   /** Print a JSON value to stdout, one document. */
@@ -30,6 +32,7 @@ export interface CtxOptions {
   verbosity?: number;
   logFile?: string;
   stdout?: (s: string) => void;
+  stdoutBytes?: (b: Uint8Array) => void;
   stderr?: (s: string) => void;
   isTTY?: boolean;
 }
@@ -54,8 +57,10 @@ export function makeCtx(o: CtxOptions = {}): Ctx {
     const path = o.logFile;
     logSink = (s) => { (fs ?? require('node:fs')).appendFileSync(path, s); };
   }
+  const stdoutBytes = o.stdoutBytes ?? (o.stdout ? ((b: Uint8Array) => o.stdout!(Buffer.from(b).toString('latin1'))) : writeAllSync1);
   return {
     out: stdout,
+    outBytes: stdoutBytes,
     err: (s) => stderr(s.endsWith('\n') ? s : s + '\n'),
     json: (v) => stdout(JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? x.toString() : x), 2) + '\n'),
     log(level, text) {
@@ -87,6 +92,18 @@ export function makeCtx(o: CtxOptions = {}): Ctx {
       };
     },
   };
+}
+
+/** Synchronous write of all bytes to fd 1 (retries when stdout is a non-blocking pipe). */
+function writeAllSync1(b: Uint8Array): void {
+  const fs = (process as any).getBuiltinModule('node:fs');
+  let off = 0;
+  while (off < b.length) {
+    try { off += fs.writeSync(1, b, off, b.length - off); } catch (e: any) {
+      if (e?.code !== 'EAGAIN') throw e;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
+    }
+  }
 }
 
 /** A command module: one per file in cli/commands, listed in cli/commands/index.ts. */

@@ -29,6 +29,22 @@ export interface RuntimeExports {
  */
 export interface CoreExports extends RuntimeExports {
   core_version(): number;
+  // codec (issue 2): see core-as/assembly/codec.ts and lib/images.ts
+  codec_init(desc: number): number;
+  codec_decode(kind: number, buf: number, len: number, index: number, flags: number): number;
+  codec_encode(kind: number, text: number, len: number, base: number): number;
+  codec_locate(text: number, len: number): number;
+  codec_loc(i: number): number;
+  codec_count(): number;
+  codec_need(): bigint;
+  codec_out_ptr(): number;
+  codec_out_len(): number;
+  codec_out_reset(): void;
+  codec_err_code(): number;
+  codec_err_offset(): number;
+  codec_err_msg(): number;
+  /** restore plan (core-as/assembly/plan.ts): input words ArrayBuffer ptr -> output words ArrayBuffer ptr */
+  plan_build(input: number): number;
   // xxh64.ts (archive): pointers are ArrayBuffer pointers from passBytes/allocBytes + byte offsets
   xxh_hash64(ptr: number, off: number, len: number, seed: bigint): bigint;
   xxh_new(seed: bigint): number;
@@ -45,6 +61,11 @@ export interface CoreExports extends RuntimeExports {
   arc_pack(src: number, srcOff: number, rawLen: number, dst: number, dstOff: number, cap: number, level: number): number;
   arc_unpack(src: number, srcOff: number, blockLen: number, dst: number, dstOff: number, cap: number): number;
   arc_last_detail(): number;
+  // offline (issue 6): validate.ts, diff.ts, memsearch.ts (page hashes via xxh64.ts)
+  val_frames(buf: number, mode: number, a: number, b: number, maxEntry: number, maxCount: number): number;
+  val_ranges(vmas: number, pm: number): number;
+  diff_match(a: number, na: number, b: number, nb: number, out: number): number;
+  mem_find(hptr: number, hlen: number, nptr: number, nlen: number, out: number, maxHits: number): number;
   [name: string]: unknown;
 }
 
@@ -88,6 +109,11 @@ export function core(): CoreExports {
   ex = new WebAssembly.Instance(mod, imports).exports as unknown as CoreExports;
   instance = ex;
   return ex;
+}
+
+/** Copy an AssemblyScript string (as returned by an export) into a JS string. */
+export function takeString(ptr: number): string {
+  return readAsString(core(), ptr);
 }
 
 /** AssemblyScript's class id of ArrayBuffer. */

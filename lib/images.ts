@@ -1,20 +1,448 @@
 // Image API used by every other part of tscr (dump, restore, offline tools).
-// OWNER: codec (issue 2). The shapes below are the contract; the codec helper
-// implements them on top of the Wasm core.
+// OWNER: codec (issue 2). Built on the Wasm codec (core-as/assembly/codec.ts),
+// driven by the one schema table (core-as/schema). Never loads the shim.
 //
-// An image in memory has exactly the shape of crit's JSON:
+// An image in memory has exactly the shape of crit's JSON (`crit decode --pretty`):
 //   { magic: 'PSTREE', entries: [ { pid: 1, ppid: 0, ... }, ... ] }
 // - enums are their names ('X86_64'), flags fields are 'A | B' strings,
-//   hex fields are '0x..' strings, bytes are base64 strings, ip addresses are
-//   strings, exactly as crit prints them.
+//   hex fields are '0x..' strings, bytes are base64 strings (Python's encodebytes,
+//   a newline every 76 chars), ip addresses are strings, devices 'major:minor',
+//   exactly as crit prints them. On encode, plain numbers are accepted everywhere
+//   a hex/flags/dev string is (and integer strings like "0x1f" everywhere).
 // - 64-bit integers that do not fit a double exactly are BigInt in memory and
-//   exact digits in JSON text (numbers otherwise).
+//   exact digits in JSON text (numbers otherwise). BigInt (or digit strings) are
+//   accepted on encode.
 // - Extra payloads that follow an entry (pipe data, socket queues, TCP queues,
 //   ghost file contents) are in `entry.extra` as crit has them.
 // - The first pagemap entry is the pagemap head ({pages_id}), as in crit.
+// - Unknown protobuf fields are kept under `entry._unknown` (base64 of their raw
+//   bytes) and written back; images of an unknown kind decode to
+//   { magic: '0x<hex>', entries: [{ _raw: base64 of everything after the magic }] }.
+// - Raw files (pages-*.img, ifaddr, route, tmpfs tarballs, ...) have no magic and
+//   are not decodable; imageKindOf() tells them apart by name.
+//
+// API
+//   decodeImage(bytes, {file?}): Image             crit --pretty shape, BigInt for big ints
+//   encodeImage(img, {file?}): Uint8Array          byte-identical for decoded images
+//   decodeToJSON(bytes, {pretty?, file?}): string  the exact text crit decode [--pretty] prints
+//   encodeFromJSON(text, {file?}): Uint8Array      crit encode
+//   readImage(path): Image; writeImage(path, img)
+//   imageKindOf(fileName): KindDef | null          by CRIU's file name patterns
+//   imageInfo(bytes, {file?}): {magic, count}      crit info
+//   decodeFileToJSON(path, write, {pretty?})       streams any size in chunks (write gets
+//                                                  Uint8Array views valid only during the call)
+//   forEachEntry(path, fn, {batch?})               streams decoded entries in batches (e.g.
+//                                                  a huge pagemap) without holding the file
+// Errors are TscrError (E_TRUNCATED, E_BAD_MAGIC, E_BAD_VARINT, E_BAD_LENGTH, E_BAD_WIRE,
+// E_TOO_LARGE, E_BAD_JSON, E_CORRUPT) naming the file, the image kind and the byte offset.
+
+import { closeSync, fstatSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { core, passBytes, release, takeString } from '../core-as/host.ts';
+import { TscrError, type ErrorCode } from './errors.ts';
+import { KINDS, IMG_COMMON_MAGIC, IMG_SERVICE_MAGIC } from '../core-as/schema/kinds.ts';
+import type { KindDef } from '../core-as/schema/types.ts';
+import { buildDescriptor } from '../core-as/schema/descriptor.ts';
 
 export interface Image {
   magic: string;
   entries: any[];
 }
+export type { KindDef };
 
+export interface CodecOptions { file?: string }
+/** raw: plain numbers instead of crit's --pretty display forms (like crit's library without pretty). */
+export interface DecodeOptions extends CodecOptions { raw?: boolean }
+
+// ------------------------------------------------------------------ kinds
+
+const kindByName = new Map<string, number>(KINDS.map((k, i) => [k.name, i]));
+const kindByMagic = new Map<number, number>();
+KINDS.forEach((k, i) => { if (k.magic && !kindByMagic.has(k.magic)) kindByMagic.set(k.magic, i); });
+
+let patterns: [RegExp, KindDef][] | null = null;
+/** The image kind a file name belongs to, by CRIU's naming (core-123.img -> CORE), or null. */
+export function imageKindOf(fileName: string): KindDef | null {
+  if (!patterns) {
+    patterns = [];
+    for (const k of KINDS) for (const f of k.files) {
+      const re = f.replace(/[.+]/g, (c) => '\\' + c).replace('%u', '\\d+').replace('%x', '[0-9a-f]+').replace('%s', '[a-z]+');
+      patterns.push([new RegExp(`^${re}$`), k]);
+    }
+    // more specific patterns first (pagemap-shmem-N before pagemap-N etc.)
+    patterns.sort((a, b) => b[0].source.length - a[0].source.length);
+  }
+  const name = basename(fileName);
+  for (const [re, k] of patterns) if (re.test(name)) return k;
+  return null;
+}
+
+/** The kind definition for a crit magic name ('PSTREE'), or null. */
+export function kindDef(name: string): KindDef | null {
+  const i = kindByName.get(name);
+  return i === undefined ? null : KINDS[i];
+}
+
+// ------------------------------------------------------------------ core plumbing
+
+let ready = false;
+function codec() {
+  const ex = core();
+  if (!ready) {
+    const d = buildDescriptor();
+    const p = passBytes(d.bytes);
+    try {
+      if (ex.codec_init(p) < 0) throw new TscrError('E_INTERNAL', 'the Wasm codec rejected the schema descriptor');
+    } finally { release(p); }
+    ready = true;
+  }
+  return ex;
+}
+
+const ERR_CODES: Record<number, ErrorCode> = {
+  1: 'E_TRUNCATED', 2: 'E_BAD_VARINT', 3: 'E_BAD_LENGTH', 4: 'E_BAD_WIRE', 5: 'E_TOO_LARGE', 6: 'E_BAD_JSON', 7: 'E_CORRUPT',
+};
+const HINTS: Partial<Record<ErrorCode, string>> = {
+  E_TRUNCATED: 'the image file is cut short; re-copy it or dump again',
+  E_BAD_VARINT: 'the image is corrupt at this offset; re-copy it or dump again',
+  E_BAD_LENGTH: 'the image is corrupt at this offset; re-copy it or dump again',
+  E_BAD_WIRE: 'the image is corrupt, or was written for another image kind',
+  E_TOO_LARGE: 'the image is corrupt at this offset (a size field is absurd)',
+  E_BAD_JSON: 'fix the JSON at this offset; it must have the shape `crit decode` prints',
+  E_CORRUPT: 'the image is corrupt at this offset',
+};
+
+function coreError(kind: string, file: string | undefined, base: number, what: string): TscrError {
+  const ex = core();
+  const code = ERR_CODES[ex.codec_err_code()] ?? 'E_CORRUPT';
+  const off = base + (ex.codec_err_offset() >>> 0);
+  const msg = takeString(ex.codec_err_msg());
+  return new TscrError(code, `${what}: ${msg}`, { file, kind, offset: off, hint: HINTS[code] });
+}
+
+/** A trap or abort inside the core is a bug in tscr; report it with the location. */
+function guard<T>(kind: string, file: string | undefined, offset: number, fn: () => T): T {
+  try { return fn(); } catch (e) {
+    if (e instanceof TscrError) throw e;
+    throw new TscrError('E_INTERNAL', `codec failure (${(e as Error)?.message ?? e})`, { file, kind, offset, hint: 'this is a bug in tscr; please report it with the image' });
+  }
+}
+
+function outView(): Uint8Array {
+  const ex = core();
+  return new Uint8Array(ex.memory.buffer, ex.codec_out_ptr() >>> 0, ex.codec_out_len() >>> 0);
+}
+
+// ------------------------------------------------------------------ header
+
+interface Header { kindIdx: number; kind: KindDef | null; magicName: string; headerLen: number; m2: number }
+
+function readHeader(b: Uint8Array, file?: string): Header {
+  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  if (b.length < 4) {
+    throw new TscrError('E_TRUNCATED', `the file is ${b.length} bytes long, too short for an image magic`, { file, offset: 0, hint: 'the image is empty or cut short' });
+  }
+  const m1 = dv.getUint32(0, true);
+  let m2 = m1, headerLen = 4;
+  if (m1 === IMG_COMMON_MAGIC || m1 === IMG_SERVICE_MAGIC) {
+    if (b.length < 8) throw new TscrError('E_TRUNCATED', 'the file ends after the first magic word', { file, offset: 4, hint: 'the image is cut short' });
+    m2 = dv.getUint32(4, true);
+    headerLen = 8;
+  }
+  const idx = kindByMagic.get(m2);
+  if (idx === undefined) {
+    if (headerLen === 8) return { kindIdx: -1, kind: null, magicName: '0x' + m2.toString(16).padStart(8, '0'), headerLen, m2 };
+    const byName = file ? imageKindOf(file) : null;
+    const raw = byName?.layout === 'raw';
+    throw new TscrError('E_BAD_MAGIC', `unknown magic 0x${m1.toString(16).padStart(8, '0')}: not a CRIU image`, {
+      file, offset: 0, kind: byName?.name,
+      hint: raw ? `${byName!.name} files hold raw data with no magic; they are not decodable (pages are read through the pagemap)`
+        : 'is this a CRIU image? raw page files (pages-*.img) cannot be decoded',
+    });
+  }
+  return { kindIdx: idx, kind: KINDS[idx], magicName: KINDS[idx].name, headerLen, m2 };
+}
+
+function headerBytes(kind: KindDef | null, magicValue: number): Uint8Array {
+  const prefix = kind ? kind.prefix : 'common';
+  const out = new Uint8Array(prefix === 'none' ? 4 : 8);
+  const dv = new DataView(out.buffer);
+  if (prefix === 'none') dv.setUint32(0, magicValue, true);
+  else { dv.setUint32(0, prefix === 'service' ? IMG_SERVICE_MAGIC : IMG_COMMON_MAGIC, true); dv.setUint32(4, magicValue, true); }
+  return out;
+}
+
+// ------------------------------------------------------------------ decode (streaming core)
+
+interface Source { size: number; read(pos: number, len: number): Uint8Array }
+
+function memSource(bytes: Uint8Array): Source {
+  return { size: bytes.length, read: (pos, len) => bytes.subarray(pos, pos + len) };
+}
+
+function fileSource(fd: number): Source {
+  const size = fstatSync(fd).size;
+  return {
+    size,
+    read(pos, len) {
+      const b = Buffer.allocUnsafe(len);
+      let got = 0;
+      while (got < len) {
+        const n = readSync(fd, b, got, len - got, pos + got);
+        if (n === 0) break;
+        got += n;
+      }
+      return b.subarray(0, got);
+    },
+  };
+}
+
+const F_VALUES = 1, F_INDENT = 2, F_BIG = 4, F_LAST = 8;
+const CHUNK = 4 << 20;
+const INDENT1 = '\n    ';
+
+function b64(b: Uint8Array): string {
+  // Python base64.encodebytes: 76 chars per line, each ending in \n
+  const s = Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64');
+  let out = '';
+  for (let i = 0; i < s.length; i += 76) out += s.slice(i, i + 76) + '\n';
+  return out;
+}
+
+/**
+ * Decode entries from src, calling sink(view, index, count) with the JSON text of each
+ * chunk (entries separated as in the final document). Returns the header and count.
+ */
+function decodeEntries(src: Source, file: string | undefined, flags: number,
+  sink: (view: Uint8Array, firstIndex: number, count: number) => void, onHeader: (h: Header) => void): { h: Header; count: number } {
+  const head = src.read(0, Math.min(8, src.size));
+  const h = readHeader(head, file);
+  onHeader(h);
+  if (h.kindIdx < 0) return { h, count: 1 };
+  if (h.kind!.layout === 'raw') throw new TscrError('E_BAD_MAGIC', `${h.kind!.name} images hold raw data and have no entries`, { file, kind: h.kind!.name, offset: 0 });
+  const ex = codec();
+  let pos = h.headerLen;
+  let index = 0;
+  let chunk = CHUNK;
+  while (pos < src.size) {
+    const want = Math.min(chunk, src.size - pos);
+    const buf = src.read(pos, want);
+    const last = pos + buf.length >= src.size;
+    const p = passBytes(buf);
+    let rc: number;
+    try {
+      rc = guard(h.kind!.name, file, pos, () => ex.codec_decode(h.kindIdx, p, buf.length, index, flags | (last ? F_LAST : 0)));
+      if (rc < 0) throw coreError(h.kind!.name, file, pos, `cannot decode entry #${index + ex.codec_count()}`);
+      const n = ex.codec_count();
+      if (n > 0) sink(outView(), index, n);
+      ex.codec_out_reset();
+      index += n;
+    } finally { release(p); }
+    if (rc === 0) {
+      const need = Number(ex.codec_need());
+      if (need > src.size - pos) {
+        throw new TscrError('E_TRUNCATED', `entry #${index} needs ${need} bytes but only ${src.size - pos} remain in the file`,
+          { file, kind: h.kind!.name, offset: pos, hint: HINTS.E_TRUNCATED });
+      }
+      chunk = Math.max(chunk * 2, need);
+      continue;
+    }
+    pos += rc;
+    chunk = CHUNK;
+  }
+  return { h, count: index };
+}
+
+function unknownKindEntries(src: Source, h: Header): any[] {
+  return [{ _raw: b64(src.read(h.headerLen, src.size - h.headerLen)) }];
+}
+
+/** Text of the whole crit JSON document, written in pieces through write(). */
+function decodeToSink(src: Source, file: string | undefined, pretty: boolean, write: (s: string | Uint8Array) => void): void {
+  const flags = pretty ? F_VALUES | F_INDENT : 0;
+  let any = false;
+  const { h } = decodeEntries(src, file, flags, (view) => { any = true; write(view); }, (h) => {
+    write(pretty ? `{${INDENT1}"magic": "${h.magicName}",${INDENT1}"entries": [` : `{"magic": "${h.magicName}", "entries": [`);
+  });
+  if (h.kindIdx < 0) {
+    const raw = JSON.stringify(unknownKindEntries(src, h)[0]._raw);
+    write(pretty ? `\n        {\n            "_raw": ${raw}\n        }\n    ]\n}` : `{"_raw": ${raw}}]}`);
+    return;
+  }
+  write(pretty ? (any ? '\n    ]\n}' : ']\n}') : ']}');
+}
+
+const dec = new TextDecoder('latin1');
+function viewText(v: Uint8Array): string {
+  // ensure_ascii output: every byte is ASCII
+  return Buffer.from(v.buffer, v.byteOffset, v.byteLength).latin1Slice(0, v.byteLength);
+}
+
+/** crit decode [--pretty]: the exact JSON text (no trailing newline). */
+export function decodeToJSON(bytes: Uint8Array, opts: CodecOptions & { pretty?: boolean } = {}): string {
+  const parts: string[] = [];
+  decodeToSink(memSource(bytes), opts.file, Boolean(opts.pretty), (s) => parts.push(typeof s === 'string' ? s : viewText(s)));
+  return parts.join('');
+}
+
+/** Stream a file of any size to JSON text; write() gets strings or views valid only during the call. */
+export function decodeFileToJSON(path: string, write: (s: string | Uint8Array) => void, opts: { pretty?: boolean } = {}): void {
+  const fd = openFile(path);
+  try { decodeToSink(fileSource(fd), path, Boolean(opts.pretty), write); } finally { closeSync(fd); }
+}
+
+function reviveBig(_k: string, v: unknown): unknown {
+  if (typeof v === 'string' && v.startsWith('#big#')) return BigInt(v.slice(5));
+  return v;
+}
+
+function parseChunk(view: Uint8Array, first: number): any[] {
+  let text = viewText(view);
+  if (first > 0) text = text.slice(2); // leading ", "
+  const s = '[' + text + ']';
+  return s.includes('"#big#') ? JSON.parse(s, reviveBig) : JSON.parse(s);
+}
+
+/** Decode an image into crit's --pretty shape. */
+export function decodeImage(bytes: Uint8Array, opts: DecodeOptions = {}): Image {
+  const src = memSource(bytes);
+  const entries: any[] = [];
+  let magic = '';
+  const { h } = decodeEntries(src, opts.file, (opts.raw ? 0 : F_VALUES) | F_BIG, (view, first) => {
+    for (const e of parseChunk(view, first)) entries.push(e);
+  }, (h) => { magic = h.magicName; });
+  if (h.kindIdx < 0) return { magic, entries: unknownKindEntries(src, h) };
+  return { magic, entries };
+}
+
+/** Stream decoded entries of a file in batches (as decodeImage shapes them). */
+export function forEachEntry(path: string, fn: (entries: any[], firstIndex: number, magic: string) => void): string {
+  const fd = openFile(path);
+  let magic = '';
+  try {
+    const src = fileSource(fd);
+    const { h } = decodeEntries(src, path, F_VALUES | F_BIG, (view, first) => fn(parseChunk(view, first), first, magic), (h) => { magic = h.magicName; });
+    if (h.kindIdx < 0) fn(unknownKindEntries(src, h), 0, magic);
+  } finally { closeSync(fd); }
+  return magic;
+}
+
+/** crit info: magic and entry count (pagemap head not counted, like crit). */
+export function imageInfo(bytes: Uint8Array, opts: CodecOptions = {}): { magic: string; count: number } {
+  let magic = '';
+  const { h, count } = decodeEntries(memSource(bytes), opts.file, 0, () => {}, (h) => { magic = h.magicName; });
+  return { magic, count: h.kind?.layout === 'pagemap' ? Math.max(0, count - 1) : count };
+}
+
+// ------------------------------------------------------------------ encode
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const p of parts) { out.set(p, o); o += p.length; }
+  return out;
+}
+
+function unknownKindBytes(magic: string, entries: any[], file?: string, offset?: number): Uint8Array {
+  const v = Number.parseInt(magic, 16);
+  const raw = entries?.[0]?._raw;
+  if (!Number.isFinite(v) || typeof raw !== 'string') {
+    throw new TscrError('E_BAD_JSON', `unknown image magic "${magic}"`, { file, offset, hint: 'use a magic name crit prints (e.g. "PSTREE"), or "0x<hex>" with one {"_raw": base64} entry' });
+  }
+  return concat([headerBytes(null, v >>> 0), Buffer.from(raw, 'base64')]);
+}
+
+/** Encode the entries list at Wasm address ptr (len bytes of JSON text). */
+function encodeAt(kindName: string, ptr: number, len: number, base: number, file: string | undefined, offsetBase: number): Uint8Array {
+  const idx = kindByName.get(kindName)!;
+  const ex = codec();
+  if (guard(kindName, file, offsetBase, () => ex.codec_encode(idx, ptr, len, base)) < 0) {
+    throw coreError(kindName, file, offsetBase, `cannot encode entry #${base + ex.codec_count()}`);
+  }
+  const out = outView().slice();
+  ex.codec_out_reset();
+  return out;
+}
+
+function encodeEntriesText(kindName: string, text: Uint8Array, base: number, file: string | undefined, offsetBase: number): Uint8Array {
+  const p = passBytes(text);
+  try { return encodeAt(kindName, p, text.length, base, file, offsetBase); } finally { release(p); }
+}
+
+function checkKind(magic: unknown, file?: string, offset?: number): KindDef | null {
+  if (typeof magic !== 'string') throw new TscrError('E_BAD_JSON', '"magic" must be a string', { file, offset });
+  if (/^0x[0-9a-f]+$/i.test(magic)) return null;
+  const k = kindDef(magic);
+  if (!k) throw new TscrError('E_BAD_JSON', `unknown image magic "${magic}"`, { file, offset, hint: 'use a magic name crit prints, e.g. "PSTREE" or "CORE"' });
+  if (k.layout === 'raw') throw new TscrError('E_BAD_JSON', `${magic} images are raw data and cannot be encoded from JSON`, { file, offset });
+  return k;
+}
+
+/** crit encode: JSON text (as crit decode prints it, pretty or not) to image bytes. */
+export function encodeFromJSON(text: string | Uint8Array, opts: CodecOptions = {}): Uint8Array {
+  const bytes = typeof text === 'string' ? Buffer.from(text, 'utf8') : text;
+  const ex = codec();
+  const p = passBytes(bytes);
+  try {
+    if (guard('JSON', opts.file, 0, () => ex.codec_locate(p, bytes.length)) < 0) throw coreError('JSON', opts.file, 0, 'not a crit image document');
+    const ms = ex.codec_loc(0) >>> 0;
+    const me = ex.codec_loc(1) >>> 0;
+    const es = ex.codec_loc(2) >>> 0, ee = ex.codec_loc(3) >>> 0;
+    const magic = Buffer.from(bytes.buffer, bytes.byteOffset + ms, me - ms).toString('utf8');
+    const k = checkKind(magic, opts.file, ms);
+    if (!k) {
+      let entries: any;
+      try { entries = JSON.parse(Buffer.from(bytes.subarray(es, ee)).toString('utf8')); } catch (e: any) {
+        throw new TscrError('E_BAD_JSON', `bad entries of an unknown image kind: ${e?.message}`, { file: opts.file, offset: es });
+      }
+      return unknownKindBytes(magic, entries, opts.file, ms);
+    }
+    const body = encodeAt(k.name, p + es, ee - es, 0, opts.file, es);
+    return concat([headerBytes(k, k.magic), body]);
+  } finally { release(p); }
+}
+
+const bigReplacer = (_k: string, v: unknown) => (typeof v === 'bigint' ? v.toString() : v);
+
+/** Encode an image object (crit's shape; BigInt allowed) to bytes. */
+export function encodeImage(img: Image, opts: CodecOptions = {}): Uint8Array {
+  if (!img || typeof img !== 'object' || !Array.isArray(img.entries)) {
+    throw new TscrError('E_BAD_JSON', 'an image must be an object {magic, entries: [...]}', { file: opts.file });
+  }
+  const k = checkKind(img.magic, opts.file);
+  if (!k) return unknownKindBytes(img.magic, img.entries, opts.file);
+  const parts: Uint8Array[] = [headerBytes(k, k.magic)];
+  const BATCH = 8192;
+  for (let i = 0; i < img.entries.length || (i === 0 && img.entries.length === 0); i += BATCH) {
+    const slice = img.entries.slice(i, i + BATCH);
+    const text = Buffer.from(JSON.stringify(slice, bigReplacer), 'utf8');
+    parts.push(encodeEntriesText(k.name, text, i, opts.file, 0));
+    if (img.entries.length === 0) break;
+  }
+  return concat(parts);
+}
+
+// ------------------------------------------------------------------ files
+
+function openFile(path: string): number {
+  try { return openSync(path, 'r'); } catch (e: any) {
+    throw new TscrError(e?.code === 'ENOENT' ? 'E_NOT_FOUND' : 'E_IO', `cannot open ${path}: ${e?.message ?? e}`, { file: path });
+  }
+}
+
+export function readImage(path: string, opts: { raw?: boolean } = {}): Image {
+  let b: Buffer;
+  try { b = readFileSync(path); } catch (e: any) {
+    throw new TscrError(e?.code === 'ENOENT' ? 'E_NOT_FOUND' : 'E_IO', `cannot read ${path}: ${e?.message ?? e}`, { file: path });
+  }
+  return decodeImage(b, { file: path, raw: opts.raw });
+}
+
+export function writeImage(path: string, img: Image): void {
+  const bytes = encodeImage(img, { file: path });
+  try { writeFileSync(path, bytes); } catch (e: any) {
+    throw new TscrError('E_IO', `cannot write ${path}: ${e?.message ?? e}`, { file: path });
+  }
+}

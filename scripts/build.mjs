@@ -86,6 +86,10 @@ async function buildCli() {
     bundle: true,
     platform: 'node',
     format: 'esm',
+    // lazily imported parts (yargs, the full command list) go to their own chunks,
+    // so `tscr decode` starts without parsing them
+    splitting: true,
+    chunkNames: '[name]-[hash]', // must stay directly in dist/ (lib/paths.ts resolves the root from it)
     target: 'node20',
     external: ['koffi'],
     sourcemap: 'linked',

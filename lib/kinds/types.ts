@@ -33,12 +33,41 @@ export interface DumpFdCtx {
   link: string;           // readlink /proc/PID/fd/N, e.g. "pipe:[1234]", "/tmp/x (deleted)"
   stat: FdStat;
   info: FdInfo;
-  /** Allocate/lookup a file id; the same open file description must get the same id. */
+  /**
+   * Allocate/lookup a file id; the same open file description must get the same id.
+   * The engine confirms sameness with kcmp(KCMP_FILE) among fds of one key, so a
+   * key names the object kind (and inode), e.g. 'timerfd', `pipe:${ino}`.
+   */
   fileId(key: string): { id: number; isNew: boolean };
-  /** Append entries to another image of the dump (e.g. 'PIPES_DATA'). */
-  addEntry(magic: string, entry: any): void;
+  /** Append entries to another image of the dump (e.g. 'PIPES_DATA'). Returns the
+   * entry's 1-based number within that magic (GHOST_FILE n -> ghost-file-n.img). */
+  addEntry(magic: string, entry: any): number | void;
   /** Options from the command line (tcp-established, ext-unix-sk, ...). */
   opts: Record<string, unknown>;
+  log(text: string): void;
+  // ---- optional, added for issue 4 (fd kinds); engines that lack them still work for other kinds ----
+  /** Per-dump cache shared by every fd of every process of the dump (keyed by the module). */
+  shared?: Map<string, unknown>;
+  /**
+   * Contents of a shmem inode (memfd, MAP_SHARED anonymous memory), as runs of
+   * whole pages at byte offsets. The engine writes pagemap-shmem-<shmid>.img
+   * (head {pages_id}, then {vaddr: '0x<off>', compat_nr_pages: 0, flags: 'PE_PRESENT',
+   * nr_pages}) and the bytes to pages-<pages_id>.img, as CRIU 4.2 does.
+   */
+  writeShmem?(shmid: number, runs: { off: number; data: Buffer }[]): void;
+  // ---- optional, added for issue 5 (inet sockets) ----
+  /** Write a whole image file of its own, e.g. 'tcp-stream-14b925.img' (CRIU keeps
+   *  one TCP_STREAM image per socket inode). Without it, the inet module falls
+   *  back to addEntry('TCP_STREAM', {...entry, ino}). */
+  addImageFile?(file: string, magic: string, entries: any[]): void;
+}
+
+/** Given once to FdKind.finishDump after every fd of every process was dumped. */
+export interface FinishDumpCtx {
+  shared: Map<string, unknown>;
+  opts: Record<string, unknown>;
+  addEntry(magic: string, entry: any): void;
+  fileId(key: string): { id: number; isNew: boolean };
   log(text: string): void;
 }
 
@@ -50,6 +79,29 @@ export interface RestoreFdCtx {
   /** Per-restore cache for objects shared by several fds (keyed by the module). */
   shared: Map<string, unknown>;
   opts: Record<string, unknown>;
+  log(text: string): void;
+  // ---- optional, added for issue 4 ----
+  /**
+   * A local fd (a dup; the caller closes it) of the open file description the
+   * engine installs, or will install, at fd number `fd` of this process (ctx.pid).
+   * The engine restores it on demand if it has not yet (cache by file id).
+   * epoll needs it: its watches name the target's fd numbers.
+   */
+  localFd?(fd: number): number | Promise<number>;
+  /** Pages of a shmem inode from pagemap-shmem-<shmid>.img + its pages file. */
+  shmem?(shmid: number): { off: number; data: Buffer }[];
+  /** Run fn once every fd of the restore is installed (or the restore failed): close cached fds. */
+  defer?(fn: () => void): void;
+  // ---- optional, added for issue 5 ----
+  /** The entries of one image file by name, e.g. 'tcp-stream-14b925.img', or null
+   *  if the checkpoint has no such file. */
+  imageFile?(file: string): any[] | null;
+}
+
+/** Outcome given to FdKind.dumpDone (issue 5). */
+export interface DumpOutcome {
+  ok: boolean;            // the whole dump succeeded (images written)
+  treeKilled: boolean;    // the dumped tree was killed (not --leave-running)
   log(text: string): void;
 }
 
@@ -64,4 +116,24 @@ export interface FdKind {
   dump(ctx: DumpFdCtx): any | null;
   /** Create the object in tscr's process; return the local fd to install as ctx.fd in the target. */
   restore(ctx: RestoreFdCtx, fileEntry: any, fdinfo: any): number | Promise<number>;
+  // ---- optional, added for issue 4 ----
+  /** Called once after every fd of every process of the tree was dumped (cross-fd checks, e.g. unix peers outside the tree). */
+  finishDump?(ctx: FinishDumpCtx): void;
+  // ---- optional, added for issue 5 (inet sockets, network lock) ----
+  /** Called once at the very end of a dump, success or failure, with
+   *  DumpFdCtx.shared. The inet module leaves TCP repair mode and unlocks the
+   *  network when the tree keeps running or the dump failed, and keeps the lock
+   *  (the restore releases it) when the tree was killed. Must not throw. */
+  dumpDone?(shared: Map<string, unknown>, outcome: DumpOutcome): void;
+  /** Called once after every fd of every process is installed and before the
+   *  tree resumes (ok=true), or when a restore fails (ok=false), with
+   *  RestoreFdCtx.shared. The inet module leaves TCP repair mode and unlocks the
+   *  network here. Must not throw. */
+  restoreDone?(shared: Map<string, unknown>, ok: boolean, log: (text: string) => void): void;
 }
+// Ownership rule (issue 4 modules): restore() returns a NEW local fd (a dup)
+// that the engine owns and closes once installed; calling restore() again for
+// the same file id returns another dup of the same open file description.
+// Objects cached in ctx.shared are closed through ctx.defer.
+// A module may add entries to FILES through ctx.addEntry('FILES', entry) (e.g.
+// the REG entry a FIFO names by regf_id); the engine puts them in files.img.

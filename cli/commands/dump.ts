@@ -1,0 +1,44 @@
+// tscr dump -t PID -D DIR: checkpoint a running process tree into CRIU images.
+import type { Command } from '../context.ts';
+import { usage } from '../context.ts';
+import { resolve } from 'node:path';
+
+const dump: Command = {
+  command: 'dump',
+  describe: 'Checkpoint a running process tree into CRIU-format images',
+  needsShim: true,
+  builder: (y: any) => y
+    .option('tree', { alias: 't', type: 'number', describe: 'pid of the root of the tree to dump' })
+    .option('images-dir', { alias: 'D', type: 'string', describe: 'directory to write the images to', default: '.' })
+    .option('leave-running', { alias: 'R', type: 'boolean', describe: 'let the tree run on after the dump (default: kill it)' })
+    .option('shell-job', { type: 'boolean', describe: 'the tree was started from a shell: allow an outside session and a terminal' })
+    .option('tcp-established', { type: 'boolean', describe: 'dump established TCP connections' })
+    .option('ext-unix-sk', { type: 'boolean', describe: 'allow unix sockets connected outside the tree' })
+    .option('sync', { type: 'boolean', describe: 'fsync images before killing the tree (default: on unless -R)' }),
+  async run(args: any, ctx) {
+    if (!args.tree) throw usage('which tree? give its root pid with -t PID', 'e.g. tscr dump -t 1234 -D /tmp/ckpt');
+    const { runInTracer } = await import('../../lib/tracer.ts');
+    const dir = resolve(args['images-dir'] ?? '.');
+    const bar = ctx.progress('dump', 'bytes');
+    let res: any;
+    try {
+      res = await runInTracer('dump', {
+        pid: args.tree, dir, leaveRunning: Boolean(args['leave-running']), shellJob: Boolean(args['shell-job']),
+        tcpEstablished: Boolean(args['tcp-established']), extUnixSk: Boolean(args['ext-unix-sk']), sync: args.sync,
+        failAfter: process.env.TSCR_TEST_FAIL_AFTER, slowPagesMs: Number(process.env.TSCR_TEST_SLOW_PAGES_MS ?? 0) || undefined,
+      }, {
+        onProgress: (d, t) => bar.update(d, t),
+        onLog: (l, t) => ctx.log(l as 1, t),
+      });
+    } finally {
+      bar.end();
+    }
+    if (ctx.jsonMode) ctx.json(res);
+    else {
+      const mb = (res.bytes / (1 << 20)).toFixed(1);
+      ctx.out(`dumped ${res.processes} process${res.processes === 1 ? '' : 'es'} (${res.threads} threads, ${res.vmas} VMAs, ${mb} MiB of pages) to ${res.dir} in ${res.seconds.toFixed(2)} s${res.mbps ? ` (${res.mbps.toFixed(0)} MiB/s)` : ''}; ${args['leave-running'] ? 'left running' : 'tree killed'}\n`);
+    }
+    return 0;
+  },
+};
+export default dump;

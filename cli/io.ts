@@ -1,0 +1,38 @@
+// Input/output helpers for the crit-compatible commands: `-` (or no option) means
+// stdin/stdout; files are read and written synchronously.
+import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { TscrError } from '../lib/errors.ts';
+
+export function isStd(p: unknown): boolean {
+  return p === undefined || p === null || p === '' || p === '-';
+}
+
+export function readInput(p: string | undefined, what: string): Uint8Array {
+  try {
+    return readFileSync(isStd(p) ? 0 : p!);
+  } catch (e: any) {
+    const name = isStd(p) ? 'stdin' : p!;
+    throw new TscrError(e?.code === 'ENOENT' ? 'E_NOT_FOUND' : 'E_IO', `cannot read ${what} ${name}: ${e?.code ?? e?.message ?? e}`,
+      { file: name, hint: e?.code === 'ENOENT' ? 'check the path' : undefined });
+  }
+}
+
+/** A sink writing to a file (created/truncated) or to the context's stdout. */
+export function openOutput(p: string | undefined, toStdout: (b: Uint8Array) => void): { write(b: Uint8Array | string): void; close(): void; isStdout: boolean } {
+  if (isStd(p)) {
+    return { write: (b) => toStdout(typeof b === 'string' ? Buffer.from(b, 'latin1') : b), close() {}, isStdout: true };
+  }
+  let fd: number;
+  try { fd = openSync(p!, 'w', 0o644); } catch (e: any) {
+    throw new TscrError('E_IO', `cannot create ${p}: ${e?.code ?? e?.message ?? e}`, { file: p, hint: 'check that the directory exists and is writable' });
+  }
+  return {
+    write(b) {
+      const buf = typeof b === 'string' ? Buffer.from(b, 'latin1') : b;
+      let off = 0;
+      while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
+    },
+    close() { closeSync(fd); },
+    isStdout: false,
+  };
+}

@@ -1,0 +1,117 @@
+// Every CRIU image kind tscr knows: crit's name, magic number (criu/include/magic.h),
+// entry message, file name pattern and the payload that follows entries.
+import type { KindDef } from './types.ts';
+
+export const IMG_COMMON_MAGIC = 0x54564319;
+export const IMG_SERVICE_MAGIC = 0x55105940;
+
+const K = (name: string, magic: number, msg: string, files: string[], more: Partial<KindDef> = {}): KindDef =>
+  ({ name, magic, msg, files, prefix: 'common', layout: 'entries', ...more });
+
+export const KINDS: KindDef[] = [
+  K('INVENTORY', 0x58313116, 'inventory_entry', ['inventory.img'], { prefix: 'none' }),
+  K('PSTREE', 0x50273030, 'pstree_entry', ['pstree.img']),
+  K('FDINFO', 0x56213732, 'fdinfo_entry', ['fdinfo-%u.img']),
+  K('PAGEMAP', 0x56084025, 'pagemap_entry', ['pagemap-%u.img', 'pagemap-shmem-%u.img'], { layout: 'pagemap' }),
+  K('CORE', 0x55053847, 'core_entry', ['core-%u.img']),
+  K('IDS', 0x54432030, 'task_kobj_ids_entry', ['ids-%u.img']),
+  K('VMAS', 0x54123737, 'vma_entry', ['vmas-%u.img']),
+  K('PIPES', 0x56513555, 'pipe_entry', ['pipes.img']),
+  K('PIPES_DATA', 0x56453709, 'pipe_data_entry', ['pipes-data.img'], { extra: 'bytes:bytes' }),
+  K('FIFO', 0x58364939, 'fifo_entry', ['fifo.img']),
+  K('FIFO_DATA', 0x59333054, 'pipe_data_entry', ['fifo-data.img'], { extra: 'bytes:bytes' }),
+  K('SIGACT', 0x55344201, 'sa_entry', ['sigacts-%u.img']),
+  K('UNIXSK', 0x54373943, 'unix_sk_entry', ['unixsk.img']),
+  K('INETSK', 0x56443851, 'inet_sk_entry', ['inetsk.img']),
+  K('PACKETSK', 0x60454618, 'packet_sock_entry', ['packetsk.img']),
+  K('ITIMERS', 0x57464056, 'itimer_entry', ['itimers-%u.img']),
+  K('POSIX_TIMERS', 0x52603957, 'posix_timer_entry', ['posix-timers-%u.img']),
+  K('SK_QUEUES', 0x56264026, 'sk_packet_entry', ['sk-queues.img'], { extra: 'bytes:length' }),
+  K('UTSNS', 0x54473203, 'utsns_entry', ['utsns-%u.img']),
+  K('CREDS', 0x54023547, 'creds_entry', ['creds-%u.img']),
+  K('IPC_VAR', 0x53115007, 'ipc_var_entry', ['ipcns-var-%u.img']),
+  K('IPCNS_SHM', 0x46283044, 'ipc_shm_entry', ['ipcns-shm-%u.img'], { extra: 'shm' }),
+  K('IPCNS_MSG', 0x55453737, 'ipc_msg_entry', ['ipcns-msg-%u.img'], { extra: 'msg' }),
+  K('IPCNS_SEM', 0x59573019, 'ipc_sem_entry', ['ipcns-sem-%u.img'], { extra: 'sem' }),
+  K('REG_FILES', 0x50363636, 'reg_file_entry', ['reg-files.img']),
+  K('EXT_FILES', 0x59255641, 'ext_file_entry', ['ext-files.img']),
+  K('FS', 0x51403912, 'fs_entry', ['fs-%u.img']),
+  K('MM', 0x57492820, 'mm_entry', ['mm-%u.img']),
+  K('REMAP_FPATH', 0x59133954, 'remap_file_path_entry', ['remap-fpath.img']),
+  K('GHOST_FILE', 0x52583605, 'ghost_file_entry', ['ghost-file-%x.img'], { layout: 'ghost' }),
+  K('TCP_STREAM', 0x51465506, 'tcp_stream_entry', ['tcp-stream-%x.img'], { extra: 'tcp' }),
+  K('EVENTFD_FILE', 0x44523722, 'eventfd_file_entry', ['eventfd.img']),
+  K('EVENTPOLL_FILE', 0x45023858, 'eventpoll_file_entry', ['eventpoll.img']),
+  K('EVENTPOLL_TFD', 0x44433746, 'eventpoll_tfd_entry', ['eventpoll-tfd.img']),
+  K('SIGNALFD', 0x57323820, 'signalfd_entry', ['signalfd.img']),
+  K('INOTIFY_FILE', 0x48424431, 'inotify_file_entry', ['inotify.img']),
+  K('INOTIFY_WD', 0x54562009, 'inotify_wd_entry', ['inotify-wd.img']),
+  K('MNTS', 0x55563928, 'mnt_entry', ['mountpoints-%u.img']),
+  K('NETDEV', 0x57373951, 'net_device_entry', ['netdev-%u.img']),
+  K('NETNS', 0x55933752, 'netns_entry', ['netns-%u.img']),
+  K('TTY_FILES', 0x59433025, 'tty_file_entry', ['tty.img']),
+  K('TTY_INFO', 0x59453036, 'tty_info_entry', ['tty-info.img']),
+  K('TTY_DATA', 0x59413026, 'tty_data_entry', ['tty-data.img']),
+  K('FILE_LOCKS', 0x54323616, 'file_lock_entry', ['filelocks.img']),
+  K('RLIMIT', 0x57113925, 'rlimit_entry', ['rlimit-%u.img']),
+  K('FANOTIFY_FILE', 0x55096122, 'fanotify_file_entry', ['fanotify.img']),
+  K('FANOTIFY_MARK', 0x56506035, 'fanotify_mark_entry', ['fanotify-mark.img']),
+  K('SIGNAL', 0x59255647, 'siginfo_entry', ['signal-s-%u.img', 'signal-p-%u.img']),
+  K('NETLINK_SK', 0x58005614, 'netlink_sk_entry', ['netlinksk.img']),
+  K('NS_FILES', 0x61394011, 'ns_file_entry', ['ns-files.img']),
+  K('TUNFILE', 0x57143751, 'tunfile_entry', ['tunfile.img']),
+  K('CGROUP', 0x59383330, 'cgroup_entry', ['cgroup.img']),
+  K('TIMERFD', 0x50493712, 'timerfd_entry', ['timerfd.img']),
+  K('CPUINFO', 0x61404013, 'cpuinfo_entry', ['cpuinfo.img']),
+  K('USERNS', 0x55474906, 'userns_entry', ['userns-%u.img']),
+  K('SECCOMP', 0x64413049, 'seccomp_entry', ['seccomp.img']),
+  K('BINFMT_MISC', 0x67343323, 'binfmt_misc_entry', ['binfmt-misc.img', 'binfmt-misc-%u.img']),
+  K('AUTOFS', 0x49353943, 'autofs_entry', ['autofs-%u.img']),
+  K('FILES', 0x56303138, 'file_entry', ['files.img']),
+  K('MEMFD_INODE', 0x48453499, 'memfd_inode_entry', ['memfd.img']),
+  K('TIMENS', 0x43114433, 'timens_entry', ['timens-%u.img']),
+  K('PIDNS', 0x61157326, 'pidns_entry', ['pidns-%u.img']),
+  K('BPFMAP_FILE', 0x57506142, 'bpfmap_file_entry', ['bpfmap-file.img']),
+  K('BPFMAP_DATA', 0x64324033, 'bpfmap_data_entry', ['bpfmap-data.img'], { extra: 'bpf' }),
+  K('APPARMOR', 0x59423047, 'apparmor_entry', ['apparmor.img']),
+  K('PIDFD', 0x54435556, 'pidfd_entry', ['pidfd.img']),
+  K('STATS', 0x57093306, 'stats_entry', ['stats-%s'], { prefix: 'service' }),
+  K('IRMAP_CACHE', 0x57004059, 'irmap_cache_entry', ['irmap-cache.img'], { prefix: 'service' }),
+  // Files with no magic: raw data that is never decoded as entries.
+  ...([
+    ['PAGES', ['pages-%u.img', 'pages-shmem-%u.img']],
+    ['IFADDR', ['ifaddr-%u.img']], ['ROUTE', ['route-%u.img']], ['ROUTE6', ['route6-%u.img']],
+    ['RULE', ['rule-%u.img']], ['IPTABLES', ['iptables-%u.img']], ['IP6TABLES', ['ip6tables-%u.img']],
+    ['NFTABLES', ['nftables-%u.img']], ['NETNF_CT', ['netns-ct-%u.img']], ['NETNF_EXP', ['netns-exp-%u.img']],
+    ['TMPFS_IMG', ['tmpfs-%u.tar.gz.img']], ['TMPFS_DEV', ['tmpfs-dev-%u.tar.gz.img']],
+  ] as [string, string[]][]).map(([name, files]): KindDef => ({ name, magic: 0, prefix: 'none', layout: 'raw', files })),
+];
+
+/** Flag tables crit uses for (criu).flags fields; bits not named print as one "0x.." term. */
+export const FLAG_MAPS: Record<string, [string, number][]> = {
+  'mmap.prot': [['PROT_READ', 0x1], ['PROT_WRITE', 0x2], ['PROT_EXEC', 0x4]],
+  'mmap.flags': [['MAP_SHARED', 0x1], ['MAP_PRIVATE', 0x2], ['MAP_DROPPABLE', 0x8], ['MAP_ANON', 0x20], ['MAP_GROWSDOWN', 0x100]],
+  'mmap.status': [['VMA_AREA_NONE', 0], ['VMA_AREA_REGULAR', 1 << 0], ['VMA_AREA_STACK', 1 << 1], ['VMA_AREA_VSYSCALL', 1 << 2],
+    ['VMA_AREA_VDSO', 1 << 3], ['VMA_AREA_HEAP', 1 << 5], ['VMA_FILE_PRIVATE', 1 << 6], ['VMA_FILE_SHARED', 1 << 7],
+    ['VMA_ANON_SHARED', 1 << 8], ['VMA_ANON_PRIVATE', 1 << 9], ['VMA_AREA_SYSVIPC', 1 << 10], ['VMA_AREA_SOCKET', 1 << 11],
+    ['VMA_AREA_VVAR', 1 << 12], ['VMA_AREA_AIORING', 1 << 13], ['VMA_AREA_MEMFD', 1 << 14], ['VMA_AREA_SHSTK', 1 << 15],
+    ['VMA_AREA_UPROBES', 1 << 17], ['VMA_UNSUPP', 2 ** 31]],
+  'rfile.flags': [['O_WRONLY', 0o1], ['O_RDWR', 0o2], ['O_CREAT', 0o100], ['O_EXCL', 0o200], ['O_NOCTTY', 0o400],
+    ['O_TRUNC', 0o1000], ['O_APPEND', 0o2000], ['O_NONBLOCK', 0o4000], ['O_DSYNC', 0o10000], ['FASYNC', 0o20000],
+    ['O_DIRECT', 0o40000], ['O_LARGEFILE', 0o100000], ['O_DIRECTORY', 0o200000], ['O_NOFOLLOW', 0o400000],
+    ['O_NOATIME', 0o1000000], ['O_CLOEXEC', 0o2000000]],
+  'pmap.flags': [['PE_PARENT', 1], ['PE_LAZY', 2], ['PE_PRESENT', 4]],
+  'seals.flags': [['F_SEAL_SEAL', 0x1], ['F_SEAL_SHRINK', 0x2], ['F_SEAL_GROW', 0x4], ['F_SEAL_WRITE', 0x8], ['F_SEAL_FUTURE_WRITE', 0x10]],
+};
+
+/** Value maps crit uses for (criu).dict fields, by dict name then field name; unknown values print as numbers. */
+export const DICT_MAPS: Record<string, Record<string, [string, number][]>> = {
+  gen: { task_state: [['Alive', 1], ['Zombie', 3], ['Stopped', 6]] },
+  sk: {
+    family: [['UNIX', 1], ['INET', 2], ['INET6', 10], ['NETLINK', 16], ['PACKET', 17]],
+    type: [['STREAM', 1], ['DGRAM', 2], ['RAW', 3], ['SEQPACKET', 5], ['PACKET', 10]],
+    state: [['ESTABLISHED', 1], ['SYN_SENT', 2], ['SYN_RECV', 3], ['FIN_WAIT1', 4], ['FIN_WAIT2', 5], ['TIME_WAIT', 6],
+      ['CLOSE', 7], ['CLOSE_WAIT', 8], ['LAST_ACK', 9], ['LISTEN', 10]],
+    proto: [['IP', 0], ['TCP', 6], ['UDP', 17], ['UDPLITE', 136]],
+  },
+};

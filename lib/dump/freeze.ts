@@ -1,0 +1,101 @@
+// Freeze a process tree: PTRACE_SEIZE (with TRACECLONE/TRACEFORK) and
+// PTRACE_INTERRUPT every thread of every process under the root, walking
+// /proc/PID/task and /proc/PID/task/*/children again until a pass finds nothing
+// new. Threads or children born mid-walk are auto-attached by the fork/clone
+// options and picked up by the next pass.
+import { Tracee, waitFor } from '../ptrace.ts';
+import { tasks, children, stat } from '../proc.ts';
+import { ptraceShimRaw, PTRACE_EVENT } from '../../shim/native.ts';
+import { TscrError } from '../errors.ts';
+
+export interface Frozen {
+  root: number;
+  /** Processes in tree order (parents before children). */
+  pids: number[];
+  /** Threads per process, leader first. */
+  threads: Map<number, Tracee[]>;
+  all: Map<number, Tracee>;
+}
+
+export function freezeTree(root: number, log: (t: string) => void, checkAbort: () => void): Frozen {
+  const fz: Frozen = { root, pids: [], threads: new Map(), all: new Map() };
+  try {
+    const st = stat(root);
+    if (st.f[0] === 'Z') throw new TscrError('E_DUMP', `process ${root} is a zombie`, { pid: root });
+  } catch (e) {
+    if (e instanceof TscrError && e.code === 'E_NOT_FOUND') throw new TscrError('E_NOT_FOUND', `no process with pid ${root}`, { pid: root, hint: 'check the pid with `ps`' });
+    throw e;
+  }
+  const s = ptraceShimRaw();
+  const auto = new Set<number>(); // tids attached by TRACECLONE/TRACEFORK, not yet waited for
+  const seizeOne = (pid: number, tid: number) => {
+    const t = new Tracee(pid, tid);
+    if (!auto.has(tid)) {
+      const r = s.seize(tid, 0x2 | 0x4 | 0x8);
+      if (r === -3) return; // gone already
+      if (r < 0) {
+        const why = r === -1 ? 'EPERM: is it traced by another debugger, or not ours to trace?' : `errno ${-r}`;
+        throw new TscrError('E_PTRACE', `cannot attach to thread ${tid} of process ${pid} (${why})`, { pid, hint: 'check /proc/PID/status TracerPid; run tscr as root' });
+      }
+      check0(s.interrupt(tid), tid, pid);
+    }
+    fz.all.set(tid, t);
+    const list = fz.threads.get(pid) ?? [];
+    if (!fz.threads.has(pid)) { fz.threads.set(pid, list); fz.pids.push(pid); }
+    if (tid === pid) list.unshift(t); else list.push(t);
+    // wait for its stop
+    for (;;) {
+      const st = waitFor(tid, 5000);
+      if (!st) throw new TscrError('E_PTRACE', `thread ${tid} of process ${pid} did not stop within 5 s`, { pid, hint: 'is it in uninterruptible sleep (state D)?' });
+      if (st.kind !== 'stopped') { fz.all.delete(tid); list.splice(list.indexOf(t), 1); return; }
+      if (st.event === PTRACE_EVENT.FORK || st.event === PTRACE_EVENT.VFORK || st.event === PTRACE_EVENT.CLONE) {
+        const b = Buffer.alloc(8);
+        s.geteventmsg(tid, b);
+        const nt = Number(b.readBigUInt64LE(0));
+        auto.add(nt);
+        log(`thread ${tid} created ${nt} while freezing`);
+        t.stopped = true;
+        return; // stopped in the event stop; good enough to dump
+      }
+      if (st.event === PTRACE_EVENT.STOP || st.event !== 0) { t.stopped = true; return; }
+      // signal-delivery-stop: keep the signal for detach, re-stop
+      t.pendingSigs.push(st.sig);
+      check0(s.cont(tid, 0), tid, pid);
+      check0(s.interrupt(tid), tid, pid);
+    }
+  };
+  for (let pass = 0; ; pass++) {
+    checkAbort();
+    let found = 0;
+    const queue = [root];
+    const seen = new Set<number>();
+    while (queue.length) {
+      const pid = queue.shift()!;
+      if (seen.has(pid)) continue;
+      seen.add(pid);
+      for (const tid of tasks(pid)) {
+        if (!fz.all.has(tid)) { seizeOne(pid, tid); found++; }
+      }
+      for (const c of children(pid)) queue.push(c);
+    }
+    if (found === 0) break;
+    if (pass > 100) throw new TscrError('E_DUMP', `the tree under ${root} keeps creating processes; cannot freeze it`, { pid: root });
+  }
+  // processes that exited during the walk
+  fz.pids = fz.pids.filter((p) => (fz.threads.get(p)?.length ?? 0) > 0 && fz.threads.get(p)![0].tid === p);
+  log(`frozen ${fz.pids.length} processes, ${fz.all.size} threads`);
+  return fz;
+}
+
+function check0(r: number, tid: number, pid: number) {
+  if (r < 0 && r !== -3) throw new TscrError('E_PTRACE', `ptrace on thread ${tid} failed (errno ${-r})`, { pid });
+}
+
+/** Detach every thread (re-delivering signals that arrived while frozen). Never throws. */
+export function thawTree(fz: Frozen, kill = false): void {
+  const s = ptraceShimRaw();
+  if (kill) for (const p of fz.pids) s.kill(p, 9);
+  for (const t of fz.all.values()) {
+    try { kill ? s.detach(t.tid, 0) : t.detach(); } catch { /* gone */ }
+  }
+}

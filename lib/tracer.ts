@@ -1,0 +1,69 @@
+// Host side of the tracer thread: runInTracer(job, opts) spawns shim/worker.ts
+// (dist/worker.js when bundled) and relays its progress/log messages. SIGINT
+// and SIGTERM during a job set a shared abort flag; the job notices at its next
+// checkpoint, undoes what it did to the target, and fails with E_DUMP.
+import { Worker } from 'node:worker_threads';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ROOT } from './paths.ts';
+import { TscrError } from './errors.ts';
+
+/** What a job running on the tracer thread gets. */
+export interface JobCtx {
+  progress(done: number, total?: number, note?: string): void;
+  log(level: 1 | 2 | 3 | 4, text: string): void;
+  /** True once SIGINT/SIGTERM reached tscr. */
+  aborted(): boolean;
+  /** Throws E_DUMP if aborted (call between steps). */
+  checkAbort(): void;
+}
+
+export interface TracerHooks {
+  onProgress?(done: number, total?: number, note?: string): void;
+  onLog?(level: number, text: string): void;
+}
+
+function workerEntry(): { file: string; execArgv: string[] } {
+  const here = fileURLToPath(import.meta.url);
+  if (here.endsWith('.ts')) {
+    return { file: join(ROOT, 'shim', 'worker.ts'), execArgv: ['--import', join(ROOT, 'scripts', 'ts-register.mjs')] };
+  }
+  const dist = join(ROOT, 'dist', 'worker.js');
+  if (!existsSync(dist)) throw new TscrError('E_NOT_FOUND', `the tracer worker is missing (${dist})`, { hint: 'run `npm run build`' });
+  return { file: dist, execArgv: [] };
+}
+
+/** Run a tracer job (e.g. 'dump') on its own OS thread; resolves with its result. */
+export function runInTracer<T = any>(job: string, opts: unknown, hooks: TracerHooks = {}): Promise<T> {
+  const abort = new SharedArrayBuffer(4);
+  const flag = new Int32Array(abort);
+  const { file, execArgv } = workerEntry();
+  const w = new Worker(file, { workerData: { job, opts, abort }, execArgv });
+  const onSig = (sig: string) => { Atomics.store(flag, 0, 1); hooks.onLog?.(1, `received ${sig}; stopping the job and restoring the target`); };
+  const onInt = () => onSig('SIGINT');
+  const onTerm = () => onSig('SIGTERM');
+  process.on('SIGINT', onInt);
+  process.on('SIGTERM', onTerm);
+  return new Promise<T>((resolve, reject) => {
+    let done = false;
+    const finish = (f: () => void) => {
+      if (done) return;
+      done = true;
+      process.off('SIGINT', onInt);
+      process.off('SIGTERM', onTerm);
+      f();
+    };
+    w.on('message', (m: any) => {
+      if (m.type === 'progress') hooks.onProgress?.(m.done, m.total, m.note);
+      else if (m.type === 'log') hooks.onLog?.(m.level, m.text);
+      else if (m.type === 'result') finish(() => resolve(m.value));
+      else if (m.type === 'error') {
+        const e = m.error;
+        finish(() => reject(e.tscr ? new TscrError(e.code, e.message, e.where) : Object.assign(new Error(e.message), { stack: e.stack })));
+      }
+    });
+    w.on('error', (e) => finish(() => reject(e)));
+    w.on('exit', (code) => finish(() => reject(new TscrError('E_INTERNAL', `the tracer thread exited (code ${code}) without a result`))));
+  }).finally(() => { w.terminate(); });
+}

@@ -1,0 +1,42 @@
+// The tracer thread. ptrace ties a tracee to the OS thread that attached, so a
+// whole dump or restore runs here, synchronously, in one worker_threads Worker
+// (spawned by lib/tracer.ts). The main thread stays free for the CLI, signals
+// and progress output. Messages to the main thread:
+//   {type:'progress', done, total?, note?} | {type:'log', level, text}
+//   {type:'result', value} | {type:'error', error}
+// Jobs: one line per job in the table below (each owner adds theirs).
+import { parentPort, workerData } from 'node:worker_threads';
+import { TscrError } from '../lib/errors.ts';
+import type { JobCtx } from '../lib/tracer.ts';
+
+type Job = (opts: any, ctx: JobCtx) => unknown;
+const jobs: Record<string, () => Promise<Job>> = {
+  selftest: async () => (await import('../lib/dump/selftest.ts')).selftest,
+  dump: async () => (await import('../lib/dump/index.ts')).dumpJob,
+  caps: async () => (await import('../lib/caps.ts')).capsJob,
+};
+
+async function run(): Promise<void> {
+  const { job, opts, abort } = workerData as { job: string; opts: any; abort: SharedArrayBuffer };
+  const flag = new Int32Array(abort);
+  const post = (m: any) => parentPort!.postMessage(m);
+  const ctx: JobCtx = {
+    progress: (done, total, note) => post({ type: 'progress', done, total, note }),
+    log: (level, text) => post({ type: 'log', level, text }),
+    aborted: () => Atomics.load(flag, 0) !== 0,
+    checkAbort: () => {
+      if (Atomics.load(flag, 0) !== 0) throw new TscrError('E_DUMP', 'interrupted by a signal; the target was left running as it was');
+    },
+  };
+  try {
+    const load = jobs[job];
+    if (!load) throw new TscrError('E_INTERNAL', `unknown tracer job ${job}`);
+    const fn = await load();
+    const value = await fn(opts, ctx);
+    post({ type: 'result', value });
+  } catch (e: any) {
+    if (e instanceof TscrError) post({ type: 'error', error: { tscr: true, code: e.code, message: e.message, where: e.where } });
+    else post({ type: 'error', error: { tscr: false, message: String(e?.message ?? e), stack: e?.stack } });
+  }
+}
+run();
