@@ -171,6 +171,26 @@ export function lz4_decompress_raw(src: usize, srcLen: usize, dst: usize, cap: u
   const oend = dst + cap;
   if (srcLen == 0) return -1;
   while (true) {
+    // Fast path for the common short sequence (literals < 15, match < 19, offset >= 16)
+    // when there is room: fixed-size SIMD copies, no length loops.
+    if (ip + 20 <= end && op + 48 <= oend) {
+      const t = <usize>load<u8>(ip);
+      const ll = t >> 4;
+      const m4 = t & 15;
+      if (ll != 15 && m4 != 15) {
+        const o = <usize>load<u16>(ip + 1 + ll);
+        const mp = op + ll;
+        if (o >= 16 && o <= mp - dst) {
+          v128.store(op, v128.load(ip + 1));
+          const from = mp - o;
+          v128.store(mp, v128.load(from));
+          v128.store(mp, v128.load(from, 16), 16);
+          ip += 3 + ll;
+          op = mp + m4 + MINMATCH;
+          continue;
+        }
+      }
+    }
     if (ip >= end) return -(<isize>(ip - src) + 1);
     const tokenAt = ip;
     const token = <usize>load<u8>(ip++);
