@@ -1040,6 +1040,9 @@ export function imageFiles(dir: string): string[] {
 /** CRIU image directory -> archive. */
 export async function dirToArchive(dir: string, archive: string, opts: WriterOptions = {}, onFile?: (name: string) => void): Promise<ArchiveStats> {
   const files = imageFiles(dir);
+  // Worker threads pay off only for a fair amount of pages (a worker starts in ~50 ms).
+  const pageBytes = files.reduce((a, n) => { const sz = statSync(join(dir, n)).size; return a + (isPagesImage(n, sz) ? sz : 0); }, 0);
+  if (pageBytes < 32 << 20) opts = { ...opts, workers: 0 };
   const w = ArchiveWriter.create(archive, opts);
   try {
     for (const n of files) { onFile?.(n); await w.addFileFrom(n, join(dir, n)); }
