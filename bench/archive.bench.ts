@@ -53,9 +53,9 @@ console.log('ready');
 process.stdin.resume();
 `;
 
-async function archiveSize(pages: Buffer, workers = 2, parent?: string, path = join(tmp, 'a.tscr')): Promise<{ bytes: number; secs: number; stats: any }> {
+async function archiveSize(pages: Buffer, workers = 2, parent?: string, path = join(tmp, 'a.tscr'), level = 1): Promise<{ bytes: number; secs: number; stats: any }> {
   const t = performance.now();
-  const w = ArchiveWriter.create(path, { workers, parent });
+  const w = ArchiveWriter.create(path, { workers, parent, level });
   const s = w.pages('pages-1.img');
   for (let o = 0; o < pages.length; o += 4 << 20) await s.write(pages.subarray(o, Math.min(pages.length, o + (4 << 20))));
   await s.end();
@@ -78,8 +78,9 @@ function pct(n: number | null, raw: number): string { return n === null ? 'n/a' 
 async function sizeRow(name: string, pages: Buffer): Promise<void> {
   const raw = pages.length;
   const a = await archiveSize(pages);
+  const a2 = await archiveSize(pages, 2, undefined, join(tmp, 'a2.tscr'), 2);
   const gz = gzipSync(pages, { level: 1 }).length;
-  rows.push([name, `${(raw / MB).toFixed(1)} MB`, pct(a.bytes, raw), pct(gz, raw), pct(zstdSize(pages), raw), pct(lz4Size(pages), raw),
+  rows.push([name, `${(raw / MB).toFixed(1)} MB`, pct(a.bytes, raw), pct(a2.bytes, raw), pct(gz, raw), pct(zstdSize(pages), raw), pct(lz4Size(pages), raw),
     `${a.stats.zeroPages}/${a.stats.dupPages}`]);
 }
 
@@ -114,7 +115,7 @@ await sizeRow('python3 dict', pyPages);
 await sizeRow('node Map', ndPages);
 await sizeRow('reference fixtures (7 dumps)', fxPages);
 console.log('\n## 1. Size of the pages (smaller is better; % of the raw CRIU pages)');
-table(['memory', 'raw pages', 'tscr archive', 'gzip -1', 'zstd -1', 'lz4 -1 (native)', 'zero/dup pages'], rows);
+table(['memory', 'raw pages', 'tscr -1 (dump)', 'tscr -2 (convert)', 'gzip -1', 'zstd -1', 'lz4 -1 (native)', 'zero/dup pages'], rows);
 
 // ---- 2. LZ4 throughput, same data, 256 KiB blocks; ours and native interleaved, best of 5 each
 {

@@ -48,7 +48,7 @@ const HINT_DAMAGED = 'the archive is damaged: nothing was restored from it; use 
 export interface WriterOptions {
   /** Previous checkpoint (a tscr archive): pages already there are referenced, not stored. */
   parent?: string;
-  /** 0 = store, 1 = LZ4 (default). */
+  /** 0 = store, 1 = fast LZ4 (default), 2 = LZ4 with hash chains, 3 = smallest. */
   level?: number;
   /** Compression worker threads (0 = compress in this thread). Default 0. */
   workers?: number;
