@@ -59,6 +59,7 @@ export interface CoreExports extends RuntimeExports {
   lz4_bound(len: number): number;
   lz4_compress(src: number, srcOff: number, len: number, dst: number, dstOff: number, cap: number): number;
   lz4_decompress(src: number, srcOff: number, len: number, dst: number, dstOff: number, cap: number): number;
+  lz4_compress_hc(src: number, srcOff: number, len: number, dst: number, dstOff: number, cap: number, attempts: number): number;
   // archive.ts (archive): verified blocks (docs/archive.md)
   arc_pack_bound(rawLen: number): number;
   arc_pack(src: number, srcOff: number, rawLen: number, dst: number, dstOff: number, cap: number, level: number): number;
