@@ -415,7 +415,9 @@ export function restoreInetSocket(isk: any, stream: any | null, ctx: { shared: M
       if (r < 0) {
         throw new TscrError('E_RESTORE', `cannot bind ${desc}: ${errnoName(-r)}${-r === 98 ? ' (the port is taken)' : ''}`, {
           ...where, errno: -r,
-          hint: -r === 98 ? `another socket holds ${fmtEnd(srcT, isk.src_port)} on this host: stop it, or restore in another network namespace`
+          hint: -r === 98 ? (onlyTimeWait(isk.src_port)
+            ? `only TIME_WAIT remnants of earlier connections hold port ${isk.src_port}, and the program did not set SO_REUSEADDR: retry in a minute`
+            : `another socket holds ${fmtEnd(srcT, isk.src_port)} on this host: stop it, or restore in another network namespace`)
             : -r === 99 ? `this host has no address ${srcT}: restore where that address exists (e.g. a network namespace with it)` : undefined,
         });
       }
@@ -426,19 +428,7 @@ export function restoreInetSocket(isk: any, stream: any | null, ctx: { shared: M
       return fd;
     }
     if (state === 10) {
-      const r = sh.sock_bind(fd, family, src, isk.src_port, 0);
-      if (r === -98 && onlyTimeWait(isk.src_port)) {
-        // Only TIME_WAIT remnants of old connections hold the port (the program had
-        // no SO_REUSEADDR): bind and listen in repair mode, which forces the reuse.
-        check(sh.tcp_repair(fd, TCP_REPAIR_ON), `repair mode for ${desc}`, where);
-        bindIt();
-        check(sh.sock_listen(fd, isk.backlog || 128), `listen on ${desc}`, where);
-        check(sh.tcp_repair(fd, TCP_REPAIR_OFF), `leaving repair mode for ${desc}`, where);
-        setSockInt(fd, SOL_SOCKET, SO.REUSEADDR, 1, 'SO_REUSEADDR', where);   // back to the restore-time value
-        ctx.log(`inet: ${desc}: port held only by TIME_WAIT sockets; bound in repair mode`);
-        return fd;
-      }
-      if (r < 0) bindIt();
+      bindIt();
       check(sh.sock_listen(fd, isk.backlog || 128), `listen on ${desc}`, where);
       return fd;
     }
