@@ -24,7 +24,7 @@ import {
   check, errnoName, getSockInt, setSockInt, sockName, tcpShimRaw, tcpStateFromBuffer, tcpStateToBuffer,
   TCP_QUEUE, TCP_RESTORE_STEPS, type TcpState,
 } from '../../shim/native.ts';
-import { NetLock, type ConnTuple } from '../netlock.ts';
+import { NetLock, releaseLeftLock, type ConnTuple } from '../netlock.ts';
 
 // ---- kernel constants ------------------------------------------------------
 const AF_INET = 2, AF_INET6 = 10;
@@ -490,9 +490,15 @@ export function restoreInetSocket(isk: any, stream: any | null, ctx: { shared: M
 }
 
 /** End of a restore (see FdKind.restoreDone): leave repair mode, unlock. */
-export function finishInetRestore(shared: Map<string, unknown>, ok: boolean, log: (t: string) => void): void {
+export function finishInetRestore(shared: Map<string, unknown>, ok: boolean, log: (t: string) => void, opts: Record<string, unknown> = {}): void {
   const s = shared.get('inet') as RestoreState | undefined;
-  if (!s) return;
+  // the dump's lock (same table name) goes too, even if no socket was rebuilt
+  const left = () => {
+    if ((opts.tcpEstablished || opts['tcp-established']) && opts.rootPid !== undefined && releaseLeftLock(String(opts.rootPid))) {
+      log(`inet: network lock of the dump (nft table inet tscr-${opts.rootPid}) removed`);
+    }
+  };
+  if (!s) { left(); return; }
   shared.delete('inet');
   const sh = tcpShimRaw();
   const close = closer();
@@ -505,6 +511,7 @@ export function finishInetRestore(shared: Map<string, unknown>, ok: boolean, log
     close(fd);   // on failure the sockets close in repair mode: silently
   }
   s.lock?.release();
+  left();
   log(`inet: ${s.repaired.length} connection(s) ${ok ? 'resumed' : 'dropped'}; network unlocked`);
 }
 

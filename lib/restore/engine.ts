@@ -644,15 +644,15 @@ class Engine {
       shared: this.kindShared, opts: { tcpEstablished: this.opts.tcpEstablished, extUnixSk: this.opts.extUnixSk, rootPid: this.ck.tryImage('pstree')?.entries[0]?.pid }, log: (s: string) => this.log(3, s),
       imageFile: (file: string) => this.ck.tryImage(file.replace(/\.img$/, ''))?.entries ?? null,
     }, f, info);
-    this.kindsUsed = kinds;
     return this.takeFd(p, process.pid, local);
   }
   kindShared = new Map<string, unknown>();
-  kindsUsed: any[] = [];
-  /** fd kinds' end of restore (issue 5: TCP repair off + network unlock). Never throws. */
+  kindsAll: any[] = [];
+  /** fd kinds' end of restore (issue 5: TCP repair off + network unlock, also on failures before any socket). Never throws. */
   kindsDone(ok: boolean) {
-    for (const k of this.kindsUsed) { try { k.restoreDone?.(this.kindShared, ok, (s: string) => this.log(3, s)); } catch (e) { this.log(1, `warning: ${(e as Error).message}`); } }
-    this.kindsUsed = [];
+    const opts = { tcpEstablished: this.opts.tcpEstablished, rootPid: this.ck.tryImage('pstree')?.entries[0]?.pid };
+    for (const k of this.kindsAll) { try { k.restoreDone?.(this.kindShared, ok, (s: string) => this.log(3, s), opts); } catch (e) { this.log(1, `warning: ${(e as Error).message}`); } }
+    this.kindsAll = [];
   }
 
   fdsDone(op: PlanOp) {
@@ -861,6 +861,7 @@ class Engine {
 
   async run(): Promise<RestoreResult> {
     const t0 = performance.now();
+    try { this.kindsAll = (await import('../kinds/index.ts')).kinds; } catch { /* no registry */ }
     const plan = this.load();
     this.preflight();
     const seen = new Set<number>();
