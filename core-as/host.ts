@@ -45,6 +45,27 @@ export interface CoreExports extends RuntimeExports {
   codec_err_msg(): number;
   /** restore plan (core-as/assembly/plan.ts): input words ArrayBuffer ptr -> output words ArrayBuffer ptr */
   plan_build(input: number): number;
+  // xxh64.ts (archive): pointers are ArrayBuffer pointers from passBytes/allocBytes + byte offsets
+  xxh_hash64(ptr: number, off: number, len: number, seed: bigint): bigint;
+  xxh_new(seed: bigint): number;
+  xxh_update(handle: number, ptr: number, off: number, len: number): void;
+  xxh_digest(handle: number): bigint;
+  xxh_free(handle: number): void;
+  xxh_pages(ptr: number, off: number, n: number, outHashes: number, outZero: number): number;
+  // lz4.ts (archive): LZ4 block format; decompress returns -(1+offset) on bad input
+  lz4_bound(len: number): number;
+  lz4_compress(src: number, srcOff: number, len: number, dst: number, dstOff: number, cap: number): number;
+  lz4_decompress(src: number, srcOff: number, len: number, dst: number, dstOff: number, cap: number): number;
+  // archive.ts (archive): verified blocks (docs/archive.md)
+  arc_pack_bound(rawLen: number): number;
+  arc_pack(src: number, srcOff: number, rawLen: number, dst: number, dstOff: number, cap: number, level: number): number;
+  arc_unpack(src: number, srcOff: number, blockLen: number, dst: number, dstOff: number, cap: number): number;
+  arc_last_detail(): number;
+  // offline (issue 6): validate.ts, diff.ts, memsearch.ts (page hashes via xxh64.ts)
+  val_frames(buf: number, mode: number, a: number, b: number, maxEntry: number, maxCount: number): number;
+  val_ranges(vmas: number, pm: number): number;
+  diff_match(a: number, na: number, b: number, nb: number, out: number): number;
+  mem_find(hptr: number, hlen: number, nptr: number, nlen: number, out: number, maxHits: number): number;
   [name: string]: unknown;
 }
 

@@ -120,6 +120,14 @@ function coreError(kind: string, file: string | undefined, base: number, what: s
   return new TscrError(code, `${what}: ${msg}`, { file, kind, offset: off, hint: HINTS[code] });
 }
 
+/** A trap or abort inside the core is a bug in tscr; report it with the location. */
+function guard<T>(kind: string, file: string | undefined, offset: number, fn: () => T): T {
+  try { return fn(); } catch (e) {
+    if (e instanceof TscrError) throw e;
+    throw new TscrError('E_INTERNAL', `codec failure (${(e as Error)?.message ?? e})`, { file, kind, offset, hint: 'this is a bug in tscr; please report it with the image' });
+  }
+}
+
 function outView(): Uint8Array {
   const ex = core();
   return new Uint8Array(ex.memory.buffer, ex.codec_out_ptr() >>> 0, ex.codec_out_len() >>> 0);
@@ -223,7 +231,7 @@ function decodeEntries(src: Source, file: string | undefined, flags: number,
     const p = passBytes(buf);
     let rc: number;
     try {
-      rc = ex.codec_decode(h.kindIdx, p, buf.length, index, flags | (last ? F_LAST : 0));
+      rc = guard(h.kind!.name, file, pos, () => ex.codec_decode(h.kindIdx, p, buf.length, index, flags | (last ? F_LAST : 0)));
       if (rc < 0) throw coreError(h.kind!.name, file, pos, `cannot decode entry #${index + ex.codec_count()}`);
       const n = ex.codec_count();
       if (n > 0) sink(outView(), index, n);
@@ -337,35 +345,38 @@ function concat(parts: Uint8Array[]): Uint8Array {
   return out;
 }
 
-function unknownKindBytes(magic: string, entries: any[], file?: string): Uint8Array {
+function unknownKindBytes(magic: string, entries: any[], file?: string, offset?: number): Uint8Array {
   const v = Number.parseInt(magic, 16);
   const raw = entries?.[0]?._raw;
   if (!Number.isFinite(v) || typeof raw !== 'string') {
-    throw new TscrError('E_BAD_JSON', `unknown image magic "${magic}"`, { file, hint: 'use a magic name crit prints (e.g. "PSTREE"), or "0x<hex>" with one {"_raw": base64} entry' });
+    throw new TscrError('E_BAD_JSON', `unknown image magic "${magic}"`, { file, offset, hint: 'use a magic name crit prints (e.g. "PSTREE"), or "0x<hex>" with one {"_raw": base64} entry' });
   }
   return concat([headerBytes(null, v >>> 0), Buffer.from(raw, 'base64')]);
 }
 
-function encodeEntriesText(kindName: string, text: Uint8Array, base: number, file: string | undefined, offsetBase: number): Uint8Array {
+/** Encode the entries list at Wasm address ptr (len bytes of JSON text). */
+function encodeAt(kindName: string, ptr: number, len: number, base: number, file: string | undefined, offsetBase: number): Uint8Array {
   const idx = kindByName.get(kindName)!;
   const ex = codec();
-  const p = passBytes(text);
-  try {
-    if (ex.codec_encode(idx, p, text.length, base) < 0) {
-      throw coreError(kindName, file, offsetBase, `cannot encode entry #${base + ex.codec_count()}`);
-    }
-    const out = outView().slice();
-    ex.codec_out_reset();
-    return out;
-  } finally { release(p); }
+  if (guard(kindName, file, offsetBase, () => ex.codec_encode(idx, ptr, len, base)) < 0) {
+    throw coreError(kindName, file, offsetBase, `cannot encode entry #${base + ex.codec_count()}`);
+  }
+  const out = outView().slice();
+  ex.codec_out_reset();
+  return out;
 }
 
-function checkKind(magic: unknown, file?: string): KindDef | null {
-  if (typeof magic !== 'string') throw new TscrError('E_BAD_JSON', '"magic" must be a string', { file });
+function encodeEntriesText(kindName: string, text: Uint8Array, base: number, file: string | undefined, offsetBase: number): Uint8Array {
+  const p = passBytes(text);
+  try { return encodeAt(kindName, p, text.length, base, file, offsetBase); } finally { release(p); }
+}
+
+function checkKind(magic: unknown, file?: string, offset?: number): KindDef | null {
+  if (typeof magic !== 'string') throw new TscrError('E_BAD_JSON', '"magic" must be a string', { file, offset });
   if (/^0x[0-9a-f]+$/i.test(magic)) return null;
   const k = kindDef(magic);
-  if (!k) throw new TscrError('E_BAD_JSON', `unknown image magic "${magic}"`, { file, hint: 'use a magic name crit prints, e.g. "PSTREE" or "CORE"' });
-  if (k.layout === 'raw') throw new TscrError('E_BAD_JSON', `${magic} images are raw data and cannot be encoded from JSON`, { file });
+  if (!k) throw new TscrError('E_BAD_JSON', `unknown image magic "${magic}"`, { file, offset, hint: 'use a magic name crit prints, e.g. "PSTREE" or "CORE"' });
+  if (k.layout === 'raw') throw new TscrError('E_BAD_JSON', `${magic} images are raw data and cannot be encoded from JSON`, { file, offset });
   return k;
 }
 
@@ -374,17 +385,23 @@ export function encodeFromJSON(text: string | Uint8Array, opts: CodecOptions = {
   const bytes = typeof text === 'string' ? Buffer.from(text, 'utf8') : text;
   const ex = codec();
   const p = passBytes(bytes);
-  let magic: string, es: number, ee: number;
   try {
-    if (ex.codec_locate(p, bytes.length) < 0) throw coreError('JSON', opts.file, 0, 'not a crit image document');
-    const ms = ex.codec_loc(0) >>> 0, me = ex.codec_loc(1) >>> 0;
-    es = ex.codec_loc(2) >>> 0; ee = ex.codec_loc(3) >>> 0;
-    magic = Buffer.from(bytes.buffer, bytes.byteOffset + ms, me - ms).toString('utf8');
+    if (guard('JSON', opts.file, 0, () => ex.codec_locate(p, bytes.length)) < 0) throw coreError('JSON', opts.file, 0, 'not a crit image document');
+    const ms = ex.codec_loc(0) >>> 0;
+    const me = ex.codec_loc(1) >>> 0;
+    const es = ex.codec_loc(2) >>> 0, ee = ex.codec_loc(3) >>> 0;
+    const magic = Buffer.from(bytes.buffer, bytes.byteOffset + ms, me - ms).toString('utf8');
+    const k = checkKind(magic, opts.file, ms);
+    if (!k) {
+      let entries: any;
+      try { entries = JSON.parse(Buffer.from(bytes.subarray(es, ee)).toString('utf8')); } catch (e: any) {
+        throw new TscrError('E_BAD_JSON', `bad entries of an unknown image kind: ${e?.message}`, { file: opts.file, offset: es });
+      }
+      return unknownKindBytes(magic, entries, opts.file, ms);
+    }
+    const body = encodeAt(k.name, p + es, ee - es, 0, opts.file, es);
+    return concat([headerBytes(k, k.magic), body]);
   } finally { release(p); }
-  const k = checkKind(magic, opts.file);
-  if (!k) return unknownKindBytes(magic, JSON.parse(Buffer.from(bytes.subarray(es, ee)).toString('utf8')), opts.file);
-  const body = encodeEntriesText(k.name, bytes.subarray(es, ee), 0, opts.file, es);
-  return concat([headerBytes(k, k.magic), body]);
 }
 
 const bigReplacer = (_k: string, v: unknown) => (typeof v === 'bigint' ? v.toString() : v);

@@ -78,6 +78,7 @@ async function buildCli() {
   const esbuild = await import('esbuild');
   const entries = { tscr: 'cli/main.ts' };
   if (existsSync(join(root, 'shim', 'worker.ts'))) entries.worker = 'shim/worker.ts';
+  if (existsSync(join(root, 'lib', 'archive-worker.ts'))) entries['archive-worker'] = 'lib/archive-worker.ts';
   await esbuild.build({
     absWorkingDir: root,
     entryPoints: entries,
@@ -85,6 +86,10 @@ async function buildCli() {
     bundle: true,
     platform: 'node',
     format: 'esm',
+    // lazily imported parts (yargs, the full command list) go to their own chunks,
+    // so `tscr decode` starts without parsing them
+    splitting: true,
+    chunkNames: '[name]-[hash]', // must stay directly in dist/ (lib/paths.ts resolves the root from it)
     target: 'node20',
     external: ['koffi'],
     sourcemap: 'linked',

@@ -30,7 +30,7 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 
-#define RET(x) ((x) < 0 ? -errno : (x))
+#define RET(x) ({ __typeof__(x) r_ = (x); r_ < 0 ? -errno : r_; })
 
 int tscr_fcntl(int fd, int cmd, int64_t arg) { return RET(fcntl(fd, cmd, (long)arg)); }
 int64_t tscr_lseek(int fd, int64_t off, int whence) { off_t r = lseek(fd, off, whence); return r < 0 ? -errno : r; }
@@ -156,7 +156,7 @@ int tscr_inotify_add_wd(int ifd, const char *path, uint32_t mask, int wd) {
 /* Open a file by its handle (name_to_handle_at) on the mount that holds `mnt`. */
 int tscr_open_by_handle(const char *mnt, int type, const void *handle, int bytes, int flags) {
   if (bytes < 0 || bytes > 128) return -EINVAL;
-  int mfd = open(mnt, O_PATH | O_CLOEXEC);
+  int mfd = open(mnt, O_RDONLY | O_CLOEXEC);
   if (mfd < 0) return -errno;
   char raw[sizeof(struct file_handle) + 128];
   struct file_handle *fh = (struct file_handle *)raw;
@@ -231,7 +231,7 @@ int64_t tscr_sendto_un(int fd, const void *buf, int64_t len, const void *name, i
  * chunks as read). Returns total bytes; *nmsgs = messages. -EBADMSG when a
  * message carries file descriptors (SCM_RIGHTS; they are closed again), -ENOSPC
  * when buf or lens is too small. The socket's peek offset is put back. */
-int64_t tscr_sk_peek(int fd, void *buf, int64_t len, int *lens, int maxmsgs, int *nmsgs) {
+int64_t tscr_sk_peek(int fd, int stream, void *buf, int64_t len, int *lens, int maxmsgs, int *nmsgs) {
   int old = -1, zero = 0, dis = -1;
   socklen_t ol = sizeof old;
   if (getsockopt(fd, SOL_SOCKET, SO_PEEK_OFF, &old, &ol) < 0) return -errno;
@@ -257,7 +257,7 @@ int64_t tscr_sk_peek(int fd, void *buf, int64_t len, int *lens, int maxmsgs, int
     }
     if (rights) { rc = -EBADMSG; break; }
     if (mh.msg_flags & MSG_TRUNC) { rc = -ENOSPC; break; }
-    if (r == 0) break;  /* stream: end; zero-length datagrams are not kept */
+    if (r == 0 && stream) break;  /* stream: end. A zero-length datagram is a message (peeked once) */
     lens[n++] = (int)r;
     total += r;
     if (total >= len) { rc = -ENOSPC; break; }

@@ -113,6 +113,9 @@ export interface PtraceShim {
   waitpid(pid: number, options: number, status4: Int32Array): number;
   kcmp(pid1: number, pid2: number, type: number, idx1: number, idx2: number): number;
   clock(clk: number, out: BigInt64Array): number;
+  cpuid(leaf: number, sub: number, out: Uint32Array): number;
+  /** Copy remote ranges into out_fd, reading and writing in parallel (two 8 MiB buffers). */
+  copy_pages(pid: number, ranges: BigUint64Array, n: number, outFd: number, memFd: number, failAddr: BigUint64Array): number | bigint;
 }
 
 let ptraceShim: PtraceShim | null = null;
@@ -158,6 +161,8 @@ export function ptraceShimRaw(): PtraceShim {
     waitpid: f('int tscr_waitpid(int pid, int options, void *status)'),
     kcmp: f('int tscr_kcmp(int pid1, int pid2, int type, uint64_t idx1, uint64_t idx2)'),
     clock: f('int tscr_clock(int clk, void *out)'),
+    cpuid: f('int tscr_cpuid(uint32_t leaf, uint32_t sub, void *out)'),
+    copy_pages: f('int64_t tscr_copy_pages(int pid, void *ranges, int n, int out_fd, int mem_fd, void *fail_addr)'),
   };
   return ptraceShim;
 }
@@ -270,7 +275,7 @@ export interface FdsShim {
   sockname(fd: number, peer: number, out108: Buffer): number;
   send(fd: number, buf: Buffer, len: number, flags: number): number | bigint;
   sendto_un(fd: number, buf: Buffer, len: number, name: Buffer, namelen: number): number | bigint;
-  sk_peek(fd: number, buf: Buffer, len: number, lens: Int32Array, maxmsgs: number, nmsgs: Int32Array): number | bigint;
+  sk_peek(fd: number, stream: number, buf: Buffer, len: number, lens: Int32Array, maxmsgs: number, nmsgs: Int32Array): number | bigint;
   unix_diag(out: Buffer, max: number): number;
   spawn_fds(path: string, argvBlock: Buffer, argc: number, map: Int32Array, n: number): number;
 }
@@ -316,7 +321,7 @@ export function fdsShim(): FdsShim {
     sockname: f('int tscr_sockname(int fd, int peer, void *out)'),
     send: f('int64_t tscr_send(int fd, void *buf, int64_t len, int flags)'),
     sendto_un: f('int64_t tscr_sendto_un(int fd, void *buf, int64_t len, void *name, int namelen)'),
-    sk_peek: f('int64_t tscr_sk_peek(int fd, void *buf, int64_t len, void *lens, int maxmsgs, void *nmsgs)'),
+    sk_peek: f('int64_t tscr_sk_peek(int fd, int stream, void *buf, int64_t len, void *lens, int maxmsgs, void *nmsgs)'),
     unix_diag: f('int tscr_unix_diag(void *out, int max)'),
     spawn_fds: f('int tscr_spawn_fds(const char *path, void *argv_block, int argc, void *map, int n)'),
   };

@@ -151,6 +151,29 @@ int tscr_poke(int tid, uint64_t addr, uint64_t word) {
 
 /* ---- syscall injection -------------------------------------------------- */
 
+/* Leave a thread that sits in the SIGTRAP signal-delivery-stop of a single
+ * step in a plain PTRACE_EVENT_STOP instead: PTRACE_INTERRUPT, then PTRACE_CONT
+ * with no signal (which also clears the kernel's single-step state); the
+ * pending interrupt stops the thread again before it runs any user code.
+ * Without this, a tracer that dies (SIGKILL) would leave the thread to take
+ * the stale SIGTRAP and die. A signal that arrives meanwhile is reported in
+ * *sig (re-sent by the caller on detach). */
+static int settle(int tid, int *sig) {
+  if (ptrace(PTRACE_INTERRUPT, tid, 0, 0) < 0) return -errno;
+  if (ptrace(PTRACE_CONT, tid, 0, 0) < 0) return -errno;
+  for (int i = 0; i < 64; i++) {
+    int st;
+    pid_t w;
+    do { w = waitpid(tid, &st, __WALL); } while (w < 0 && errno == EINTR);
+    if (w < 0) return -errno;
+    if (!WIFSTOPPED(st)) return -ESRCH;
+    if ((st >> 16) == PTRACE_EVENT_STOP) return 0;
+    if ((st >> 16) == 0 && WSTOPSIG(st) != SIGTRAP) *sig = WSTOPSIG(st);
+    if (ptrace(PTRACE_CONT, tid, 0, 0) < 0) return -errno;
+  }
+  return -EIO;
+}
+
 /* Run one syscall `nr` with args[6] in stopped thread tid, using a `0f 05`
  * at gadget. flags & TSCR_INJ_POKE: write `0f 05` at gadget first and put
  * the original bytes back afterwards (otherwise gadget must already point at
@@ -212,6 +235,10 @@ out:
 done_noregs:
   if (poked && rc != -ESRCH) {
     if (ptrace(PTRACE_POKETEXT, tid, (void *)gadget, (void *)orig_word) < 0 && rc == 0) rc = -errno;
+  }
+  if (rc != -ESRCH) {
+    int r2 = settle(tid, &sig);
+    if (r2 < 0 && rc == 0) rc = r2;
   }
   if (sig_out) *sig_out = sig;
   return rc;
@@ -451,4 +478,135 @@ int tscr_clock(int clk, int64_t *out) {
   if (clock_gettime(clk, &ts) < 0) return -errno;
   out[0] = ts.tv_sec; out[1] = ts.tv_nsec;
   return 0;
+}
+
+/* cpuid(leaf, subleaf) -> out[0..3] = eax, ebx, ecx, edx (xsave layout: leaf 0xd). */
+#include <cpuid.h>
+int tscr_cpuid(uint32_t leaf, uint32_t sub, uint32_t *out) {
+  unsigned a, b, c, d;
+  __cpuid_count(leaf, sub, a, b, c, d);
+  out[0] = a; out[1] = b; out[2] = c; out[3] = d;
+  return 0;
+}
+
+/* ---- page copy engine ----------------------------------------------------
+ * Copy remote ranges (n pairs of addr,len; in order) of pid into out_fd at its
+ * current position: process_vm_readv into one of two page-aligned buffers
+ * while a writer thread writes the other, so reading the target and writing
+ * the page cache overlap. Ranges process_vm_readv cannot read (PROT_NONE,
+ * exec-only) are read with pread on mem_fd (/proc/PID/mem, opened by the
+ * caller; -1 to fail instead). Returns bytes written or -errno; on error
+ * *fail_addr is the remote address that could not be read (0 for a write
+ * error). */
+#include <pthread.h>
+#define CP_BUF (8UL << 20)
+struct cp_writer {
+  int fd;
+  pthread_mutex_t m;
+  pthread_cond_t c;
+  char *buf[2];
+  size_t len[2];
+  int full[2];
+  int done;
+  int err;
+};
+static void *cp_write_main(void *arg) {
+  struct cp_writer *w = arg;
+  int i = 0;
+  for (;;) {
+    pthread_mutex_lock(&w->m);
+    while (!w->full[i] && !w->done) pthread_cond_wait(&w->c, &w->m);
+    if (!w->full[i] && w->done) { pthread_mutex_unlock(&w->m); break; }
+    pthread_mutex_unlock(&w->m);
+    size_t off = 0;
+    while (off < w->len[i] && !w->err) {
+      ssize_t r = write(w->fd, w->buf[i] + off, w->len[i] - off);
+      if (r < 0) { if (errno == EINTR) continue; w->err = -errno; break; }
+      off += r;
+    }
+    pthread_mutex_lock(&w->m);
+    w->full[i] = 0;
+    pthread_cond_broadcast(&w->c);
+    pthread_mutex_unlock(&w->m);
+    i ^= 1;
+  }
+  return NULL;
+}
+
+static int cp_fill(int pid, int mem_fd, char *dst, const uint64_t *rg, int k, uint64_t *fail_addr) {
+  struct iovec liov, riov[1024];
+  size_t want = 0;
+  for (int j = 0; j < k; j++) { riov[j].iov_base = (void *)rg[2 * j]; riov[j].iov_len = rg[2 * j + 1]; want += rg[2 * j + 1]; }
+  liov.iov_base = dst; liov.iov_len = want;
+  ssize_t got = process_vm_readv(pid, &liov, 1, riov, k, 0);
+  if (got == (ssize_t)want) return 0;
+  /* slow path: range by range through /proc/PID/mem */
+  size_t o = 0;
+  for (int j = 0; j < k; j++) {
+    uint64_t a = rg[2 * j], l = rg[2 * j + 1];
+    if (mem_fd < 0) { *fail_addr = a; return -EFAULT; }
+    int64_t r = tscr_pread(mem_fd, dst + o, l, a);
+    if (r != (int64_t)l) { *fail_addr = a; return r < 0 ? (int)r : -EFAULT; }
+    o += l;
+  }
+  return 0;
+}
+
+int64_t tscr_copy_pages(int pid, const uint64_t *ranges, int n, int out_fd, int mem_fd, uint64_t *fail_addr) {
+  struct cp_writer w;
+  memset(&w, 0, sizeof w);
+  w.fd = out_fd;
+  *fail_addr = 0;
+  for (int b = 0; b < 2; b++) {
+    void *p = mmap(NULL, CP_BUF, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) { if (b) munmap(w.buf[0], CP_BUF); return -ENOMEM; }
+    w.buf[b] = p;
+  }
+  pthread_mutex_init(&w.m, NULL);
+  pthread_cond_init(&w.c, NULL);
+  pthread_t th;
+  int64_t total = 0;
+  int rc = 0;
+  if (pthread_create(&th, NULL, cp_write_main, &w)) { rc = -EAGAIN; goto free_bufs; }
+  int cur = 0;
+  int i = 0;
+  uint64_t off = 0; /* offset inside range i */
+  uint64_t rg[2 * 1024];
+  while (i < n && !rc) {
+    /* wait until buffer cur is free */
+    pthread_mutex_lock(&w.m);
+    while (w.full[cur]) pthread_cond_wait(&w.c, &w.m);
+    pthread_mutex_unlock(&w.m);
+    if (w.err) { rc = w.err; break; }
+    size_t fill = 0;
+    int k = 0;
+    while (i < n && fill < CP_BUF && k < 1024) {
+      uint64_t left = ranges[2 * i + 1] - off;
+      uint64_t take = left < CP_BUF - fill ? left : CP_BUF - fill;
+      rg[2 * k] = ranges[2 * i] + off; rg[2 * k + 1] = take;
+      k++; fill += take; off += take;
+      if (off >= ranges[2 * i + 1]) { i++; off = 0; }
+    }
+    rc = cp_fill(pid, mem_fd, w.buf[cur], rg, k, fail_addr);
+    if (rc) break;
+    pthread_mutex_lock(&w.m);
+    w.len[cur] = fill;
+    w.full[cur] = 1;
+    pthread_cond_broadcast(&w.c);
+    pthread_mutex_unlock(&w.m);
+    total += fill;
+    cur ^= 1;
+  }
+  pthread_mutex_lock(&w.m);
+  w.done = 1;
+  pthread_cond_broadcast(&w.c);
+  pthread_mutex_unlock(&w.m);
+  pthread_join(th, NULL);
+  if (!rc && w.err) rc = w.err;
+free_bufs:
+  munmap(w.buf[0], CP_BUF);
+  munmap(w.buf[1], CP_BUF);
+  pthread_mutex_destroy(&w.m);
+  pthread_cond_destroy(&w.c);
+  return rc ? rc : total;
 }

@@ -13,6 +13,7 @@ type Job = (opts: any, ctx: JobCtx) => unknown;
 const jobs: Record<string, () => Promise<Job>> = {
   selftest: async () => (await import('../lib/dump/selftest.ts')).selftest,
   dump: async () => (await import('../lib/dump/index.ts')).dumpJob,
+  caps: async () => (await import('../lib/caps.ts')).capsJob,
 };
 
 async function run(): Promise<void> {

@@ -67,4 +67,28 @@ test('tscr demo runs end to end', () => {
   assert.ok(!existsSync(s.dir), 'demo cleaned up');
 });
 
+test('--shell-job: a root that is not a session leader joins our session and group', async () => {
+  const fx = await startOwnSession('loop', [], false);
+  const img = join(fx.dir, 'img');
+  mkdirSync(img);
+  try {
+    const d = tscr(['dump', '-t', String(fx.pid), '-D', img, '--shell-job']);
+    assert.is(d.code, 0, d.stderr);
+    await waitGone([fx.pid], 8000);
+    const bad = tscr(['restore', '-D', img, '-d']);
+    assert.is.not(bad.code, 0);
+    assert.match(bad.stderr, /session/);
+    assert.match(bad.stderr, /--shell-job/);
+    const r = tscr(['restore', '-D', img, '-d', '--shell-job']);
+    assert.is(r.code, 0, r.stderr);
+    const stat = readFileSync(`/proc/${fx.pid}/stat`, 'utf8').slice(readFileSync(`/proc/${fx.pid}/stat`, 'utf8').lastIndexOf(')') + 2).split(' ');
+    const mine = readFileSync('/proc/self/stat', 'utf8');
+    const me = mine.slice(mine.lastIndexOf(')') + 2).split(' ');
+    assert.is(stat[3], me[3], 'same session as before');
+    assert.is(stat[2], me[2], 'same group as before');
+    process.kill(fx.pid, 'SIGUSR1');
+    assert.is(await waitFor(fx.out), 'PASS');
+  } finally { killAll([fx.pid]); rmSync(fx.dir, { recursive: true, force: true }); }
+});
+
 test.run();

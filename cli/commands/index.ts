@@ -1,23 +1,35 @@
 // The explicit list of tscr's commands. One file per command; add yours here.
 import type { Command } from '../context.ts';
-import version from './version.ts';
+import check from './check.ts';
+import convert from './convert.ts';
 import decode from './decode.ts';
+import demo from './demo.ts';
+import diff from './diff.ts';
+import dump from './dump.ts';
 import encode from './encode.ts';
 import info from './info.ts';
-import show from './show.ts';
-import x from './x.ts';
-import dump from './dump.ts';
+import mem from './mem.ts';
+import report from './report.ts';
 import restore from './restore.ts';
-import demo from './demo.ts';
+import show from './show.ts';
+import validate from './validate.ts';
+import version from './version.ts';
+import x from './x.ts';
 
 export const commands: Command[] = [
-  version,
+  check,
+  convert,
   decode,
+  demo,
+  diff,
+  dump,
   encode,
   info,
-  show,
-  x,
-  dump,
+  mem,
+  report,
   restore,
-  demo,
+  show,
+  validate,
+  version,
+  x,
 ];

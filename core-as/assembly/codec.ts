@@ -59,6 +59,7 @@ class Field {
 }
 
 class Msg {
+  fastOk: bool = true; // no repeated fields: canonical bytes can be emitted in one pass
   name: ArrayBuffer = new ArrayBuffer(0);
   fields: StaticArray<Field> = new StaticArray<Field>(0);
   byNum: StaticArray<i32> = new StaticArray<i32>(0);
@@ -136,6 +137,7 @@ export function codec_init(desc: ArrayBuffer): i32 {
       f.sub = <i32>du32(); f.flags = <i32>du32(); f.dict = <i32>du32();
       f.name = dstr(); f.key = keyOf(f.name);
       if (f.num > maxNum) maxNum = f.num;
+      if (f.label == L_REP) m.fastOk = false;
       m.fields[j] = f;
     }
     if (maxNum > 4096) maxNum = 4096;
@@ -206,6 +208,14 @@ const HEXD = '0123456789abcdef';
 function putU64(v: u64): void {
   ensure(20);
   if (v < 10) { store<u8>(outPtr + outLen, <u8>(48 + v)); outLen++; return; }
+  if (v <= 0xffffffff) {
+    let w = <u32>v;
+    const n: usize = w < 100 ? 2 : w < 1000 ? 3 : w < 10000 ? 4 : w < 100000 ? 5 : w < 1000000 ? 6 : w < 10000000 ? 7 : w < 100000000 ? 8 : w < 1000000000 ? 9 : 10;
+    let p = outPtr + outLen + n;
+    while (w) { p--; store<u8>(p, <u8>(48 + w % 10)); w /= 10; }
+    outLen += n;
+    return;
+  }
   let n: usize = 0;
   let t = v;
   while (t) { n++; t /= 10; }
@@ -652,10 +662,70 @@ function putRepeated(f: Field, base: u32, top: u32, fi: i32, depth: i32, hex: bo
 
 let depthLimit = 48;
 
+/**
+ * One-pass emission for canonical bytes (fields in increasing number order, no
+ * repeated fields, no unknown fields). Returns false without reporting anything
+ * when the bytes are not like that; the caller then uses the general path.
+ */
+function emitFast(m: Msg, s: usize, e: usize, depth: i32, hex: bool): bool {
+  const mark = outLen;
+  put(0x7b);
+  let first = true;
+  let lastNum: u32 = 0;
+  let p = s;
+  const byNum = m.byNum;
+  while (p < e) {
+    let tag = <u32>load<u8>(p);
+    if (tag < 0x80) p++;
+    else { vp = p; const t = varint(e); if (!vok || t > 0xffffffff) { vok = true; errCode = 0; outLen = mark; return false; } tag = <u32>t; p = vp; }
+    const num = tag >> 3; const wt = tag & 7;
+    if (num <= lastNum || num >= <u32>byNum.length) { outLen = mark; return false; }
+    const fi = unchecked(byNum[num]);
+    if (fi < 0) { outLen = mark; return false; }
+    const f = unchecked(m.fields[fi]);
+    if (wt != wireOf(f.type)) { outLen = mark; return false; }
+    lastNum = num;
+    sep(first, depth + 1); first = false;
+    putBuf(f.key);
+    if (wt == 0) {
+      let raw: u64;
+      if (p < e && load<u8>(p) < 0x80) { raw = <u64>load<u8>(p); p++; }
+      else { vp = p; raw = varint(e); if (!vok) { vok = true; errCode = 0; outLen = mark; return false; } p = vp; }
+      putScalar(f, raw, hex);
+    } else if (wt == 1) {
+      if (e - p < 8) { outLen = mark; return false; }
+      putScalar(f, fixed64(p), hex); p += 8;
+    } else if (wt == 5) {
+      if (e - p < 4) { outLen = mark; return false; }
+      putScalar(f, fixed32(p), hex); p += 4;
+    } else {
+      vp = p;
+      const len = varint(e);
+      if (!vok || len > <u64>(e - vp)) { vok = true; errCode = 0; outLen = mark; return false; }
+      const vs = vp; const ve = vs + <usize>len;
+      p = ve;
+      const t = f.type;
+      if (t == T_MESSAGE) { if (!emitMsg(f.sub, vs, ve, depth + 1, hex || (modeValues && (f.hints & H_HEX) != 0))) return false; }
+      else if (t == T_STRING) putJsonUtf8(vs, ve);
+      else if (f.hints & H_UNIX) putQuopri(vs, ve - vs);
+      else putBase64(vs, ve - vs);
+    }
+  }
+  if (!first) nl(depth);
+  put(0x7d);
+  return true;
+}
+
 /** Emit message mi (bytes s..e) as a JSON object at indentation depth. */
 function emitMsg(mi: i32, s: usize, e: usize, depth: i32, hex: bool): bool {
   if (depth > depthLimit) return fail(ERR_CORRUPT, s, 'messages nested too deeply');
   const m = msgs[mi];
+  if (m.fastOk) {
+    const mark = outLen;
+    if (emitFast(m, s, e, depth, hex)) return true;
+    if (errCode != 0) return false; // a nested message failed for real
+    outLen = mark;
+  }
   const base = occTop;
   if (!scan(m, s, e)) { occTop = base; return false; }
   const top = occTop;
@@ -726,7 +796,7 @@ let emitted: u32 = 0;
 export function codec_count(): u32 { return emitted; }
 
 export function codec_decode(kind: i32, buf: ArrayBuffer, len: usize, index: u32, flags: u32): isize {
-  errCode = 0; errMsg = ''; needBytes = 0; vok = true; emitted = 0;
+  errCode = 0; errMsg = ''; needBytes = 0; vok = true; emitted = 0; occTop = 0; outLen = 0;
   modeValues = (flags & 1) != 0; modeIndent = (flags & 2) != 0; modeBig = (flags & 4) != 0;
   const last = (flags & 8) != 0;
   if (kind < 0 || kind >= kinds.length) { fail(ERR_CORRUPT, 0, 'bad kind'); return -1; }
@@ -861,9 +931,11 @@ function expect(c: u32): bool {
 
 // scratch for decoded JSON strings (UTF-8)
 let sPtr: usize = 0; let sLen: usize = 0; let sCap: usize = 0;
+let sBuf: usize = 0; let sBufCap: usize = 0;
 function sPut(b: u32): void {
-  if (sLen >= sCap) { const nc = sCap ? sCap * 2 : 4096; sPtr = sPtr ? heap.realloc(sPtr, nc) : heap.alloc(nc); sCap = nc; }
-  store<u8>(sPtr + sLen, <u8>b); sLen++;
+  if (sLen >= sBufCap) { const nc = sBufCap ? sBufCap * 2 : 4096; sBuf = sBuf ? heap.realloc(sBuf, nc) : heap.alloc(nc); sBufCap = nc; }
+  sPtr = sBuf;
+  store<u8>(sBuf + sLen, <u8>b); sLen++;
 }
 function hex4(): i32 {
   if (jend - jp < 4) return -1;
@@ -886,9 +958,19 @@ function sPutCp(c: u32): void {
   else { sPut(0xf0 | (c >> 18)); sPut(0x80 | ((c >> 12) & 63)); sPut(0x80 | ((c >> 6) & 63)); sPut(0x80 | (c & 63)); }
 }
 /** Parse a JSON string into the scratch (UTF-8). */
+let sView: usize = 0; // when a string had no escapes, sPtr points into the input (not the scratch)
 function jstring(): bool {
   if (peekc() != 0x22) return jfail('expected a string');
   jp++; sLen = 0;
+  // fast path: no escapes; point into the text itself
+  let q = jp;
+  while (q < jend) {
+    const c = load<u8>(q);
+    if (c == 0x22) { sPtr = jp; sLen = q - jp; jp = q + 1; sView = 1; return true; }
+    if (c == 0x5c) break;
+    q++;
+  }
+  sView = 0; sPtr = sBuf;
   while (true) {
     if (jp >= jend) return jfail('unterminated string');
     const c = <u32>load<u8>(jp++);
@@ -1261,7 +1343,7 @@ function encOne(f: Field, depth: i32): bool {
   return true;
 }
 
-let unknownS: usize = 0; let unknownE: usize = 0;
+let ordPtr: usize = 0; let ordCap: u32 = 0;
 
 /**
  * Encode a JSON object as message mi. Returns the arena offset where the assembled
@@ -1348,22 +1430,25 @@ function encMsg(mi: i32, depth: i32): isize {
   // assemble: records sorted by field number (stable; continuation pieces follow their head)
   const n = rTop - rBase;
   // insertion sort of groups (a group = head + optional continuation)
-  const order = new StaticArray<u32>(<i32>n);
-  let g = 0;
+  if (n > ordCap) { ordCap = n * 2; ordPtr = ordPtr ? heap.realloc(ordPtr, <usize>ordCap * 4) : heap.alloc(<usize>ordCap * 4); }
+  const order = ordPtr; // scratch: the assembly phase never recurses
+  let g: u32 = 0;
   for (let i: u32 = 0; i < n; i++) {
     const num = load<u32>(rPtr + <usize>(rBase + i) * 12);
     if (num == 0xffffffff) continue;
     let k = g;
-    while (k > 0 && load<u32>(rPtr + <usize>(rBase + order[k - 1]) * 12) > num) { order[k] = order[k - 1]; k--; }
-    order[k] = i; g++;
+    while (k > 0 && load<u32>(rPtr + <usize>(rBase + load<u32>(order + <usize>(k - 1) * 4)) * 12) > num) {
+      store<u32>(order + <usize>k * 4, load<u32>(order + <usize>(k - 1) * 4)); k--;
+    }
+    store<u32>(order + <usize>k * 4, i); g++;
   }
   const start = aLen;
   let total: usize = 0;
   for (let i: u32 = 0; i < n; i++) { const p = rPtr + <usize>(rBase + i) * 12; total += <usize>(load<u32>(p, 8) - load<u32>(p, 4)); }
   if (hasUnk) total += unkE - unkS;
   aEnsure(total);
-  for (let x = 0; x < g; x++) {
-    let i = order[x];
+  for (let x: u32 = 0; x < g; x++) {
+    let i = load<u32>(order + <usize>x * 4);
     while (true) {
       const p = rPtr + <usize>(rBase + i) * 12;
       const s = <usize>load<u32>(p, 4), e = <usize>load<u32>(p, 8);
@@ -1461,7 +1546,7 @@ function encExtra(k: Kind, bs: usize, be: usize): bool {
  * Returns 0, or -1 on error (codec_err_*; offsets relative to the text).
  */
 export function codec_encode(kind: i32, text: ArrayBuffer, len: usize, base: u32): i32 {
-  errCode = 0; errMsg = ''; vok = true; emitted = 0;
+  errCode = 0; errMsg = ''; vok = true; emitted = 0; rTop = 0; aLen = 0; outLen = 0;
   modeValues = true;
   if (kind < 0 || kind >= kinds.length) { fail(ERR_CORRUPT, 0, 'bad kind'); return -1; }
   const k = kinds[kind];
@@ -1496,6 +1581,23 @@ export function codec_encode(kind: i32, text: ArrayBuffer, len: usize, base: u32
   return 0;
 }
 
+/** Skip a JSON array/object by bracket matching (strings respected); the encoder validates it later. */
+function fastSkip(): bool {
+  const open = load<u8>(jp);
+  let depth = 0; let p = jp;
+  while (p < jend) {
+    const c = load<u8>(p);
+    if (c == 0x22) {
+      p++;
+      while (p < jend) { const d = load<u8>(p); if (d == 0x5c) p += 2; else if (d == 0x22) break; else p++; }
+    } else if (c == 0x5b || c == 0x7b) depth++;
+    else if (c == 0x5d || c == 0x7d) { depth--; if (depth == 0) { jp = p + 1; return true; } }
+    p++;
+  }
+  jp = p;
+  return jfail(open == 0x5b ? 'unterminated list' : 'unterminated object');
+}
+
 let locMagicS: usize = 0, locMagicE: usize = 0, locEntS: usize = 0, locEntE: usize = 0;
 export function codec_loc(i: i32): usize { return i == 0 ? locMagicS : i == 1 ? locMagicE : i == 2 ? locEntS : locEntE; }
 /** Find "magic" (string) and "entries" (array) in a top-level crit JSON document. */
@@ -1512,7 +1614,7 @@ export function codec_locate(text: ArrayBuffer, len: usize): i32 {
     const vs = jp;
     if (isMagic && peekc() != 0x22) { jfail('"magic" must be a string'); return -1; }
     if (isEntries && peekc() != 0x5b) { jfail('"entries" must be a list'); return -1; }
-    if (!jskip(0)) return -1;
+    if (isEntries) { if (!fastSkip()) return -1; } else if (!jskip(0)) return -1;
     if (isMagic) { locMagicS = vs + 1 - jbase; locMagicE = jp - 1 - jbase; }
     if (isEntries) { locEntS = vs - jbase; locEntE = jp - jbase; }
     if (peekc() == 0x2c) { jp++; continue; }

@@ -3,3 +3,9 @@
 export function core_version(): i32 { return 1; }
 export * from './codec';
 export * from './plan';
+export * from './xxh64';
+export * from './lz4';
+export * from './archive';
+export * from './validate';
+export * from './diff';
+export * from './memsearch';

@@ -100,7 +100,7 @@ export function dumpFds(ft: FileTable, pid: number, opts: Record<string, unknown
         const ctx: DumpFdCtx = {
           pid, fd, localFd: local, link, stat: st, info,
           fileId: (key: string) => { const r = ft.idFor(key, pid, fd); lastId = r.id; return r; },
-          addEntry: (magic: string, entry: any) => { ft.extra.add(magic, entry); },
+          addEntry: (magic: string, entry: any) => ft.extra.add(magic, entry),
           opts,
           log,
           shared: ft.shared,
@@ -119,11 +119,11 @@ export function dumpFds(ft: FileTable, pid: number, opts: Record<string, unknown
         const cloexec = (info.flags & 0o2000000) !== 0 ? 1 : 0;
         out.push({ id, flags: cloexec, type, fd });
       } finally {
-        closeSync(local);
+        s.close(local);
       }
     }
   } finally {
-    closeSync(pidfd);
+    s.close(pidfd);
   }
   return out;
 }

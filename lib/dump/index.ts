@@ -17,7 +17,7 @@ import { FileTable, mappedFileId, exeFileId, dumpFds, fsEntry } from './files.ts
 import { kinds } from '../kinds/index.ts';
 import { ImageSink, extraFileName } from './sink.ts';
 import { maps, stat, status } from '../proc.ts';
-import { ptraceShimRaw, alignedBuffer } from '../../shim/native.ts';
+import { ptraceShimRaw } from '../../shim/native.ts';
 import { TscrError } from '../errors.ts';
 import type { JobCtx } from '../tracer.ts';
 
@@ -130,15 +130,14 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
     }
     // 4. pages
     const total = dumps.reduce((a, d) => a + d.runs.reduce((b, r) => b + r.nr * 4096, 0), 0);
-    const buf = alignedBuffer(Math.min(64 << 20, Math.max(1 << 20, total)));
     const tm0 = performance.now();
     for (const d of dumps) {
       const base = bytes;
       let lastSleep = 0;
-      const st = copyPages(d.pid, d.runs, join(opts.dir, `pages-${d.pagesId}.img`), buf, (b) => {
+      const st = copyPages(d.pid, d.runs, join(opts.dir, `pages-${d.pagesId}.img`), (b) => {
         ctx.progress(base + b, total);
         if (opts.slowPagesMs && b - lastSleep >= 1 << 20) { lastSleep = b; Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, opts.slowPagesMs); }
-      }, () => ctx.checkAbort(), opts.sync ?? !opts.leaveRunning);
+      }, () => ctx.checkAbort(), opts.sync ?? !opts.leaveRunning, opts.slowPagesMs ? 1 << 20 : 128 << 20);
       bytes += st.bytes;
     }
     tMem = performance.now() - tm0;

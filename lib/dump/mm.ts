@@ -5,7 +5,7 @@
 // process_vm_readv into page-aligned memory, or pread of /proc/PID/mem for
 // regions without PROT_READ, and written in large runs.
 import { openSync, closeSync, writeSync, readSync, readFileSync, fsyncSync, readlinkSync } from 'node:fs';
-import { ptraceShimRaw, alignedBuffer } from '../../shim/native.ts';
+import { ptraceShimRaw } from '../../shim/native.ts';
 import { stat, readProc } from '../proc.ts';
 import { TscrError } from '../errors.ts';
 import { u64 } from './task.ts';
@@ -215,63 +215,44 @@ export function pagemapEntries(pagesId: number, runs: PageRun[]): any[] {
 export interface CopyStats { bytes: number; pages: number }
 
 /**
- * Copy the page runs of pid into the file at `path` (pages-N.img), in order.
- * Readable runs go through batched process_vm_readv into one page-aligned
- * buffer; others through /proc/PID/mem. progress(bytes) after each chunk;
- * checkAbort() between chunks.
+ * Copy the page runs of pid into the file at `path` (pages-N.img), in order,
+ * with the shim's copy engine (process_vm_readv into one buffer while a C
+ * thread writes the other; /proc/PID/mem for what process_vm_readv cannot
+ * read). Works in calls of chunkBytes so progress(bytes) and checkAbort()
+ * run between them.
  */
-export function copyPages(pid: number, runs: PageRun[], path: string, buf: Buffer, progress: (bytes: number) => void, checkAbort: () => void, sync = true): CopyStats {
+export function copyPages(pid: number, runs: PageRun[], path: string, progress: (bytes: number) => void, checkAbort: () => void, sync = true, chunkBytes = 128 << 20): CopyStats {
   const s = ptraceShimRaw();
   const out = openSync(path, 'w');
   let memFd = -1;
   let bytes = 0;
-  const cap = buf.length;
-  const ranges = new BigUint64Array(2048 * 2);
+  const MAXN = 65536;
+  const ranges = new BigUint64Array(MAXN * 2);
+  const fail = new BigUint64Array(1);
   try {
+    memFd = openSync(`/proc/${pid}/mem`, 'r');
     let i = 0;
-    let off = 0n; // offset inside run i
+    let off = 0n;
     while (i < runs.length) {
       checkAbort();
-      const r = runs[i];
-      if (!r.readable) {
-        if (memFd < 0) memFd = openSync(`/proc/${pid}/mem`, 'r');
-        const len = Math.min(cap, Number(BigInt(r.nr) * PAGE - off));
-        const got = Number(s.pread(memFd, buf, len, r.start + off));
-        if (got !== len) throw new TscrError('E_DUMP', `cannot read memory at ${hex(r.start + off)} of pid ${pid} through /proc/${pid}/mem`, { pid, kind: 'memory' });
-        writeAll(out, buf, len);
-        bytes += len;
-        off += BigInt(len);
-        if (off >= BigInt(r.nr) * PAGE) { i++; off = 0n; }
-        progress(bytes);
-        continue;
-      }
-      // batch readable runs into the buffer
       let n = 0, fill = 0;
-      while (i < runs.length && runs[i].readable && fill < cap && n < 2048) {
-        const rr = runs[i];
-        const left = BigInt(rr.nr) * PAGE - off;
-        const take = BigInt(Math.min(cap - fill, Number(left)));
-        ranges[2 * n] = rr.start + off;
+      while (i < runs.length && fill < chunkBytes && n < MAXN) {
+        const r = runs[i];
+        const left = BigInt(r.nr) * PAGE - off;
+        const take = left < BigInt(chunkBytes - fill) ? left : BigInt(chunkBytes - fill);
+        ranges[2 * n] = r.start + off;
         ranges[2 * n + 1] = take;
         n++;
         fill += Number(take);
         off += take;
-        if (off >= BigInt(rr.nr) * PAGE) { i++; off = 0n; }
+        if (off >= BigInt(r.nr) * PAGE) { i++; off = 0n; }
       }
-      const got = Number(s.vm_readv(pid, buf, ranges, n));
-      if (got !== fill) {
-        // a page we could not read with process_vm_readv (e.g. a hole in a mapping): retry via /proc/PID/mem
-        if (memFd < 0) memFd = openSync(`/proc/${pid}/mem`, 'r');
-        let o = 0;
-        for (let k = 0; k < n; k++) {
-          const len = Number(ranges[2 * k + 1]);
-          const g = Number(s.pread(memFd, buf.subarray(o), len, ranges[2 * k]));
-          if (g !== len) throw new TscrError('E_DUMP', `cannot read memory at ${hex(ranges[2 * k])} of pid ${pid}`, { pid, kind: 'memory', hint: 'the region is not readable even through /proc/PID/mem' });
-          o += len;
-        }
+      const got = Number(s.copy_pages(pid, ranges, n, out, memFd, fail));
+      if (got < 0) {
+        if (fail[0]) throw new TscrError('E_DUMP', `cannot read memory at ${hex(fail[0])} of pid ${pid} (errno ${-got})`, { pid, kind: 'memory', hint: 'the region is not readable even through /proc/PID/mem' });
+        throw new TscrError('E_IO', `writing ${path} failed (errno ${-got})`, { file: path, hint: 'check free space in the images directory' });
       }
-      writeAll(out, buf, fill);
-      bytes += fill;
+      bytes += got;
       progress(bytes);
     }
     if (sync) fsyncSync(out);
@@ -282,9 +263,5 @@ export function copyPages(pid: number, runs: PageRun[], path: string, buf: Buffe
   return { bytes, pages: bytes / 4096 };
 }
 
-function writeAll(fd: number, buf: Buffer, len: number) {
-  let o = 0;
-  while (o < len) o += writeSync(fd, buf, o, len - o);
-}
 
-export { alignedBuffer, readlinkSync };
+export { readlinkSync };

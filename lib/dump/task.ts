@@ -40,7 +40,28 @@ function u32s(b: Buffer, off: number, n: number): number[] {
   return a;
 }
 
-/** NT_X86_XSTATE buffer -> user_x86_fpregs_entry (fxsave fields + xsave components). */
+/** Standard-format xsave component offsets/sizes of this CPU (CPUID leaf 0xd). */
+let xlayout: Map<number, { off: number; size: number }> | null = null;
+export function xsaveLayout(): Map<number, { off: number; size: number }> {
+  if (xlayout) return xlayout;
+  xlayout = new Map();
+  const o = new Uint32Array(4);
+  const s = ptraceShimRaw();
+  for (let i = 2; i < 32; i++) {
+    s.cpuid(0xd, i, o);
+    if (o[0] && !(o[2] & 1)) xlayout.set(i, { off: o[1], size: o[0] }); // user (not supervisor) components
+  }
+  return xlayout;
+}
+
+function u64s(b: Buffer, off: number, n: number): (number | bigint)[] {
+  const a: (number | bigint)[] = [];
+  for (let i = 0; i < n; i++) a.push(u64(b.readBigUInt64LE(off + 8 * i)));
+  return a;
+}
+
+/** NT_X86_XSTATE buffer -> user_x86_fpregs_entry (fxsave fields + xsave components
+ * at this CPU's offsets: AVX, AVX-512 opmask/ZMM, PKRU). */
 export function fpregsEntry(x: Buffer): any {
   const fp: any = {
     cwd: x.readUInt16LE(0), swd: x.readUInt16LE(2), twd: x.readUInt16LE(4), fop: x.readUInt16LE(6),
@@ -49,8 +70,17 @@ export function fpregsEntry(x: Buffer): any {
     st_space: u32s(x, 32, 32), xmm_space: u32s(x, 160, 64),
   };
   if (x.length >= 576) {
-    const xs: any = { xstate_bv: u64(x.readBigUInt64LE(512)) };
-    if (x.length >= 576 + 256) xs.ymmh_space = u32s(x, 576, 64);
+    const bv = x.readBigUInt64LE(512);
+    const xs: any = { xstate_bv: u64(bv) };
+    const L = xsaveLayout();
+    const comp = (i: number) => { const c = L.get(i); return c && c.off + c.size <= x.length ? c : null; };
+    const ymm = comp(2) ?? (x.length >= 832 ? { off: 576, size: 256 } : null);
+    if (ymm) xs.ymmh_space = u32s(x, ymm.off, 64);
+    let c;
+    if ((c = comp(5))) xs.opmask_reg = u64s(x, c.off, 8);
+    if ((c = comp(6))) xs.zmm_upper = u64s(x, c.off, 64);
+    if ((c = comp(7))) xs.hi16_zmm = u64s(x, c.off, 128);
+    if ((c = comp(9))) xs.pkru = u32s(x, c.off, 2);
     xs.cet = { cet: '0x0', ssp: '0x0' };
     fp.xsave = xs;
   }

@@ -33,10 +33,15 @@ export interface DumpFdCtx {
   link: string;           // readlink /proc/PID/fd/N, e.g. "pipe:[1234]", "/tmp/x (deleted)"
   stat: FdStat;
   info: FdInfo;
-  /** Allocate/lookup a file id; the same open file description must get the same id. */
+  /**
+   * Allocate/lookup a file id; the same open file description must get the same id.
+   * The engine confirms sameness with kcmp(KCMP_FILE) among fds of one key, so a
+   * key names the object kind (and inode), e.g. 'timerfd', `pipe:${ino}`.
+   */
   fileId(key: string): { id: number; isNew: boolean };
-  /** Append entries to another image of the dump (e.g. 'PIPES_DATA'). */
-  addEntry(magic: string, entry: any): void;
+  /** Append entries to another image of the dump (e.g. 'PIPES_DATA'). Returns the
+   * entry's 1-based number within that magic (GHOST_FILE n -> ghost-file-n.img). */
+  addEntry(magic: string, entry: any): number | void;
   /** Options from the command line (tcp-established, ext-unix-sk, ...). */
   opts: Record<string, unknown>;
   log(text: string): void;

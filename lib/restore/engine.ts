@@ -16,13 +16,14 @@ import { STUB_BIN } from '../paths.ts';
 import { Checkpoint, big, num, flagSet } from './checkpoint.ts';
 import { buildPlan, type PlanOp, type PlanProc } from './plan.ts';
 import { restoreNative, check, type RestoreShim } from '../../shim/native.ts';
+import { kindForType } from '../kinds/index.ts';
 
 // x86_64 syscall numbers
 const NR = {
   read: 0, write: 1, pread64: 17, close: 3, lseek: 8, mmap: 9, mprotect: 10, munmap: 11, rt_sigaction: 13, mremap: 25,
   madvise: 28, setitimer: 38, fcntl: 72, chdir: 80, umask: 95, setpgid: 109, setsid: 112, setgroups: 116,
-  setresuid: 117, setresgid: 119, rt_sigqueueinfo: 129, sigaltstack: 131, personality: 135, prctl: 157,
-  chroot: 161, set_tid_address: 218, openat: 257, set_robust_list: 273, rt_tgsigqueueinfo: 297, dup3: 292,
+  setresuid: 117, setresgid: 119, setfsuid: 122, setfsgid: 123, capset: 126, rt_sigqueueinfo: 129, sigaltstack: 131, personality: 135, prctl: 157,
+  chroot: 161, set_tid_address: 218, timer_create: 222, timer_settime: 223, openat: 257, set_robust_list: 273, rt_tgsigqueueinfo: 297, dup3: 292,
   pipe2: 293, rseq: 334, pidfd_open: 434, clone3: 435, close_range: 436, pidfd_getfd: 438,
 } as const;
 
@@ -629,12 +630,7 @@ class Engine {
   }
 
   async viaKind(p: Proc, f: any, info: any): Promise<number> {
-    let kinds: any[] = [];
-    try {
-      const mod: any = await import('../kinds/index.ts');
-      kinds = mod.kinds ?? mod.KINDS ?? mod.default ?? [];
-    } catch { /* no registry yet */ }
-    const k = kinds.find((x: any) => x.types?.includes(f.type));
+    const k = kindForType(String(f.type));
     if (!k) {
       throw new TscrError('E_UNSUPPORTED', `unsupported: ${String(f.type).toLowerCase()} fd ${num(info?.fd)} of pid ${p.pid} cannot be restored by this build`,
         { pid: p.pid, fd: num(info?.fd), kind: f.type, hint: 'this fd kind is not implemented yet' });
@@ -703,10 +699,34 @@ class Engine {
       vals.forEach((x, i) => u64le(b, i * 8, x));
       this.sys(p, NR.setitimer, [which, this.scratchPut(p, b, 0), 0], `setting itimer ${k} of pid ${p.pid}`);
     });
-    const posix: any[] = t.posix ?? [];
-    if (posix.length) {
-      throw new TscrError('E_UNSUPPORTED', `pid ${p.pid} has ${posix.length} POSIX timer(s); restoring them is not implemented yet`, { pid: p.pid });
+    const posix: any[] = (t.posix ?? []).slice().sort((x: any, y: any) => num(x.it_id) - num(y.it_id));
+    if (!posix.length) return;
+    // Ask the kernel to take the timer ids from us (Linux 6.15+); else ids are
+    // handed out in order and we check that each one comes out right.
+    const restoreIds = this.sys(p, NR.prctl, [77 /* PR_TIMER_CREATE_RESTORE_IDS */, 1, 0, 0, 0], 'prctl(PR_TIMER_CREATE_RESTORE_IDS)', p.pid, () => true) === 0n;
+    for (const pt of posix) {
+      const id = num(pt.it_id);
+      const ev = Buffer.alloc(64);
+      u64le(ev, 0, big(pt.sival_ptr));
+      ev.writeInt32LE(num(pt.si_signo), 8);
+      ev.writeInt32LE(num(pt.it_sigev_notify), 12);
+      if (pt.notify_thread_id !== undefined) ev.writeInt32LE(num(pt.notify_thread_id), 16);
+      const evA = this.scratchPut(p, ev, 0);
+      const idb = Buffer.alloc(4); idb.writeInt32LE(id);
+      const idA = this.scratchPut(p, idb, 64);
+      this.sys(p, NR.timer_create, [num(pt.clock_id), evA, idA], `creating POSIX timer ${id} in pid ${p.pid}`);
+      const got = Buffer.alloc(4);
+      check(Number(this.sh.vmRead(p.pid, idA, got, 4)), 'reading the timer id', { pid: p.pid });
+      if (got.readInt32LE(0) !== id) {
+        throw new TscrError('E_RESTORE', `POSIX timer ${id} of pid ${p.pid} came back as timer ${got.readInt32LE(0)}`, { pid: p.pid, hint: 'this kernel cannot create timers with chosen ids (needs Linux 6.15+ PR_TIMER_CREATE_RESTORE_IDS)' });
+      }
+      const vals = [pt.isec, pt.insec, pt.vsec, pt.vnsec].map(big);
+      if (vals[2] === 0n && vals[3] === 0n) continue; // disarmed
+      const its = Buffer.alloc(32);
+      vals.forEach((x, i) => u64le(its, i * 8, x));
+      this.sys(p, NR.timer_settime, [id, 0, this.scratchPut(p, its, 128), 0], `arming POSIX timer ${id} of pid ${p.pid}`);
     }
+    if (restoreIds) this.sys(p, NR.prctl, [77, 0, 0, 0, 0], 'prctl(PR_TIMER_CREATE_RESTORE_IDS off)');
   }
 
   rlimits(op: PlanOp) {
@@ -720,18 +740,53 @@ class Engine {
 
   creds(op: PlanOp) {
     const p = this.procs.get(op.pid)!;
-    const c = p.core.thread_core?.creds;
+    for (const t of p.threads) this.credsOf(p, t);
+  }
+
+  /**
+   * Credentials of one thread (each thread has its own in Linux), last of all
+   * because they take away the rights the rest of the restore needs. Order:
+   * bounding set, keep-caps, groups and ids, capabilities, ambient set, securebits.
+   */
+  credsOf(p: Proc, t: Thread) {
+    const c = t.core.thread_core?.creds;
     if (!c) return;
-    const ids = ['uid', 'euid', 'suid', 'gid', 'egid', 'sgid'].map((k) => num(c[k] ?? 0));
-    if (ids.every((x) => x === 0)) return;
+    const pair = (v: any): bigint => { const a = (v ?? []).map(big); return (a[0] ?? 0n) | ((a[1] ?? 0n) << 32n); };
+    const ids = ['uid', 'euid', 'suid', 'fsuid', 'gid', 'egid', 'sgid', 'fsgid'].map((k) => num(c[k] ?? 0));
+    let lastCap = 40;
+    try { lastCap = Number(readFileSync('/proc/sys/kernel/cap_last_cap', 'utf8')); } catch { /* default */ }
+    const full = (1n << BigInt(lastCap + 1)) - 1n;
+    const eff = pair(c.cap_eff) & full, prm = pair(c.cap_prm) & full, inh = pair(c.cap_inh) & full, bnd = pair(c.cap_bnd) & full, amb = pair(c.cap_amb) & full;
     const groups: number[] = (c.groups ?? []).map(num);
+    const secbits = num(c.secbits ?? 0);
+    const plainRoot = ids.every((x) => x === 0) && eff === full && prm === full && bnd === full && inh === 0n && amb === 0n && secbits === 0 && groups.length === 0;
+    if (plainRoot) return;
+    const tid = t.tid;
+    const S = (nr: number, args: Array<number | bigint>, what: string) => this.sys(p, nr, args, `${what} (tid ${tid})`, tid);
+    for (let cap = 0; cap <= lastCap; cap++) {
+      if (!((bnd >> BigInt(cap)) & 1n)) S(NR.prctl, [24 /* PR_CAPBSET_DROP */, cap, 0, 0, 0], `dropping capability ${cap} from the bounding set`);
+    }
+    // keep capabilities (and the effective set) across the uid change
+    S(NR.prctl, [28 /* PR_SET_SECUREBITS */, secbits | 0x10 /* KEEP_CAPS */ | 0x4 /* NO_SETUID_FIXUP */, 0, 0, 0], 'setting securebits');
     const gb = Buffer.alloc(Math.max(4, groups.length * 4));
-    groups.forEach((g, i) => gb.writeUInt32LE(g, i * 4));
-    this.sys(p, NR.setgroups, [groups.length, this.scratchPut(p, gb, 0)], `setgroups in pid ${p.pid}`);
-    this.sys(p, NR.setresgid, [num(c.gid), num(c.egid), num(c.sgid)], `setresgid in pid ${p.pid}`);
-    this.sys(p, NR.prctl, [8 /* PR_SET_KEEPCAPS */, 1, 0, 0, 0], 'prctl(PR_SET_KEEPCAPS)');
-    this.sys(p, NR.setresuid, [num(c.uid), num(c.euid), num(c.suid)], `setresuid in pid ${p.pid}`);
-    this.log(1, `note: capabilities of pid ${p.pid} are kept as the restore made them (capset is not implemented yet)`);
+    groups.forEach((g, i) => gb.writeUInt32LE(g >>> 0, i * 4));
+    S(NR.setgroups, [groups.length, this.scratchPut(p, gb, 0)], 'setgroups');
+    S(NR.setresgid, [ids[4], ids[5], ids[6]], 'setresgid');
+    S(NR.setfsgid, [ids[7]], 'setfsgid');
+    S(NR.setresuid, [ids[0], ids[1], ids[2]], 'setresuid');
+    S(NR.setfsuid, [ids[3]], 'setfsuid');
+    S(NR.prctl, [28, secbits, 0, 0, 0], 'setting securebits');
+    const cap = Buffer.alloc(8 + 24);
+    cap.writeUInt32LE(0x20080522, 0); // _LINUX_CAPABILITY_VERSION_3
+    cap.writeInt32LE(0, 4);
+    const lo = (x: bigint) => Number(x & 0xffffffffn), hi = (x: bigint) => Number(x >> 32n);
+    cap.writeUInt32LE(lo(eff), 8); cap.writeUInt32LE(lo(prm), 12); cap.writeUInt32LE(lo(inh), 16);
+    cap.writeUInt32LE(hi(eff), 20); cap.writeUInt32LE(hi(prm), 24); cap.writeUInt32LE(hi(inh), 28);
+    const ca = this.scratchPut(p, cap, 0);
+    S(NR.capset, [ca, ca + 8n], 'capset');
+    for (let k = 0; k <= lastCap; k++) {
+      if ((amb >> BigInt(k)) & 1n) S(NR.prctl, [47 /* PR_CAP_AMBIENT */, 2 /* RAISE */, k, 0, 0], `raising ambient capability ${k}`);
+    }
   }
 
   /** Per-thread kernel state that only the thread itself can set, plus pending signals. */

@@ -7,8 +7,8 @@
 // runs as a subprocess). Pass {daemon: true} when the test process itself
 // traces it (in-process tracer worker): then it is started by the C shim with a
 // double fork, so libuv never sees it.
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FIXTURES_BIN, ROOT } from '../../lib/paths.ts';
@@ -52,7 +52,9 @@ export async function startFixture(name: string, args: string[] = [], o: { daemo
     spawnProgram(bin, [bin, out, ...args], SPAWN.DAEMON | SPAWN.NULLIO);
     pid = Number((await waitFile(out + '.ready')).trim());
   } else {
-    const child = spawn(bin, [out, ...args], { stdio: 'ignore', cwd: dir });
+    // detached: its own session and group (setsid), as a daemon would be
+    const child = spawn(bin, [out, ...args], { stdio: 'ignore', cwd: dir, detached: true });
+    child.unref();
     child.on('error', () => {});
     pid = Number((await waitFile(out + '.ready')).trim());
   }
@@ -64,10 +66,44 @@ export async function startFixture(name: string, args: string[] = [], o: { daemo
     },
     alive: () => pidAlive(pid),
     kill() {
-      try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+      killTree(pid);
       if (!o.dir) rmSync(dir, { recursive: true, force: true });
     },
   };
 }
 
 export const TSCR = join(ROOT, 'bin', 'tscr.js');
+
+/** All descendants of pid (from /proc/PID/task/TID/children), pid first. */
+export function treePids(pid: number): number[] {
+  const out = [pid];
+  for (let i = 0; i < out.length; i++) {
+    try {
+      for (const t of readdirSync(`/proc/${out[i]}/task`)) {
+        const c = readFileSync(`/proc/${out[i]}/task/${t}/children`, 'utf8').trim();
+        if (c) out.push(...c.split(/\s+/).map(Number));
+      }
+    } catch { /* gone */ }
+  }
+  return out;
+}
+
+/** SIGKILL pid and every descendant. */
+export function killTree(pid: number): void {
+  for (const p of treePids(pid).reverse()) { try { process.kill(p, 'SIGKILL'); } catch { /* gone */ } }
+}
+
+export interface RunResult { code: number | null; signal: string | null; stdout: string; stderr: string }
+
+/** Run `node bin/tscr.js ARGS` as a subprocess. onSpawn gets the child (to signal it mid-run). */
+export function runTscr(args: string[], o: { env?: Record<string, string>; onSpawn?: (c: ChildProcess) => void; timeoutMs?: number } = {}): Promise<RunResult> {
+  return new Promise((resolve) => {
+    const c = spawn(process.execPath, [TSCR, ...args], { env: { ...process.env, ...(o.env ?? {}) }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '', stderr = '';
+    c.stdout!.on('data', (d) => { stdout += d; });
+    c.stderr!.on('data', (d) => { stderr += d; });
+    const timer = setTimeout(() => c.kill('SIGKILL'), o.timeoutMs ?? 60000);
+    o.onSpawn?.(c);
+    c.on('close', (code, signal) => { clearTimeout(timer); resolve({ code, signal, stdout, stderr }); });
+  });
+}

@@ -45,14 +45,14 @@ export function treePids(pstree: any): number[] {
 }
 
 /** Start a fixture (build/fixtures/NAME OUT args) in its own session; resolves once it is ready. */
-export async function startOwnSession(name: string, args: string[] = []): Promise<{ pid: number; out: string; dir: string }> {
+export async function startOwnSession(name: string, args: string[] = [], ownSession = true): Promise<{ pid: number; out: string; dir: string }> {
   const { spawn } = await import('node:child_process');
   const { mkdtempSync, existsSync: ex } = await import('node:fs');
   const { tmpdir } = await import('node:os');
   const { FIXTURES_BIN } = await import('../../lib/paths.ts');
   const dir = mkdtempSync(join(tmpdir(), `tscr-rt-${name}-`));
   const out = join(dir, `${name}.out`);
-  const child = spawn(join(FIXTURES_BIN, name), [out, ...args], { detached: true, stdio: 'ignore', cwd: dir });
+  const child = spawn(join(FIXTURES_BIN, name), [out, ...args], { detached: ownSession, stdio: 'ignore', cwd: dir });
   child.on('error', () => {});
   child.unref();
   for (let i = 0; i < 400; i++) {

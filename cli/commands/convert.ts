@@ -1,0 +1,65 @@
+// tscr convert SRC DST: a CRIU image directory -> a tscr archive, and back.
+// Offline: Wasm only, never the shim.
+import { statSync, existsSync, readdirSync } from 'node:fs';
+import type { Command } from '../context.ts';
+import { usage } from '../context.ts';
+import { TscrError } from '../../lib/errors.ts';
+import { ArchiveReader, dirToArchive, archiveToDir, imageFiles } from '../../lib/archive.ts';
+
+function human(n: number): string {
+  const u = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let i = 0;
+  while (n >= 1024 && i < u.length - 1) { n /= 1024; i++; }
+  return `${n.toFixed(i ? 1 : 0)} ${u[i]}`;
+}
+
+const convert: Command = {
+  command: 'convert <src> <dst>',
+  describe: 'Convert a CRIU image directory into a compact tscr archive, or an archive back into a CRIU directory',
+  builder: (y: any) => y
+    .positional('src', { type: 'string', describe: 'CRIU image directory or tscr archive' })
+    .positional('dst', { type: 'string', describe: 'archive file to write, or directory to fill' })
+    .option('prev', { type: 'string', describe: 'previous checkpoint (a tscr archive): store only pages that are not already there' })
+    .option('level', { type: 'number', default: 1, describe: '0 = store pages uncompressed, 1 = LZ4' })
+    .option('workers', { type: 'number', default: 2, describe: 'compression threads (0 = compress in the main thread)' })
+    .option('force', { type: 'boolean', default: false, describe: 'overwrite an existing archive / write into a non-empty directory' }),
+  async run(args, ctx) {
+    const src = String(args.src), dst = String(args.dst);
+    if (!existsSync(src)) throw new TscrError('E_NOT_FOUND', `${src} does not exist`, { file: src, hint: 'give a CRIU image directory or a tscr archive' });
+    const t0 = performance.now();
+    if (statSync(src).isDirectory()) {
+      imageFiles(src);
+      if (existsSync(dst) && !args.force) throw usage(`${dst} already exists`, 'pick a new archive name, or add --force');
+      if (existsSync(dst) && statSync(dst).isDirectory()) throw usage(`${dst} is a directory; converting a directory writes an archive file`);
+      const level = Number(args.level);
+      if (level !== 0 && level !== 1) throw usage(`--level must be 0 or 1, not ${args.level}`);
+      const workers = Math.max(0, Math.min(16, Math.floor(Number(args.workers) || 0)));
+      const p = ctx.progress('convert', 'items');
+      let k = 0;
+      const n = imageFiles(src).length;
+      const stats = await dirToArchive(src, dst, { level, workers, parent: args.prev ? String(args.prev) : undefined }, (name) => { p.update(++k, n, name); ctx.log(2, `store ${name}`); });
+      p.end();
+      const secs = (performance.now() - t0) / 1000;
+      if (ctx.jsonMode) ctx.json({ direction: 'dir-to-archive', src, dst, ...stats, seconds: secs });
+      else {
+        ctx.out(`${src} -> ${dst}: ${stats.files} files, ${human(stats.rawBytes)} -> ${human(stats.archiveBytes)} (${(100 * stats.archiveBytes / Math.max(1, stats.rawBytes)).toFixed(1)}%)\n`);
+        ctx.out(`  pages: ${stats.pages} (${stats.zeroPages} zero, ${stats.dupPages} duplicate, ${stats.parentPages} in the parent, ${stats.storedPages} stored) in ${secs.toFixed(2)} s\n`);
+      }
+      return 0;
+    }
+    if (!ArchiveReader.isArchive(src)) throw new TscrError('E_BAD_MAGIC', `${src} is neither a directory nor a tscr archive`, { file: src, offset: 0, hint: 'give a CRIU image directory or a tscr archive' });
+    if (existsSync(dst)) {
+      if (!statSync(dst).isDirectory()) throw usage(`${dst} exists and is not a directory`);
+      if (readdirSync(dst).length && !args.force) throw usage(`${dst} is not empty`, 'pick an empty or new directory, or add --force');
+    }
+    const p = ctx.progress('convert', 'items');
+    let k = 0;
+    const r = archiveToDir(src, dst, (name) => { p.update(++k, undefined, name); ctx.log(2, `extract ${name}`); });
+    p.end();
+    const secs = (performance.now() - t0) / 1000;
+    if (ctx.jsonMode) ctx.json({ direction: 'archive-to-dir', src, dst, ...r, seconds: secs });
+    else ctx.out(`${src} -> ${dst}: ${r.files} files, ${human(r.bytes)} (verified) in ${secs.toFixed(2)} s\n`);
+    return 0;
+  },
+};
+export default convert;

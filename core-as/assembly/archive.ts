@@ -1,0 +1,90 @@
+// Archive blocks (see docs/archive.md): every data block of a tscr archive is
+//   header (32 bytes, little endian)
+//     0  u32  magic 'TBLK' (0x4B4C4254)
+//     4  u8   codec: 0 = stored, 1 = LZ4 block
+//     5  u8[3] zero
+//     8  u32  raw length
+//     12 u32  stored (payload) length
+//     16 u64  xxh64 of the payload as stored
+//     24 u64  xxh64 of the raw (decompressed) bytes
+//   payload (stored length bytes)
+// Exports are prefixed arc_.
+import { xxh_raw } from './xxh64';
+import { lz4_bound_raw, lz4_compress_raw, lz4_decompress_raw } from './lz4';
+
+const BLOCK_MAGIC: u32 = 0x4B4C4254;
+const BLOCK_HEADER: usize = 32;
+const CODEC_STORED: u8 = 0;
+const CODEC_LZ4: u8 = 1;
+
+/** Room a packed block of rawLen bytes may need. */
+export function arc_pack_bound(rawLen: i32): i32 {
+  return <i32>(BLOCK_HEADER + lz4_bound_raw(<usize>rawLen));
+}
+
+/**
+ * Pack rawLen bytes at src+srcOff into a block at dst+dstOff (capacity cap >= arc_pack_bound).
+ * level 0 stores, level >= 1 compresses with LZ4 (stored anyway when LZ4 does not shrink it).
+ * Returns the total block size (header + payload), or -1 when cap is too small.
+ */
+export function arc_pack(src: usize, srcOff: usize, rawLen: i32, dst: usize, dstOff: usize, cap: i32, level: i32): i32 {
+  const s = src + srcOff;
+  const d = dst + dstOff;
+  const n = <usize>rawLen;
+  if (<usize>cap < BLOCK_HEADER + lz4_bound_raw(n)) return -1;
+  let codec = CODEC_STORED;
+  let stored = n;
+  if (level > 0) {
+    const c = lz4_compress_raw(s, n, d + BLOCK_HEADER, <usize>cap - BLOCK_HEADER);
+    if (c >= 0 && <usize>c < n) { codec = CODEC_LZ4; stored = <usize>c; }
+  }
+  if (codec == CODEC_STORED) memory.copy(d + BLOCK_HEADER, s, n);
+  store<u32>(d, BLOCK_MAGIC);
+  store<u32>(d, <u32>codec, 4);
+  store<u32>(d, <u32>n, 8);
+  store<u32>(d, <u32>stored, 12);
+  store<u64>(d, xxh_raw(d + BLOCK_HEADER, stored, 0), 16);
+  store<u64>(d, xxh_raw(s, n, 0), 24);
+  return <i32>(BLOCK_HEADER + stored);
+}
+
+// Error codes of arc_unpack (negative returns).
+const ERR_MAGIC: i32 = -1;      // header magic is wrong
+const ERR_CODEC: i32 = -2;      // unknown codec or nonzero reserved bytes
+const ERR_LENGTH: i32 = -3;     // lengths do not fit the input or the output room
+const ERR_PAYLOAD: i32 = -4;    // payload hash mismatch
+const ERR_DECODE: i32 = -5;     // LZ4 payload malformed
+const ERR_RAW: i32 = -6;        // decoded bytes hash mismatch
+
+let lastDetail: i32 = 0;
+
+/** Detail of the last arc_unpack error (for ERR_DECODE: offset inside the payload). */
+export function arc_last_detail(): i32 { return lastDetail; }
+
+/**
+ * Verify and unpack the block of blockLen bytes at src+srcOff into dst+dstOff (capacity cap).
+ * Returns the raw length, or a negative ERR_* code; nothing is trusted before its hash checks.
+ */
+export function arc_unpack(src: usize, srcOff: usize, blockLen: i32, dst: usize, dstOff: usize, cap: i32): i32 {
+  const s = src + srcOff;
+  const d = dst + dstOff;
+  lastDetail = 0;
+  if (<usize>blockLen < BLOCK_HEADER) return ERR_LENGTH;
+  if (load<u32>(s) != BLOCK_MAGIC) return ERR_MAGIC;
+  const codecWord = load<u32>(s, 4);
+  if (codecWord > 1) return ERR_CODEC;
+  const rawLen = <usize>load<u32>(s, 8);
+  const stored = <usize>load<u32>(s, 12);
+  if (stored != <usize>blockLen - BLOCK_HEADER || rawLen > <usize>cap) return ERR_LENGTH;
+  if (xxh_raw(s + BLOCK_HEADER, stored, 0) != load<u64>(s, 16)) return ERR_PAYLOAD;
+  if (codecWord == 0) {
+    if (stored != rawLen) return ERR_LENGTH;
+    memory.copy(d, s + BLOCK_HEADER, rawLen);
+  } else {
+    const r = lz4_decompress_raw(s + BLOCK_HEADER, stored, d, rawLen);
+    if (r < 0) { lastDetail = <i32>(-r - 1); return ERR_DECODE; }
+    if (<usize>r != rawLen) return ERR_LENGTH;
+  }
+  if (xxh_raw(d, rawLen, 0) != load<u64>(s, 24)) return ERR_RAW;
+  return <i32>rawLen;
+}

@@ -1,0 +1,249 @@
+// LZ4 block format (https://github.com/lz4/lz4/blob/dev/doc/lz4_Block_format.md):
+// a greedy single-pass compressor (hash of 5 bytes, 4096-entry position table,
+// accelerating skip on incompressible data) and a bounds-checked decompressor.
+// Exports are prefixed lz4_. Pointers are byte addresses in this module's memory.
+
+const HASH_LOG: u32 = 12;
+const MINMATCH: usize = 4;
+const MFLIMIT: usize = 12;
+const LASTLITERALS: usize = 5;
+const MAX_DISTANCE: usize = 65535;
+const MAX_INPUT: usize = 0x7E000000;
+
+// Positions are stored as `base + (p - src)`; every call gets a fresh base above
+// all values of earlier calls, so the table never needs clearing between calls.
+const table: usize = heap.alloc(4 << HASH_LOG);
+memory.fill(table, 0, 4 << HASH_LOG);
+let nextBase: u32 = 1;
+
+@inline function hash5(p: usize): usize {
+  return <usize>(((load<u64>(p) << 24) * 889523592379) >> (64 - HASH_LOG)) << 2;
+}
+
+/** Worst-case compressed size of `len` input bytes. */
+export function lz4_bound_raw(len: usize): usize {
+  return len + len / 255 + 16;
+}
+
+export function lz4_bound(len: i32): i32 {
+  return <i32>lz4_bound_raw(<usize>len);
+}
+
+@inline function putLength(op: usize, n: usize): usize {
+  while (n >= 255) { store<u8>(op, 255); op++; n -= 255; }
+  store<u8>(op, <u8>n);
+  return op + 1;
+}
+
+/** Compress len bytes at src into dst (capacity cap >= lz4_bound_raw(len)); returns the size, or -1. */
+export function lz4_compress_raw(src: usize, len: usize, dst: usize, cap: usize): isize {
+  if (len > MAX_INPUT || cap < lz4_bound_raw(len)) return -1;
+  if (<u64>nextBase + <u64>len + 1 >= 0xFFFF0000) {
+    memory.fill(table, 0, 4 << HASH_LOG);
+    nextBase = 1;
+  }
+  const base = nextBase;
+  nextBase += <u32>len + 1;
+
+  const end = src + len;
+  const dend = dst + cap;
+  let op = dst;
+  let anchor = src;
+
+  if (len >= MFLIMIT + 1) {
+    const mflimit = end - MFLIMIT;
+    const matchlimit = end - LASTLITERALS;
+    let ip = src;
+    store<u32>(table + hash5(ip), base);
+    ip++;
+    let fh = hash5(ip);
+    let done = false;
+    while (!done) {
+      // Search forward for a 4-byte match, skipping faster over data that does not match.
+      let match: usize = 0;
+      let step: usize = 1;
+      let searchNb: usize = 1 << 6;
+      let fwd = ip;
+      let found = false;
+      while (true) {
+        const h = fh;
+        ip = fwd;
+        fwd = ip + step;
+        step = searchNb >> 6;
+        searchNb++;
+        if (fwd > mflimit + 1) break;
+        const v = load<u32>(table + h);
+        fh = hash5(fwd);
+        store<u32>(table + h, base + <u32>(ip - src));
+        if (v >= base) {
+          match = src + <usize>(v - base);
+          if (ip - match <= MAX_DISTANCE && load<u32>(match) == load<u32>(ip)) { found = true; break; }
+        }
+      }
+      if (!found) break;
+
+      // Extend the match backwards over equal literals.
+      while (ip > anchor && match > src && load<u8>(ip - 1) == load<u8>(match - 1)) { ip--; match--; }
+
+      // Literals.
+      const litLen = ip - anchor;
+      let token = op++;
+      if (litLen >= 15) {
+        store<u8>(token, 0xF0);
+        op = putLength(op, litLen - 15);
+      } else {
+        store<u8>(token, <u8>(litLen << 4));
+      }
+      if (op + litLen + 16 <= dend && ip + 16 <= end) {
+        let i: usize = 0;
+        do { v128.store(op + i, v128.load(anchor + i)); i += 16; } while (i < litLen);
+      } else {
+        memory.copy(op, anchor, litLen);
+      }
+      op += litLen;
+
+      // Matches; after each, try the very next position before searching again.
+      while (true) {
+        store<u16>(op, <u16>(ip - match));
+        op += 2;
+        let mip = ip + MINMATCH;
+        let mm = match + MINMATCH;
+        let counted = false;
+        while (mip + 8 <= matchlimit) {
+          const d = load<u64>(mip) ^ load<u64>(mm);
+          if (d) { mip += <usize>(ctz<u64>(d) >> 3); counted = true; break; }
+          mip += 8; mm += 8;
+        }
+        if (!counted) {
+          while (mip < matchlimit && load<u8>(mip) == load<u8>(mm)) { mip++; mm++; }
+        }
+        let ml = mip - ip - MINMATCH;
+        ip = mip;
+        if (ml >= 15) {
+          store<u8>(token, load<u8>(token) | 15);
+          op = putLength(op, ml - 15);
+        } else {
+          store<u8>(token, load<u8>(token) | <u8>ml);
+        }
+        anchor = ip;
+        if (ip >= mflimit) { done = true; break; }
+        store<u32>(table + hash5(ip - 2), base + <u32>(ip - 2 - src));
+        const h = hash5(ip);
+        const v = load<u32>(table + h);
+        store<u32>(table + h, base + <u32>(ip - src));
+        if (v >= base) {
+          match = src + <usize>(v - base);
+          if (ip - match <= MAX_DISTANCE && load<u32>(match) == load<u32>(ip)) {
+            token = op++;
+            store<u8>(token, 0);
+            continue;
+          }
+        }
+        break;
+      }
+      if (done) break;
+      ip++;
+      fh = hash5(ip);
+    }
+  }
+
+  // Last literals.
+  const lastLen = end - anchor;
+  if (lastLen >= 15) {
+    store<u8>(op++, 0xF0);
+    op = putLength(op, lastLen - 15);
+  } else {
+    store<u8>(op++, <u8>(lastLen << 4));
+  }
+  memory.copy(op, anchor, lastLen);
+  op += lastLen;
+  return <isize>(op - dst);
+}
+
+/**
+ * Decompress an LZ4 block of srcLen bytes at src into dst (capacity cap).
+ * Returns the decompressed size, or -(1 + offset) of the first bad byte in src.
+ */
+export function lz4_decompress_raw(src: usize, srcLen: usize, dst: usize, cap: usize): isize {
+  let ip = src;
+  const end = src + srcLen;
+  let op = dst;
+  const oend = dst + cap;
+  if (srcLen == 0) return -1;
+  while (true) {
+    if (ip >= end) return -(<isize>(ip - src) + 1);
+    const tokenAt = ip;
+    const token = <usize>load<u8>(ip++);
+    let litLen = token >> 4;
+    if (litLen == 15) {
+      let b: usize = 255;
+      while (b == 255) {
+        if (ip >= end) return -(<isize>(tokenAt - src) + 1);
+        b = <usize>load<u8>(ip++);
+        litLen += b;
+      }
+    }
+    if (litLen > end - ip || litLen > oend - op) return -(<isize>(tokenAt - src) + 1);
+    if (litLen <= 16 && ip + 16 <= end && op + 16 <= oend) {
+      v128.store(op, v128.load(ip));
+    } else if (ip + litLen + 16 <= end && op + litLen + 16 <= oend) {
+      let i: usize = 0;
+      do { v128.store(op + i, v128.load(ip + i)); i += 16; } while (i < litLen);
+    } else {
+      memory.copy(op, ip, litLen);
+    }
+    ip += litLen;
+    op += litLen;
+    if (ip == end) break; // the last sequence has literals only
+    if (end - ip < 2) return -(<isize>(ip - src) + 1);
+    const offAt = ip;
+    const offset = <usize>load<u16>(ip);
+    ip += 2;
+    if (offset == 0 || offset > op - dst) return -(<isize>(offAt - src) + 1);
+    let ml = token & 15;
+    if (ml == 15) {
+      let b: usize = 255;
+      while (b == 255) {
+        if (ip >= end) return -(<isize>(offAt - src) + 1);
+        b = <usize>load<u8>(ip++);
+        ml += b;
+      }
+    }
+    ml += MINMATCH;
+    if (ml > oend - op) return -(<isize>(offAt - src) + 1);
+    const match = op - offset;
+    if (offset >= 16 && ml <= 32 && op + 32 <= oend) {
+      v128.store(op, v128.load(match));
+      v128.store(op, v128.load(match, 16), 16);
+    } else if (offset >= 16 && op + ml + 16 <= oend) {
+      let i: usize = 0;
+      do { v128.store(op + i, v128.load(match + i)); i += 16; } while (i < ml);
+    } else if (offset >= 8 && op + ml + 8 <= oend) {
+      let i: usize = 0;
+      do { store<u64>(op + i, load<u64>(match + i)); i += 8; } while (i < ml);
+    } else if (offset >= ml) {
+      memory.copy(op, match, ml);
+    } else if (offset == 1) {
+      memory.fill(op, load<u8>(match), ml);
+    } else {
+      // Overlapping copy: the pattern repeats with period `offset`; copy in growing chunks.
+      let done: usize = 0;
+      while (done < ml) {
+        let chunk = op + done - match;
+        if (chunk > ml - done) chunk = ml - done;
+        memory.copy(op + done, match, chunk);
+        done += chunk;
+      }
+    }
+    op += ml;
+  }
+  return <isize>(op - dst);
+}
+
+export function lz4_compress(src: usize, srcOff: usize, len: i32, dst: usize, dstOff: usize, cap: i32): i32 {
+  return <i32>lz4_compress_raw(src + srcOff, <usize>len, dst + dstOff, <usize>cap);
+}
+
+export function lz4_decompress(src: usize, srcOff: usize, len: i32, dst: usize, dstOff: usize, cap: i32): i32 {
+  return <i32>lz4_decompress_raw(src + srcOff, <usize>len, dst + dstOff, <usize>cap);
+}

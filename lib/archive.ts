@@ -1,0 +1,989 @@
+// tscr archives (docs/archive.md): CRIU metadata images kept verbatim, memory
+// pages in a content-addressed store (xxh64 + byte comparison, zero pages stored
+// as nothing, each distinct page once across the whole tree), LZ4 blocks with
+// per-block hashes, a whole-file hash, and an optional parent archive for
+// incremental checkpoints.
+//
+// Library API for the dump and restore engines:
+//   const w = ArchiveWriter.create(path, { parent, level, workers });
+//   await w.addBytes('core-1.img', bytes);           // any metadata image
+//   const s = w.pages('pages-1.img');                 // a pages-N.img, fed as it is read
+//   await s.write(run);                               // runs of whole 4 KiB pages, in file order
+//   await s.end();
+//   const stats = await w.finish();                   // or w.abort() on failure
+//
+//   const r = ArchiveReader.open(path);               // checks trailer + index
+//   r.verify();                                       // every block, whole-file hash, parents
+//   r.list(); r.readFile(name); r.readPages(name, firstPage, count);
+//
+// The heavy work (hashing, zero detection, LZ4, block checks) is in core-as;
+// this module only moves bytes and keeps the tables.
+import { openSync, closeSync, writeSync, readSync, fstatSync, unlinkSync, readdirSync, statSync, mkdirSync, chmodSync, renameSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve, relative, basename } from 'node:path';
+import { TscrError } from './errors.ts';
+import { packBlock, unpackBlock, xxh64, Xxh64Stream, UNPACK_ERRORS, BLOCK_HEADER, BLOCK_MAGIC, hex64, Scratch } from './archive-core.ts';
+import { core } from '../core-as/host.ts';
+import { CompressPool } from './archive-pool.ts';
+
+export const PAGE = 4096;
+export const HEADER_SIZE = 64;
+export const TRAILER_SIZE = 48;
+export const MAGIC = 'TSCRARC1';
+export const TRAILER_MAGIC = 'TSCREND1';
+export const INDEX_MAGIC = 0x58444954; // 'TIDX'
+export const FORMAT_VERSION = 1;
+/** Pages per data block (256 KiB raw). */
+export const BLOCK_PAGES = 64;
+/** Raw bytes per block for verbatim files and index chunks. */
+export const BYTES_BLOCK = 256 << 10;
+const INDEX_CHUNK = 16 << 20;
+/** Page blocks kept in the writer's ring (16 MiB). */
+const RING_SLOTS = 64;
+/** Page-table block number meaning "this page is in the parent archive". */
+export const IN_PARENT = 0xffffffff;
+const KIND_BYTES = 0;
+const KIND_PAGES = 1;
+const HINT_DAMAGED = 'the archive is damaged: nothing was restored from it; use another copy, or convert the checkpoint again';
+
+export interface WriterOptions {
+  /** Previous checkpoint (a tscr archive): pages already there are referenced, not stored. */
+  parent?: string;
+  /** 0 = store, 1 = LZ4 (default). */
+  level?: number;
+  /** Compression worker threads (0 = compress in this thread). Default 0. */
+  workers?: number;
+}
+
+export interface ArchiveStats {
+  files: number;
+  pageFiles: number;
+  pages: number;          // pages fed in
+  zeroPages: number;      // stored as nothing
+  dupPages: number;       // identical to a page already in this archive
+  parentPages: number;    // found in the parent archive
+  storedPages: number;    // distinct pages stored in this archive
+  rawBytes: number;       // bytes of every file fed in
+  archiveBytes: number;   // size of the archive file
+  blocks: number;
+}
+
+// ---------------------------------------------------------------- utilities
+
+class U32Vec {
+  a = new Uint32Array(1024);
+  n = 0;
+  push(v: number): void {
+    if (this.n === this.a.length) { const b = new Uint32Array(this.a.length * 2); b.set(this.a); this.a = b; }
+    this.a[this.n++] = v;
+  }
+  view(): Uint32Array { return this.a.subarray(0, this.n); }
+}
+
+/** Growable little-endian byte writer for the index. */
+class Out {
+  buf = Buffer.alloc(1 << 16);
+  n = 0;
+  room(k: number): void {
+    if (this.n + k > this.buf.length) {
+      const b = Buffer.alloc(Math.max(this.buf.length * 2, this.n + k));
+      this.buf.copy(b, 0, 0, this.n);
+      this.buf = b;
+    }
+  }
+  u8(v: number): void { this.room(1); this.buf[this.n++] = v; }
+  u16(v: number): void { this.room(2); this.buf.writeUInt16LE(v, this.n); this.n += 2; }
+  u32(v: number): void { this.room(4); this.buf.writeUInt32LE(v >>> 0, this.n); this.n += 4; }
+  u64(v: number | bigint): void { this.room(8); this.buf.writeBigUInt64LE(BigInt.asUintN(64, BigInt(v)), this.n); this.n += 8; }
+  bytes(b: Uint8Array): void { this.room(b.length); this.buf.set(b, this.n); this.n += b.length; }
+  str(s: string): void { const b = Buffer.from(s, 'utf8'); this.u32(b.length); this.bytes(b); }
+  u32s(a: Uint32Array): void {
+    this.room(a.length * 4);
+    const dv = new DataView(this.buf.buffer, this.buf.byteOffset + this.n, a.length * 4);
+    for (let i = 0; i < a.length; i++) dv.setUint32(i * 4, a[i], true);
+    this.n += a.length * 4;
+  }
+  done(): Buffer { return this.buf.subarray(0, this.n); }
+}
+
+/** Bounds-checked little-endian reader over the index; errors name the archive and the index offset. */
+class In {
+  o = 0;
+  constructor(private b: Buffer, private file: string) {}
+  need(k: number): void {
+    if (k < 0 || this.o + k > this.b.length) {
+      throw new TscrError('E_CORRUPT', `archive index ends early: needed ${k} bytes at index offset ${this.o} of ${this.b.length}`,
+        { file: this.file, offset: this.o, kind: 'archive index', hint: HINT_DAMAGED });
+    }
+  }
+  u8(): number { this.need(1); return this.b[this.o++]; }
+  u16(): number { this.need(2); const v = this.b.readUInt16LE(this.o); this.o += 2; return v; }
+  u32(): number { this.need(4); const v = this.b.readUInt32LE(this.o); this.o += 4; return v; }
+  u64(): bigint { this.need(8); const v = this.b.readBigUInt64LE(this.o); this.o += 8; return v; }
+  num(): number {
+    const v = this.u64();
+    if (v > BigInt(Number.MAX_SAFE_INTEGER)) this.bad(`a size of ${v} bytes`);
+    return Number(v);
+  }
+  str(): string { const n = this.u32(); this.need(n); const s = this.b.toString('utf8', this.o, this.o + n); this.o += n; return s; }
+  u32s(n: number): Uint32Array {
+    this.need(n * 4);
+    const a = new Uint32Array(n);
+    for (let i = 0; i < n; i++) a[i] = this.b.readUInt32LE(this.o + i * 4);
+    this.o += n * 4;
+    return a;
+  }
+  bad(what: string): never {
+    throw new TscrError('E_CORRUPT', `archive index is inconsistent: ${what}`, { file: this.file, offset: this.o, kind: 'archive index', hint: HINT_DAMAGED });
+  }
+}
+
+function ioError(e: unknown, file: string, what: string): TscrError {
+  const err = e as NodeJS.ErrnoException;
+  if (err?.code === 'ENOENT') return new TscrError('E_NOT_FOUND', `${what}: ${file} does not exist`, { file, hint: 'check the path' });
+  return new TscrError('E_IO', `${what}: ${err?.message ?? String(e)}`, { file });
+}
+
+function readAt(fd: number, len: number, pos: number): Buffer {
+  const b = Buffer.allocUnsafe(len);
+  let got = 0;
+  while (got < len) {
+    const n = readSync(fd, b, got, len - got, pos + got);
+    if (n === 0) break;
+    got += n;
+  }
+  return got === len ? b : b.subarray(0, got);
+}
+
+function writeAll(fd: number, b: Uint8Array, pos: number): void {
+  let done = 0;
+  while (done < b.length) done += writeSync(fd, b, done, b.length - done, pos + done);
+}
+
+function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+}
+
+/** Is this CRIU file a raw pages image (pages-N.img of whole 4 KiB pages)? */
+export function isPagesImage(name: string, size: number): boolean {
+  return /^pages-\d+\.img$/.test(basename(name)) && size % PAGE === 0;
+}
+
+// ---------------------------------------------------------------- index model
+
+interface FileRec {
+  name: string;
+  mode: number;
+  kind: number;
+  size: number;
+  hash: bigint;
+  chunks?: U32Vec;     // KIND_BYTES: triples (block, offset, length)
+  refs?: U32Vec;       // KIND_PAGES: 0 = zero page, k = page id k-1
+}
+
+interface FileEntry {
+  name: string;
+  mode: number;
+  kind: 'bytes' | 'pages';
+  size: number;
+  hash: bigint;
+  chunks?: Uint32Array;
+  refs?: Uint32Array;
+}
+
+// ---------------------------------------------------------------- writer
+
+export class PagesSink {
+  private stream = core().xxh_new(0n);
+  private ended = false;
+  constructor(private w: ArchiveWriter, private rec: FileRec) {}
+  /** Feed whole 4 KiB pages, in file order. */
+  async write(run: Uint8Array): Promise<void> {
+    if (this.ended) throw new TscrError('E_INTERNAL', `pages written to ${this.rec.name} after end()`);
+    if (run.length % PAGE !== 0) throw new TscrError('E_INTERNAL', `a page run of ${run.length} bytes is not whole 4 KiB pages`, { file: this.rec.name });
+    const CH = 1024 * PAGE;
+    for (let o = 0; o < run.length; o += CH) {
+      await this.w.addPageRun(this.rec, run.subarray(o, Math.min(run.length, o + CH)), this.stream);
+    }
+    this.rec.size += run.length;
+  }
+  async end(): Promise<void> {
+    if (this.ended) return;
+    this.ended = true;
+    this.rec.hash = BigInt.asUintN(64, core().xxh_digest(this.stream));
+    core().xxh_free(this.stream);
+    this.w.files.push(this.rec);
+  }
+}
+
+export class ArchiveWriter {
+  readonly files: FileRec[] = [];
+  private fd: number;
+  private pos = HEADER_SIZE;
+  private whole = new Xxh64Stream();
+  // block table, indexed by block id (ids are given when a block is opened; blocks may be written in another order)
+  private blockOff: number[] = []; private blockLen: number[] = []; private blockRaw: number[] = [];
+  private blockHashLo: number[] = []; private blockHashHi: number[] = [];
+  private nBlocks = 0;
+  // page table
+  private pHashLo = new U32Vec(); private pHashHi = new U32Vec();
+  private pBlock = new U32Vec(); private pOff = new U32Vec();
+  private byKey = new Map<number, number | number[]>();
+  // open data blocks: the page block is filled inside Wasm memory and packed there
+  private inS = new Scratch();     // the page run being added
+  private hashS = new Scratch();   // its page hashes and zero flags
+  private blkS = new Scratch();    // a page block to pack here
+  private outS = new Scratch();    // a packed block
+  // page blocks are filled in a ring of shared slots: workers pack from it, dedup compares against it
+  private ring = new SharedArrayBuffer(RING_SLOTS * BLOCK_PAGES * PAGE);
+  private ringU8 = new Uint8Array(this.ring);
+  private slotBlock = new Int32Array(RING_SLOTS).fill(-1);
+  private slotBusy = new Uint8Array(RING_SLOTS);
+  private blockSlot = new Map<number, number>();
+  private nextSlot = 0;
+  private pageSlot = 0;
+  private pageFill = 0;
+  private pageBlock = -1;
+  private byteBuf = new Uint8Array(BYTES_BLOCK);
+  private byteFill = 0;
+  private byteBlock = -1;
+  private rawCache = new Map<number, Uint8Array>();
+  private pending: Promise<void> = Promise.resolve();
+  private window: Promise<void>[] = [];
+  private pool: CompressPool | null;
+  private parent: ArchiveReader | null = null;
+  private parentMap = new Map<number, number>();
+  private readonly level: number;
+  private finished = false;
+  readonly stats: ArchiveStats = { files: 0, pageFiles: 0, pages: 0, zeroPages: 0, dupPages: 0, parentPages: 0, storedPages: 0, rawBytes: 0, archiveBytes: 0, blocks: 0 };
+
+  private constructor(readonly path: string, private opts: WriterOptions) {
+    this.level = opts.level ?? 1;
+    if (opts.parent) this.parent = ArchiveReader.open(resolve(dirname(path), opts.parent));
+    try {
+      this.fd = openSync(path, 'w+', 0o600);
+    } catch (e) { throw ioError(e, path, 'cannot create the archive'); }
+    const h = Buffer.alloc(HEADER_SIZE);
+    h.write(MAGIC, 0, 'latin1');
+    h.writeUInt32LE(FORMAT_VERSION, 8);
+    h.writeUInt32LE(this.parent ? 1 : 0, 12);
+    h.writeUInt32LE(PAGE, 16);
+    writeAll(this.fd, h, 0);
+    this.whole.update(h);
+    this.pool = (opts.workers ?? 0) > 0 ? new CompressPool(opts.workers!) : null;
+    this.inS.ensure(1024 * PAGE);
+    this.hashS.ensure(1024 * 9 + 16);
+    this.blkS.ensure(BLOCK_PAGES * PAGE);
+    this.outS.ensure(core().arc_pack_bound(BLOCK_PAGES * PAGE));
+  }
+
+  private memView: Uint8Array = new Uint8Array(0);
+  /** A view over all of Wasm memory, renewed when memory grew. */
+  private mem(): Uint8Array {
+    if (this.memView.byteLength === 0 || this.memView.buffer !== core().memory.buffer) this.memView = new Uint8Array(core().memory.buffer);
+    return this.memView;
+  }
+
+  static create(path: string, opts: WriterOptions = {}): ArchiveWriter {
+    return new ArchiveWriter(path, opts);
+  }
+
+  // ---- blocks
+
+  private newBlock(): number { return this.nBlocks++; }
+
+  private cacheRaw(id: number, raw: Uint8Array): void {
+    if (this.rawCache.size >= 64) this.rawCache.delete(this.rawCache.keys().next().value!);
+    this.rawCache.set(id, raw);
+  }
+
+  /** Pack a (small) block here and append it to the file, in block order. */
+  private async emitBlock(id: number, raw: Uint8Array): Promise<void> {
+    const b = packBlock(raw, this.level);
+    this.cacheRaw(id, raw);
+    await this.pending;
+    this.recordBlock(id, b, raw.length);
+  }
+
+  private recordBlock(id: number, b: Uint8Array, rawLen: number): void {
+    writeAll(this.fd, b, this.pos);
+    this.whole.update(b.subarray(0, BLOCK_HEADER));
+    const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+    this.blockOff[id] = this.pos; this.blockLen[id] = b.length; this.blockRaw[id] = rawLen;
+    this.blockHashLo[id] = dv.getUint32(16, true); this.blockHashHi[id] = dv.getUint32(20, true);
+    this.pos += b.length;
+  }
+
+  /** Open a page block in the next ring slot (waiting for the worker that still packs it). */
+  private async openPageBlock(): Promise<void> {
+    const slot = this.nextSlot++ % RING_SLOTS;
+    if (this.slotBusy[slot]) await this.pending;
+    if (this.slotBlock[slot] >= 0) this.blockSlot.delete(this.slotBlock[slot]);
+    this.pageBlock = this.newBlock();
+    this.pageSlot = slot;
+    this.pageFill = 0;
+    this.slotBlock[slot] = this.pageBlock;
+    this.blockSlot.set(this.pageBlock, slot);
+  }
+
+  private async flushPages(): Promise<void> {
+    if (this.pageBlock < 0) return;
+    const id = this.pageBlock, slot = this.pageSlot, n = this.pageFill;
+    const base = slot * BLOCK_PAGES * PAGE;
+    this.pageBlock = -1; this.pageFill = 0;
+    if (this.pool) {
+      this.slotBusy[slot] = 1;
+      const packed = this.pool.pack(this.ring, base, n, this.level);
+      const done = this.pending.then(async () => {
+        const b = await packed;
+        this.slotBusy[slot] = 0;
+        this.recordBlock(id, b, n);
+      });
+      this.pending = done;
+      this.window.push(done);
+      // Keep a few blocks in flight per worker; wait for the oldest only.
+      if (this.window.length > this.pool.size * 4) await this.window.shift();
+      return;
+    }
+    const ex = core();
+    const p = this.blkS.put(this.ringU8.subarray(base, base + n));
+    const len = ex.arc_pack(p, 0, n, this.outS.ptr, 0, this.outS.cap, this.level);
+    if (len < 0) throw new TscrError('E_INTERNAL', 'block packing: no room');
+    await this.pending;
+    this.recordBlock(id, this.mem().subarray(this.outS.ptr, this.outS.ptr + len), n);
+  }
+
+  private async flushBytes(): Promise<void> {
+    if (this.byteBlock < 0) return;
+    const raw = this.byteBuf.slice(0, this.byteFill);
+    const id = this.byteBlock;
+    this.byteBlock = -1; this.byteFill = 0;
+    await this.emitBlock(id, raw);
+  }
+
+  /** Raw bytes of one of our blocks (cache, or read back from the file). */
+  private async ownBlock(id: number): Promise<Uint8Array> {
+    let c = this.rawCache.get(id);
+    if (c) return c;
+    await this.pending;
+    c = this.rawCache.get(id);
+    if (c) return c;
+    const off = this.blockOff[id];
+    const raw = unpackBlock(readAt(this.fd, this.blockLen[id], off), this.blockRaw[id]);
+    if (!(raw instanceof Uint8Array)) throw new TscrError('E_IO', `block ${id} read back from ${this.path} is bad: ${UNPACK_ERRORS[raw.code]}`, { file: this.path, offset: off });
+    this.cacheRaw(id, raw);
+    return raw;
+  }
+
+  /** Does page `id` hold exactly the bytes at Wasm address p? */
+  private async samePage(id: number, p: number): Promise<boolean> {
+    const blk = this.pBlock.a[id], off = this.pOff.a[id];
+    let other: Uint8Array;
+    const slot = this.blockSlot.get(blk);
+    if (blk === IN_PARENT) other = this.parent!.pageById(off);
+    else if (slot !== undefined) { const b = slot * BLOCK_PAGES * PAGE + off; other = this.ringU8.subarray(b, b + PAGE); }
+    else other = (await this.ownBlock(blk)).subarray(off, off + PAGE);
+    const m = this.mem();
+    return bytesEqual(other, m.subarray(p, p + PAGE));
+  }
+
+  // ---- pages
+
+  private addPageEntry(lo: number, hi: number, block: number, off: number): number {
+    const id = this.pHashLo.n;
+    this.pHashLo.push(lo); this.pHashHi.push(hi); this.pBlock.push(block); this.pOff.push(off);
+    const key = (hi >>> 11) * 0x100000000 + lo;
+    const prev = this.byKey.get(key);
+    if (prev === undefined) this.byKey.set(key, id);
+    else if (typeof prev === 'number') this.byKey.set(key, [prev, id]);
+    else prev.push(id);
+    return id;
+  }
+
+  /** @internal */
+  async addPageRun(rec: FileRec, run: Uint8Array, stream: number): Promise<void> {
+    const ex = core();
+    const n = run.length / PAGE;
+    const inP = this.inS.put(run);
+    ex.xxh_update(stream, inP, 0, run.length);
+    const hp = this.hashS.ptr;
+    ex.xxh_pages(inP, 0, n, hp, hp + n * 8);
+    const m0 = this.mem();
+    const h32 = new Uint32Array(m0.slice(hp, hp + n * 8).buffer);
+    const zero = m0.slice(hp + n * 8, hp + n * 9);
+    const refs = rec.refs!;
+    this.stats.pages += n;
+    for (let i = 0; i < n; i++) {
+      if (zero[i]) { refs.push(0); this.stats.zeroPages++; continue; }
+      const lo = h32[2 * i], hi = h32[2 * i + 1];
+      const p = inP + i * PAGE;
+      const key = (hi >>> 11) * 0x100000000 + lo;
+      let found = -1;
+      const cand = this.byKey.get(key);
+      if (cand !== undefined) {
+        for (const id of typeof cand === 'number' ? [cand] : cand) {
+          if (this.pHashLo.a[id] === lo && this.pHashHi.a[id] === hi && await this.samePage(id, p)) { found = id; break; }
+        }
+      }
+      if (found >= 0) { refs.push(found + 1); this.stats.dupPages++; continue; }
+      if (this.parent) {
+        const pid = await this.parent.findPage(lo, hi, this.mem().subarray(p, p + PAGE));
+        if (pid >= 0) {
+          let id = this.parentMap.get(pid);
+          if (id === undefined) { id = this.addPageEntry(lo, hi, IN_PARENT, pid); this.parentMap.set(pid, id); }
+          refs.push(id + 1);
+          this.stats.parentPages++;
+          continue;
+        }
+      }
+      if (this.pageBlock < 0) await this.openPageBlock();
+      this.ringU8.set(this.mem().subarray(p, p + PAGE), this.pageSlot * BLOCK_PAGES * PAGE + this.pageFill);
+      const id = this.addPageEntry(lo, hi, this.pageBlock, this.pageFill);
+      this.pageFill += PAGE;
+      refs.push(id + 1);
+      this.stats.storedPages++;
+      if (this.pageFill === BLOCK_PAGES * PAGE) await this.flushPages();
+    }
+  }
+
+  /** Start a pages image (pages-N.img); feed it with write() then end(). */
+  pages(name: string, mode = 0o600): PagesSink {
+    this.checkName(name);
+    this.stats.pageFiles++;
+    this.stats.files++;
+    return new PagesSink(this, { name, mode, kind: KIND_PAGES, size: 0, hash: 0n, refs: new U32Vec() });
+  }
+
+  private checkName(name: string): void {
+    if (!name || name.includes('/') || name === '.' || name === '..' || Buffer.byteLength(name) > 4096) {
+      throw new TscrError('E_USAGE', `cannot store "${name}" in an archive: image names are plain file names`);
+    }
+    if (this.files.some((f) => f.name === name)) throw new TscrError('E_USAGE', `"${name}" is already in the archive`);
+    if (this.finished) throw new TscrError('E_INTERNAL', 'archive already finished');
+  }
+
+  /** Store a file verbatim (CRIU metadata images and anything that is not raw pages). */
+  async addBytes(name: string, data: Uint8Array, mode = 0o600): Promise<void> {
+    this.checkName(name);
+    const rec: FileRec = { name, mode, kind: KIND_BYTES, size: data.length, hash: xxh64(data), chunks: new U32Vec() };
+    let o = 0;
+    while (o < data.length) {
+      if (this.byteBlock < 0) this.byteBlock = this.newBlock();
+      const k = Math.min(data.length - o, BYTES_BLOCK - this.byteFill);
+      this.byteBuf.set(data.subarray(o, o + k), this.byteFill);
+      rec.chunks!.push(this.byteBlock); rec.chunks!.push(this.byteFill); rec.chunks!.push(k);
+      this.byteFill += k; o += k;
+      if (this.byteFill === BYTES_BLOCK) await this.flushBytes();
+    }
+    this.files.push(rec);
+    this.stats.files++;
+    this.stats.rawBytes += data.length;
+  }
+
+  /** Store a file from disk: pages-N.img of whole pages go to the page store, the rest verbatim. Streams. */
+  async addFileFrom(name: string, path: string): Promise<void> {
+    let fd: number;
+    try { fd = openSync(path, 'r'); } catch (e) { throw ioError(e, path, 'cannot read the image'); }
+    try {
+      const st = fstatSync(fd);
+      if (!st.isFile()) throw new TscrError('E_UNSUPPORTED', `${path} is not a regular file`, { file: path });
+      const mode = st.mode & 0o7777;
+      if (isPagesImage(name, st.size)) {
+        const sink = this.pages(name, mode);
+        const CH = 4 << 20;
+        for (let pos = 0; pos < st.size; pos += CH) {
+          const b = readAt(fd, Math.min(CH, st.size - pos), pos);
+          if (b.length % PAGE) throw new TscrError('E_IO', `${path} changed while it was read`, { file: path, offset: pos + b.length });
+          await sink.write(b);
+        }
+        await sink.end();
+        this.stats.rawBytes += st.size;
+      } else if (st.size <= 64 << 20) {
+        await this.addBytes(name, readAt(fd, st.size, 0), mode);
+      } else {
+        // Large non-page file: stream it in chunks into byte blocks.
+        this.checkName(name);
+        const rec: FileRec = { name, mode, kind: KIND_BYTES, size: st.size, hash: 0n, chunks: new U32Vec() };
+        const hs = new Xxh64Stream();
+        const CH = 4 << 20;
+        for (let pos = 0; pos < st.size; pos += CH) {
+          const data = readAt(fd, Math.min(CH, st.size - pos), pos);
+          hs.update(data);
+          let o = 0;
+          while (o < data.length) {
+            if (this.byteBlock < 0) this.byteBlock = this.newBlock();
+            const k = Math.min(data.length - o, BYTES_BLOCK - this.byteFill);
+            this.byteBuf.set(data.subarray(o, o + k), this.byteFill);
+            rec.chunks!.push(this.byteBlock); rec.chunks!.push(this.byteFill); rec.chunks!.push(k);
+            this.byteFill += k; o += k;
+            if (this.byteFill === BYTES_BLOCK) await this.flushBytes();
+          }
+        }
+        rec.hash = hs.digest(); hs.free();
+        this.files.push(rec);
+        this.stats.files++;
+        this.stats.rawBytes += st.size;
+      }
+    } finally { closeSync(fd); }
+  }
+
+  /** Write the index and the trailer; close the file. */
+  async finish(): Promise<ArchiveStats> {
+    await this.flushPages();
+    await this.flushBytes();
+    await this.pending;
+    if (this.pool) { await this.pool.close(); this.pool = null; }
+    this.finished = true;
+    const ix = new Out();
+    ix.u32(INDEX_MAGIC); ix.u32(FORMAT_VERSION);
+    if (this.parent) {
+      const rel = relative(dirname(resolve(this.path)), this.parent.path) || this.parent.path;
+      ix.str(rel); ix.u64(this.parent.wholeHash);
+    } else { ix.str(''); ix.u64(0); }
+    const nb = this.nBlocks;
+    ix.u32(nb);
+    for (let i = 0; i < nb; i++) {
+      if (this.blockLen[i] === undefined) throw new TscrError('E_INTERNAL', `archive block ${i} was never written`);
+      ix.u64(this.blockOff[i]);
+      ix.u32(this.blockLen[i]); ix.u32(this.blockRaw[i]);
+      ix.u32(this.blockHashLo[i]); ix.u32(this.blockHashHi[i]);
+    }
+    const np = this.pHashLo.n;
+    ix.u32(np);
+    for (let i = 0; i < np; i++) { ix.u32(this.pHashLo.a[i]); ix.u32(this.pHashHi.a[i]); ix.u32(this.pBlock.a[i]); ix.u32(this.pOff.a[i]); }
+    ix.u32(this.files.length);
+    for (const f of this.files) {
+      ix.str(f.name); ix.u32(f.mode); ix.u8(f.kind); ix.u64(f.size); ix.u64(f.hash);
+      const v = f.kind === KIND_PAGES ? f.refs! : f.chunks!;
+      ix.u32(v.n); ix.u32s(v.view());
+    }
+    const index = ix.done();
+    const indexStart = this.pos;
+    let nIndexBlocks = 0;
+    for (let o = 0; o < index.length || nIndexBlocks === 0; o += INDEX_CHUNK) {
+      const b = packBlock(index.subarray(o, Math.min(index.length, o + INDEX_CHUNK)), 1);
+      writeAll(this.fd, b, this.pos);
+      this.whole.update(b.subarray(0, BLOCK_HEADER));
+      this.pos += b.length;
+      nIndexBlocks++;
+    }
+    const t = Buffer.alloc(TRAILER_SIZE);
+    t.write(TRAILER_MAGIC, 0, 'latin1');
+    t.writeBigUInt64LE(BigInt(indexStart), 8);
+    t.writeBigUInt64LE(BigInt(nIndexBlocks), 16);
+    t.writeBigUInt64LE(this.whole.digest(), 24);
+    t.writeBigUInt64LE(BigInt(index.length), 32);
+    t.writeBigUInt64LE(xxh64(t.subarray(0, 40)), 40);
+    writeAll(this.fd, t, this.pos);
+    this.pos += TRAILER_SIZE;
+    this.whole.free();
+    this.freeScratch();
+    closeSync(this.fd);
+    this.fd = -1;
+    this.stats.blocks = nb;
+    this.stats.archiveBytes = this.pos;
+    this.parent?.close();
+    return this.stats;
+  }
+
+  private freeScratch(): void { this.inS.free(); this.hashS.free(); this.blkS.free(); this.outS.free(); }
+
+  /** Give up: close and remove the partial archive. */
+  async abort(): Promise<void> {
+    this.freeScratch();
+    try { await this.pending; } catch { /* the first error is already on its way */ }
+    if (this.pool) { await this.pool.close().catch(() => {}); this.pool = null; }
+    if (this.fd >= 0) { closeSync(this.fd); this.fd = -1; }
+    try { unlinkSync(this.path); } catch { /* gone already */ }
+    this.parent?.close();
+  }
+}
+
+// ---------------------------------------------------------------- reader
+
+export interface ArchiveInfo {
+  path: string;
+  version: number;
+  size: number;
+  wholeHash: string;
+  parent: string | null;
+  blocks: number;
+  pages: number;
+  files: { name: string; kind: 'bytes' | 'pages'; size: number; hash: string }[];
+}
+
+export class ArchiveReader {
+  private fd: number;
+  readonly size: number;
+  readonly wholeHash: bigint;
+  readonly parentPath: string | null;
+  readonly parentHash: bigint;
+  private indexStart: number;
+  private bOff!: Float64Array; private bLen!: Uint32Array; private bRaw!: Uint32Array; private bHash!: Uint32Array;
+  private indexHeaders: Buffer[] = [];
+  private pHash!: Uint32Array; private pBlock!: Uint32Array; private pOff!: Uint32Array;
+  private byKey: Map<number, number | number[]> | null = null;
+  readonly files = new Map<string, FileEntry>();
+  private cache = new Map<number, Uint8Array>();
+  private parent: ArchiveReader | null = null;
+  private verified = false;
+
+  private constructor(readonly path: string) {
+    try { this.fd = openSync(path, 'r'); } catch (e) { throw ioError(e, path, 'cannot open the archive'); }
+    try {
+      this.size = fstatSync(this.fd).size;
+      const h = readAt(this.fd, Math.min(HEADER_SIZE, this.size), 0);
+      if (h.length < 8 || h.toString('latin1', 0, 8) !== MAGIC) {
+        throw new TscrError('E_BAD_MAGIC', `${path} is not a tscr archive (no ${MAGIC} header)`, { file: path, offset: 0, hint: 'give a tscr archive, or a CRIU image directory' });
+      }
+      if (this.size < HEADER_SIZE + TRAILER_SIZE) {
+        throw new TscrError('E_TRUNCATED', `archive is truncated: ${this.size} bytes, too short to hold a header and a trailer`, { file: path, offset: this.size, hint: HINT_DAMAGED });
+      }
+      const version = h.readUInt32LE(8);
+      if (version !== FORMAT_VERSION) throw new TscrError('E_UNSUPPORTED', `archive format version ${version} is not supported (this tscr reads ${FORMAT_VERSION})`, { file: path, offset: 8 });
+      const tOff = this.size - TRAILER_SIZE;
+      const t = readAt(this.fd, TRAILER_SIZE, tOff);
+      if (t.toString('latin1', 0, 8) !== TRAILER_MAGIC) {
+        throw new TscrError('E_TRUNCATED', `archive is truncated or damaged: no trailer at its end (offset ${tOff})`, { file: path, offset: tOff, hint: HINT_DAMAGED });
+      }
+      if (t.readBigUInt64LE(40) !== xxh64(t.subarray(0, 40))) {
+        throw new TscrError('E_CORRUPT', 'archive trailer hash does not match', { file: path, offset: tOff, kind: 'archive trailer', hint: HINT_DAMAGED });
+      }
+      this.indexStart = Number(t.readBigUInt64LE(8));
+      const nIndex = Number(t.readBigUInt64LE(16));
+      this.wholeHash = t.readBigUInt64LE(24);
+      const indexLen = Number(t.readBigUInt64LE(32));
+      if (!(this.indexStart >= HEADER_SIZE && this.indexStart < tOff && nIndex >= 1 && indexLen < 2 ** 40)) {
+        throw new TscrError('E_CORRUPT', 'archive trailer points outside the file', { file: path, offset: tOff, kind: 'archive trailer', hint: HINT_DAMAGED });
+      }
+      // Index blocks, one after the other up to the trailer.
+      const parts: Uint8Array[] = [];
+      let pos = this.indexStart;
+      for (let i = 0; i < nIndex; i++) {
+        const hdr = readAt(this.fd, BLOCK_HEADER, pos);
+        if (hdr.length < BLOCK_HEADER || pos + BLOCK_HEADER > tOff) throw new TscrError('E_TRUNCATED', 'archive index ends early', { file: path, offset: pos, hint: HINT_DAMAGED });
+        const len = BLOCK_HEADER + hdr.readUInt32LE(12);
+        const raw = hdr.readUInt32LE(8);
+        if (pos + len > tOff || raw > INDEX_CHUNK) throw new TscrError('E_CORRUPT', 'archive index block runs past the trailer', { file: path, offset: pos, kind: 'archive index', hint: HINT_DAMAGED });
+        parts.push(this.unpackAt(pos, len, raw, 'archive index block'));
+        this.indexHeaders.push(hdr);
+        pos += len;
+      }
+      if (pos !== tOff) throw new TscrError('E_CORRUPT', `archive has ${tOff - pos} unexpected bytes between index and trailer`, { file: path, offset: pos, hint: HINT_DAMAGED });
+      const index = Buffer.concat(parts);
+      if (index.length !== indexLen) throw new TscrError('E_CORRUPT', 'archive index length does not match the trailer', { file: path, offset: this.indexStart, hint: HINT_DAMAGED });
+      const r = new In(index, path);
+      if (r.u32() !== INDEX_MAGIC) r.bad('index magic');
+      if (r.u32() !== FORMAT_VERSION) r.bad('index version');
+      const pp = r.str();
+      this.parentHash = r.u64();
+      this.parentPath = pp ? (isAbsolute(pp) ? pp : resolve(dirname(resolve(path)), pp)) : null;
+      const nb = r.u32();
+      r.need(nb * 24);
+      this.bOff = new Float64Array(nb); this.bLen = new Uint32Array(nb); this.bRaw = new Uint32Array(nb); this.bHash = new Uint32Array(nb * 2);
+      for (let i = 0; i < nb; i++) {
+        const off = r.u32() + r.u32() * 0x100000000;
+        const len = r.u32(), raw = r.u32();
+        this.bHash[2 * i] = r.u32(); this.bHash[2 * i + 1] = r.u32();
+        if (off < HEADER_SIZE || off + len > this.indexStart || len < BLOCK_HEADER || raw > 64 << 20) r.bad(`block ${i} (offset ${off}, ${len} bytes) lies outside the data area`);
+        this.bOff[i] = off; this.bLen[i] = len; this.bRaw[i] = raw;
+      }
+      const np = r.u32();
+      r.need(np * 16);
+      this.pHash = new Uint32Array(np * 2); this.pBlock = new Uint32Array(np); this.pOff = new Uint32Array(np);
+      for (let i = 0; i < np; i++) {
+        this.pHash[2 * i] = r.u32(); this.pHash[2 * i + 1] = r.u32();
+        const b = r.u32(), o = r.u32();
+        if (b === IN_PARENT) { if (!this.parentPath) r.bad(`page ${i} is in a parent, but the archive has none`); }
+        else if (b >= nb || o + PAGE > this.bRaw[b]) r.bad(`page ${i} points outside block ${b}`);
+        this.pBlock[i] = b; this.pOff[i] = o;
+      }
+      const nf = r.u32();
+      for (let i = 0; i < nf; i++) {
+        const name = r.str();
+        const mode = r.u32(), kind = r.u8(), size = r.num(), hash = r.u64();
+        const n = r.u32();
+        const v = r.u32s(n);
+        if (!name || name.includes('/') || name === '.' || name === '..' || this.files.has(name)) r.bad(`file name "${name}"`);
+        if (kind === KIND_PAGES) {
+          if (n * PAGE !== size) r.bad(`${name}: ${n} pages for ${size} bytes`);
+          for (const ref of v) if (ref > np) r.bad(`${name}: page ref ${ref} of ${np}`);
+          this.files.set(name, { name, mode, kind: 'pages', size, hash, refs: v });
+        } else if (kind === KIND_BYTES) {
+          if (n % 3) r.bad(`${name}: chunk list`);
+          let total = 0;
+          for (let k = 0; k < n; k += 3) {
+            if (v[k] >= nb || v[k + 1] + v[k + 2] > this.bRaw[v[k]]) r.bad(`${name}: chunk ${k / 3} points outside block ${v[k]}`);
+            total += v[k + 2];
+          }
+          if (total !== size) r.bad(`${name}: chunks hold ${total} bytes, not ${size}`);
+          this.files.set(name, { name, mode, kind: 'bytes', size, hash, chunks: v });
+        } else r.bad(`${name}: unknown kind ${kind}`);
+      }
+      if (r.o !== index.length) r.bad(`${index.length - r.o} trailing bytes`);
+    } catch (e) {
+      closeSync(this.fd);
+      throw e;
+    }
+  }
+
+  static open(path: string): ArchiveReader { return new ArchiveReader(path); }
+
+  static isArchive(path: string): boolean {
+    try {
+      if (!statSync(path).isFile()) return false;
+      const fd = openSync(path, 'r');
+      try { return readAt(fd, 8, 0).toString('latin1') === MAGIC; } finally { closeSync(fd); }
+    } catch { return false; }
+  }
+
+  close(): void {
+    if (this.fd >= 0) closeSync(this.fd);
+    this.fd = -1;
+    this.parent?.close();
+  }
+
+  get blockCount(): number { return this.bLen.length; }
+  get pageCount(): number { return this.pBlock.length; }
+
+  private unpackAt(off: number, len: number, raw: number, what: string): Uint8Array {
+    return this.unpackBuf(readAt(this.fd, len, off), off, len, raw, what);
+  }
+
+  private unpackBuf(b: Buffer, off: number, len: number, raw: number, what: string): Uint8Array {
+    if (b.length < len) {
+      throw new TscrError('E_TRUNCATED', `${what} at offset ${off} is cut short: ${b.length} of ${len} bytes (truncated store?)`, { file: this.path, offset: off + b.length, hint: HINT_DAMAGED });
+    }
+    const r = unpackBlock(b, raw);
+    if (!(r instanceof Uint8Array)) {
+      const where = r.code === -5 ? off + BLOCK_HEADER + r.detail : off;
+      throw new TscrError('E_CORRUPT', `${what} at offset ${off} is damaged: ${UNPACK_ERRORS[r.code] ?? `error ${r.code}`}`, { file: this.path, offset: where, kind: 'archive block', hint: HINT_DAMAGED });
+    }
+    if (r.length !== raw) throw new TscrError('E_CORRUPT', `${what} at offset ${off} holds ${r.length} bytes, the index says ${raw}`, { file: this.path, offset: off, hint: HINT_DAMAGED });
+    return r;
+  }
+
+  /** Raw bytes of a data block, verified (cached). */
+  block(id: number): Uint8Array {
+    const c = this.cache.get(id);
+    if (c) { this.cache.delete(id); this.cache.set(id, c); return c; }
+    const raw = this.unpackAt(this.bOff[id], this.bLen[id], this.bRaw[id], `block ${id}`);
+    if (this.cache.size >= 64) this.cache.delete(this.cache.keys().next().value!);
+    this.cache.set(id, raw);
+    return raw;
+  }
+
+  private openParent(): ArchiveReader {
+    if (this.parent) return this.parent;
+    if (!this.parentPath) throw new TscrError('E_INTERNAL', 'no parent');
+    let p: ArchiveReader;
+    try { p = ArchiveReader.open(this.parentPath); } catch (e) {
+      if (e instanceof TscrError && e.code === 'E_NOT_FOUND') throw new TscrError('E_NOT_FOUND', `the parent archive ${this.parentPath} of ${this.path} is missing`, { file: this.parentPath, hint: 'an incremental archive needs its parent beside it; convert it back while the parent is there' });
+      throw e;
+    }
+    if (p.wholeHash !== this.parentHash) {
+      p.close();
+      throw new TscrError('E_CORRUPT', `the parent archive ${this.parentPath} is not the one ${this.path} was made from (hash ${hex64(p.wholeHash)}, expected ${hex64(this.parentHash)})`, { file: this.parentPath, hint: 'put the original parent archive back' });
+    }
+    this.parent = p;
+    return p;
+  }
+
+  /** The 4 KiB of page-table entry `id`. */
+  pageById(id: number): Uint8Array {
+    if (!(id >= 0 && id < this.pBlock.length)) throw new TscrError('E_CORRUPT', `page ${id} is not in ${this.path}`, { file: this.path });
+    const b = this.pBlock[id], o = this.pOff[id];
+    if (b === IN_PARENT) return this.openParent().pageById(o);
+    return this.block(b).subarray(o, o + PAGE);
+  }
+
+  /** Page id holding exactly these bytes (hash then byte compare), or -1. */
+  async findPage(lo: number, hi: number, page: Uint8Array): Promise<number> {
+    if (!this.byKey) {
+      this.byKey = new Map();
+      for (let i = 0; i < this.pBlock.length; i++) {
+        const key = (this.pHash[2 * i + 1] >>> 11) * 0x100000000 + this.pHash[2 * i];
+        const prev = this.byKey.get(key);
+        if (prev === undefined) this.byKey.set(key, i);
+        else if (typeof prev === 'number') this.byKey.set(key, [prev, i]);
+        else prev.push(i);
+      }
+    }
+    const cand = this.byKey.get((hi >>> 11) * 0x100000000 + lo);
+    if (cand === undefined) return -1;
+    for (const id of typeof cand === 'number' ? [cand] : cand) {
+      if (this.pHash[2 * id] === lo && this.pHash[2 * id + 1] === hi && bytesEqual(this.pageById(id), page)) return id;
+    }
+    return -1;
+  }
+
+  list(): FileEntry[] { return [...this.files.values()]; }
+
+  private entry(name: string): FileEntry {
+    const f = this.files.get(name);
+    if (!f) throw new TscrError('E_NOT_FOUND', `${name} is not in the archive`, { file: this.path });
+    return f;
+  }
+
+  /**
+   * Check everything before anything is used: the whole-file hash, every block
+   * (payload and decoded hashes), every file's hash, and the parent chain.
+   * Throws a TscrError naming the file and offset of the first damage.
+   */
+  verify(onProgress?: (done: number, total: number) => void): void {
+    if (this.verified) return;
+    const hs = new Xxh64Stream();
+    try {
+      hs.update(readAt(this.fd, HEADER_SIZE, 0));
+      // Every data block, in file order, with no gap or overlap: decoded and checked.
+      const order = Array.from(this.bOff.keys()).sort((a, b) => this.bOff[a] - this.bOff[b]);
+      let pos = HEADER_SIZE;
+      for (const id of order) {
+        if (this.bOff[id] !== pos) {
+          throw new TscrError('E_CORRUPT', `archive has ${this.bOff[id] > pos ? 'unaccounted bytes' : 'overlapping blocks'} at offset ${pos}`, { file: this.path, offset: pos, hint: HINT_DAMAGED });
+        }
+        const b = readAt(this.fd, this.bLen[id], pos);
+        if (b.length >= 24 && (b.readUInt32LE(16) !== this.bHash[2 * id] || b.readUInt32LE(20) !== this.bHash[2 * id + 1])) {
+          throw new TscrError('E_CORRUPT', `block ${id} at offset ${pos} is damaged: its header does not match the index`, { file: this.path, offset: pos, kind: 'archive block', hint: HINT_DAMAGED });
+        }
+        this.unpackBuf(b, pos, this.bLen[id], this.bRaw[id], `block ${id}`);
+        hs.update(b.subarray(0, BLOCK_HEADER));
+        pos += this.bLen[id];
+        onProgress?.(pos, this.size);
+      }
+      if (pos !== this.indexStart) throw new TscrError('E_CORRUPT', `archive has unaccounted bytes at offset ${pos}`, { file: this.path, offset: pos, hint: HINT_DAMAGED });
+      for (const h of this.indexHeaders) hs.update(h);
+      if (hs.digest() !== this.wholeHash) {
+        throw new TscrError('E_CORRUPT', 'archive whole-file hash does not match (the archive header or a block header was changed)', { file: this.path, offset: 0, hint: HINT_DAMAGED });
+      }
+    } finally { hs.free(); }
+    if (this.parentPath) this.openParent().verify();
+    this.verified = true;
+  }
+
+  private forEachPiece(f: FileEntry, fn: (piece: Uint8Array) => void, firstPage = 0, count = -1): void {
+    if (f.kind === 'bytes') {
+      const c = f.chunks!;
+      for (let k = 0; k < c.length; k += 3) fn(this.block(c[k]).subarray(c[k + 1], c[k + 1] + c[k + 2]));
+      return;
+    }
+    const refs = f.refs!;
+    const last = count < 0 ? refs.length : Math.min(refs.length, firstPage + count);
+    const zero = new Uint8Array(PAGE);
+    // Coalesce runs of pages that sit next to each other in one block.
+    let i = firstPage;
+    while (i < last) {
+      const ref = refs[i];
+      if (ref === 0) { fn(zero); i++; continue; }
+      const id = ref - 1;
+      const b = this.pBlock[id];
+      if (b === IN_PARENT) { fn(this.pageById(id)); i++; continue; }
+      let j = i + 1;
+      while (j < last && refs[j] !== 0 && this.pBlock[refs[j] - 1] === b && this.pOff[refs[j] - 1] === this.pOff[id] + (j - i) * PAGE) j++;
+      fn(this.block(b).subarray(this.pOff[id], this.pOff[id] + (j - i) * PAGE));
+      i = j;
+    }
+  }
+
+  /** A whole file (use extract/readPages for big ones). */
+  readFile(name: string): Uint8Array {
+    const f = this.entry(name);
+    const out = new Uint8Array(f.size);
+    let o = 0;
+    this.forEachPiece(f, (p) => { out.set(p, o); o += p.length; });
+    return out;
+  }
+
+  /** `count` pages of pages image `name`, starting at page `firstPage` (for restore). */
+  readPages(name: string, firstPage: number, count: number): Uint8Array {
+    const f = this.entry(name);
+    if (f.kind !== 'pages') throw new TscrError('E_USAGE', `${name} is not a pages image`, { file: this.path });
+    if (firstPage < 0 || count < 0 || firstPage + count > f.refs!.length) {
+      throw new TscrError('E_CORRUPT', `pages ${firstPage}..${firstPage + count} are outside ${name} (${f.refs!.length} pages)`, { file: this.path, kind: name });
+    }
+    const out = new Uint8Array(count * PAGE);
+    let o = 0;
+    this.forEachPiece(f, (p) => { out.set(p, o); o += p.length; }, firstPage, count);
+    return out;
+  }
+
+  /** Stream a file into fd (writes at its start); checks the file's hash. */
+  extractTo(name: string, fd: number): void {
+    const f = this.entry(name);
+    const s = new Xxh64Stream();
+    let pos = 0;
+    const buf = Buffer.allocUnsafe(4 << 20);
+    let fill = 0;
+    const flush = () => { if (fill) { writeAll(fd, buf.subarray(0, fill), pos); pos += fill; fill = 0; } };
+    try {
+      this.forEachPiece(f, (p) => {
+        s.update(p);
+        if (fill + p.length > buf.length) flush();
+        if (p.length > buf.length) { writeAll(fd, p, pos); pos += p.length; return; }
+        buf.set(p, fill); fill += p.length;
+      });
+      flush();
+      if (s.digest() !== f.hash) throw new TscrError('E_CORRUPT', `${name} rebuilt from the archive does not match its recorded hash`, { file: this.path, kind: name, hint: HINT_DAMAGED });
+    } finally { s.free(); }
+  }
+
+  info(): ArchiveInfo {
+    return {
+      path: this.path, version: FORMAT_VERSION, size: this.size, wholeHash: hex64(this.wholeHash),
+      parent: this.parentPath, blocks: this.bLen.length, pages: this.pBlock.length,
+      files: this.list().map((f) => ({ name: f.name, kind: f.kind, size: f.size, hash: hex64(f.hash) })),
+    };
+  }
+}
+
+// ---------------------------------------------------------------- directories
+
+/** The CRIU image files of a directory, sorted (regular files only). */
+export function imageFiles(dir: string): string[] {
+  let names: string[];
+  try { names = readdirSync(dir); } catch (e) { throw ioError(e, dir, 'cannot read the image directory'); }
+  const out: string[] = [];
+  for (const n of names.sort()) {
+    const st = statSync(join(dir, n));
+    if (st.isFile()) out.push(n);
+    else throw new TscrError('E_UNSUPPORTED', `${join(dir, n)} is not a regular file; a CRIU image directory holds only files`, { file: join(dir, n) });
+  }
+  return out;
+}
+
+/** CRIU image directory -> archive. */
+export async function dirToArchive(dir: string, archive: string, opts: WriterOptions = {}, onFile?: (name: string) => void): Promise<ArchiveStats> {
+  const files = imageFiles(dir);
+  const w = ArchiveWriter.create(archive, opts);
+  try {
+    for (const n of files) { onFile?.(n); await w.addFileFrom(n, join(dir, n)); }
+    return await w.finish();
+  } catch (e) {
+    await w.abort();
+    throw e;
+  }
+}
+
+/** Archive -> CRIU image directory (verified in full before any file is written). */
+export function archiveToDir(archive: string, dir: string, onFile?: (name: string) => void): { files: number; bytes: number } {
+  const r = ArchiveReader.open(archive);
+  try {
+    r.verify();
+    mkdirSync(dir, { recursive: true });
+    let bytes = 0;
+    for (const f of r.list()) {
+      onFile?.(f.name);
+      const dst = join(dir, f.name);
+      const tmp = `${dst}.tscr-partial`;
+      let fd: number;
+      try { fd = openSync(tmp, 'w', f.mode || 0o600); } catch (e) { throw ioError(e, tmp, 'cannot write the image'); }
+      try { r.extractTo(f.name, fd); } catch (e) { closeSync(fd); try { unlinkSync(tmp); } catch { /* */ } throw e; }
+      closeSync(fd);
+      if (f.mode) chmodSync(tmp, f.mode);
+      renameSync(tmp, dst);
+      bytes += f.size;
+    }
+    return { files: r.files.size, bytes };
+  } finally { r.close(); }
+}
+
+export { BLOCK_MAGIC };

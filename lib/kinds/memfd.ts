@@ -1,0 +1,117 @@
+// memfd: files.img MEMFD {id, flags, pos, fown, inode_id}; MEMFD_INODE {name,
+// uid, gid, size, shmid, seals, inode_id, mode}; contents as shmem pages
+// (pagemap-shmem-<shmid>.img + pages, written by the engine: ctx.writeShmem).
+// The shmem helpers below also serve MAP_SHARED anonymous memory and MAP_SHARED
+// memfd mappings (see restoreShmemFd).
+import { readSync, writeSync } from 'node:fs';
+import type { FdKind, DumpFdCtx, RestoreFdCtx } from './types.ts';
+import { TscrError } from '../errors.ts';
+import {
+  O, F, FOWN, num, big, fds, ck, fileFlags, setFl, cachedOfd, closeFd, dumpShared, rfileFlagsStr, parseFlags, sealsStr, SEALS,
+} from './fdutil.ts';
+
+const PAGE = 4096;
+const MFD_CLOEXEC = 1, MFD_ALLOW_SEALING = 2;
+const SEEK_SET = 0;
+
+/** Non-zero pages of a shmem file (memfd, /proc/PID/map_files of a shared mapping), as runs. */
+export function readShmemRuns(fd: number, size: number): { off: number; data: Buffer }[] {
+  const runs: { off: number; data: Buffer }[] = [];
+  const chunk = Buffer.alloc(1 << 20);
+  let runStart = -1;
+  let parts: Buffer[] = [];
+  const end = () => { if (runStart >= 0) { runs.push({ off: runStart, data: Buffer.concat(parts) }); runStart = -1; parts = []; } };
+  for (let off = 0; off < size; off += chunk.length) {
+    const want = Math.min(chunk.length, Math.ceil((size - off) / PAGE) * PAGE);
+    let got = 0;
+    while (got < want) { const r = readSync(fd, chunk, got, want - got, off + got); if (r <= 0) break; got += r; }
+    chunk.fill(0, got, want);
+    for (let p = 0; p < want; p += PAGE) {
+      const page = chunk.subarray(p, p + PAGE);
+      let zero = true;
+      for (let i = 0; i < PAGE; i += 8) if (page.readBigUInt64LE(i) !== 0n) { zero = false; break; }
+      if (zero) { end(); continue; }
+      if (runStart < 0) runStart = off + p;
+      parts.push(Buffer.from(page));
+    }
+  }
+  end();
+  return runs;
+}
+
+/** A memfd in tscr holding the pages of shmem `shmid` (created once per restore; returns a dup). */
+export async function restoreShmemFd(ctx: RestoreFdCtx, shmid: number, size: number, name = 'tscr-shmem', seals = 0): Promise<number> {
+  return cachedOfd(ctx, `shmem:${shmid}`, () => {
+    const fd = ck(fds().memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING), `memfd_create(${name})`, { pid: ctx.pid, fd: ctx.fd });
+    ck(fds().ftruncate(fd, size), 'ftruncate of a memfd');
+    if (!ctx.shmem) throw new TscrError('E_INTERNAL', 'the restore engine gives no access to shmem pages (RestoreFdCtx.shmem)', { pid: ctx.pid, fd: ctx.fd });
+    for (const r of ctx.shmem(shmid)) {
+      if (r.off + r.data.length > Math.max(size, r.off + r.data.length) || r.off < 0) throw new TscrError('E_CORRUPT', `shmem ${shmid}: pages at ${r.off} run past its size`, { kind: 'PAGEMAP' });
+      let o = 0;
+      while (o < r.data.length) o += writeSync(fd, r.data, o, r.data.length - o, r.off + o);
+    }
+    if (size) ck(fds().ftruncate(fd, size), 'ftruncate of a memfd');
+    if (seals) ck(fds().fcntl(fd, F.ADD_SEALS, seals), `adding seals ${sealsStr(seals)}`, { pid: ctx.pid, fd: ctx.fd });
+    return fd;
+  });
+}
+
+function memfdName(link: string): string {
+  return link.replace(/^\/memfd:/, '').replace(/ \(deleted\)$/, '');
+}
+
+function dumpInode(ctx: DumpFdCtx): number {
+  const shared = dumpShared(ctx);
+  const ino = Number(ctx.stat.ino);
+  const key = `memfd:inode:${ino}`;
+  let inodeId = shared.get(key) as number | undefined;
+  if (inodeId !== undefined) return inodeId;
+  inodeId = (shared.get('memfd:next') as number | undefined) ?? 1;
+  shared.set('memfd:next', inodeId + 1);
+  shared.set(key, inodeId);
+  const seals = ck(fds().fcntl(ctx.localFd, F.GET_SEALS, 0), 'fcntl(F_GET_SEALS)', { pid: ctx.pid, fd: ctx.fd });
+  const size = Number(ctx.stat.size);
+  if (!ctx.writeShmem) throw new TscrError('E_INTERNAL', 'the dump engine cannot store memfd contents (DumpFdCtx.writeShmem)', { pid: ctx.pid, fd: ctx.fd });
+  ctx.writeShmem(ino, readShmemRuns(ctx.localFd, size));
+  ctx.addEntry('MEMFD_INODE', {
+    name: memfdName(ctx.link), uid: ctx.stat.uid, gid: ctx.stat.gid, size, shmid: ino, seals: sealsStr(seals), inode_id: inodeId, mode: ctx.stat.mode,
+  });
+  return inodeId;
+}
+
+export const memfd: FdKind = {
+  kind: 'memfd',
+  types: ['MEMFD'],
+  match(ctx) { return ctx.link.startsWith('/memfd:'); },
+  dump(ctx) {
+    const flags = fileFlags(ctx);
+    const { id, isNew } = ctx.fileId(`memfd:${ctx.stat.ino}`);
+    if (!isNew) return null;
+    if (ctx.link.startsWith('/memfd:') && / \(deleted\)$/.test(ctx.link) === false) ctx.log(`memfd fd ${ctx.fd}: unexpected link ${ctx.link}`);
+    const inodeId = dumpInode(ctx);
+    return { type: 'MEMFD', id, memfd: { id, flags: rfileFlagsStr(flags), pos: Number(ctx.info.pos), fown: FOWN(), inode_id: inodeId } };
+  },
+  async restore(ctx, file) {
+    const m = file.memfd;
+    const inode = (ctx.image('MEMFD_INODE') ?? []).find((e: any) => num(e.inode_id) === num(m.inode_id));
+    if (!inode) throw new TscrError('E_INCONSISTENT', `memfd file ${num(file.id)} names inode ${num(m.inode_id)}, which is not in memfd.img`, { kind: 'MEMFD_INODE', pid: ctx.pid, fd: ctx.fd });
+    const flags = parseFlags(m.flags);
+    const seals = parseFlags(inode.seals, SEALS);
+    return cachedOfd(ctx, `memfd:${num(file.id)}`, async () => {
+      const base = await restoreShmemFd(ctx, num(inode.shmid), num(inode.size), inode.name, 0);
+      try {
+        if (inode.mode !== undefined) ck(fds().fchmod(base, num(inode.mode) & 0o7777), 'fchmod of a memfd');
+        if (ctx.shared.get(`memfd:sealed:${num(inode.shmid)}`) === undefined) {
+          ctx.shared.set(`memfd:sealed:${num(inode.shmid)}`, true);
+          // A memfd made without MFD_ALLOW_SEALING reports F_SEAL_SEAL alone; adding it gives the same.
+          if (seals) ck(fds().fcntl(base, F.ADD_SEALS, seals), `adding seals ${inode.seals}`, { pid: ctx.pid, fd: ctx.fd });
+        }
+        const fd = ck(fds().reopen(base, (flags & O.ACCMODE) | O.LARGEFILE), 'reopening a memfd', { pid: ctx.pid, fd: ctx.fd });
+        ck(fds().lseek(fd, big(m.pos), SEEK_SET), 'lseek of a memfd');
+        setFl(fd, flags);
+        return fd;
+      } finally { closeFd(base); }
+    });
+  },
+};
+export default memfd;

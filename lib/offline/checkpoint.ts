@@ -1,0 +1,328 @@
+// A checkpoint opened for offline inspection (validate, diff, mem, report).
+// Reads the image directory lazily, walks each image's framing in the Wasm core
+// (val_frames), decodes entries into crit's JSON shape, and builds a per-process
+// model (tree, VMAs, pagemap with offsets into pages-N.img, fds). Never loads the
+// native shim: this runs on any OS.
+import { existsSync } from 'node:fs';
+import { openSource, type Source } from './source.ts';
+import { basename, dirname, join } from 'node:path';
+import { TscrError } from '../errors.ts';
+import { core, passBytes, release, takeBytes } from '../../core-as/host.ts';
+import { KINDS, IMG_COMMON_MAGIC, IMG_SERVICE_MAGIC, X_RAW, hex32, isRawFile } from './magic.ts';
+import { decodeImageFile } from './decode.ts';
+
+export const PAGE = 4096;
+export const PE_PARENT = 1, PE_LAZY = 2, PE_PRESENT = 4;
+
+/** Sane limits: anything above is reported, not processed. */
+export const LIMITS = {
+  entrySize: 64 << 20,      // one protobuf entry
+  entries: 4_000_000,       // entries in one image
+  vmas: 1_000_000,          // per process (kernel default max_map_count is 65530)
+  processes: 100_000,
+  threads: 100_000,
+  fds: 1 << 20,
+};
+
+export interface FrameRow { offset: number; size: number; xoff: number; xlen: number }
+export interface Frames {
+  status: number;    // VS_* of validate.ts
+  bad: number;       // offset of the problem
+  magic1: number;
+  magic2: number;
+  header: number;
+  rows: FrameRow[];
+  kind: string | null; // crit's name, null if unknown
+  magic: number;       // the image-specific magic
+}
+
+export const FRAME_STATUS: Record<number, string> = {
+  0: 'ok',
+  1: 'file is shorter than its magic numbers',
+  2: 'an entry size word is cut off (truncated file)',
+  3: 'an entry runs past the end of the file (truncated file)',
+  4: 'an entry is not well-formed protobuf',
+  5: 'the raw data after an entry runs past the end of the file (truncated file)',
+  6: 'an entry claims an absurd size',
+  7: 'too many entries',
+};
+
+export interface Vma {
+  index: number;
+  start: bigint;
+  end: bigint;
+  pgoff: bigint;
+  shmid: number;
+  prot: string;
+  flags: string;
+  status: string;
+  kind: string;  // text, data, heap, stack, vdso, vvar, vsyscall, file, shmem, anon
+  name: string;  // file path or [heap] etc.
+}
+export interface PmEntry {
+  index: number;   // entry index in the pagemap image (head is 0)
+  vaddr: bigint;
+  nr: number;
+  flags: number;
+  fileOff: number; // byte offset in pages-N.img, -1 when the pages are not there
+}
+export interface Fd { fd: number; id: number; type: string; flags: number; index: number }
+export interface Proc {
+  pid: number;
+  ppid: number;
+  pgid: number;
+  sid: number;
+  threads: number[];
+  index: number; // pstree entry index
+  comm: string;
+  state: string;
+  vmas: Vma[];
+  pm: PmEntry[];
+  pagesId: number | null;
+  filesId: number | null;
+  fds: Fd[];
+}
+
+export function big(x: unknown): bigint {
+  if (typeof x === 'bigint') return x;
+  if (typeof x === 'number') return BigInt(Math.trunc(x));
+  if (typeof x === 'string' && x.length) { try { return BigInt(x); } catch { /* fallthrough */ } }
+  return 0n;
+}
+export function num(x: unknown): number {
+  if (typeof x === 'number') return x;
+  if (typeof x === 'bigint') return Number(x);
+  if (typeof x === 'string' && x.length) { const n = Number(x); return Number.isFinite(n) ? n : 0; }
+  return 0;
+}
+export function flagBits(x: unknown, names: Record<string, number>): number {
+  if (typeof x === 'number') return x;
+  if (typeof x === 'bigint') return Number(x);
+  if (typeof x !== 'string') return 0;
+  if (names === PE_NAMES_REF) { const c = PE_CACHE.get(x); if (c !== undefined) return c; }
+  let v = 0;
+  for (const part of x.split('|')) {
+    const p = part.trim();
+    if (!p) continue;
+    if (p in names) v |= names[p];
+    else if (/^(0x[0-9a-f]+|\d+)$/i.test(p)) v |= Number(p);
+  }
+  if (names === PE_NAMES_REF) PE_CACHE.set(x, v);
+  return v;
+}
+const PE_NAMES = { PE_PARENT, PE_LAZY, PE_PRESENT };
+const PE_NAMES_REF: Record<string, number> = PE_NAMES;
+
+export function vmaKind(status: string, flags: string, prot: string): string {
+  if (status.includes('VMA_AREA_VSYSCALL')) return 'vsyscall';
+  if (status.includes('VMA_AREA_VDSO')) return 'vdso';
+  if (status.includes('VMA_AREA_VVAR')) return 'vvar';
+  if (status.includes('VMA_AREA_HEAP')) return 'heap';
+  if (status.includes('VMA_AREA_STACK') || flags.includes('MAP_GROWSDOWN')) return 'stack';
+  if (status.includes('VMA_AREA_MEMFD') || status.includes('VMA_ANON_SHARED') || status.includes('VMA_FILE_SHARED')) return 'shared';
+  if (status.includes('VMA_FILE_PRIVATE')) return prot.includes('PROT_EXEC') ? 'text' : 'file';
+  return 'anon';
+}
+
+export class Checkpoint {
+  readonly dir: string;
+  readonly names: string[];
+  private bytes = new Map<string, Buffer>();
+  private framesCache = new Map<string, Frames>();
+  private images = new Map<string, any>();
+  private decodeErrors = new Map<string, TscrError>();
+  private procsCache: Proc[] | null = null;
+
+  readonly src: Source;
+
+  constructor(path: string) {
+    this.src = openSource(path);
+    this.dir = path;
+    this.names = this.src.names();
+  }
+
+  has(name: string): boolean { return this.names.includes(name); }
+  /** The file as named in messages (a path, or archive:name). */
+  path(name: string): string { return this.src.where(name); }
+  size(name: string): number { return this.src.size(name); }
+
+  /** Whole file (for images; pages files are read in chunks via readPagesInto). */
+  read(name: string): Buffer {
+    let b = this.bytes.get(name);
+    if (!b) {
+      const sz = this.size(name);
+      if (sz > 1 << 30) throw new TscrError('E_TOO_LARGE', `image ${name} is ${sz} bytes, more than any image file should be`, { file: this.path(name) });
+      const r = this.src.readAll(name);
+      b = Buffer.from(r.buffer, r.byteOffset, r.byteLength);
+      this.bytes.set(name, b);
+    }
+    return b;
+  }
+
+  /** Is this a framed CRIU image (not raw pages or an unrelated file)? */
+  isImage(name: string): boolean {
+    return (name.endsWith('.img') || name === 'stats-dump' || name === 'irmap-cache') && !isRawFile(name);
+  }
+
+  /** Walk the framing of one image in the Wasm core. */
+  frames(name: string): Frames {
+    const c = this.framesCache.get(name);
+    if (c) return c;
+    const buf = this.read(name);
+    const m1 = buf.length >= 4 ? buf.readUInt32LE(0) : 0;
+    const magic = (m1 === IMG_COMMON_MAGIC || m1 === IMG_SERVICE_MAGIC) && buf.length >= 8 ? buf.readUInt32LE(4) : m1;
+    const info = KINDS[magic];
+    const [mode, a, b] = info ? info.extra : [isRawFile(name) ? X_RAW : 0, 0, 0];
+    const ex = core();
+    const p = passBytes(buf);
+    let words: Uint32Array;
+    try {
+      const r = ex.val_frames(p, mode, a, b, LIMITS.entrySize, LIMITS.entries);
+      const out = takeBytes(r);
+      words = new Uint32Array(out.buffer, out.byteOffset, out.byteLength >> 2);
+    } finally { release(p); }
+    const rows: FrameRow[] = [];
+    const n = words[5];
+    for (let i = 0; i < n; i++) rows.push({ offset: words[6 + 4 * i], size: words[7 + 4 * i], xoff: words[8 + 4 * i], xlen: words[9 + 4 * i] });
+    const f: Frames = { status: words[0], bad: words[1], magic1: words[2], magic2: words[3], header: words[4], rows, kind: info ? info.name : null, magic };
+    this.framesCache.set(name, f);
+    return f;
+  }
+
+  /** Offset of entry i of an image (its size word), or 0. */
+  entryOffset(name: string, i: number): number {
+    try { return this.frames(name).rows[i]?.offset ?? 0; } catch { return 0; }
+  }
+
+  /** Decoded image in crit's JSON shape, or null when absent; throws TscrError when undecodable. */
+  image(name: string): any | null {
+    if (!this.has(name)) return null;
+    if (this.images.has(name)) return this.images.get(name);
+    const err = this.decodeErrors.get(name);
+    if (err) throw err;
+    try {
+      const img = decodeImageFile(this.src.kind === 'dir' ? this.dir : '', name, this.read(name), this.path(name));
+      this.images.set(name, img);
+      return img;
+    } catch (e) {
+      const te = e instanceof TscrError ? e : new TscrError('E_CORRUPT', `cannot decode ${name}: ${(e as Error).message}`, { file: this.path(name) });
+      this.decodeErrors.set(name, te);
+      throw te;
+    }
+  }
+
+  /** image() that returns null instead of throwing (validate reports the error separately). */
+  tryImage(name: string): any | null {
+    try { return this.image(name); } catch { return null; }
+  }
+
+  entries(name: string): any[] {
+    return this.tryImage(name)?.entries ?? [];
+  }
+
+  /** One file entry of files.img by id. */
+  fileById(): Map<number, any> {
+    const m = new Map<number, any>();
+    for (const e of this.entries('files.img')) m.set(num(e.id), e);
+    return m;
+  }
+
+  /** The process model. */
+  procs(): Proc[] {
+    if (this.procsCache) return this.procsCache;
+    const procs: Proc[] = [];
+    this.entries('pstree.img').forEach((e, index) => {
+      const pid = num(e.pid);
+      const p = { pid, ppid: num(e.ppid), pgid: num(e.pgid), sid: num(e.sid), threads: (e.threads ?? []).map(num), index } as Proc;
+      // the rest is decoded on first use: `tscr mem` needs no fds, `diff` no core
+      lazy(p, ['comm', 'state'], () => {
+        const c = this.entries(`core-${pid}.img`)[0];
+        return { comm: c?.tc?.comm ?? '', state: c?.tc?.task_state ?? '' };
+      });
+      lazy(p, ['vmas'], () => ({ vmas: this.vmasOf(pid) }));
+      lazy(p, ['pm', 'pagesId'], () => this.pagemapOf(pid));
+      lazy(p, ['filesId', 'fds'], () => {
+        const ids = this.entries(`ids-${pid}.img`)[0];
+        const filesId = ids ? num(ids.files_id) : null;
+        const fds: Fd[] = filesId === null ? [] : this.entries(`fdinfo-${filesId}.img`).map((f: any, i: number) => ({ fd: num(f.fd), id: num(f.id), type: String(f.type), flags: num(f.flags), index: i }));
+        return { filesId, fds };
+      });
+      procs.push(p);
+    });
+    this.procsCache = procs;
+    return procs;
+  }
+
+  private filesCache: Map<number, any> | null = null;
+
+  private vmasOf(pid: number): Vma[] {
+    const mm = this.entries(`mm-${pid}.img`)[0];
+    const files = (this.filesCache ??= this.fileById());
+    return (mm?.vmas ?? []).map((v: any, i: number) => {
+      const status = String(v.status ?? ''), flags = String(v.flags ?? ''), prot = String(v.prot ?? '');
+      const kind = vmaKind(status, flags, prot);
+      let name = '';
+      if (status.includes('VMA_FILE_PRIVATE') || status.includes('VMA_FILE_SHARED') || status.includes('VMA_AREA_MEMFD')) {
+        const f = files.get(num(v.shmid));
+        name = f?.reg?.name ?? (f?.memfd ? `memfd:${f.memfd.name ?? ''}` : `file id ${num(v.shmid)}`);
+      } else if (kind === 'heap' || kind === 'stack' || kind === 'vdso' || kind === 'vvar' || kind === 'vsyscall') name = `[${kind}]`;
+      else if (kind === 'shared') name = `[shmem ${num(v.shmid)}]`;
+      return { index: i, start: big(v.start), end: big(v.end), pgoff: big(v.pgoff), shmid: num(v.shmid), prot, flags, status, kind, name };
+    });
+  }
+
+  private pagemapOf(pid: number): { pm: PmEntry[]; pagesId: number | null } {
+    const pmImg = this.entries(`pagemap-${pid}.img`);
+    const pm: PmEntry[] = new Array(Math.max(0, pmImg.length - 1));
+    let off = 0;
+    for (let i = 1; i < pmImg.length; i++) {
+      const p = pmImg[i];
+      let flags = flagBits(p.flags, PE_NAMES);
+      if (p.in_parent) flags |= PE_PARENT;
+      if (p.flags === undefined && !p.in_parent) flags |= PE_PRESENT; // pre-flags images: all present
+      const nr = num(p.nr_pages) || num(p.compat_nr_pages);
+      const inFile = (flags & PE_PRESENT) && !(flags & PE_PARENT);
+      pm[i - 1] = { index: i, vaddr: big(p.vaddr), nr, flags, fileOff: inFile ? off : -1 };
+      if (inFile) off += nr * PAGE;
+    }
+    return { pm, pagesId: pmImg[0] ? num(pmImg[0].pages_id) : null };
+  }
+
+  proc(pid: number): Proc {
+    const p = this.procs().find((x) => x.pid === pid);
+    if (!p) throw new TscrError('E_NOT_FOUND', `pid ${pid} is not in this checkpoint`, { file: this.path('pstree.img'), pid, hint: `pids here: ${this.procs().map((x) => x.pid).join(', ') || 'none'}` });
+    return p;
+  }
+
+  /** Read dst.length bytes at off of pages-N.img into dst (any Uint8Array view). Returns bytes read. */
+  readPagesInto(pagesId: number, off: number, dst: Uint8Array): number {
+    return this.src.readAt(`pages-${pagesId}.img`, off, dst);
+  }
+
+  close(): void { this.src.close(); }
+}
+
+/** Define keys of obj as computed on first read (all keys from one call of fn). */
+function lazy(obj: any, keys: string[], fn: () => Record<string, unknown>) {
+  let done: Record<string, unknown> | null = null;
+  for (const k of keys) {
+    Object.defineProperty(obj, k, {
+      configurable: true, enumerable: true,
+      get() { done ??= fn(); for (const kk of keys) Object.defineProperty(obj, kk, { value: done[kk], writable: true, enumerable: true, configurable: true }); return done[k]; },
+      set(v) { Object.defineProperty(obj, k, { value: v, writable: true, enumerable: true, configurable: true }); },
+    });
+  }
+}
+
+const PE_CACHE = new Map<string, number>();
+
+export function describeMagic(f: Frames): string {
+  return f.kind ?? `unknown (magic ${hex32(f.magic)})`;
+}
+
+/** Open a checkpoint: a directory of images (archives once the archive format lands). */
+export function openCheckpoint(path: string): Checkpoint {
+  return new Checkpoint(path);
+}
+
+export { basename, dirname, existsSync };

@@ -1,0 +1,179 @@
+// tscr mem: memory map of one process, content search over its dumped pages
+// (literal and hex in the Wasm core, regex in JS), and hexdumps by address.
+import { core, allocBytes, release } from '../../core-as/host.ts';
+import { TscrError } from '../errors.ts';
+import { Checkpoint, PAGE, type Proc, type Vma } from './checkpoint.ts';
+
+export interface MapRow {
+  start: string; end: string; size: number; perms: string; kind: string; name: string;
+  presentPages: number; pages: number;
+}
+
+export function hex(x: bigint | number): string { return '0x' + BigInt.asUintN(64, BigInt(x)).toString(16); }
+
+export function perms(v: Vma): string {
+  return (v.prot.includes('PROT_READ') ? 'r' : '-') + (v.prot.includes('PROT_WRITE') ? 'w' : '-')
+    + (v.prot.includes('PROT_EXEC') ? 'x' : '-') + (v.flags.includes('MAP_SHARED') ? 's' : 'p');
+}
+
+/** Pages of each VMA that are in the pages file. */
+export function presentPerVma(p: Proc): number[] {
+  const vm = p.vmas;
+  const counts = vm.map(() => 0);
+  let v = 0;
+  for (const e of p.pm) {
+    if (e.fileOff < 0 || e.nr <= 0) continue;
+    const end = e.vaddr + BigInt(e.nr * PAGE);
+    while (v > 0 && vm[v].start > e.vaddr) v--; // unsorted input: step back
+    while (v < vm.length && vm[v].end <= e.vaddr) v++;
+    for (let k = v; k < vm.length && vm[k].start < end; k++) {
+      const a = e.vaddr > vm[k].start ? e.vaddr : vm[k].start;
+      const b = end < vm[k].end ? end : vm[k].end;
+      if (b > a) counts[k] += Number((b - a) / BigInt(PAGE));
+    }
+  }
+  return counts;
+}
+
+export function memoryMap(p: Proc): MapRow[] {
+  const present = presentPerVma(p);
+  return p.vmas.map((v, i) => ({
+    start: hex(v.start), end: hex(v.end), size: Number(v.end - v.start), perms: perms(v), kind: v.kind, name: v.name,
+    presentPages: present[i], pages: Number((v.end - v.start) / BigInt(PAGE)),
+  }));
+}
+
+export function vmaOf(p: Proc, addr: bigint): Vma | undefined {
+  return p.vmas.find((v) => v.start <= addr && addr < v.end);
+}
+
+/** Runs of pages that are contiguous both in memory and in the pages file. */
+interface Run { vaddr: bigint; fileOff: number; bytes: number }
+function runs(p: Proc): Run[] {
+  const out: Run[] = [];
+  for (const e of p.pm) {
+    if (e.fileOff < 0 || e.nr <= 0) continue;
+    const last = out[out.length - 1];
+    if (last && last.vaddr + BigInt(last.bytes) === e.vaddr && last.fileOff + last.bytes === e.fileOff) last.bytes += e.nr * PAGE;
+    else out.push({ vaddr: e.vaddr, fileOff: e.fileOff, bytes: e.nr * PAGE });
+  }
+  return out;
+}
+
+export interface Hit { addr: string; vma: string; offsetInVma: string; match: string; context: string }
+
+export type Needle = { kind: 'string' | 'hex'; bytes: Uint8Array } | { kind: 'regex'; re: RegExp };
+
+export function parseHex(s: string): Uint8Array {
+  const clean = s.replace(/0x/gi, '').replace(/[\s:,]/g, '');
+  if (!clean.length || clean.length % 2 || /[^0-9a-f]/i.test(clean)) {
+    throw new TscrError('E_USAGE', `--hex wants an even number of hex digits, got "${s}"`, { hint: 'e.g. --hex "de ad be ef" or --hex deadbeef' });
+  }
+  return Uint8Array.from(clean.match(/../g)!.map((h) => parseInt(h, 16)));
+}
+
+function printable(b: Uint8Array): string {
+  let s = '';
+  for (const c of b) s += c >= 0x20 && c < 0x7f ? String.fromCharCode(c) : '.';
+  return s;
+}
+
+const CHUNK = 16 << 20;
+
+/** Search the dumped memory of one process. */
+export function search(cp: Checkpoint, p: Proc, needle: Needle, maxHits = 1000, onBytes?: (d: number, t: number) => void): { hits: Hit[]; total: number; bytes: number } {
+  if (p.pagesId === null) return { hits: [], total: 0, bytes: 0 };
+  const ex = core();
+  const hits: Hit[] = [];
+  let total = 0;
+  const rs = runs(p);
+  const allBytes = rs.reduce((a, r) => a + r.bytes, 0);
+  let done = 0;
+  const nlen = needle.kind === 'regex' ? 0 : needle.bytes.length;
+  const overlap = needle.kind === 'regex' ? 4096 : Math.max(0, nlen - 1);
+  const buf = allocBytes(CHUNK + overlap);
+  const npin = needle.kind === 'regex' ? 0 : allocBytes(nlen);
+  const outCap = 4096;
+  const outPtr = allocBytes(outCap * 4);
+  const ctxBytes = 16;
+  const record = (addr: bigint, matchBytes: Uint8Array, chunk: Uint8Array, at: number) => {
+    total++;
+    if (hits.length >= maxHits) return;
+    const v = vmaOf(p, addr);
+    const c0 = Math.max(0, at - ctxBytes), c1 = Math.min(chunk.length, at + matchBytes.length + ctxBytes);
+    hits.push({
+      addr: hex(addr), vma: v ? `${hex(v.start)}-${hex(v.end)} ${perms(v)} ${v.name || v.kind}` : '(no vma)',
+      offsetInVma: v ? hex(addr - v.start) : '', match: printable(matchBytes), context: printable(chunk.subarray(c0, c1)),
+    });
+  };
+  try {
+    if (npin) new Uint8Array(ex.memory.buffer, npin, nlen).set((needle as any).bytes);
+    for (const r of rs) {
+      for (let pos = 0; pos < r.bytes; pos += CHUNK) {
+        const len = Math.min(CHUNK + overlap, r.bytes - pos);
+        const view = new Uint8Array(ex.memory.buffer, buf, len);
+        const got = cp.readPagesInto(p.pagesId, r.fileOff + pos, view);
+        if (got < len) throw new TscrError('E_TRUNCATED', `pages-${p.pagesId}.img ends early at offset ${r.fileOff + pos + got}`, { file: cp.path(`pages-${p.pagesId}.img`), offset: r.fileOff + pos + got, hint: 'run `tscr validate` on this checkpoint' });
+        const limit = Math.min(CHUNK, len); // matches must start in this chunk's own part
+        if (needle.kind === 'regex') {
+          const chunk = Buffer.from(ex.memory.buffer.slice(buf, buf + len));
+          const text = chunk.toString('latin1');
+          const re = new RegExp(needle.re.source, needle.re.flags.includes('g') ? needle.re.flags : needle.re.flags + 'g');
+          let m: RegExpExecArray | null;
+          while ((m = re.exec(text))) {
+            if (m.index >= limit) break;
+            record(r.vaddr + BigInt(pos + m.index), Buffer.from(m[0], 'latin1'), chunk, m.index);
+            if (m[0].length === 0) re.lastIndex++;
+          }
+        } else {
+          const n = ex.mem_find(buf, len, npin, nlen, outPtr, outCap);
+          if (n > 0) {
+            const offs = new Uint32Array(ex.memory.buffer.slice(outPtr, outPtr + Math.min(n, outCap) * 4));
+            const chunk = new Uint8Array(ex.memory.buffer.slice(buf, buf + len));
+            for (const o of offs) if (o < limit) record(r.vaddr + BigInt(pos + o), needle.bytes, chunk, o);
+            if (n > outCap) total += n - outCap; // counted, not listed
+          }
+        }
+        done += Math.min(CHUNK, r.bytes - pos);
+        onBytes?.(done, allBytes);
+      }
+    }
+  } finally { release(buf); if (npin) release(npin); release(outPtr); }
+  return { hits, total, bytes: allBytes };
+}
+
+/** Bytes [addr, addr+len) of the process as dumped; null per byte where the page is not in the dump. */
+export function readMemory(cp: Checkpoint, p: Proc, addr: bigint, len: number): { data: Uint8Array; present: Uint8Array } {
+  if (len > 64 << 20) throw new TscrError('E_USAGE', `--dump length ${len} is too large (at most 64 MiB)`);
+  const data = new Uint8Array(len);
+  const present = new Uint8Array(len);
+  if (p.pagesId === null) return { data, present };
+  for (const e of p.pm) {
+    if (e.fileOff < 0) continue;
+    const s = e.vaddr, t = e.vaddr + BigInt(e.nr * PAGE);
+    const a = addr > s ? addr : s;
+    const b = addr + BigInt(len) < t ? addr + BigInt(len) : t;
+    if (a >= b) continue;
+    const n = Number(b - a);
+    const dst = data.subarray(Number(a - addr), Number(a - addr) + n);
+    cp.readPagesInto(p.pagesId, e.fileOff + Number(a - s), dst);
+    present.fill(1, Number(a - addr), Number(a - addr) + n);
+  }
+  return { data, present };
+}
+
+export function hexdump(addr: bigint, data: Uint8Array, present: Uint8Array): string {
+  let s = '';
+  for (let i = 0; i < data.length; i += 16) {
+    let h = '', a = '';
+    for (let j = 0; j < 16; j++) {
+      if (i + j >= data.length) { h += '   '; continue; }
+      if (!present[i + j]) { h += '?? '; a += ' '; continue; }
+      const c = data[i + j];
+      h += c.toString(16).padStart(2, '0') + ' ';
+      a += c >= 0x20 && c < 0x7f ? String.fromCharCode(c) : '.';
+    }
+    s += `${BigInt.asUintN(64, addr + BigInt(i)).toString(16).padStart(12, '0')}  ${h.slice(0, 24)} ${h.slice(24)} |${a}|\n`;
+  }
+  return s;
+}

@@ -1,0 +1,91 @@
+// Where a checkpoint's files come from: an image directory, or a tscr archive
+// (lib/archive.ts, read through its verified reader). The offline tools only
+// see this interface.
+import { closeSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { TscrError } from '../errors.ts';
+import { ArchiveReader } from '../archive.ts';
+
+export interface Source {
+  readonly kind: 'dir' | 'archive';
+  readonly label: string;                 // the directory or archive path
+  names(): string[];
+  size(name: string): number;
+  readAll(name: string): Uint8Array;
+  /** Read dst.length bytes at off (short only at end of file); returns bytes read. */
+  readAt(name: string, off: number, dst: Uint8Array): number;
+  /** How to name the file in messages. */
+  where(name: string): string;
+  close(): void;
+}
+
+export class DirSource implements Source {
+  readonly kind = 'dir' as const;
+  private list: string[];
+  constructor(readonly label: string) {
+    this.list = readdirSync(label).filter((n) => {
+      try { return statSync(join(label, n)).isFile(); } catch { return false; }
+    }).sort();
+  }
+  names() { return this.list; }
+  size(name: string) { return statSync(join(this.label, name)).size; }
+  readAll(name: string) { return readFileSync(join(this.label, name)); }
+  readAt(name: string, off: number, dst: Uint8Array): number {
+    const fd = openSync(join(this.label, name), 'r');
+    try {
+      let got = 0;
+      while (got < dst.length) {
+        const n = readSync(fd, dst, got, dst.length - got, off + got);
+        if (n <= 0) break;
+        got += n;
+      }
+      return got;
+    } finally { closeSync(fd); }
+  }
+  where(name: string) { return join(this.label, name); }
+  close() { /* nothing held */ }
+}
+
+export class ArchiveSource implements Source {
+  readonly kind = 'archive' as const;
+  readonly reader: ArchiveReader;
+  private sizes = new Map<string, { size: number; pages: boolean }>();
+  constructor(readonly label: string) {
+    this.reader = ArchiveReader.open(label);
+    for (const f of this.reader.list()) this.sizes.set(f.name, { size: f.size, pages: f.kind === 'pages' });
+  }
+  names() { return [...this.sizes.keys()].sort(); }
+  size(name: string) {
+    const s = this.sizes.get(name);
+    if (!s) throw new TscrError('E_NOT_FOUND', `${name} is not in archive ${this.label}`, { file: this.label });
+    return s.size;
+  }
+  readAll(name: string) { return this.reader.readFile(name); }
+  readAt(name: string, off: number, dst: Uint8Array): number {
+    const s = this.sizes.get(name);
+    if (!s) throw new TscrError('E_NOT_FOUND', `${name} is not in archive ${this.label}`, { file: this.label });
+    const len = Math.max(0, Math.min(dst.length, s.size - off));
+    if (!len) return 0;
+    if (s.pages) {
+      const first = Math.floor(off / 4096);
+      const count = Math.ceil((off + len) / 4096) - first;
+      const b = this.reader.readPages(name, first, count);
+      dst.set(b.subarray(off - first * 4096, off - first * 4096 + len));
+    } else {
+      dst.set(this.reader.readFile(name).subarray(off, off + len));
+    }
+    return len;
+  }
+  where(name: string) { return `${this.label}:${name}`; }
+  close() { this.reader.close(); }
+}
+
+export function openSource(path: string): Source {
+  let st;
+  try { st = statSync(path); } catch {
+    throw new TscrError('E_NOT_FOUND', `no checkpoint at ${path}`, { file: path, hint: 'give the directory that `tscr dump` or `criu dump` wrote (it holds inventory.img), or a tscr archive' });
+  }
+  if (st.isDirectory()) return new DirSource(path);
+  if (ArchiveReader.isArchive(path)) return new ArchiveSource(path);
+  throw new TscrError('E_BAD_MAGIC', `${path} is neither an image directory nor a tscr archive`, { file: path, hint: 'give the image directory, or an archive made by `tscr convert`' });
+}

@@ -1,0 +1,113 @@
+// A dump that fails leaves the target exactly as it was: no tracer, no extra
+// mapping, same registers (its self-check passes). Covers an unsupported fd,
+// failures injected after each phase, SIGTERM and SIGKILL to tscr mid-dump.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mkdtempSync, readFileSync, rmSync, existsSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startFixture, runTscr, sleep, pidAlive } from './helpers/fixture.ts';
+
+const tracer = (pid: number) => Number(/TracerPid:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
+const maps = (pid: number) => readFileSync(`/proc/${pid}/maps`, 'utf8');
+const tmp = (n: string) => mkdtempSync(join(tmpdir(), `tscr-safety-${n}-`));
+
+async function untouched(pid: number, before: string) {
+  // the kernel detaches asynchronously when a tracer dies: give it a moment
+  for (let i = 0; i < 50 && tracer(pid) !== 0; i++) await sleep(20);
+  assert.is(tracer(pid), 0, 'TracerPid is 0');
+  assert.is(maps(pid), before, 'no mapping added or removed');
+}
+
+test('unsupported fd (inotify): clear error, target unharmed', async () => {
+  const fx = await startFixture('unsupported');
+  const dir = tmp('inotify');
+  try {
+    const before = maps(fx.pid);
+    const r = await runTscr(['dump', '-t', String(fx.pid), '-D', dir]);
+    assert.is(r.code, 1);
+    assert.match(r.stderr, new RegExp(`unsupported: inotify fd \\d+ of pid ${fx.pid}`));
+    assert.match(r.stderr, /hint:/);
+    await untouched(fx.pid, before);
+    assert.is(await fx.check(), 'PASS');
+  } finally { fx.kill(); rmSync(dir, { recursive: true, force: true }); }
+});
+
+test('--json error output on failure', async () => {
+  const fx = await startFixture('unsupported');
+  const dir = tmp('json');
+  try {
+    const r = await runTscr(['dump', '-t', String(fx.pid), '-D', dir, '--json']);
+    assert.is(r.code, 1);
+    const j = JSON.parse(r.stdout);
+    assert.is(j.error, 'E_UNSUPPORTED');
+    assert.is(j.pid, fx.pid);
+  } finally { fx.kill(); rmSync(dir, { recursive: true, force: true }); }
+});
+
+for (const phase of ['inject', 'pages', 'write']) {
+  test(`failure after the ${phase} phase leaves the target as it was`, async () => {
+    const fx = await startFixture('signals');
+    const dir = tmp(phase);
+    try {
+      const before = maps(fx.pid);
+      const r = await runTscr(['dump', '-t', String(fx.pid), '-D', dir], { env: { TSCR_TEST_FAIL_AFTER: phase } });
+      assert.is(r.code, 1, r.stderr);
+      await untouched(fx.pid, before);
+      assert.not.ok(existsSync(join(dir, 'pages-1.img')), 'no half-written pages left');
+      assert.is(await fx.check(), 'PASS', 'signal state (pending, timers, handlers) intact');
+    } finally { fx.kill(); rmSync(dir, { recursive: true, force: true }); }
+  });
+}
+
+async function midDump(sig: 'SIGTERM' | 'SIGKILL') {
+  const fx = await startFixture('memory', ['64']);
+  const dir = tmp(sig);
+  try {
+    const before = maps(fx.pid);
+    const pages = join(dir, 'pages-1.img');
+    const r = await runTscr(['dump', '-t', String(fx.pid), '-D', dir], {
+      env: { TSCR_TEST_SLOW_PAGES_MS: '40' },
+      onSpawn: (c) => {
+        const poll = setInterval(() => {
+          if (existsSync(pages) && statSync(pages).size > 2 << 20) { clearInterval(poll); c.kill(sig); }
+        }, 10);
+        c.on('close', () => clearInterval(poll));
+      },
+    });
+    if (sig === 'SIGTERM') {
+      assert.is(r.code, 1, `exit code (stderr: ${r.stderr})`);
+      assert.match(r.stderr, /interrupted/);
+    } else {
+      assert.is(r.signal, 'SIGKILL');
+    }
+    assert.ok(pidAlive(fx.pid), 'target still alive');
+    await untouched(fx.pid, before);
+    assert.is(await fx.check(), 'PASS');
+  } finally { fx.kill(); rmSync(dir, { recursive: true, force: true }); }
+}
+
+test('SIGTERM to tscr mid-dump: target detached and unharmed', () => midDump('SIGTERM'));
+test('SIGKILL to tscr mid-dump: target detached and unharmed', () => midDump('SIGKILL'));
+
+test('without --leave-running the tree is killed after the dump', async () => {
+  const fx = await startFixture('tree');
+  const dir = tmp('kill');
+  try {
+    const r = await runTscr(['dump', '-t', String(fx.pid), '-D', dir]);
+    assert.is(r.code, 0, r.stderr);
+    for (let i = 0; i < 50 && pidAlive(fx.pid); i++) await sleep(20);
+    assert.not.ok(pidAlive(fx.pid), 'root killed');
+  } finally { fx.kill(); rmSync(dir, { recursive: true, force: true }); }
+});
+
+test('a pid that does not exist: clear error', async () => {
+  const dir = tmp('nopid');
+  try {
+    const r = await runTscr(['dump', '-t', '999999999', '-D', dir]);
+    assert.is(r.code, 1);
+    assert.match(r.stderr, /no process with pid 999999999/);
+  } finally { rmSync(dir, { recursive: true, force: true }); }
+});
+
+test.run();
