@@ -31,8 +31,10 @@ export class FileTable {
   private byKey = new Map<string, { id: number; pid: number; fd: number }[]>();
   private plain = new Map<string, number>();
   extra = new ExtraImages();
-  /** Per-dump cache of the fd kinds (DumpFdCtx.shared), and whole image files they add (tcp-stream-<ino>.img). */
+  /** Per-dump cache for fd kinds (DumpFdCtx.shared) and shmem contents they hand over (writeShmem). */
   shared = new Map<string, unknown>();
+  shmem = new Map<number, { off: number; data: Buffer }[]>();
+  /** Whole image files fd kinds add (tcp-stream-<ino>.img, issue 5). */
   files: { file: string; magic: string; entries: any[] }[] = [];
 
   newId(): number { return this.next++; }
@@ -100,11 +102,12 @@ export function dumpFds(ft: FileTable, pid: number, opts: Record<string, unknown
         const ctx: DumpFdCtx = {
           pid, fd, localFd: local, link, stat: st, info,
           fileId: (key: string) => { const r = ft.idFor(key, pid, fd); lastId = r.id; return r; },
-          addEntry: (magic: string, entry: any) => ft.extra.add(magic, entry),
+          addEntry: (magic: string, entry: any) => (magic === 'FILES' ? ft.add(entry) : ft.extra.add(magic, entry)),
           opts,
           log,
           shared: ft.shared,
           addImageFile: (file: string, magic: string, entries: any[]) => { ft.files.push({ file, magic, entries }); },
+          writeShmem: (shmid, runs) => { ft.shmem.set(shmid, runs); },
         };
         const kind = classify(ctx);
         const entry = kind.dump(ctx);

@@ -93,7 +93,8 @@ export const memfd: FdKind = {
   },
   async restore(ctx, file) {
     const m = file.memfd;
-    const inode = (ctx.image('MEMFD_INODE') ?? []).find((e: any) => num(e.inode_id) === num(m.inode_id));
+    const inodes = [...(ctx.image('MEMFD_INODE') ?? []), ...(ctx.image('MEMFD') ?? [])]; // engines name it by magic or by file (memfd.img)
+    const inode = inodes.find((e: any) => num(e.inode_id) === num(m.inode_id));
     if (!inode) throw new TscrError('E_INCONSISTENT', `memfd file ${num(file.id)} names inode ${num(m.inode_id)}, which is not in memfd.img`, { kind: 'MEMFD_INODE', pid: ctx.pid, fd: ctx.fd });
     const flags = parseFlags(m.flags);
     const seals = parseFlags(inode.seals, SEALS);

@@ -15,7 +15,7 @@ import { TscrError, isTscrError } from '../errors.ts';
 import { STUB_BIN } from '../paths.ts';
 import { Checkpoint, big, num, flagSet } from './checkpoint.ts';
 import { buildPlan, type PlanOp, type PlanProc } from './plan.ts';
-import { restoreNative, check, type RestoreShim } from '../../shim/native.ts';
+import { restoreNative, check, ptraceShimRaw, type RestoreShim } from '../../shim/native.ts';
 import { kindForType } from '../kinds/index.ts';
 
 // x86_64 syscall numbers
@@ -75,6 +75,7 @@ interface Proc {
   scratchSize: number;
   made: boolean;
   keep: number[];             // temporary fds kept for passing (closed at fds-done)
+  lateFds?: PlanOp[];         // epoll fds: restored after every other fd of the process (they name other fds)
   maxFd: number;
 }
 
@@ -535,6 +536,7 @@ class Engine {
       tmp = this.takeFd(p, op.c, op.d);
     } else {
       const f = this.ck.file(id);
+      if (f.type === 'EVENTPOLL' && !(op as any).late) { (p.lateFds ??= []).push({ ...op, late: true } as PlanOp); return; }
       if (f.type === 'REG' || f.reg) tmp = this.openReg(p, f);
       else if (f.type === 'PIPE' && f.pipe) tmp = this.openPipe(p, f.pipe);
       else tmp = await this.viaKind(p, f, info);
@@ -639,6 +641,11 @@ class Engine {
       pid: p.pid, fd: num(info?.fd), image: (m: string) => this.ck.tryImage(m.toLowerCase().replace(/_/g, '-'))?.entries ?? [],
       shared: this.kindShared, opts: { tcpEstablished: this.opts.tcpEstablished, extUnixSk: this.opts.extUnixSk, rootPid: this.ck.tryImage('pstree')?.entries[0]?.pid }, log: (s: string) => this.log(3, s),
       imageFile: (file: string) => this.ck.tryImage(file.replace(/\.img$/, ''))?.entries ?? null,
+      // issue 4: epoll takes the watched files from the target (installed before it in plan order),
+      // memfd/shmem read their pages, cached objects are closed when the restore ends
+      localFd: (n: number) => this.localCopyOf(p.pid, n),
+      shmem: (shmid: number) => this.shmemRuns(shmid),
+      defer: (fn: () => void) => { this.kindDefer.push(fn); },
     }, f, info);
     return this.takeFd(p, process.pid, local);
   }
@@ -650,9 +657,36 @@ class Engine {
     for (const k of this.kindsAll) { try { k.restoreDone?.(this.kindShared, ok, (s: string) => this.log(3, s), opts); } catch (e) { this.log(1, `warning: ${(e as Error).message}`); } }
     this.kindsAll = [];
   }
+  kindDefer: (() => void)[] = [];
 
-  fdsDone(op: PlanOp) {
+  /** tscr's own copy of fd n of restored process pid (pidfd_getfd from tscr). */
+  localCopyOf(pid: number, n: number): number {
+    const s = ptraceShimRaw();
+    const pfd = check(s.pidfd_open(pid, 0), `pidfd_open(${pid})`, { pid });
+    try {
+      return check(s.pidfd_getfd(pfd, n), `taking fd ${n} of pid ${pid} (an epoll watches it; it must be restored first)`, { pid, fd: n });
+    } finally { s.close(pfd); }
+  }
+
+  /** Pages of shmem `shmid`: pagemap-shmem-<shmid>.img and its pages file. */
+  shmemRuns(shmid: number): { off: number; data: Buffer }[] {
+    const pm = this.ck.tryImage(`pagemap-shmem-${shmid}`)?.entries ?? [];
+    if (!pm.length) return [];
+    const pages = readFileSync(this.ck.pagesPath(num(pm[0].pages_id)));
+    const runs: { off: number; data: Buffer }[] = [];
+    let at = 0;
+    for (const e of pm.slice(1)) {
+      const n = num(e.nr_pages) * 4096;
+      if (at + n > pages.length) throw new TscrError('E_TRUNCATED', `pages file of shmem ${shmid} ends early`, { file: this.ck.pagesPath(num(pm[0].pages_id)), offset: at });
+      runs.push({ off: num(e.vaddr), data: pages.subarray(at, at + n) });
+      at += n;
+    }
+    return runs;
+  }
+
+  async fdsDone(op: PlanOp) {
     const p = this.procs.get(op.pid)!;
+    for (const late of (p.lateFds ?? []).splice(0)) await this.fd(late);
     for (const fd of p.keep) this.sys(p, NR.close, [fd], 'close');
     p.keep = [];
   }
@@ -940,7 +974,7 @@ class Engine {
           case 'sigactions': this.sigactions(op); break;
           case 'timers': this.timers(op); break;
           case 'rlimits': this.rlimits(op); break;
-          case 'fds-done': this.fdsDone(op); break;
+          case 'fds-done': await this.fdsDone(op); break;
           case 'creds': this.creds(op); break;
           case 'pending': this.pending(op); break;
           case 'ungadget': this.ungadget(op); break;
@@ -961,6 +995,8 @@ class Engine {
         throw e;
       }
       throw e;
+    } finally {
+      for (const fn of this.kindDefer.splice(0)) { try { fn(); } catch { /* closing tscr's copies */ } }
     }
     const total = performance.now() - t0;
     return {
