@@ -140,6 +140,9 @@ test('missing per-process images: core of a thread, fdinfo', async () => {
   const tid = readdirSync(a.images).filter((f) => /^core-\d+\.img$/.test(f)).sort().pop()!;
   unlinkSync(join(a.images, tid));
   await expectFinding(a.images, 'missing.core', 'pstree.img', (f) => assert.match(f.message, new RegExp(tid.replace('.', '\\.'))));
+  const f = copy('loop');
+  unlinkSync(join(f.images, `fs-${pidOf(f.images)}.img`));
+  await expectFinding(f.images, 'missing.fs', 'pstree.img');
   const b = copy('loop');
   unlinkSync(join(b.images, 'fdinfo-2.img'));
   await expectFinding(b.images, 'missing.fdinfo', `ids-${pidOf(b.images)}.img`);

@@ -171,7 +171,7 @@ function checkTree(v: Ctx, procs: Proc[]) {
       if (!coreE.tc) v.add('error', 'core.no-tc', `core-${p.pid}.img`, v.at(`core-${p.pid}.img`, 0), `the main thread's core has no task state (tc)`, p.pid);
     }
     if (zombie) continue;
-    for (const f of [`mm-${p.pid}.img`, `ids-${p.pid}.img`, `pagemap-${p.pid}.img`]) {
+    for (const f of [`mm-${p.pid}.img`, `ids-${p.pid}.img`, `pagemap-${p.pid}.img`, `fs-${p.pid}.img`]) {
       if (!cp.has(f)) v.add('error', 'missing.' + f.split('-')[0], 'pstree.img', off, `${f} is missing for pid ${p.pid}`, p.pid);
     }
   }
