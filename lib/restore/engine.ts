@@ -18,6 +18,7 @@ import { Checkpoint, big, num, flagSet } from './checkpoint.ts';
 import { buildPlan, type PlanOp, type PlanProc } from './plan.ts';
 import { restoreNative, check, ptraceShimRaw, type RestoreShim } from '../../shim/native.ts';
 import { kindForType, kinds } from '../kinds/index.ts';
+import { shmemFdForVma } from '../kinds/shmem.ts';
 import { xsaveLayout } from '../dump/task.ts';
 
 // x86_64 syscall numbers
@@ -415,7 +416,12 @@ class Engine {
       let flags = 0; for (const f of flagSet(v.flags)) flags |= MAP[f] ?? 0;
       flags |= MAP.MAP_FIXED;
       let fd = -1, pgoff = 0n, mapProt = prot | 2;
-      if (s.has('VMA_FILE_PRIVATE')) {
+      let closeAfter = false;
+      if (s.has('VMA_AREA_MEMFD') || s.has('VMA_ANON_SHARED')) {
+        fd = this.shmemFdIn(p, v, s.has('VMA_AREA_MEMFD')); closeAfter = true; pgoff = big(v.pgoff); flags &= ~MAP.MAP_ANON;
+        if (s.has('VMA_ANON_SHARED')) flags = (flags & ~MAP.MAP_PRIVATE) | MAP.MAP_SHARED;
+        if (flags & MAP.MAP_SHARED) mapProt = prot; // pages come with the memfd
+      } else if (s.has('VMA_FILE_PRIVATE')) {
         fd = fileFd(num(v.shmid), false); pgoff = big(v.pgoff); flags &= ~MAP.MAP_ANON;
       } else if (s.has('VMA_FILE_SHARED')) {
         const w = (prot & 2) !== 0;
@@ -426,6 +432,7 @@ class Engine {
         flags |= MAP.MAP_ANON; flags &= ~MAP.MAP_SHARED; flags |= MAP.MAP_PRIVATE;
       }
       const r = this.sys(p, NR.mmap, [start, len, mapProt, flags, fd, pgoff], `mapping VMA 0x${start.toString(16)}-0x${big(v.end).toString(16)} in pid ${p.pid}`);
+      if (closeAfter) this.sys(p, NR.close, [fd], 'close');
       if (r !== start) throw new TscrError('E_RESTORE', `VMA 0x${start.toString(16)} landed at 0x${r.toString(16)}`, { pid: p.pid });
       finals.push({ start, len, prot, mapped: mapProt, madv: big(v.madv ?? 0) });
     }
@@ -669,27 +676,38 @@ class Engine {
       throw new TscrError('E_UNSUPPORTED', `unsupported: ${String(f.type).toLowerCase()} fd ${num(info?.fd)} of pid ${p.pid} cannot be restored by this build`,
         { pid: p.pid, fd: num(info?.fd), kind: f.type, hint: 'this fd kind is not implemented yet' });
     }
-    const local = await k.restore({
-      pid: p.pid, fd: num(info?.fd), image: (m: string) => this.ck.tryImage(m.toLowerCase().replace(/_/g, '-'))?.entries ?? [],
-      shared: this.kindShared, opts: { tcpEstablished: this.opts.tcpEstablished, extUnixSk: this.opts.extUnixSk, rootPid: this.ck.tryImage('pstree')?.entries[0]?.pid }, log: (s: string) => this.log(3, s),
-      imageFile: (file: string) => this.ck.tryImage(file.replace(/\.img$/, ''))?.entries ?? null,
-      // issue 4: epoll takes the watched files from the target (installed before it in plan order),
-      // memfd/shmem read their pages, cached objects are closed when the restore ends
-      localFd: (n: number) => this.localCopyOf(p.pid, n),
-      shmem: (shmid: number) => this.shmemRuns(shmid),
-      defer: (fn: () => void) => { this.kindDefer.push(fn); },
-    }, f, info);
+    const local = await k.restore(this.kindCtx(p, num(info?.fd)), f, info);
     this.kindsUsed = kinds;
     return this.takeFd(p, process.pid, local);
   }
-  kindShared = new Map<string, unknown>();
-  kindDefer: (() => void)[] = [];
   kindsUsed: any[] = [];
   /** fd kinds' end of restore (issue 5: TCP repair off + network unlock). Never throws. */
   kindsDone(ok: boolean) {
     for (const k of this.kindsUsed) { try { k.restoreDone?.(this.kindShared, ok, (s: string) => this.log(3, s)); } catch (e) { this.log(1, `warning: ${(e as Error).message}`); } }
     this.kindsUsed = [];
   }
+
+  /** The context fd kind modules restore with (lib/kinds/types.ts RestoreFdCtx). */
+  kindCtx(p: Proc, fd: number) {
+    return {
+      pid: p.pid, fd, image: (m: string) => this.ck.tryImage(m.toLowerCase().replace(/_/g, '-'))?.entries ?? [],
+      shared: this.kindShared, opts: { tcpEstablished: this.opts.tcpEstablished, extUnixSk: this.opts.extUnixSk, rootPid: this.ck.tryImage('pstree')?.entries[0]?.pid }, log: (s: string) => this.log(3, s),
+      imageFile: (file: string) => this.ck.tryImage(file.replace(/\.img$/, ''))?.entries ?? null,
+      // issue 4: epoll takes the watched files from the target (installed before it: epoll fds come last),
+      // memfd/shmem read their pages, cached objects are closed when the restore ends
+      localFd: (n: number) => this.localCopyOf(p.pid, n),
+      shmem: (shmid: number) => this.shmemRuns(shmid),
+      defer: (fn: () => void) => { this.kindDefer.push(fn); },
+    };
+  }
+
+  /** issue 4: fd in p of the memfd behind a shared VMA (MAP_SHARED anonymous or memfd mapping); one memfd per object for all processes. */
+  shmemFdIn(p: Proc, v: any, memfdFile: boolean): number {
+    const local = shmemFdForVma(this.kindCtx(p, -1), v, memfdFile ? this.ck.file(num(v.shmid)) : null);
+    try { return this.takeFd(p, process.pid, local); } finally { ptraceShimRaw().close(local); }
+  }
+  kindShared = new Map<string, unknown>();
+  kindDefer: (() => void)[] = [];
 
   /** tscr's own copy of fd n of restored process pid (pidfd_getfd from tscr). */
   localCopyOf(pid: number, n: number): number {
