@@ -274,7 +274,7 @@ export function dumpInetSocket(
   const isk: any = {
     id, ino, family: FAMILY[family], type: TYPE[type], proto: PROTO[proto], state: TCP_STATES[state] || String(state),
     src_port: local.port, dst_port: peer.port,
-    flags: '0x' + ((ctx.info?.flags ?? 2) >>> 0).toString(16),
+    flags: '0x' + (((ctx.info?.flags ?? 2) & ~0o2000000) >>> 0).toString(16),   // file status flags (no O_CLOEXEC: fdinfo has it)
     backlog: 0,
     src_addr: [src], dst_addr: [dst],
     fown: { uid: 0, euid: 0, signum: 0, pid_type: 0, pid: 0 },
@@ -398,6 +398,9 @@ export function restoreInetSocket(isk: any, stream: any | null, ctx: { shared: M
   const fd = check(sh.socket(family, type, proto), `creating ${desc}`, where);
   const rs = restoreState(ctx.shared, ctx.opts);
   try {
+    // file status flags (O_NONBLOCK matters: an event loop must not block in accept/read)
+    const fl = typeof isk.flags === 'string' ? parseInt(isk.flags, isk.flags.startsWith('0x') ? 16 : 10) : Number(isk.flags ?? 0);
+    if (fl & 0o4000) check(sh.fd_setfl(fd, fl & (0o4000 | 0o20000)), 'fcntl(F_SETFL)', where);
     if (family === AF_INET6 && isk.v6only !== undefined) setSockInt(fd, SOL_IPV6, IPV6_V6ONLY, isk.v6only ? 1 : 0, 'IPV6_V6ONLY', where);
     restoreSkOpts(fd, isk.opts, where);
     restoreIpOpts(fd, family, isk.ip_opts, where);
