@@ -394,7 +394,7 @@ export function restoreInetSocket(isk: any, stream: any | null, ctx: { shared: M
   const sh = tcpShimRaw();
   const src = addrFromText(family, isk.src_addr), dst = addrFromText(family, isk.dst_addr);
   const srcT = addrToText(family, src), dstT = addrToText(family, dst);
-  const desc = `${isk.family} ${isk.proto} socket ${fmtEnd(srcT, isk.src_port)}${state === 1 ? ' -> ' + fmtEnd(dstT, isk.dst_port) : ''} (id ${isk.id})`;
+  const desc = `${FAMILY[family]} ${PROTO[proto]} socket ${fmtEnd(srcT, isk.src_port)}${state === 1 ? ' -> ' + fmtEnd(dstT, isk.dst_port) : ''} (id ${isk.id})`;
   const fd = check(sh.socket(family, type, proto), `creating ${desc}`, where);
   const rs = restoreState(ctx.shared, ctx.opts);
   try {
@@ -441,7 +441,7 @@ export function restoreInetSocket(isk: any, stream: any | null, ctx: { shared: M
       throw new TscrError('E_RESTORE', `${desc} is an established TCP connection`, { ...where, hint: 'restore with --tcp-established' });
     }
     if (!stream) throw new TscrError('E_NOT_FOUND', `${desc} has no tcp-stream image (tcp-stream-${Number(isk.ino).toString(16)}.img)`, where);
-    rs.lock!.add([{ family: isk.family, src: srcT, sport: isk.src_port, dst: dstT, dport: isk.dst_port }]);
+    rs.lock!.add([{ family: FAMILY[family] as 'INET' | 'INET6', src: srcT, sport: isk.src_port, dst: dstT, dport: isk.dst_port }]);
     const r = sh.tcp_repair(fd, TCP_REPAIR_ON);
     if (r < 0) {
       throw new TscrError('E_RESTORE', `the kernel refused TCP repair mode for ${desc}: ${errnoName(-r)}`, {
@@ -560,7 +560,7 @@ export const inetKind: FdKind = {
     const isk = fileEntry.isk;
     let stream: any = null;
     const state = typeof isk.state === 'number' ? isk.state : TCP_STATES.indexOf(isk.state);
-    if (isk.proto === 'TCP' && state === 1) {
+    if (byName(PROTO, isk.proto, 'protocol') === IPPROTO_TCP && state === 1) {
       const file = `tcp-stream-${Number(isk.ino).toString(16)}.img`;
       stream = ctx.imageFile ? ctx.imageFile(file)?.[0] ?? null : (ctx.image('TCP_STREAM').find((e) => e.ino === isk.ino) ?? null);
     }
