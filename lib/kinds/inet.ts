@@ -100,10 +100,11 @@ export function addrFromText(family: number, t: string | string[] | number[] | u
 
 /** crit's base64 for bytes fields (Python's encodebytes: 76-char lines, each ending in \n). */
 export function critBase64(b: Uint8Array): string {
+  if (!b.byteLength) return '';
   const s = Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64');
-  let o = '';
-  for (let i = 0; i < s.length; i += 76) o += s.slice(i, i + 76) + '\n';
-  return o;
+  const parts = new Array<string>(Math.ceil(s.length / 76));
+  for (let i = 0; i < parts.length; i++) parts[i] = s.slice(i * 76, i * 76 + 76);
+  return parts.join('\n') + '\n';
 }
 const fromBase64 = (s: unknown): Buffer => (typeof s === 'string' ? Buffer.from(s, 'base64') : s instanceof Uint8Array ? Buffer.from(s) : Buffer.alloc(0));
 
@@ -513,8 +514,9 @@ export function finishInetRestore(shared: Map<string, unknown>, ok: boolean, log
     if (ok) sh.tcp_repair(fd, TCP_REPAIR_OFF);
     close(fd);   // on failure the sockets close in repair mode: silently
   }
+  const hadTable = !!s.lock && s.lock.size > 0;   // same table name as the dump's: removing ours removed it
   s.lock?.release();
-  left();
+  if (!hadTable) left();
   log(`inet: ${s.repaired.length} connection(s) ${ok ? 'resumed' : 'dropped'}; network unlocked`);
 }
 
