@@ -314,10 +314,15 @@ function checkMemory(v: Ctx, procs: Proc[]): number {
       }
     }
     // ranges in the Wasm core
-    const vb = Buffer.alloc(16 * p.vmas.length);
-    p.vmas.forEach((x, i) => { vb.writeBigUInt64LE(BigInt.asUintN(64, x.start), 16 * i); vb.writeBigUInt64LE(BigInt.asUintN(64, x.end), 16 * i + 8); });
-    const pb = Buffer.alloc(24 * p.pm.length);
-    p.pm.forEach((x, i) => { pb.writeBigUInt64LE(BigInt.asUintN(64, x.vaddr), 24 * i); pb.writeBigUInt64LE(BigInt(Math.max(0, Math.trunc(x.nr))), 24 * i + 8); pb.writeBigUInt64LE(BigInt(x.flags), 24 * i + 16); });
+    // typed arrays take BigInts directly (and wrap to u64), far cheaper than Buffer.writeBigUInt64LE
+    const vt = new BigUint64Array(2 * p.vmas.length);
+    for (let i = 0; i < p.vmas.length; i++) { vt[2 * i] = p.vmas[i].start; vt[2 * i + 1] = p.vmas[i].end; }
+    const pt = new BigUint64Array(3 * p.pm.length);
+    for (let i = 0; i < p.pm.length; i++) {
+      const x = p.pm[i];
+      pt[3 * i] = x.vaddr; pt[3 * i + 1] = BigInt(Math.max(0, Math.trunc(x.nr))); pt[3 * i + 2] = BigInt(x.flags >>> 0);
+    }
+    const vb = new Uint8Array(vt.buffer), pb = new Uint8Array(pt.buffer);
     const a = passBytes(vb), b = passBytes(pb);
     let words: BigUint64Array;
     try {
