@@ -297,7 +297,7 @@ export function decodeFileToJSON(path: string, write: (s: string | Uint8Array) =
 }
 
 function reviveBig(_k: string, v: unknown): unknown {
-  if (typeof v === 'string' && v.startsWith('#big#')) return BigInt(v.slice(5));
+  if (typeof v === 'string' && v.charCodeAt(0) === 0 && /^\0-?\d+$/.test(v)) return BigInt(v.slice(1));
   return v;
 }
 
@@ -305,7 +305,7 @@ function parseChunk(view: Uint8Array, first: number): any[] {
   let text = viewText(view);
   if (first > 0) text = text.slice(2); // leading ", "
   const s = '[' + text + ']';
-  return s.includes('"#big#') ? JSON.parse(s, reviveBig) : JSON.parse(s);
+  return s.includes('"\\u0000') ? JSON.parse(s, reviveBig) : JSON.parse(s);
 }
 
 /** Decode an image into crit's --pretty shape. */

@@ -543,7 +543,8 @@ function putBigAware(v: u64, signed: bool): void {
   const neg = signed && <i64>v < 0;
   const mag: u64 = neg ? <u64>(-<i64>v) : v;
   if (modeBig && mag > 9007199254740991) {
-    putAscii('"#big#'); if (neg) put(0x2d); putU64(mag); put(0x22);
+    // "\u0000<digits>": CRIU strings come from C strings and never hold NUL
+    putAscii('"\\u0000'); if (neg) put(0x2d); putU64(mag); put(0x22);
     return;
   }
   if (neg) put(0x2d);
