@@ -59,6 +59,7 @@ class Field {
   name: ArrayBuffer = new ArrayBuffer(0);  // raw name
   key: ArrayBuffer = new ArrayBuffer(0);   // "name": 
   ckey: ArrayBuffer = new ArrayBuffer(0);  // , "name":   (compact layout, not first)
+  plain: bool = false; // unsigned varint with no display hints: digits either way
 }
 
 class Msg {
@@ -149,6 +150,7 @@ function getMsg(i: i32): Msg {
     f.ckey = new ArrayBuffer(kl + 2);
     store<u8>(changetype<usize>(f.ckey), 0x2c); store<u8>(changetype<usize>(f.ckey), 0x20, 1);
     memory.copy(changetype<usize>(f.ckey) + 2, changetype<usize>(f.key), kl);
+    f.plain = (f.type == T_UINT32 || f.type == T_UINT64) && f.hints == 0 && f.flags < 0 && f.dict < 0;
     if (f.num > maxNum) maxNum = f.num;
     if (f.label == L_REP) m.fastOk = false;
     m.fields[j] = f;
@@ -757,7 +759,8 @@ function emitFast(m: Msg, s: usize, e: usize, depth: i32, hex: bool): bool {
       let raw: u64;
       if (p < e && load<u8>(p) < 0x80) { raw = <u64>load<u8>(p); p++; }
       else { vp = p; raw = varint(e); if (!vok) { vok = true; errCode = 0; outLen = mark; return false; } p = vp; }
-      putScalar(f, raw, hex);
+      if (f.plain && !hex && !modeBig) putU64(f.type == T_UINT32 ? raw & 0xffffffff : raw);
+      else putScalar(f, raw, hex);
     } else if (wt == 1) {
       if (e - p < 8) { outLen = mark; return false; }
       putScalar(f, fixed64(p), hex); p += 8;
@@ -1112,7 +1115,7 @@ function jnumber(): bool {
     const c = <u32>load<u8>(jp);
     if (c < 48 || c > 57) break;
     const d = <u64>(c - 48);
-    if (v > (0xffffffffffffffff - d) / 10) over = true;
+    if (nd >= 19 && (v > 1844674407370955161 || (v == 1844674407370955161 && d > 5))) over = true;
     v = v * 10 + d; nd++; jp++;
   }
   if (nd == 0) { jp = s; return jfail('expected a number'); }
@@ -1420,6 +1423,7 @@ function encMsg(mi: i32, depth: i32): isize {
   const m = getMsg(mi);
   if (!expect(0x7b)) return -1;
   const rBase = rTop;
+  let lastFi = -1;
   let unkS: usize = 0, unkE: usize = 0, hasUnk = false;
   if (peekc() == 0x7d) { jp++; }
   else while (true) {
@@ -1427,7 +1431,13 @@ function encMsg(mi: i32, depth: i32): isize {
     if (!jstring()) return -1;
     if (!expect(0x3a)) return -1;
     let fi: i32 = -1;
-    for (let j = 0; j < m.fields.length; j++) if (sEq(m.fields[j].name)) { fi = j; break; }
+    // name lookup: usually the next field in order (crit prints field-number order)
+    const nfl = m.fields.length;
+    for (let q = 0; q < nfl; q++) {
+      let j = lastFi + 1 + q; if (j >= nfl) j -= nfl;
+      if (sEq(unchecked(m.fields[j]).name)) { fi = j; break; }
+    }
+    if (fi >= 0) lastFi = fi;
     if (fi < 0) {
       if (sEqStr('_unknown')) {
         if (!jstring()) return -1;
