@@ -276,7 +276,6 @@ function decodeToSink(src: Source, file: string | undefined, pretty: boolean, wr
   write(pretty ? (any ? '\n    ]\n}' : ']\n}') : ']}');
 }
 
-const dec = new TextDecoder('latin1');
 function viewText(v: Uint8Array): string {
   // ensure_ascii output: every byte is ASCII
   return Buffer.from(v.buffer, v.byteOffset, v.byteLength).latin1Slice(0, v.byteLength);
