@@ -138,6 +138,26 @@ test('tree: sessions and groups', async () => {
   } finally { d.done(); }
 });
 
+test('forker: a tree that forks and clones nonstop is frozen consistently (3 dumps)', async () => {
+  const fx = await startFixture('forker');
+  const dir = mkdtempSync(join(tmpdir(), 'tscr-img-forker-'));
+  try {
+    for (let i = 0; i < 3; i++) {
+      rmSync(dir, { recursive: true, force: true });
+      const r = await runTscr(['dump', '-t', String(fx.pid), '-D', dir, '-R', '--json']);
+      assert.is(r.code, 0, r.stderr);
+      const ps = (await readImage(dir, 'pstree.img')).entries;
+      assert.is(ps[0].pid, fx.pid);
+      for (const e of ps) {
+        assert.ok(e.threads.length >= 1);
+        for (const t of e.threads) assert.is((await readImage(dir, `core-${t}.img`)).entries[0].mtype, 'X86_64', `core of ${t}`);
+      }
+      assert.is(tracerPid(fx.pid), 0);
+    }
+    assert.is(await fx.check(), 'PASS');
+  } finally { fx.kill(); rmSync(dir, { recursive: true, force: true }); }
+});
+
 test('threads: one core per thread, distinct TLS bases', async () => {
   const d = await dumpFixture('threads');
   try {

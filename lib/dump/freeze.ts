@@ -72,6 +72,22 @@ export function freezeTree(root: number, log: (t: string) => void, checkAbort: (
       check0(s.interrupt(tid), tid, pid);
     }
   };
+  try {
+    walk(fz, root, seizeOne, checkAbort);
+  } catch (e) {
+    thawTree(fz); // let go of what was seized so far, as it was
+    throw e;
+  }
+  // processes that exited during the walk
+  fz.pids = fz.pids.filter((p) => (fz.threads.get(p)?.length ?? 0) > 0 && fz.threads.get(p)![0].tid === p);
+  log(`frozen ${fz.pids.length} processes, ${fz.all.size} threads`);
+  return fz;
+}
+
+/** Zombie found in the tree (the dump engine retries: a running parent may reap it). */
+export class ZombieError extends TscrError {}
+
+function walk(fz: Frozen, root: number, seizeOne: (pid: number, tid: number) => void, checkAbort: () => void): void {
   for (let pass = 0; ; pass++) {
     checkAbort();
     let found = 0;
@@ -85,7 +101,7 @@ export function freezeTree(root: number, log: (t: string) => void, checkAbort: (
         let state = '';
         try { state = stat(pid).f[0]; } catch { continue; }
         if (state === 'Z' || state === 'X') {
-          throw new TscrError('E_UNSUPPORTED', `unsupported: zombie process ${pid} in the tree (its parent has not reaped it yet)`, {
+          throw new ZombieError('E_UNSUPPORTED', `unsupported: zombie process ${pid} in the tree (its parent has not reaped it yet)`, {
             pid, hint: 'wait until the parent reaps its child (or dump when no child has exited unreaped); the tree was left running as it was',
           });
         }
@@ -98,10 +114,6 @@ export function freezeTree(root: number, log: (t: string) => void, checkAbort: (
     if (found === 0) break;
     if (pass > 100) throw new TscrError('E_DUMP', `the tree under ${root} keeps creating processes; cannot freeze it`, { pid: root });
   }
-  // processes that exited during the walk
-  fz.pids = fz.pids.filter((p) => (fz.threads.get(p)?.length ?? 0) > 0 && fz.threads.get(p)![0].tid === p);
-  log(`frozen ${fz.pids.length} processes, ${fz.all.size} threads`);
-  return fz;
 }
 
 function check0(r: number, tid: number, pid: number) {

@@ -9,7 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { rmSync, existsSync } from 'node:fs';
-import { freezeTree, thawTree, type Frozen } from './freeze.ts';
+import { freezeTree, thawTree, ZombieError, type Frozen } from './freeze.ts';
 import { Injector } from './inject.ts';
 import { procState, coreEntries, type ProcState } from './task.ts';
 import { readSmaps, planVmas, mmEntry, findPages, pagemapEntries, copyPages, type PageRun, type VmaPlan } from './mm.ts';
@@ -72,7 +72,19 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
   if (!Number.isInteger(pid) || pid <= 1) throw new TscrError('E_USAGE', `not a pid a dump can start from: ${opts.pid}`);
   if (pid === process.pid) throw new TscrError('E_USAGE', 'tscr cannot dump itself');
   const sink = new ImageSink(opts.dir);
-  const fz: Frozen = freezeTree(pid, log, () => ctx.checkAbort());
+  // A zombie child (exited, not yet reaped) cannot be checkpointed; its parent,
+  // once running again, usually reaps it at once: let go and retry a few times.
+  let fz: Frozen;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      fz = freezeTree(pid, log, () => ctx.checkAbort());
+      break;
+    } catch (e) {
+      if (!(e instanceof ZombieError) || attempt >= 20) throw e;
+      log(`${(e as Error).message}; retrying`);
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10 + 10 * attempt);
+    }
+  }
   const tFrozen = performance.now();
   let ok = false;
   let ftRef: FileTable | null = null;
