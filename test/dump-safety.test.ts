@@ -75,6 +75,20 @@ for (const phase of ['inject', 'pages', 'write']) {
   });
 }
 
+test('an unreadable region fails the dump with its address; target unharmed', async () => {
+  const fx = await startFixture('memory', ['4']);
+  const dir = tmp('unreadable');
+  try {
+    const before = maps(fx.pid);
+    const r = await runTscr(['dump', '-t', String(fx.pid), '-D', dir], { env: { TSCR_TEST_UNREADABLE_AT: '0x1000' } });
+    assert.is(r.code, 1);
+    assert.match(r.stderr, new RegExp(`cannot read memory at 0x1000 of pid ${fx.pid}`));
+    await untouched(fx.pid, before);
+    assert.not.ok(existsSync(join(dir, 'pages-1.img')), 'no half-written pages left');
+    assert.is(await fx.check(), 'PASS');
+  } finally { fx.kill(); rmSync(dir, { recursive: true, force: true }); }
+});
+
 async function midDump(sig: 'SIGTERM' | 'SIGKILL') {
   const fx = await startFixture('memory', ['64']);
   const dir = tmp(sig);

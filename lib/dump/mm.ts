@@ -223,6 +223,8 @@ export interface CopyStats { bytes: number; pages: number }
  */
 export function copyPages(pid: number, runs: PageRun[], path: string, progress: (bytes: number) => void, checkAbort: () => void, sync = true, chunkBytes = 128 << 20): CopyStats {
   const s = ptraceShimRaw();
+  const bad = process.env.TSCR_TEST_UNREADABLE_AT; // test hook: a run at an address nothing can read
+  if (bad) runs = [...runs, { start: BigInt(bad), nr: 1, lazy: true, readable: true }];
   const out = openSync(path, 'w');
   let memFd = -1;
   let bytes = 0;
