@@ -19,14 +19,14 @@ async function untouched(pid: number, before: string) {
   assert.is(maps(pid), before, 'no mapping added or removed');
 }
 
-test('unsupported fd (inotify): clear error, target unharmed', async () => {
+test('unsupported fd (pidfd): clear error, target unharmed', async () => {
   const fx = await startFixture('unsupported');
   const dir = tmp('inotify');
   try {
     const before = maps(fx.pid);
     const r = await runTscr(['dump', '-t', String(fx.pid), '-D', dir]);
     assert.is(r.code, 1);
-    assert.match(r.stderr, new RegExp(`unsupported: inotify fd \\d+ of pid ${fx.pid}`));
+    assert.match(r.stderr, new RegExp(`unsupported: pidfd fd \\d+ of pid ${fx.pid}`));
     assert.match(r.stderr, /hint:/);
     await untouched(fx.pid, before);
     assert.is(await fx.check(), 'PASS');

@@ -36,6 +36,8 @@ export class FileTable {
   /** Per-dump cache of the fd kinds (DumpFdCtx.shared), and whole image files they add (tcp-stream-<ino>.img). */
   shared = new Map<string, unknown>();
   files: { file: string; magic: string; entries: any[] }[] = [];
+  /** shmem contents the fd kinds hand over (DumpFdCtx.writeShmem: memfd, shared anonymous memory). */
+  shmem = new Map<number, { off: number; data: Buffer }[]>();
 
   newId(): number { return this.next++; }
 
@@ -111,11 +113,12 @@ export function dumpFds(ft: FileTable, pid: number, opts: Record<string, unknown
         const ctx: DumpFdCtx = {
           pid, fd, localFd: local, link, stat: st, info,
           fileId: (key: string) => { const r = ft.idFor(key, pid, fd); lastId = r.id; return r; },
-          addEntry: (magic: string, entry: any) => ft.extra.add(magic, entry),
+          addEntry: (magic: string, entry: any) => (magic === 'FILES' ? ft.add(entry) : ft.extra.add(magic, entry)),
           opts,
           log,
           shared: ft.shared,
           addImageFile: (file: string, magic: string, entries: any[]) => { ft.files.push({ file, magic, entries }); },
+          writeShmem: (shmid, runs) => { ft.shmem.set(shmid, runs); },
         };
         const kind = classify(ctx);
         const entry = kind.dump(ctx);

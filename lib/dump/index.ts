@@ -8,7 +8,8 @@
 // registers, code and mappings as they were: the tree runs on untouched.
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { rmSync, existsSync } from 'node:fs';
+import { rmSync, existsSync, writeFileSync } from 'node:fs';
+import { shmemHooks } from '../kinds/shmem.ts';
 import { freezeTree, thawTree, ZombieError, type Frozen } from './freeze.ts';
 import { Injector } from './inject.ts';
 import { procState, coreEntries, type ProcState } from './task.ts';
@@ -140,7 +141,7 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
       ctx.checkAbort();
       const ps = states.get(p)!;
       const exeId = exeFileId(ft, p);
-      const plans = planVmas(p, readSmaps(p), (v) => mappedFileId(ft, p, v));
+      const plans = planVmas(p, readSmaps(p), (v) => mappedFileId(ft, p, v), shmemHooks(ft, p, log));
       const mm = mmEntry(p, ps.brk, exeId, plans, ps.dumpable, ps.thpDisabled);
       const fdinfo = dumpFds(ft, p, { ...opts, 'shell-job': opts.shellJob, 'tcp-established': opts.tcpEstablished, 'ext-unix-sk': opts.extUnixSk, rootPid: pid }, log);
       const fs = fsEntry(ft, p);
@@ -149,6 +150,11 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
       ctx.log(1, `pid ${p}: ${fz.threads.get(p)!.length} threads, ${plans.length} VMAs, ${runs.reduce((a, r) => a + r.nr, 0)} pages to store, ${fdinfo.length} fds`);
       const id = vmId++;
       dumps.push({ pid: p, ps, plans, runs, mm, fdinfo, fs, cores, pagesId: pagesId++, ids: { vm_id: id, files_id: id, fs_id: id, sighand_id: id, ...NS_IDS } });
+    }
+    // fd kinds' checks across every fd of the tree (unix peers outside it, ...)
+    {
+      const kopts = { ...opts, 'shell-job': opts.shellJob, 'tcp-established': opts.tcpEstablished, 'ext-unix-sk': opts.extUnixSk };
+      for (const k of kinds) k.finishDump?.({ shared: ft.shared, opts: kopts, addEntry: (m: string, e: any) => (m === 'FILES' ? ft.add(e) : ft.extra.add(m, e)), fileId: (key: string) => ft.idFor(key, 0, -1), log });
     }
     // 4. pages
     const total = dumps.reduce((a, d) => a + d.runs.reduce((b, r) => b + r.nr * 4096, 0), 0);
@@ -185,6 +191,12 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
     }
     sink.put('files.img', 'FILES', ft.entries);
     for (const f of ft.files) sink.put(f.file, f.magic, f.entries);
+    // shmem contents handed over by fd kinds (memfd): pagemap-shmem-<shmid>.img + its own pages file
+    for (const [shmid, runs] of ft.shmem) {
+      const pid = pagesId++;
+      writeFileSync(join(opts.dir, `pages-${pid}.img`), Buffer.concat(runs.map((r) => r.data)));
+      sink.put(`pagemap-shmem-${shmid}.img`, 'PAGEMAP', [{ pages_id: pid }, ...runs.map((r) => ({ vaddr: '0x' + r.off.toString(16), compat_nr_pages: 0, flags: 'PE_PRESENT', nr_pages: r.data.length / 4096 }))]);
+    }
     for (const [magic, entries] of ft.extra.byMagic) {
       if (magic === 'GHOST_FILE') entries.forEach((e, i) => sink.put(extraFileName(magic, i + 1), magic, [e]));
       else sink.put(extraFileName(magic), magic, entries);
