@@ -134,6 +134,8 @@ test('tree: sessions and groups', async () => {
     assert.is(new Set(ps.map((e: any) => e.sid)).size, 2, 'two sessions');
     assert.is(new Set(ps.map((e: any) => e.pgid)).size, 3, 'three groups');
     assert.is(ps[0].pid, d.fx.pid, 'root first');
+    const cores = await Promise.all(ps.map(async (e: any) => (await readImage(d.dir, `core-${e.pid}.img`)).entries[0]));
+    assert.ok(cores.some((c: any) => c.thread_core.pdeath_sig === 15), 'child a has its parent-death signal recorded');
     assert.is(await d.fx.check(), 'PASS');
   } finally { d.done(); }
 });
