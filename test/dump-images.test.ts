@@ -62,6 +62,11 @@ async function commonChecks(fx: Fixture, dir: string) {
     // pages: the pages file holds exactly the pagemap's pages, equal to live memory for stable pages
     const pm = (await readImage(dir, `pagemap-${e.pid}.img`)).entries;
     const nr = pm.slice(1).reduce((a: number, x: any) => a + Number(x.nr_pages), 0);
+    let prevEnd = 0n;
+    for (const x of pm.slice(1)) {
+      assert.ok(big(x.vaddr) >= prevEnd, `pagemap entries in order, no overlap (${x.vaddr})`);
+      prevEnd = big(x.vaddr) + BigInt(x.nr_pages) * BigInt(PAGE);
+    }
     assert.is(statSync(join(dir, `pages-${pm[0].pages_id}.img`)).size, nr * PAGE, 'pages file size');
   }
   assert.is(tracerPid(fx.pid), 0, 'no tracer left');
@@ -101,6 +106,7 @@ test('memory: sparse, read-only, PROT_NONE, heap; only present pages stored', as
     assert.is(none, 4, 'the 4 PROT_NONE pages were stored (through /proc/PID/mem)');
     assert.ok(d.res.bytes < 16 << 20, `the 256 MiB reserved range is not stored (${d.res.bytes} bytes)`);
     assert.ok(d.res.bytes >= 5 << 20, 'patterned pages stored');
+    assert.ok(d.res.bytes < 6 << 20, `untouched pages of the sparse region not stored (${d.res.bytes} bytes)`);
     assert.is(await d.fx.check(), 'PASS');
   } finally { d.done(); }
 });
