@@ -217,7 +217,18 @@ int tscr_inject(int tid, int64_t nr, const int64_t *args, uint64_t gadget, int f
     if (!WIFSTOPPED(st)) { rc = -EIO; goto out; }
     int s = WSTOPSIG(st);
     if (s == SIGTRAP && (st >> 16) == 0) break;              /* step finished */
-    if ((st >> 16) != 0) { if (tries > 16) { rc = -EIO; goto out; } continue; } /* event stop: step again */
+    if ((st >> 16) != 0) {
+      /* An event stop (a pending PTRACE_INTERRUPT, ...) came first. Where is the thread?
+       * At the gadget: the syscall has not run yet, step again. Right after it: the
+       * syscall ran and the stop was taken on the way out; never step further (that
+       * would run whatever instruction follows the gadget). */
+      struct user_regs_struct cur;
+      struct iovec io3 = { &cur, sizeof cur };
+      if (ptrace(PTRACE_GETREGSET, tid, (void *)NT_PRSTATUS, &io3) < 0) { rc = -errno; goto out; }
+      if (cur.rip == gadget + 2) break;
+      if (cur.rip != gadget || tries > 16) { rc = -EIO; goto out; }
+      continue;
+    }
     /* signal-delivery-stop before the step ran: suppress, report */
     sig = s;
     if (tries > 64) { rc = -EAGAIN; goto out; }

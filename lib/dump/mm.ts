@@ -16,6 +16,7 @@ const hex = (v: bigint) => '0x' + v.toString(16);
 export interface Vma {
   start: bigint; end: bigint; prot: string; pgoff: bigint; dev: string; ino: number; name: string; deleted: boolean;
   vmflags: Set<string>;
+  anonHugeKb: number;   // smaps AnonHugePages
 }
 
 export function readSmaps(pid: number): Vma[] {
@@ -28,8 +29,10 @@ export function readSmaps(pid: number): Vma[] {
       let name = m[7] ?? '';
       let deleted = false;
       if (name.endsWith(' (deleted)')) { deleted = true; name = name.slice(0, -10); }
-      cur = { start: BigInt('0x' + m[1]), end: BigInt('0x' + m[2]), prot: m[3], pgoff: BigInt('0x' + m[4]), dev: m[5], ino: Number(m[6]), name, deleted, vmflags: new Set() };
+      cur = { start: BigInt('0x' + m[1]), end: BigInt('0x' + m[2]), prot: m[3], pgoff: BigInt('0x' + m[4]), dev: m[5], ino: Number(m[6]), name, deleted, vmflags: new Set(), anonHugeKb: 0 };
       out.push(cur);
+    } else if (cur && line.startsWith('AnonHugePages:')) {
+      cur.anonHugeKb = parseInt(line.slice(14), 10) || 0;
     } else if (cur && line.startsWith('VmFlags:')) {
       for (const f of line.slice(8).trim().split(/\s+/)) cur.vmflags.add(f);
     }
@@ -219,7 +222,13 @@ export function findPages(pid: number, plans: VmaPlan[]): PageRun[] {
           const present = (e >> 63n) & 1n, swapped = (e >> 62n) & 1n, file = (e >> 61n) & 1n;
           if (!present && !swapped) continue;
           if (p.anonOnly && file && !swapped) continue;
-          pushRun(runs, p.vma.start + BigInt(i + j) * PAGE, 1, p.lazy, readable);
+          const va = p.vma.start + BigInt(i + j) * PAGE;
+          if (p.vma.anonHugeKb > 0 && p.kind === 'anon' && readable) {
+            // huge pages: present but untouched 4 KiB parts are zero; leave them out
+            const z = new Uint8Array(1);
+            if (Number(s.scan_zero(pid, va, 1, z)) === 1) continue;
+          }
+          pushRun(runs, va, 1, p.lazy, readable);
         }
       }
     }
