@@ -146,11 +146,11 @@ test('tree: sessions and groups', async () => {
   } finally { d.done(); }
 });
 
-test('forker: a tree that forks and clones nonstop is frozen consistently (3 dumps)', async () => {
+test('forker: a tree that forks and clones nonstop is frozen consistently (8 dumps)', async () => {
   const fx = await startFixture('forker');
   const dir = mkdtempSync(join(tmpdir(), 'tscr-img-forker-'));
   try {
-    for (let i = 0; i < 3; i++) {
+    for (let i = 0; i < 8; i++) {
       rmSync(dir, { recursive: true, force: true });
       const r = await runTscr(['dump', '-t', String(fx.pid), '-D', dir, '-R', '--json']);
       assert.is(r.code, 0, r.stderr);
