@@ -273,6 +273,13 @@ export function coreEntries(pid: number, ps: ProcState): Map<number, any> {
     thread_core.sas = { ss_sp: u64(th.sas.ss_sp), ss_size: u64(th.sas.ss_size), ss_flags: th.sas.ss_flags };
     if (th.pdeathSig) thread_core.pdeath_sig = th.pdeathSig;
     thread_core.signals_p = pendingSignals(th.t, false);
+    // signals that arrived while tscr held the thread (it re-sends them on detach): pending too
+    for (const sig of th.t.pendingSigs) {
+      const si = Buffer.alloc(128);
+      si.writeInt32LE(sig, 0);
+      si.writeInt32LE(-6 /* SI_TKILL */, 8);
+      (thread_core.signals_p.signals ??= []).push({ siginfo: si.toString('base64') });
+    }
     thread_core.creds = credsEntry(pid, tid, ps.secbits);
     thread_core.comm = comm;
     if (rseq.ptr) thread_core.rseq_entry = { rseq_abi_pointer: u64(rseq.ptr), rseq_abi_size: rseq.size, signature: rseq.sig };
