@@ -49,6 +49,8 @@ export interface DumpResult {
   frozenMs: number;
   encoding: 'binary' | 'json';
   pids: number[];
+  /** Wall time of each phase: freeze, collect (injected queries, VMAs, files), pages, images. */
+  phasesMs: { freeze: number; collect: number; pages: number; images: number };
 }
 
 const NS_IDS = { pid_ns_id: 1, net_ns_id: 2, ipc_ns_id: 3, uts_ns_id: 4, mnt_ns_id: 6, user_ns_id: 7, cgroup_ns_id: 8, time_ns_id: 5 };
@@ -92,7 +94,7 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
   let encoding: 'binary' | 'json' = 'json';
   const dumps: ProcDump[] = [];
   let bytes = 0;
-  let tMem = 0, tWrite = 0, tm0 = 0;
+  let tMem = 0, tWrite = 0, tm0 = 0, tf0 = 0;
   try {
     const inTree = new Set(fz.pids);
     // sessions and groups: as CRIU, a tree whose session/group leader is outside needs --shell-job
@@ -214,7 +216,7 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
       page_pipes: 0, page_pipe_bufs: 0, shpages_scanned: 0, shpages_skipped_parent: 0, shpages_written: 0,
     } }]);
     if (opts.failAfter === 'write') throw new TscrError('E_DUMP', 'failing on request before writing images (test hook)');
-    const tf0 = performance.now();
+    tf0 = performance.now();
     encoding = await sink.flush(opts.sync ?? !opts.leaveRunning);
     ctx.log(3, `timing: freeze ${(tFrozen - t0).toFixed(1)} ms, collect ${(tm0 - tFrozen).toFixed(1)} ms, pages ${tMem.toFixed(1)} ms, encode+write ${(performance.now() - tf0).toFixed(1)} ms`);
     tWrite = performance.now() - tw0;
@@ -235,5 +237,9 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
     vmas: dumps.reduce((a, d) => a + d.plans.length, 0), pages: bytes / 4096, bytes, seconds,
     mbps: tMem > 0 ? bytes / (1 << 20) / (tMem / 1000) : 0, frozenMs: Math.round(performance.now() - tFrozen),
     encoding, pids: dumps.map((d) => d.pid),
+    phasesMs: {
+      freeze: Math.round(tFrozen - t0), collect: Math.round(tm0 - tFrozen), pages: Math.round(tMem),
+      images: Math.round(performance.now() - tf0),
+    },
   };
 }
