@@ -9,9 +9,8 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { rmSync, existsSync, writeFileSync } from 'node:fs';
-import { kinds } from '../kinds/index.ts';
 import { shmemHooks } from '../kinds/shmem.ts';
-import { freezeTree, thawTree, type Frozen } from './freeze.ts';
+import { freezeTree, thawTree, ZombieError, type Frozen } from './freeze.ts';
 import { Injector } from './inject.ts';
 import { procState, coreEntries, type ProcState } from './task.ts';
 import { readSmaps, planVmas, mmEntry, findPages, pagemapEntries, copyPages, type PageRun, type VmaPlan } from './mm.ts';
@@ -52,6 +51,8 @@ export interface DumpResult {
   frozenMs: number;
   encoding: 'binary' | 'json';
   pids: number[];
+  /** Wall time of each phase: freeze, collect (injected queries, VMAs, files), pages, images. */
+  phasesMs: { freeze: number; collect: number; pages: number; images: number };
 }
 
 const NS_IDS = { pid_ns_id: 1, net_ns_id: 2, ipc_ns_id: 3, uts_ns_id: 4, mnt_ns_id: 6, user_ns_id: 7, cgroup_ns_id: 8, time_ns_id: 5 };
@@ -76,14 +77,26 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
   if (!Number.isInteger(pid) || pid <= 1) throw new TscrError('E_USAGE', `not a pid a dump can start from: ${opts.pid}`);
   if (pid === process.pid) throw new TscrError('E_USAGE', 'tscr cannot dump itself');
   const sink = new ImageSink(opts.dir);
-  const fz: Frozen = freezeTree(pid, log, () => ctx.checkAbort());
+  // A zombie child (exited, not yet reaped) cannot be checkpointed; its parent,
+  // once running again, usually reaps it at once: let go and retry a few times.
+  let fz: Frozen;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      fz = freezeTree(pid, log, () => ctx.checkAbort());
+      break;
+    } catch (e) {
+      if (!(e instanceof ZombieError) || attempt >= 20) throw e;
+      log(`${(e as Error).message}; retrying`);
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10 + 10 * attempt);
+    }
+  }
   const tFrozen = performance.now();
   let ok = false;
   let ftRef: FileTable | null = null;
   let encoding: 'binary' | 'json' = 'json';
   const dumps: ProcDump[] = [];
   let bytes = 0;
-  let tMem = 0, tWrite = 0, tm0 = 0;
+  let tMem = 0, tWrite = 0, tm0 = 0, tf0 = 0;
   try {
     const inTree = new Set(fz.pids);
     // sessions and groups: as CRIU, a tree whose session/group leader is outside needs --shell-job
@@ -205,7 +218,7 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
       page_pipes: 0, page_pipe_bufs: 0, shpages_scanned: 0, shpages_skipped_parent: 0, shpages_written: 0,
     } }]);
     if (opts.failAfter === 'write') throw new TscrError('E_DUMP', 'failing on request before writing images (test hook)');
-    const tf0 = performance.now();
+    tf0 = performance.now();
     encoding = await sink.flush(opts.sync ?? !opts.leaveRunning);
     ctx.log(3, `timing: freeze ${(tFrozen - t0).toFixed(1)} ms, collect ${(tm0 - tFrozen).toFixed(1)} ms, pages ${tMem.toFixed(1)} ms, encode+write ${(performance.now() - tf0).toFixed(1)} ms`);
     tWrite = performance.now() - tw0;
@@ -226,5 +239,9 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
     vmas: dumps.reduce((a, d) => a + d.plans.length, 0), pages: bytes / 4096, bytes, seconds,
     mbps: tMem > 0 ? bytes / (1 << 20) / (tMem / 1000) : 0, frozenMs: Math.round(performance.now() - tFrozen),
     encoding, pids: dumps.map((d) => d.pid),
+    phasesMs: {
+      freeze: Math.round(tFrozen - t0), collect: Math.round(tm0 - tFrozen), pages: Math.round(tMem),
+      images: Math.round(performance.now() - tf0),
+    },
   };
 }
