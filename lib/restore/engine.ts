@@ -291,6 +291,8 @@ class Engine {
       pid = this.sh.spawn(op.pid, this.opts.stubPath ?? STUB_BIN);
       if (pid < 0) {
         if (pid === -17) throw new TscrError('E_RESTORE', `pid ${op.pid} is taken; the checkpoint needs it`, { pid: op.pid, hint: `stop the process that has it and restore again` });
+        if (pid === -1) throw new TscrError('E_RESTORE', `not allowed to create pid ${op.pid}`, { pid: op.pid, hint: 'restoring exact pids needs root (or CAP_CHECKPOINT_RESTORE and CAP_SYS_PTRACE)' });
+        if (pid === -8) throw new TscrError('E_RESTORE', `the restore stub ${this.opts.stubPath ?? STUB_BIN} cannot be executed`, { pid: op.pid, hint: 'rebuild it with `npm install`' });
         check(pid, `creating pid ${op.pid}`, { pid: op.pid });
       }
       this.made.push(pid);
