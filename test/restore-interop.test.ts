@@ -41,4 +41,32 @@ for (const name of ['r-counter', 'r-mem', 'r-threads']) {
   });
 }
 
+// and the other way: CRIU 4.x dumps our fixtures (richer state than the shared
+// reference images), tscr restores them, each program checks itself.
+for (const name of ['r-counter', 'r-mem', 'r-threads', 'r-signals', 'r-files', 'r-tree', 'r-creds']) {
+  test(`tscr restores a CRIU 4.x dump of ${name}`, async () => {
+    const criu = findCriu();
+    if (!criu) { console.log('  skip: no CRIU 4.x here (set TSCR_CRIU to a locally built one)'); return; }
+    const fx = await startOwnSession(name, name === 'r-files' ? ['noghost'] : []);
+    const img = join(fx.dir, 'img');
+    mkdirSync(img);
+    try {
+      const d = spawnSync(criu, ['dump', '-t', String(fx.pid), '-D', img, '-o', join(fx.dir, 'criu-dump.log')], { encoding: 'utf8', timeout: 60000 });
+      if (d.status !== 0) {
+        let log = '';
+        try { log = readFileSync(join(fx.dir, 'criu-dump.log'), 'utf8'); } catch { /* none */ }
+        console.log(`  skip ${name}: criu dump failed: ${log.split('\n').filter((l) => /Error/.test(l)).slice(0, 3).join(' | ')}`);
+        return;
+      }
+      await waitGone([fx.pid], 8000);
+      const r = tscr(['restore', '-D', img, '-d']);
+      assert.is(r.code, 0, `tscr restore of CRIU's dump of ${name} failed: ${r.stderr}`);
+      assert.is(await verdict(fx.pid, fx.out), 'PASS');
+    } finally {
+      killAll([fx.pid]);
+      rmSync(fx.dir, { recursive: true, force: true });
+    }
+  });
+}
+
 test.run();
