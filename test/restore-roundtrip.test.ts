@@ -35,6 +35,7 @@ test('signals: handlers, masks, pending, altstack, itimer (r-signals)', () => ro
 test('files: offsets, O_APPEND, dup, cloexec, /dev/null (r-files)', () => roundTrip('r-files', ['noghost']));
 test('files deleted while open (ghost) (r-files)', () => roundTrip('r-files', [], [], /remap-fpath/));
 test('tree: sessions and groups (r-tree)', () => roundTrip('r-tree'));
+test('shared anonymous memory between parent and child (r-shm)', () => roundTrip('r-shm', [], [], /shared anonymous memory|mapping of \/dev\/zero/));
 test('credentials (r-creds)', () => roundTrip('r-creds', [], [], /rlimit/));
 // the dump developer's fixtures (fixtures/*.c without the r- prefix)
 test('dump fixture: memory', () => roundTrip('memory'));

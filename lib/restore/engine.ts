@@ -350,7 +350,7 @@ class Engine {
     });
   }
 
-  mm(op: PlanOp) {
+  async mm(op: PlanOp) {
     const p = this.procs.get(op.pid)!;
     const mm = p.mm;
     if (!mm) throw new TscrError('E_NOT_FOUND', `mm image of pid ${p.pid} is missing`, { pid: p.pid, file: join(this.ck.dir, `mm-${p.pid}.img`) });
@@ -419,6 +419,14 @@ class Engine {
       let fd = -1, pgoff = 0n, mapProt = prot | 2;
       if (s.has('VMA_FILE_PRIVATE')) {
         fd = fileFd(num(v.shmid), false); pgoff = big(v.pgoff); flags &= ~MAP.MAP_ANON;
+      } else if (s.has('VMA_AREA_MEMFD') || (s.has('VMA_FILE_SHARED') && this.ck.file(num(v.shmid)).type === 'MEMFD')) {
+        // memfd (and, from CRIU 4, shared anonymous memory): one object per inode, filled once, mapped by every holder
+        const w = (prot & 2) !== 0 || flagSet(v.flags).has('MAP_PRIVATE');
+        const key = -1_000_000 - num(v.shmid);
+        if (!openFiles.has(key)) openFiles.set(key, await this.memfdInTarget(p, this.ck.file(num(v.shmid)), true));
+        fd = openFiles.get(key)!; pgoff = big(v.pgoff); flags &= ~MAP.MAP_ANON;
+        mapProt = flagSet(v.flags).has('MAP_SHARED') ? prot : prot | 2;
+        void w;
       } else if (s.has('VMA_FILE_SHARED')) {
         const w = (prot & 2) !== 0;
         fd = fileFd(num(v.shmid), w); pgoff = big(v.pgoff); flags &= ~MAP.MAP_ANON; mapProt = prot;
@@ -671,8 +679,24 @@ class Engine {
       throw new TscrError('E_UNSUPPORTED', `unsupported: ${String(f.type).toLowerCase()} fd ${num(info?.fd)} of pid ${p.pid} cannot be restored by this build`,
         { pid: p.pid, fd: num(info?.fd), kind: f.type, hint: 'this fd kind is not implemented yet' });
     }
-    const local = await k.restore({
-      pid: p.pid, fd: num(info?.fd), image: (m: string) => this.ck.tryImage(m.toLowerCase().replace(/_/g, '-'))?.entries ?? [],
+    const local = await k.restore(this.kindCtx(p, num(info?.fd)), f, info);
+    this.kindsUsed = kinds;
+    return this.takeLocal(p, local);
+  }
+
+  /** Move tscr's local fd into p (pidfd_getfd injected in p) and close tscr's copy. */
+  takeLocal(p: Proc, local: number): number {
+    try {
+      return this.takeFd(p, process.pid, local);
+    } finally {
+      ptraceShimRaw().close(local);
+    }
+  }
+
+  /** What an fd kind module gets to restore an object for fd `fd` of p. */
+  kindCtx(p: Proc, fd: number): any {
+    return {
+      pid: p.pid, fd, image: (m: string) => this.ck.tryImage(m.toLowerCase().replace(/_/g, '-'))?.entries ?? [],
       shared: this.kindShared, opts: { tcpEstablished: this.opts.tcpEstablished, extUnixSk: this.opts.extUnixSk, rootPid: this.ck.tryImage('pstree')?.entries[0]?.pid }, log: (s: string) => this.log(3, s),
       imageFile: (file: string) => this.ck.tryImage(file.replace(/\.img$/, ''))?.entries ?? null,
       // issue 4: epoll takes the watched files from the target (installed before it in plan order),
@@ -680,9 +704,16 @@ class Engine {
       localFd: (n: number) => this.localCopyOf(p.pid, n),
       shmem: (shmid: number) => this.shmemRuns(shmid),
       defer: (fn: () => void) => { this.kindDefer.push(fn); },
-    }, f, info);
+    };
+  }
+
+  /** A fd in p for a memfd-backed mapping (CRIU 4 records MAP_SHARED|MAP_ANONYMOUS memory this way too). */
+  async memfdInTarget(p: Proc, f: any, write: boolean): Promise<number> {
+    const k = kindForType('MEMFD');
+    if (!k) throw new TscrError('E_UNSUPPORTED', `unsupported: memfd mapping (file ${num(f.id)}) of pid ${p.pid}`, { pid: p.pid, kind: 'MEMFD' });
+    const local = await k.restore(this.kindCtx(p, -1), { ...f, memfd: { ...f.memfd, flags: write ? 'O_RDWR' : f.memfd?.flags } }, null);
     this.kindsUsed = kinds;
-    return this.takeFd(p, process.pid, local);
+    return this.takeLocal(p, local);
   }
   kindShared = new Map<string, unknown>();
   kindDefer: (() => void)[] = [];
@@ -1031,7 +1062,7 @@ class Engine {
           case 'setsid': this.sys(this.procs.get(op.pid)!, NR.setsid, [], `setsid in pid ${op.pid}`); break;
           case 'setpgid': this.sys(this.procs.get(op.pid)!, NR.setpgid, [0, op.a], `setpgid(${op.a}) in pid ${op.pid}`); break;
           case 'gadget': this.gadget(op); break;
-          case 'mm': this.mm(op); tMem += performance.now() - ts; break;
+          case 'mm': await this.mm(op); tMem += performance.now() - ts; break;
           case 'fs': this.fs(op); break;
           case 'fd': await this.fd(op); break;
           case 'thread': this.thread(op); break;
