@@ -77,6 +77,7 @@ interface Proc {
   scratchSize: number;
   made: boolean;
   keep: number[];             // temporary fds kept for passing (closed at fds-done)
+  zombie?: boolean;           // dead, kept unreaped by its parent
   lateFds?: PlanOp[];         // epoll fds: restored after every other fd of the process (they name other fds)
   maxFd: number;
 }
@@ -87,6 +88,16 @@ interface PipeHold { pid: number; rfd: number; wfd: number }
 const SLEEP = new Int32Array(new SharedArrayBuffer(4));
 function isZombie(pid: number): boolean {
   try { return /\) [ZX] /.test(readFileSync(`/proc/${pid}/stat`, 'utf8')); } catch { return false; }
+}
+
+/** RLIMIT_NOFILE of a process (soft, hard), from /proc/PID/limits. */
+function nofileOf(pid: number): [bigint, bigint] {
+  try {
+    const m = /^Max open files\s+(\S+)\s+(\S+)/m.exec(readFileSync(`/proc/${pid}/limits`, 'utf8'));
+    const v = (x: string) => (x === 'unlimited' ? 0xffffffffffffffffn : BigInt(x));
+    if (m) return [v(m[1]), v(m[2])];
+  } catch { /* gone */ }
+  return [0n, 0n];
 }
 
 const u64le = (b: Buffer, off: number, v: bigint) => b.writeBigUInt64LE(BigInt.asUintN(64, v), off);
@@ -172,9 +183,12 @@ class Engine {
       const tids: number[] = (e.threads ?? [pid]).map(num);
       const core = this.ck.entry(`core-${pid}`, 'CORE');
       const state = core.tc?.task_state;
-      if (state && state !== 'Alive' && state !== 1) {
-        throw new TscrError('E_UNSUPPORTED', `pid ${pid} is a ${String(state).toLowerCase()} task; tscr restores only live ones so far`, { pid });
+      // CRIU's task states: 1 alive, 2 dead (a zombie), 3 stopped
+      const zombie = state === 2 || state === 'Dead' || state === 'Zombie';
+      if (state !== undefined && state !== 'Alive' && state !== 1 && !zombie) {
+        throw new TscrError('E_UNSUPPORTED', `pid ${pid} is a ${typeof state === 'number' ? `state-${state}` : String(state).toLowerCase()} task; tscr restores live processes and zombies so far`, { pid });
       }
+      if (zombie) tids.splice(0, tids.length, pid); // a zombie has no threads (CRIU leaves junk there)
       const threads: Thread[] = tids.map((tid) => ({ tid, core: tid === pid ? core : this.ck.entry(`core-${tid}`, 'CORE'), deferredSig: 0 }));
       if (threads[0].tid !== pid) {
         const i = threads.findIndex((t) => t.tid === pid);
@@ -184,14 +198,14 @@ class Engine {
       const ids = this.ck.tryImage(`ids-${pid}`)?.entries[0] ?? {};
       const mm = this.ck.tryImage(`mm-${num(ids.vm_id ?? pid)}`)?.entries[0] ?? this.ck.tryImage(`mm-${pid}`)?.entries[0] ?? null;
       const p: Proc = {
-        pid, ppid: num(e.ppid), entry: e, threads, core, mm, ids, gadget: 0n, scratch: 0n, scratchSize: 0,
-        made: false, keep: [], maxFd: -1,
+        pid, ppid: num(e.ppid), entry: e, threads, core, mm: zombie ? null : mm, ids, gadget: 0n, scratch: 0n, scratchSize: 0,
+        made: false, keep: [], maxFd: -1, zombie,
       };
       this.procs.set(pid, p);
-      const fdinfo = this.fdinfo(p);
+      const fdinfo = zombie ? [] : this.fdinfo(p);
       for (const f of fdinfo) p.maxFd = Math.max(p.maxFd, num(f.fd));
       planProcs.push({
-        pid, ppid: p.ppid, pgid: num(e.pgid), sid: num(e.sid), tids: threads.map((t) => t.tid),
+        pid, ppid: p.ppid, pgid: num(e.pgid), sid: num(e.sid), zombie, tids: threads.map((t) => t.tid),
         vmas: (mm?.vmas ?? []).map((v: any) => [big(v.start), big(v.end)] as [bigint, bigint]).filter(([s]: [bigint, bigint]) => s < 0x800000000000n),
         fds: fdinfo.map((f: any) => [num(f.fd), num(f.id)] as [number, number]),
       });
@@ -561,9 +575,12 @@ class Engine {
       // drop whatever the stub inherited from tscr
       this.sys(p, NR.close_range, [0, 0xffffffff, 0], 'close_range');
       // room for every fd number of the image and our parked temporaries; the image's own limit comes later
-      const need = BigInt(Math.max(p.maxFd + 256, 4096));
-      const rc = this.sh.prlimit(p.pid, 7 /* RLIMIT_NOFILE */, need, need);
-      if (rc < 0) this.log(2, `note: could not raise RLIMIT_NOFILE of pid ${p.pid} to ${need} (errno ${-rc})`);
+      const need = BigInt(p.maxFd + 256);
+      const [soft, hard] = nofileOf(p.pid);
+      if (soft < need) {
+        const rc = this.sh.prlimit(p.pid, 7 /* RLIMIT_NOFILE */, need, hard > need ? hard : need);
+        if (rc < 0) this.log(2, `note: could not raise RLIMIT_NOFILE of pid ${p.pid} to ${need} (errno ${-rc})`);
+      }
       this.fdsStarted.add(p.pid);
     }
     const fdNo = op.a, id = op.b;
@@ -1011,9 +1028,33 @@ class Engine {
     check(this.sh.setregset(tid, NT_X86_XSTATE, x, size), `setting the FPU state of tid ${tid}`, { pid: tid }, 'E_PTRACE');
   }
 
+  /** The process exits as it did before the dump; its parent (a stub with default SIGCHLD) keeps it as a zombie. */
+  zombie(op: PlanOp) {
+    const p = this.procs.get(op.pid)!;
+    const parent = this.procs.get(op.a);
+    if (!parent) throw new TscrError('E_UNSUPPORTED', `zombie ${p.pid} has no parent in the tree`, { pid: p.pid });
+    const dfl = Buffer.alloc(32); // SIG_DFL for SIGCHLD: an ignored SIGCHLD would reap the zombie at once
+    this.sys(parent, NR.rt_sigaction, [SIGCHLD, this.scratchPut(parent, dfl, 0), 0, 8], `resetting SIGCHLD in pid ${parent.pid}`);
+    const comm = p.core.tc?.comm;
+    if (comm) this.sys(p, NR.prctl, [15 /* PR_SET_NAME */, this.scratchPut(p, this.cstr(String(comm).slice(0, 15)), 0), 0, 0, 0], 'prctl(PR_SET_NAME)');
+    const status = num(p.core.tc?.exit_code ?? 0);
+    const sig = status & 0x7f;
+    if (sig) {
+      // killed by a signal: let it die of that signal
+      check(this.sh.detach(p.pid, sig), `letting zombie ${p.pid} die of signal ${sig}`, { pid: p.pid }, 'E_PTRACE');
+    } else {
+      this.argb.fill(0);
+      this.argb.writeBigInt64LE(BigInt((status >> 8) & 0xff), 0);
+      const rc = this.sh.syscall(p.pid, p.gadget, 231 /* exit_group */, this.argb, this.out);
+      if (rc !== -3 /* ESRCH: it exited, as it should */ && rc < 0) check(rc, `ending zombie ${p.pid}`, { pid: p.pid }, 'E_PTRACE');
+    }
+    this.log(2, `pid ${p.pid} is a zombie again (status ${status})`);
+  }
+
   start() {
     this.kindsDone(true);
     for (const p of this.order) {
+      if (p.zombie) continue;
       for (const t of p.threads) {
         const rc = this.sh.detach(t.tid, t.deferredSig);
         if (rc < 0) this.log(1, `warning: detaching ${t.tid} failed (errno ${-rc})`);
@@ -1074,6 +1115,7 @@ class Engine {
           case 'pending': this.pending(op); break;
           case 'ungadget': this.ungadget(op); break;
           case 'regs': this.regs(op); break;
+          case 'zombie': this.zombie(op); break;
           case 'start': this.start(); break;
           default: throw new TscrError('E_INTERNAL', `unknown plan op ${(op as any).op}`);
         }
