@@ -39,6 +39,8 @@ const OP_UNGADGET: i64 = 14; // pid, a = hole address, b = hole size
 const OP_REGS: i64 = 15;     // pid
 const OP_START: i64 = 16;    // -
 const OP_FDS_DONE: i64 = 17; // pid: close the temporaries kept for passing
+const OP_HELPER: i64 = 19;   // pid = a session leader that is gone, a = the parent that makes it (then setsid)
+const OP_HELPER_EXIT: i64 = 20; // pid = helper, a = its parent: the helper exits and is reaped
 const OP_ZOMBIE: i64 = 18;   // pid, a = parent: the process exits (its parent keeps it as a zombie)
 
 const E_BAD_INPUT: i64 = 1;
@@ -191,15 +193,33 @@ export function plan_build(input: ArrayBuffer): ArrayBuffer {
   const out = new Out();
   // 1. processes and sessions. The root maps the gadget/scratch hole first;
   // children are made by injected clone3 and inherit it.
+  // A process in a session whose leader is gone (the double-fork daemon under
+  // a subreaper) is made by a helper: a process with the leader's pid, made by
+  // the real parent, that calls setsid, makes the member, and exits; the member
+  // is reparented to its real parent (made a subreaper for it), which reaps the helper.
+  const helpers: i64[] = [];
+  const helperParent: i64[] = [];
   for (let k = 0; k < order.length; k++) {
     const p = unchecked(procs[unchecked(order[k])]);
-    out.op(OP_FORK, p.pid, k == 0 ? 0 : p.ppid, p.tids.length);
+    let via: i64 = k == 0 ? 0 : p.ppid;
+    if (k > 0) {
+      const par = unchecked(procs[p.parent]);
+      p.curSid = par.curSid; p.curPgid = par.curPgid;
+      if (p.sid != p.pid && p.curSid != p.sid) {
+        if (indexOf(procs, p.sid) >= 0) return result(E_SESSION, p.pid, null);
+        if (!helpers.includes(p.sid)) {
+          out.op(OP_HELPER, p.sid, p.ppid);
+          helpers.push(p.sid);
+          helperParent.push(p.ppid);
+        }
+        via = p.sid;
+        p.curSid = p.sid; p.curPgid = p.sid;
+      }
+    }
+    out.op(OP_FORK, p.pid, via, p.tids.length);
     if (k == 0) {
       p.curSid = 0; p.curPgid = 0; // whatever tscr has
       out.op(OP_GADGET, p.pid, hole, HOLE_SIZE);
-    } else {
-      const par = unchecked(procs[p.parent]);
-      p.curSid = par.curSid; p.curPgid = par.curPgid;
     }
     if (p.sid == p.pid) {
       out.op(OP_SETSID, p.pid);
@@ -211,6 +231,7 @@ export function plan_build(input: ArrayBuffer): ArrayBuffer {
       return result(E_SESSION, p.pid, null);
     }
   }
+  for (let h = 0; h < helpers.length; h++) out.op(OP_HELPER_EXIT, unchecked(helpers[h]), unchecked(helperParent[h]));
   // 2. groups: leaders, then members.
   for (let pass = 0; pass < 2; pass++) {
     for (let k = 0; k < order.length; k++) {

@@ -23,7 +23,7 @@ import { xsaveLayout } from '../dump/task.ts';
 // x86_64 syscall numbers
 const NR = {
   read: 0, write: 1, pread64: 17, close: 3, lseek: 8, mmap: 9, mprotect: 10, munmap: 11, rt_sigaction: 13, mremap: 25,
-  madvise: 28, setitimer: 38, fcntl: 72, chdir: 80, umask: 95, setpgid: 109, setsid: 112, setgroups: 116,
+  madvise: 28, setitimer: 38, wait4: 61, fcntl: 72, chdir: 80, umask: 95, setpgid: 109, setsid: 112, setgroups: 116,
   setresuid: 117, setresgid: 119, setfsuid: 122, setfsgid: 123, capset: 126, rt_sigqueueinfo: 129, sigaltstack: 131, personality: 135, prctl: 157,
   chroot: 161, set_tid_address: 218, timer_create: 222, timer_settime: 223, openat: 257, set_robust_list: 273, rt_tgsigqueueinfo: 297, dup3: 292,
   pipe2: 293, rseq: 334, pidfd_open: 434, clone3: 435, close_range: 436, pidfd_getfd: 438,
@@ -319,7 +319,7 @@ class Engine {
       if (code[0] !== 0x0f || code[1] !== 0x05) throw new TscrError('E_INTERNAL', `the restore stub ${STUB_BIN} has no syscall gadget at its entry`, { pid, hint: 'rebuild with `npm install`' });
       p.gadget = this.stubGadget;
     } else {
-      const parent = this.procs.get(op.a)!;
+      const parent = this.procs.get(op.a) ?? this.helpers.get(op.a)!;
       const ca = Buffer.alloc(88 + 8);
       u64le(ca, 32, BigInt(SIGCHLD));          // exit_signal
       const tidAddr = parent.scratch + 1024n;
@@ -339,6 +339,44 @@ class Engine {
     }
     p.made = true;
     this.log(2, `made pid ${pid}${op.a ? ` (child of ${op.a})` : ''}`);
+  }
+
+  /** Session helpers: stand-ins for session leaders that are gone (see core-as/assembly/plan.ts). */
+  readonly helpers = new Map<number, Proc>();
+
+  helper(op: PlanOp) {
+    const parent = this.procs.get(op.a) ?? this.helpers.get(op.a);
+    if (!parent) throw new TscrError('E_INTERNAL', `helper ${op.pid}: no parent ${op.a}`);
+    const h: Proc = {
+      pid: op.pid, ppid: op.a, entry: {}, threads: [{ tid: op.pid, core: {}, deferredSig: 0 }], core: {}, mm: null, ids: {},
+      gadget: 0n, scratch: 0n, scratchSize: 0, made: false, keep: [], maxFd: -1,
+    };
+    this.helpers.set(op.pid, h);
+    if (!this.sh.pidFree(op.pid)) {
+      throw new TscrError('E_RESTORE', `pid ${op.pid} is taken; the checkpoint needs it for a session helper (its session leader ${op.pid} had exited)`, { pid: op.pid, hint: 'stop the process that has it and restore again' });
+    }
+    this.procs.set(op.pid, h); // fork() looks the child up here
+    try { this.fork({ ...op, op: 'fork', a: op.a }); } finally { this.procs.delete(op.pid); }
+    this.sys(h, NR.setsid, [], `setsid in session helper ${op.pid}`);
+  }
+
+  helperExit(op: PlanOp) {
+    const h = this.helpers.get(op.pid)!;
+    const q = this.procs.get(op.a) ?? this.helpers.get(op.a)!;
+    // the helper's children go to q, which must reap the helper
+    this.sys(q, NR.prctl, [36 /* PR_SET_CHILD_SUBREAPER */, 1, 0, 0, 0], `making pid ${q.pid} a subreaper`);
+    (q as any).madeSubreaper = true;
+    this.argb.fill(0);
+    const rc = this.sh.syscall(h.pid, h.gadget, 231 /* exit_group */, this.argb, this.out);
+    if (rc !== -3 && rc < 0) check(rc, `ending session helper ${h.pid}`, { pid: h.pid }, 'E_PTRACE');
+    for (let i = 0; ; i++) {
+      const r = this.sys(q, NR.wait4, [h.pid, 0, 1 /* WNOHANG */ | 0x40000000 /* __WALL */, 0], `reaping session helper ${h.pid} in pid ${q.pid}`);
+      if (r === BigInt(h.pid)) break;
+      if (i > 200) throw new TscrError('E_RESTORE', `session helper ${h.pid} could not be reaped`, { pid: h.pid });
+      Atomics.wait(SLEEP, 0, 0, 5);
+    }
+    this.helpers.delete(h.pid);
+    this.log(2, `session helper ${h.pid} made its children and is gone`);
   }
 
   gadget(op: PlanOp) {
@@ -858,6 +896,7 @@ class Engine {
       try { writeFileSync(`/proc/${p.pid}/oom_score_adj`, String(num(tc.oom_score_adj))); } catch (e: any) { this.log(1, `warning: oom_score_adj of pid ${p.pid}: ${e.message}`); }
     }
     if (tc.child_subreaper) this.sys(p, NR.prctl, [36 /* PR_SET_CHILD_SUBREAPER */, 1, 0, 0, 0], `making pid ${p.pid} a child subreaper`);
+    else if ((p as any).madeSubreaper) this.sys(p, NR.prctl, [36, 0, 0, 0, 0], `pid ${p.pid} is no subreaper`);
     for (const t of p.threads) {
       const th = t.core.thread_core ?? {};
       const nice = num(th.sched_nice ?? 0);
@@ -1116,6 +1155,8 @@ class Engine {
           case 'ungadget': this.ungadget(op); break;
           case 'regs': this.regs(op); break;
           case 'zombie': this.zombie(op); break;
+          case 'helper': this.helper(op); break;
+          case 'helper-exit': this.helperExit(op); break;
           case 'start': this.start(); break;
           default: throw new TscrError('E_INTERNAL', `unknown plan op ${(op as any).op}`);
         }
