@@ -78,6 +78,7 @@ interface Proc {
   made: boolean;
   keep: number[];             // temporary fds kept for passing (closed at fds-done)
   zombie?: boolean;           // dead, kept unreaped by its parent
+  stopped?: boolean;          // in a group stop (SIGSTOP) at dump time: starts stopped
   lateFds?: PlanOp[];         // epoll fds: restored after every other fd of the process (they name other fds)
   maxFd: number;
 }
@@ -183,10 +184,13 @@ class Engine {
       const tids: number[] = (e.threads ?? [pid]).map(num);
       const core = this.ck.entry(`core-${pid}`, 'CORE');
       const state = core.tc?.task_state;
-      // CRIU's task states: 1 alive, 2 dead (a zombie), 3 stopped
-      const zombie = state === 2 || state === 'Dead' || state === 'Zombie';
-      if (state !== undefined && state !== 'Alive' && state !== 1 && !zombie) {
-        throw new TscrError('E_UNSUPPORTED', `pid ${pid} is a ${typeof state === 'number' ? `state-${state}` : String(state).toLowerCase()} task; tscr restores live processes and zombies so far`, { pid });
+      // CRIU's task states (compel/include/uapi/task-state.h): 1 alive, 2 dead (how CRIU
+      // records a zombie), 3 stopped, 6 zombie. crit's names for them are off: it prints
+      // 3 as 'Zombie' and 6 as 'Stopped'; the JSON shape follows crit, so go by the numbers.
+      const zombie = state === 2 || state === 6 || state === 'Stopped' || state === 'Dead';
+      const stopped = state === 3 || state === 'Zombie';
+      if (state !== undefined && state !== 'Alive' && state !== 1 && !zombie && !stopped) {
+        throw new TscrError('E_UNSUPPORTED', `pid ${pid} is a ${typeof state === 'number' ? `state-${state}` : String(state).toLowerCase()} task; tscr restores live, stopped and zombie tasks so far`, { pid });
       }
       if (zombie) tids.splice(0, tids.length, pid); // a zombie has no threads (CRIU leaves junk there)
       const threads: Thread[] = tids.map((tid) => ({ tid, core: tid === pid ? core : this.ck.entry(`core-${tid}`, 'CORE'), deferredSig: 0 }));
@@ -199,7 +203,7 @@ class Engine {
       const mm = this.ck.tryImage(`mm-${num(ids.vm_id ?? pid)}`)?.entries[0] ?? this.ck.tryImage(`mm-${pid}`)?.entries[0] ?? null;
       const p: Proc = {
         pid, ppid: num(e.ppid), entry: e, threads, core, mm: zombie ? null : mm, ids, gadget: 0n, scratch: 0n, scratchSize: 0,
-        made: false, keep: [], maxFd: -1, zombie,
+        made: false, keep: [], maxFd: -1, zombie, stopped,
       };
       this.procs.set(pid, p);
       const fdinfo = zombie ? [] : this.fdinfo(p);
@@ -1095,7 +1099,8 @@ class Engine {
     for (const p of this.order) {
       if (p.zombie) continue;
       for (const t of p.threads) {
-        const rc = this.sh.detach(t.tid, t.deferredSig);
+        // a task that was stopped goes back into its group stop as it is let go
+        const rc = this.sh.detach(t.tid, p.stopped && t.tid === p.pid ? 19 /* SIGSTOP */ : t.deferredSig);
         if (rc < 0) this.log(1, `warning: detaching ${t.tid} failed (errno ${-rc})`);
       }
     }
