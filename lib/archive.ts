@@ -220,6 +220,7 @@ export class PagesSink {
   async end(): Promise<void> {
     if (this.ended) return;
     this.ended = true;
+    this.w.stats.rawBytes += this.rec.size;
     this.rec.hash = BigInt.asUintN(64, core().xxh_digest(this.stream));
     core().xxh_free(this.stream);
     this.w.files.push(this.rec);
@@ -521,7 +522,6 @@ export class ArchiveWriter {
           await sink.write(b);
         }
         await sink.end();
-        this.stats.rawBytes += st.size;
       } else if (st.size <= 64 << 20) {
         await this.addBytes(name, readAt(fd, st.size, 0), mode);
       } else {

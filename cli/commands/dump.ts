@@ -31,6 +31,7 @@ const dump: Command = {
         pid: args.tree, dir, leaveRunning: Boolean(args['leave-running']), shellJob: Boolean(args['shell-job']),
         tcpEstablished: Boolean(args['tcp-established']), extUnixSk: Boolean(args['ext-unix-sk']), sync: args.sync,
         failAfter: process.env.TSCR_TEST_FAIL_AFTER, slowPagesMs: Number(process.env.TSCR_TEST_SLOW_PAGES_MS ?? 0) || undefined,
+        archive: archive ? { path: archive, prev: args.prev ? resolve(String(args.prev)) : undefined } : undefined,
       }, {
         onProgress: (d, t) => bar.update(d, t),
         onLog: (l, t) => ctx.log(l as 1, t),
@@ -40,10 +41,6 @@ const dump: Command = {
       throw e;
     } finally {
       bar.end();
-    }
-    if (stage) {
-      res.archive = await stage.finishStagedDump(dir, archive!, { prev: args.prev });
-      res.dir = archive;
     }
     if (ctx.jsonMode) ctx.json(res);
     else {

@@ -34,6 +34,8 @@ export interface DumpOptions {
   failAfter?: string;
   /** Test hook: sleep this many ms in the page copy (for kill-mid-dump tests). */
   slowPagesMs?: number;
+  /** Write a tscr archive (pages streamed into it; `dir` then only stages the metadata images). */
+  archive?: { path: string; prev?: string; workers?: number; level?: number };
 }
 
 export interface DumpResult {
@@ -48,6 +50,8 @@ export interface DumpResult {
   frozenMs: number;
   encoding: 'binary' | 'json';
   pids: number[];
+  /** With `archive`: the archive's statistics (lib/archive.ts ArchiveStats). */
+  archive?: any;
 }
 
 const NS_IDS = { pid_ns_id: 1, net_ns_id: 2, ipc_ns_id: 3, uts_ns_id: 4, mnt_ns_id: 6, user_ns_id: 7, cgroup_ns_id: 8, time_ns_id: 5 };
@@ -72,6 +76,7 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
   if (!Number.isInteger(pid) || pid <= 1) throw new TscrError('E_USAGE', `not a pid a dump can start from: ${opts.pid}`);
   if (pid === process.pid) throw new TscrError('E_USAGE', 'tscr cannot dump itself');
   const sink = new ImageSink(opts.dir);
+  const arc = opts.archive ? new (await import('../archive-dump.ts')).DumpArchive(opts.archive) : null;
   const fz: Frozen = freezeTree(pid, log, () => ctx.checkAbort());
   const tFrozen = performance.now();
   let ok = false;
@@ -134,6 +139,10 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
     for (const d of dumps) {
       const base = bytes;
       let lastSleep = 0;
+      if (arc) {
+        bytes += await arc.copyPages(d.pid, d.runs, `pages-${d.pagesId}.img`, (b) => ctx.progress(base + b, total), () => ctx.checkAbort());
+        continue;
+      }
       const st = copyPages(d.pid, d.runs, join(opts.dir, `pages-${d.pagesId}.img`), (b) => {
         ctx.progress(base + b, total);
         if (opts.slowPagesMs && b - lastSleep >= 1 << 20) { lastSleep = b; Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, opts.slowPagesMs); }
@@ -181,12 +190,14 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
     } }]);
     if (opts.failAfter === 'write') throw new TscrError('E_DUMP', 'failing on request before writing images (test hook)');
     encoding = await sink.flush(opts.sync ?? !opts.leaveRunning);
+    if (arc) await arc.finish(opts.dir); // archive complete and fsynced before the tree may be killed
     tWrite = performance.now() - tw0;
     ok = true;
   } finally {
     // fd kinds' end of dump (issue 5: TCP repair off + network unlock, or keep the lock for the restore)
     if (ftRef) for (const k of kinds) k.dumpDone?.(ftRef.shared, { ok, treeKilled: ok && !opts.leaveRunning, log });
     thawTree(fz, ok && !opts.leaveRunning);
+    if (!ok && arc) await arc.abort();
     if (!ok) {
       // leave no half-written pages behind
       for (const d of dumps) { const f = join(opts.dir, `pages-${d.pagesId}.img`); if (existsSync(f)) rmSync(f, { force: true }); }
@@ -200,5 +211,6 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
     vmas: dumps.reduce((a, d) => a + d.plans.length, 0), pages: bytes / 4096, bytes, seconds,
     mbps: tMem > 0 ? bytes / (1 << 20) / (tMem / 1000) : 0, frozenMs: Math.round(performance.now() - tFrozen),
     encoding, pids: dumps.map((d) => d.pid),
+    ...(arc ? { archive: arc.stats, dir: opts.archive!.path } : {}),
   };
 }
