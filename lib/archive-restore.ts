@@ -2,11 +2,13 @@
 // is verified in full, its metadata images (small) are staged in a RAM-backed
 // directory for the restore engine, and the pages are decoded block by block
 // and written into each target with process_vm_writev (the engine's
-// RestoreOptions.pages hook calls fillFromArchive).
-import { mkdtempSync, rmSync, existsSync, openSync, closeSync } from 'node:fs';
+// RestoreOptions.pages hook calls fillFromArchive). Pages of shared memory
+// objects (pagemap-shmem-*.img) are staged too: the fd kinds read them as files.
+import { mkdtempSync, rmSync, existsSync, openSync, closeSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { ArchiveReader } from './archive.ts';
+import { decodeImage } from './images.ts';
 
 export interface PageSourceHook {
   /** `count` pages of pages image `name` from page `firstPage`. */
@@ -28,10 +30,17 @@ export function openArchiveForRestore(archive: string): OpenedArchive {
     r.verify();
     const base = existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
     dir = mkdtempSync(join(base, 'tscr-restore-'));
+    const stage = (name: string) => {
+      const fd = openSync(join(dir, name), 'w', 0o600);
+      try { r.extractTo(name, fd); } finally { closeSync(fd); }
+    };
+    for (const f of r.list()) if (f.kind !== 'pages') stage(f.name);
+    // Shared memory contents (pagemap-shmem-*.img) are read by the fd kinds as files: stage their pages.
     for (const f of r.list()) {
-      if (f.kind === 'pages') continue;
-      const fd = openSync(join(dir, f.name), 'w', 0o600);
-      try { r.extractTo(f.name, fd); } finally { closeSync(fd); }
+      if (!/^pagemap-shmem-\d+\.img$/.test(f.name)) continue;
+      const head = decodeImage(readFileSync(join(dir, f.name))).entries[0];
+      const name = `pages-${Number(head?.pages_id ?? -1)}.img`;
+      if (r.files.get(name)?.kind === 'pages' && !existsSync(join(dir, name))) stage(name);
     }
   } catch (e) {
     if (dir) rmSync(dir, { recursive: true, force: true });

@@ -59,4 +59,22 @@ test('dump --compress -> restore from the archive -> PASS (r-mem), then convert 
   }
 });
 
+test('shared memory and fds across a tree through an archive (fd-share: memfd, MAP_SHARED, socketpair, eventfd)', async () => {
+  const fx = await startOwnSession('fd-share', []);
+  let pids = descendants(fx.pid);
+  const arc = join(fx.dir, 'share.tscr');
+  try {
+    const d = tscr(['dump', '-t', String(fx.pid), '--compress', '-D', arc, '--json']);
+    assert.is(d.code, 0, `dump --compress failed: ${d.stderr}`);
+    assert.ok(await waitGone(pids, 8000), 'dump killed the tree');
+    const r = tscr(['restore', '-D', arc, '-d', '--json']);
+    assert.is(r.code, 0, `restore from the archive failed: ${r.stderr}`);
+    pids = descendants(fx.pid);
+    assert.is(await verdict(fx.pid, fx.out), 'PASS');
+  } finally {
+    killAll(pids);
+    rmSync(fx.dir, { recursive: true, force: true });
+  }
+});
+
 test.run();

@@ -8,6 +8,7 @@ const dump: Command = {
   describe: 'Checkpoint a running process tree into CRIU-format images',
   needsShim: true,
   builder: (y: any) => y
+    .alias('o', 'log-file') // as CRIU: -o/--log-file
     .option('tree', { alias: 't', type: 'number', describe: 'pid of the root of the tree to dump' })
     .option('images-dir', { alias: 'D', type: 'string', describe: 'directory to write the images to', default: '.' })
     .option('leave-running', { alias: 'R', type: 'boolean', describe: 'let the tree run on after the dump (default: kill it)' })
@@ -18,6 +19,7 @@ const dump: Command = {
     .option('compress', { type: 'boolean', describe: 'write a compact tscr archive (deduplicated, LZ4) to the -D path instead of a directory' })
     .option('prev', { type: 'string', describe: 'with --compress: previous checkpoint (archive or CRIU dir); store only pages not already there' }),
   async run(args: any, ctx) {
+    if (args.tree !== undefined && !/^\d+$/.test(String(args.tree))) throw usage(`-t needs a pid (a number), not "${args.tree}"`);
     if (!args.tree) throw usage('which tree? give its root pid with -t PID', 'e.g. tscr dump -t 1234 -D /tmp/ckpt');
     const { runInTracer } = await import('../../lib/tracer.ts');
     if (args.prev && !args.compress) throw usage('--prev needs --compress', 'e.g. tscr dump -t PID --compress --prev old.tscr -D new.tscr');
@@ -28,7 +30,7 @@ const dump: Command = {
     let res: any;
     try {
       res = await runInTracer('dump', {
-        pid: args.tree, dir, leaveRunning: Boolean(args['leave-running']), shellJob: Boolean(args['shell-job']),
+        pid: Number(args.tree), dir, leaveRunning: Boolean(args['leave-running']), shellJob: Boolean(args['shell-job']),
         tcpEstablished: Boolean(args['tcp-established']), extUnixSk: Boolean(args['ext-unix-sk']), sync: args.sync,
         failAfter: process.env.TSCR_TEST_FAIL_AFTER, slowPagesMs: Number(process.env.TSCR_TEST_SLOW_PAGES_MS ?? 0) || undefined,
         archive: archive ? { path: archive, prev: args.prev ? resolve(String(args.prev)) : undefined } : undefined,

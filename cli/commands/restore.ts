@@ -8,7 +8,9 @@ const restore: Command = {
   command: 'restore',
   describe: 'Restore a process tree from a checkpoint directory',
   builder: (y: any) => y
+    .alias('o', 'log-file') // CRIU's -o LOGFILE
     .option('images-dir', { alias: 'D', type: 'string', describe: 'directory with the checkpoint images', demandOption: true })
+    .alias('o', 'log-file')
     .option('restore-detached', { alias: 'd', type: 'boolean', default: false, describe: 'start the tree and exit (do not wait for it)' })
     .option('pidfile', { type: 'string', describe: 'write the pid of the restored root here' })
     .option('shell-job', { type: 'boolean', default: false, describe: 'the tree was started from a shell: join this session/group' })
@@ -34,7 +36,7 @@ const restore: Command = {
       if (ctx.jsonMode) ctx.json({ dir, ops: plan });
       else {
         ctx.out(`restore plan for ${dir}: ${plan.length} operations\n`);
-        plan.forEach((o, i) => ctx.out(`${String(i + 1).padStart(4)}  ${describeOp(o)}\n`));
+        plan.forEach((o, i) => ctx.out(`${String(i + 1).padStart(4)}  ${describeOp(o)}${o.detail ? `  [${o.detail}]` : ''}\n`));
       }
       return 0;
     }

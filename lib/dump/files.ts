@@ -31,8 +31,9 @@ export class FileTable {
   private byKey = new Map<string, { id: number; pid: number; fd: number }[]>();
   private plain = new Map<string, number>();
   extra = new ExtraImages();
-  /** Per-dump cache of the fd kinds (DumpFdCtx.shared), and whole image files they add (tcp-stream-<ino>.img). */
+  /** Per-dump cache for fd kinds (DumpFdCtx.shared) and shmem contents they hand over (writeShmem). */
   shared = new Map<string, unknown>();
+  shmem = new Map<number, { off: number; data: Buffer }[]>();
   files: { file: string; magic: string; entries: any[] }[] = [];
 
   newId(): number { return this.next++; }
@@ -100,10 +101,11 @@ export function dumpFds(ft: FileTable, pid: number, opts: Record<string, unknown
         const ctx: DumpFdCtx = {
           pid, fd, localFd: local, link, stat: st, info,
           fileId: (key: string) => { const r = ft.idFor(key, pid, fd); lastId = r.id; return r; },
-          addEntry: (magic: string, entry: any) => ft.extra.add(magic, entry),
+          addEntry: (magic: string, entry: any) => (magic === 'FILES' ? ft.add(entry) : ft.extra.add(magic, entry)),
           opts,
           log,
           shared: ft.shared,
+          writeShmem: (shmid, runs) => { ft.shmem.set(shmid, runs); },
           addImageFile: (file: string, magic: string, entries: any[]) => { ft.files.push({ file, magic, entries }); },
         };
         const kind = classify(ctx);

@@ -5,10 +5,12 @@
 import type { FdKind, DumpFdCtx } from './types.ts';
 import { TscrError } from '../errors.ts';
 import regfile from './regfile.ts';
+import { fdKinds } from './fdkinds.ts';
 import { inetKind } from './inet.ts';
 
 export const kinds: FdKind[] = [
   inetKind,
+  ...fdKinds,   // pipes, unix sockets, eventfd, epoll, timerfd, signalfd, inotify, memfd (issue 4)
   regfile,
 ];
 

@@ -24,7 +24,7 @@ import {
   check, errnoName, getSockInt, setSockInt, sockName, tcpShimRaw, tcpStateFromBuffer, tcpStateToBuffer,
   TCP_QUEUE, TCP_RESTORE_STEPS, type TcpState,
 } from '../../shim/native.ts';
-import { NetLock, type ConnTuple } from '../netlock.ts';
+import { NetLock, releaseLeftLock, type ConnTuple } from '../netlock.ts';
 
 // ---- kernel constants ------------------------------------------------------
 const AF_INET = 2, AF_INET6 = 10;
@@ -415,7 +415,9 @@ export function restoreInetSocket(isk: any, stream: any | null, ctx: { shared: M
       if (r < 0) {
         throw new TscrError('E_RESTORE', `cannot bind ${desc}: ${errnoName(-r)}${-r === 98 ? ' (the port is taken)' : ''}`, {
           ...where, errno: -r,
-          hint: -r === 98 ? `another socket holds ${fmtEnd(srcT, isk.src_port)} on this host: stop it, or restore in another network namespace`
+          hint: -r === 98 ? (onlyTimeWait(isk.src_port)
+            ? `only TIME_WAIT remnants of earlier connections hold port ${isk.src_port}, and the program did not set SO_REUSEADDR: retry in a minute`
+            : `another socket holds ${fmtEnd(srcT, isk.src_port)} on this host: stop it, or restore in another network namespace`)
             : -r === 99 ? `this host has no address ${srcT}: restore where that address exists (e.g. a network namespace with it)` : undefined,
         });
       }
@@ -426,19 +428,7 @@ export function restoreInetSocket(isk: any, stream: any | null, ctx: { shared: M
       return fd;
     }
     if (state === 10) {
-      const r = sh.sock_bind(fd, family, src, isk.src_port, 0);
-      if (r === -98 && onlyTimeWait(isk.src_port)) {
-        // Only TIME_WAIT remnants of old connections hold the port (the program had
-        // no SO_REUSEADDR): bind and listen in repair mode, which forces the reuse.
-        check(sh.tcp_repair(fd, TCP_REPAIR_ON), `repair mode for ${desc}`, where);
-        bindIt();
-        check(sh.sock_listen(fd, isk.backlog || 128), `listen on ${desc}`, where);
-        check(sh.tcp_repair(fd, TCP_REPAIR_OFF), `leaving repair mode for ${desc}`, where);
-        setSockInt(fd, SOL_SOCKET, SO.REUSEADDR, 1, 'SO_REUSEADDR', where);   // back to the restore-time value
-        ctx.log(`inet: ${desc}: port held only by TIME_WAIT sockets; bound in repair mode`);
-        return fd;
-      }
-      if (r < 0) bindIt();
+      bindIt();
       check(sh.sock_listen(fd, isk.backlog || 128), `listen on ${desc}`, where);
       return fd;
     }
@@ -500,9 +490,15 @@ export function restoreInetSocket(isk: any, stream: any | null, ctx: { shared: M
 }
 
 /** End of a restore (see FdKind.restoreDone): leave repair mode, unlock. */
-export function finishInetRestore(shared: Map<string, unknown>, ok: boolean, log: (t: string) => void): void {
+export function finishInetRestore(shared: Map<string, unknown>, ok: boolean, log: (t: string) => void, opts: Record<string, unknown> = {}): void {
   const s = shared.get('inet') as RestoreState | undefined;
-  if (!s) return;
+  // the dump's lock (same table name) goes too, even if no socket was rebuilt
+  const left = () => {
+    if ((opts.tcpEstablished || opts['tcp-established']) && opts.rootPid !== undefined && releaseLeftLock(String(opts.rootPid))) {
+      log(`inet: network lock of the dump (nft table inet tscr-${opts.rootPid}) removed`);
+    }
+  };
+  if (!s) { left(); return; }
   shared.delete('inet');
   const sh = tcpShimRaw();
   const close = closer();
@@ -515,6 +511,7 @@ export function finishInetRestore(shared: Map<string, unknown>, ok: boolean, log
     close(fd);   // on failure the sockets close in repair mode: silently
   }
   s.lock?.release();
+  left();
   log(`inet: ${s.repaired.length} connection(s) ${ok ? 'resumed' : 'dropped'}; network unlocked`);
 }
 
