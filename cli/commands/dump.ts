@@ -14,6 +14,7 @@ const dump: Command = {
     .option('leave-running', { alias: 'R', type: 'boolean', describe: 'let the tree run on after the dump (default: kill it)' })
     .option('shell-job', { type: 'boolean', describe: 'the tree was started from a shell: allow an outside session and a terminal' })
     .option('tcp-established', { type: 'boolean', describe: 'dump established TCP connections' })
+    .option('tcp-skip-in-flight', { type: 'boolean', describe: 'drop connections that a listener has not accepted yet (their clients see a reset)' })
     .option('ext-unix-sk', { type: 'boolean', describe: 'allow unix sockets connected outside the tree' })
     .option('sync', { type: 'boolean', describe: 'fsync images before killing the tree (default: on unless -R)' })
     .option('compress', { type: 'boolean', describe: 'write a compact tscr archive (deduplicated, LZ4) to the -D path instead of a directory' })
@@ -31,7 +32,7 @@ const dump: Command = {
     try {
       res = await runInTracer('dump', {
         pid: Number(args.tree), dir, leaveRunning: Boolean(args['leave-running']), shellJob: Boolean(args['shell-job']),
-        tcpEstablished: Boolean(args['tcp-established']), extUnixSk: Boolean(args['ext-unix-sk']), sync: args.sync,
+        tcpEstablished: Boolean(args['tcp-established']), tcpSkipInFlight: Boolean(args['tcp-skip-in-flight']), extUnixSk: Boolean(args['ext-unix-sk']), sync: args.sync,
         failAfter: process.env.TSCR_TEST_FAIL_AFTER, slowPagesMs: Number(process.env.TSCR_TEST_SLOW_PAGES_MS ?? 0) || undefined,
         archive: archive ? { path: archive, prev: args.prev ? resolve(String(args.prev)) : undefined } : undefined,
       }, {

@@ -31,10 +31,11 @@ export class FileTable {
   private byKey = new Map<string, { id: number; pid: number; fd: number }[]>();
   private plain = new Map<string, number>();
   extra = new ExtraImages();
-  /** Per-dump cache for fd kinds (DumpFdCtx.shared) and shmem contents they hand over (writeShmem). */
+  /** Per-dump cache of the fd kinds (DumpFdCtx.shared), and whole image files they add (tcp-stream-<ino>.img). */
   shared = new Map<string, unknown>();
-  shmem = new Map<number, { off: number; data: Buffer }[]>();
   files: { file: string; magic: string; entries: any[] }[] = [];
+  /** shmem contents the fd kinds hand over (DumpFdCtx.writeShmem: memfd, shared anonymous memory). */
+  shmem = new Map<number, { off: number; data: Buffer }[]>();
 
   newId(): number { return this.next++; }
 
@@ -105,8 +106,8 @@ export function dumpFds(ft: FileTable, pid: number, opts: Record<string, unknown
           opts,
           log,
           shared: ft.shared,
-          writeShmem: (shmid, runs) => { ft.shmem.set(shmid, runs); },
           addImageFile: (file: string, magic: string, entries: any[]) => { ft.files.push({ file, magic, entries }); },
+          writeShmem: (shmid, runs) => { ft.shmem.set(shmid, runs); },
         };
         const kind = classify(ctx);
         const entry = kind.dump(ctx);

@@ -10,6 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { rmSync, existsSync, writeFileSync } from 'node:fs';
 import { kinds } from '../kinds/index.ts';
+import { shmemHooks } from '../kinds/shmem.ts';
 import { freezeTree, thawTree, type Frozen } from './freeze.ts';
 import { Injector } from './inject.ts';
 import { procState, coreEntries, type ProcState } from './task.ts';
@@ -28,6 +29,8 @@ export interface DumpOptions {
   leaveRunning?: boolean;
   shellJob?: boolean;
   tcpEstablished?: boolean;
+  /** drop connections not accepted yet by a listener (issue 5) */
+  tcpSkipInFlight?: boolean;
   extUnixSk?: boolean;
   /** fsync images before killing the tree (default: on unless --leave-running). */
   sync?: boolean;
@@ -134,7 +137,7 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
       ctx.checkAbort();
       const ps = states.get(p)!;
       const exeId = exeFileId(ft, p);
-      const plans = planVmas(p, readSmaps(p), (v) => mappedFileId(ft, p, v));
+      const plans = planVmas(p, readSmaps(p), (v) => mappedFileId(ft, p, v), shmemHooks(ft, p, log));
       const mm = mmEntry(p, ps.brk, exeId, plans, ps.dumpable, ps.thpDisabled);
       const fdinfo = dumpFds(ft, p, { ...opts, 'shell-job': opts.shellJob, 'tcp-established': opts.tcpEstablished, 'ext-unix-sk': opts.extUnixSk, rootPid: pid }, log);
       const fs = fsEntry(ft, p);
@@ -187,13 +190,13 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
       sink.put(`ids-${d.pid}.img`, 'IDS', [d.ids]);
     }
     sink.put('files.img', 'FILES', ft.entries);
+    for (const f of ft.files) sink.put(f.file, f.magic, f.entries);
     // shmem contents handed over by fd kinds (memfd): pagemap-shmem-<shmid>.img + its own pages file
     for (const [shmid, runs] of ft.shmem) {
       const pid = pagesId++;
       writeFileSync(join(opts.dir, `pages-${pid}.img`), Buffer.concat(runs.map((r) => r.data)));
       sink.put(`pagemap-shmem-${shmid}.img`, 'PAGEMAP', [{ pages_id: pid }, ...runs.map((r) => ({ vaddr: '0x' + r.off.toString(16), compat_nr_pages: 0, flags: 'PE_PRESENT', nr_pages: r.data.length / 4096 }))]);
     }
-    for (const f of ft.files) sink.put(f.file, f.magic, f.entries);
     for (const [magic, entries] of ft.extra.byMagic) {
       if (magic === 'GHOST_FILE') entries.forEach((e, i) => sink.put(extraFileName(magic, i + 1), magic, [e]));
       else sink.put(extraFileName(magic), magic, entries);

@@ -100,10 +100,11 @@ export function addrFromText(family: number, t: string | string[] | number[] | u
 
 /** crit's base64 for bytes fields (Python's encodebytes: 76-char lines, each ending in \n). */
 export function critBase64(b: Uint8Array): string {
+  if (!b.byteLength) return '';
   const s = Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64');
-  let o = '';
-  for (let i = 0; i < s.length; i += 76) o += s.slice(i, i + 76) + '\n';
-  return o;
+  const parts = new Array<string>(Math.ceil(s.length / 76));
+  for (let i = 0; i < parts.length; i++) parts[i] = s.slice(i * 76, i * 76 + 76);
+  return parts.join('\n') + '\n';
 }
 const fromBase64 = (s: unknown): Buffer => (typeof s === 'string' ? Buffer.from(s, 'base64') : s instanceof Uint8Array ? Buffer.from(s) : Buffer.alloc(0));
 
@@ -274,7 +275,7 @@ export function dumpInetSocket(
   const isk: any = {
     id, ino, family: FAMILY[family], type: TYPE[type], proto: PROTO[proto], state: TCP_STATES[state] || String(state),
     src_port: local.port, dst_port: peer.port,
-    flags: '0x' + ((ctx.info?.flags ?? 2) >>> 0).toString(16),
+    flags: '0x' + (((ctx.info?.flags ?? 2) & ~0o2000000) >>> 0).toString(16),   // file status flags (no O_CLOEXEC: fdinfo has it)
     backlog: 0,
     src_addr: [src], dst_addr: [dst],
     fown: { uid: 0, euid: 0, signum: 0, pid_type: 0, pid: 0 },
@@ -394,10 +395,13 @@ export function restoreInetSocket(isk: any, stream: any | null, ctx: { shared: M
   const sh = tcpShimRaw();
   const src = addrFromText(family, isk.src_addr), dst = addrFromText(family, isk.dst_addr);
   const srcT = addrToText(family, src), dstT = addrToText(family, dst);
-  const desc = `${isk.family} ${isk.proto} socket ${fmtEnd(srcT, isk.src_port)}${state === 1 ? ' -> ' + fmtEnd(dstT, isk.dst_port) : ''} (id ${isk.id})`;
+  const desc = `${FAMILY[family]} ${PROTO[proto]} socket ${fmtEnd(srcT, isk.src_port)}${state === 1 ? ' -> ' + fmtEnd(dstT, isk.dst_port) : ''} (id ${isk.id})`;
   const fd = check(sh.socket(family, type, proto), `creating ${desc}`, where);
   const rs = restoreState(ctx.shared, ctx.opts);
   try {
+    // file status flags (O_NONBLOCK matters: an event loop must not block in accept/read)
+    const fl = typeof isk.flags === 'string' ? parseInt(isk.flags, isk.flags.startsWith('0x') ? 16 : 10) : Number(isk.flags ?? 0);
+    if (fl & 0o4000) check(sh.fd_setfl(fd, fl & (0o4000 | 0o20000)), 'fcntl(F_SETFL)', where);
     if (family === AF_INET6 && isk.v6only !== undefined) setSockInt(fd, SOL_IPV6, IPV6_V6ONLY, isk.v6only ? 1 : 0, 'IPV6_V6ONLY', where);
     restoreSkOpts(fd, isk.opts, where);
     restoreIpOpts(fd, family, isk.ip_opts, where);
@@ -438,7 +442,7 @@ export function restoreInetSocket(isk: any, stream: any | null, ctx: { shared: M
       throw new TscrError('E_RESTORE', `${desc} is an established TCP connection`, { ...where, hint: 'restore with --tcp-established' });
     }
     if (!stream) throw new TscrError('E_NOT_FOUND', `${desc} has no tcp-stream image (tcp-stream-${Number(isk.ino).toString(16)}.img)`, where);
-    rs.lock!.add([{ family: isk.family, src: srcT, sport: isk.src_port, dst: dstT, dport: isk.dst_port }]);
+    rs.lock!.add([{ family: FAMILY[family] as 'INET' | 'INET6', src: srcT, sport: isk.src_port, dst: dstT, dport: isk.dst_port }]);
     const r = sh.tcp_repair(fd, TCP_REPAIR_ON);
     if (r < 0) {
       throw new TscrError('E_RESTORE', `the kernel refused TCP repair mode for ${desc}: ${errnoName(-r)}`, {
@@ -510,8 +514,9 @@ export function finishInetRestore(shared: Map<string, unknown>, ok: boolean, log
     if (ok) sh.tcp_repair(fd, TCP_REPAIR_OFF);
     close(fd);   // on failure the sockets close in repair mode: silently
   }
+  const hadTable = !!s.lock && s.lock.size > 0;   // same table name as the dump's: removing ours removed it
   s.lock?.release();
-  left();
+  if (!hadTable) left();
   log(`inet: ${s.repaired.length} connection(s) ${ok ? 'resumed' : 'dropped'}; network unlocked`);
 }
 
@@ -557,7 +562,7 @@ export const inetKind: FdKind = {
     const isk = fileEntry.isk;
     let stream: any = null;
     const state = typeof isk.state === 'number' ? isk.state : TCP_STATES.indexOf(isk.state);
-    if (isk.proto === 'TCP' && state === 1) {
+    if (byName(PROTO, isk.proto, 'protocol') === IPPROTO_TCP && state === 1) {
       const file = `tcp-stream-${Number(isk.ino).toString(16)}.img`;
       stream = ctx.imageFile ? ctx.imageFile(file)?.[0] ?? null : (ctx.image('TCP_STREAM').find((e) => e.ino === isk.ino) ?? null);
     }

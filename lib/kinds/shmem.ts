@@ -8,11 +8,10 @@
 //            so every process maps the same pages), moved into each process and
 //            mapped MAP_SHARED at the area's address: a write in one restored
 //            process is seen by the others.
-import { fstatSync, readlinkSync, openSync } from 'node:fs';
+import { fstatSync, readlinkSync, openSync, closeSync } from 'node:fs';
 import type { DumpFdCtx, RestoreFdCtx } from './types.ts';
 import type { FdStat } from './types.ts';
 import { TscrError } from '../errors.ts';
-import { closeFd } from './fdutil.ts';
 import { readShmemRuns, restoreShmemSync, memfdLocalSync } from './memfd.ts';
 import memfd from './memfd.ts';
 
@@ -44,7 +43,7 @@ export function shmemHooks(ft: ShmemTable, pid: number, log: (t: string) => void
       try {
         const size = Number(fstatSync(fd).size);
         ft.shmem.set(v.ino, readShmemRuns(fd, size));
-      } finally { closeFd(fd); }
+      } finally { closeSync(fd); }
     },
     memfdId(v: MapVma): number {
       const fd = openMapFile(pid, v);
@@ -66,7 +65,7 @@ export function shmemHooks(ft: ShmemTable, pid: number, log: (t: string) => void
         const entry = memfd.dump(ctx);
         if (entry) { ft.add(entry); return entry.id; }
         return lastId;
-      } finally { closeFd(fd); }
+      } finally { closeSync(fd); }
     },
   };
 }

@@ -18,9 +18,9 @@ import { Checkpoint, big, num, flagSet } from './checkpoint.ts';
 import { buildPlan, type PlanOp, type PlanProc } from './plan.ts';
 import { restoreNative, check, ptraceShimRaw, type RestoreShim } from '../../shim/native.ts';
 import { kindForType, kinds } from '../kinds/index.ts';
-import { xsaveLayout } from '../dump/task.ts';
 import { shmemFdForVma } from '../kinds/shmem.ts';
 import { fillFromArchive } from '../archive-restore.ts';
+import { xsaveLayout } from '../dump/task.ts';
 
 // x86_64 syscall numbers
 const NR = {
@@ -1042,8 +1042,14 @@ class Engine {
   async run(): Promise<RestoreResult> {
     const t0 = performance.now();
     try { this.kindsAll = (await import('../kinds/index.ts')).kinds; } catch { /* no registry */ }
-    const plan = this.load();
-    this.preflight();
+    let plan: PlanOp[];
+    try {
+      plan = this.load();
+      this.preflight();
+    } catch (e) {
+      this.kindsDone(false);   // issue 5: a refused restore unlocks the network too
+      throw e;
+    }
     const seen = new Set<number>();
     for (const op of plan) if (op.op === 'fork' && !seen.has(op.pid)) { seen.add(op.pid); this.order.push(this.procs.get(op.pid)!); }
     let tTree = 0, tMem = 0;
