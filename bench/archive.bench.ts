@@ -25,7 +25,7 @@ process.on('exit', () => { for (const k of kids) { try { k.kill('SIGKILL'); } ca
 
 function startTarget(cmd: string, args: string[]): Promise<ChildProcess> {
   return new Promise((resolve, reject) => {
-    const c = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+    const c = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'inherit'], detached: true }); // own session: tscr dump needs no --shell-job
     kids.push(c);
     let out = '';
     c.stdout!.on('data', (d) => { out += d; if (out.includes('ready')) resolve(c); });
