@@ -19,6 +19,7 @@ import { buildPlan, type PlanOp, type PlanProc } from './plan.ts';
 import { restoreNative, check, ptraceShimRaw, type RestoreShim } from '../../shim/native.ts';
 import { kindForType, kinds } from '../kinds/index.ts';
 import { shmemFdForVma } from '../kinds/shmem.ts';
+import { fillFromArchive } from '../archive-restore.ts';
 import { xsaveLayout } from '../dump/task.ts';
 
 // x86_64 syscall numbers
@@ -53,6 +54,8 @@ export interface RestoreOptions {
   progress?: (done: number, total: number) => void;
   /** Keep the tree stopped under ptrace at the end instead of starting it (tests). */
   stubPath?: string;
+  /** Pages from a tscr archive instead of pages-N.img files (lib/archive-restore.ts). */
+  pages?: import('../archive-restore.ts').PageSourceHook;
 }
 
 export interface RestoreResult {
@@ -558,6 +561,18 @@ class Engine {
       off += len;
     }
     if (!runs.length) return;
+    if (this.opts.pages) {
+      // tscr archive: decoded block by block and written with process_vm_writev (no pages-N.img)
+      this.bytes += fillFromArchive(this.opts.pages, `pages-${pagesId}.img`, runs, (va, bytes) => {
+        for (let done = 0; done < bytes.length;) {
+          const n = Number(this.sh.vmWrite(p.pid, va + BigInt(done), bytes.subarray(done), bytes.length - done));
+          check(n, `writing pages into pid ${p.pid} at 0x${(va + BigInt(done)).toString(16)}`, { pid: p.pid });
+          if (n === 0) throw new TscrError('E_RESTORE', `no progress writing pages into pid ${p.pid}`, { pid: p.pid });
+          done += n;
+        }
+      });
+      return;
+    }
     const path = this.ck.pagesPath(pagesId);
     if (!existsSync(path)) throw new TscrError('E_NOT_FOUND', `pages image ${basename(path)} is missing`, { file: path, pid: p.pid, hint: 'the checkpoint is incomplete; dump again' });
     const size = BigInt(statSync(path).size);
