@@ -8,8 +8,7 @@
 // registers, code and mappings as they were: the tree runs on untouched.
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { rmSync, existsSync, writeFileSync } from 'node:fs';
-import { kinds } from '../kinds/index.ts';
+import { rmSync, existsSync, openSync, writeSync, closeSync } from 'node:fs';
 import { shmemHooks } from '../kinds/shmem.ts';
 import { freezeTree, thawTree, ZombieError, type Frozen } from './freeze.ts';
 import { Injector } from './inject.ts';
@@ -99,6 +98,7 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
   const tFrozen = performance.now();
   let ok = false;
   let ftRef: FileTable | null = null;
+  let shmemFilesRef: string[] = [];
   let encoding: 'binary' | 'json' = 'json';
   const dumps: ProcDump[] = [];
   let bytes = 0;
@@ -147,6 +147,27 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
     const ft = new FileTable();
     ftRef = ft;
     let vmId = 2, pagesId = 1;
+    const shmemFiles: string[] = [];
+    shmemFilesRef = shmemFiles;
+    // fd kinds stream shmem contents (memfd, shared memory) into their own pages file
+    ft.openShmem = (shmid: number) => {
+      const id = pagesId++;
+      const file = join(opts.dir, `pages-${id}.img`);
+      shmemFiles.push(file);
+      const pf = openSync(file, 'w');
+      const entries: any[] = [{ pages_id: id }];
+      let nextOff = -1;
+      return {
+        pages(off: number, data: Buffer) {
+          writeSync(pf, data);
+          const last = entries[entries.length - 1];
+          if (off === nextOff && entries.length > 1) last.nr_pages += data.length / 4096;
+          else entries.push({ vaddr: '0x' + off.toString(16), compat_nr_pages: 0, flags: 'PE_PRESENT', nr_pages: data.length / 4096 });
+          nextOff = off + data.length;
+        },
+        end() { closeSync(pf); ft.shmemMaps.set(shmid, entries); },
+      };
+    };
     for (const p of fz.pids) {
       ctx.checkAbort();
       const ps = states.get(p)!;
@@ -208,9 +229,11 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
     // shmem contents handed over by fd kinds (memfd): pagemap-shmem-<shmid>.img + its own pages file
     for (const [shmid, runs] of ft.shmem) {
       const pid = pagesId++;
-      writeFileSync(join(opts.dir, `pages-${pid}.img`), Buffer.concat(runs.map((r) => r.data)));
+      const pf = openSync(join(opts.dir, `pages-${pid}.img`), 'w');
+      try { for (const r of runs) writeSync(pf, r.data); } finally { closeSync(pf); }
       sink.put(`pagemap-shmem-${shmid}.img`, 'PAGEMAP', [{ pages_id: pid }, ...runs.map((r) => ({ vaddr: '0x' + r.off.toString(16), compat_nr_pages: 0, flags: 'PE_PRESENT', nr_pages: r.data.length / 4096 }))]);
     }
+    for (const [shmid, entries] of ft.shmemMaps) sink.put(`pagemap-shmem-${shmid}.img`, 'PAGEMAP', entries);
     for (const [magic, entries] of ft.extra.byMagic) {
       if (magic === 'GHOST_FILE') entries.forEach((e, i) => sink.put(extraFileName(magic, i + 1), magic, [e]));
       else sink.put(extraFileName(magic), magic, entries);
@@ -242,6 +265,7 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
     if (!ok) {
       // leave no half-written pages behind
       for (const d of dumps) { const f = join(opts.dir, `pages-${d.pagesId}.img`); if (existsSync(f)) rmSync(f, { force: true }); }
+      for (const f of shmemFilesRef) if (existsSync(f)) rmSync(f, { force: true });
     }
   }
   const seconds = (performance.now() - t0) / 1000;

@@ -791,6 +791,7 @@ class Engine {
       // memfd/shmem read their pages, cached objects are closed when the restore ends
       localFd: (n: number) => this.localCopyOf(p.pid, n),
       shmem: (shmid: number) => this.shmemRuns(shmid),
+      shmemSource: (shmid: number) => this.shmemSource(shmid),
       defer: (fn: () => void) => { this.kindDefer.push(fn); },
     };
   }
@@ -818,6 +819,21 @@ class Engine {
     try {
       return check(s.pidfd_getfd(pfd, n), `taking fd ${n} of pid ${pid} (an epoll watches it; it must be restored first)`, { pid, fd: n });
     } finally { s.close(pfd); }
+  }
+
+  /** Where the pages of shmem `shmid` are: its pages file and the runs in it (pagemap-shmem-<shmid>.img). */
+  shmemSource(shmid: number): { file: string; runs: { off: number; fileOff: number; len: number }[] } | null {
+    const pm = this.ck.tryImage(`pagemap-shmem-${shmid}`)?.entries ?? [];
+    if (!pm.length) return null;
+    const file = this.ck.pagesPath(num(pm[0].pages_id));
+    const runs: { off: number; fileOff: number; len: number }[] = [];
+    let at = 0;
+    for (const e of pm.slice(1)) {
+      const len = num(e.nr_pages) * 4096;
+      runs.push({ off: num(e.vaddr), fileOff: at, len });
+      at += len;
+    }
+    return { file, runs };
   }
 
   /** Pages of shmem `shmid`: pagemap-shmem-<shmid>.img and its pages file. */
