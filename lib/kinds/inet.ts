@@ -19,9 +19,9 @@
 
 import type { DumpFdCtx, DumpOutcome, FdKind, RestoreFdCtx } from './types.ts';
 import { TscrError } from '../errors.ts';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readlinkSync } from 'node:fs';
 import {
-  check, errnoName, getSockInt, setSockInt, sockName, tcpShimRaw, tcpStateFromBuffer, tcpStateToBuffer,
+  check, errnoName, getSockInt, inNetns, setSockInt, sockName, tcpShimRaw, tcpStateFromBuffer, tcpStateToBuffer,
   TCP_QUEUE, TCP_RESTORE_STEPS, type TcpState,
 } from '../../shim/native.ts';
 import { NetLock, releaseLeftLock, type ConnTuple } from '../netlock.ts';
@@ -221,6 +221,11 @@ function restoreTcpOpts(fd: number, o: any, where: any): void {
 }
 
 // ---- dump ----------------------------------------------------------------------
+/** Does `pid` live in another network namespace than tscr? (then sock_diag and nft must run there) */
+function otherNetns(pid: number): boolean {
+  try { return readlinkSync(`/proc/${pid}/ns/net`) !== readlinkSync('/proc/self/ns/net'); } catch { return false; }
+}
+
 export interface InetDumpResult { isk: any; stream?: any; tuple?: ConnTuple }
 
 interface DumpState { lock?: NetLock; repaired: number[] }
@@ -228,7 +233,7 @@ function dumpState(ctx: { shared?: Map<string, unknown>; opts: Record<string, un
   const m = ctx.shared ?? ((ctx as any).shared = new Map());
   let s = m.get('inet') as DumpState | undefined;
   if (!s) { s = { repaired: [] }; m.set('inet', s); }
-  if (!s.lock) s.lock = new NetLock(String(ctx.opts.rootPid ?? ctx.pid), { netnsPid: ctx.opts.netnsPid as number | undefined });
+  if (!s.lock) s.lock = new NetLock(String(ctx.opts.rootPid ?? ctx.pid), { netnsPid: otherNetns(ctx.pid) ? ctx.pid : undefined });
   return s;
 }
 
@@ -255,7 +260,9 @@ export function dumpInetSocket(
     throw new TscrError('E_UNSUPPORTED', `unsupported: ${what}: socket type ${type} protocol ${proto} (tscr handles TCP and UDP)`, where);
   }
   const diag = Buffer.alloc(16);
-  const found = check(sh.inet_diag(family, proto, ino >>> 0, diag), 'sock_diag lookup', where);
+  // sock_diag answers for the caller's network namespace: ask in the target's
+  const diagCall = () => check(sh.inet_diag(family, proto, ino >>> 0, diag), 'sock_diag lookup', where);
+  const found = otherNetns(ctx.pid) ? inNetns(`/proc/${ctx.pid}/ns/net`, diagCall) : diagCall();
   const local = sockName(fd, false, where);
   const peerRaw = Buffer.alloc(28);
   const hasPeer = sh.sock_name(fd, 1, peerRaw) >= 0;
@@ -283,7 +290,7 @@ export function dumpInetSocket(
   };
   if (family === AF_INET6) isk.v6only = getSockInt(fd, SOL_IPV6, IPV6_V6ONLY, 'IPV6_V6ONLY', where) !== 0;
   isk.ip_opts = dumpIpOpts(fd, family, where);
-  if (netNsId !== undefined) isk.ns_id = netNsId;
+  isk.ns_id = netNsId ?? 2;   // the dump engine's net_ns_id (ids/inventory), as CRIU numbers it
   if (proto === IPPROTO_TCP) isk.tcp_opts = dumpTcpOpts(fd, where);
 
   if (proto === IPPROTO_UDP) return { isk };
