@@ -19,7 +19,7 @@
 
 import type { DumpFdCtx, DumpOutcome, FdKind, RestoreFdCtx } from './types.ts';
 import { TscrError } from '../errors.ts';
-import { readFileSync, readlinkSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import {
   check, errnoName, getSockInt, inNetns, setSockInt, sockName, tcpShimRaw, tcpStateFromBuffer, tcpStateToBuffer,
   TCP_QUEUE, TCP_RESTORE_STEPS, type TcpState,
@@ -221,6 +221,35 @@ function restoreTcpOpts(fd: number, o: any, where: any): void {
 }
 
 // ---- dump ----------------------------------------------------------------------
+/** Established TCP connections whose sockets `pid` holds, from /proc/PID/net/tcp{,6} (its namespace's table). */
+export function establishedOf(pid: number): ConnTuple[] {
+  const inodes = new Set<string>();
+  try {
+    for (const f of readdirSync(`/proc/${pid}/fd`)) {
+      try { const m = readlinkSync(`/proc/${pid}/fd/${f}`).match(/^socket:\[(\d+)\]$/); if (m) inodes.add(m[1]); } catch { /* closed meanwhile */ }
+    }
+  } catch { return []; }
+  const out: ConnTuple[] = [];
+  for (const [file, family] of [['tcp', AF_INET], ['tcp6', AF_INET6]] as const) {
+    let text = '';
+    try { text = readFileSync(`/proc/${pid}/net/${file}`, 'utf8'); } catch { continue; }
+    for (const line of text.split('\n').slice(1)) {
+      const c = line.trim().split(/\s+/);
+      if (c.length < 10 || c[3] !== '01' || !inodes.has(c[9])) continue;
+      const end = (x: string) => { const [a, p] = x.split(':'); return { addr: addrToText(family, procAddr(a)), port: parseInt(p, 16) }; };
+      const l = end(c[1]), r = end(c[2]);
+      out.push({ family: FAMILY[family] as 'INET' | 'INET6', src: l.addr, sport: l.port, dst: r.addr, dport: r.port });
+    }
+  }
+  return out;
+}
+/** /proc/net/tcp address: 32-bit words in host (little-endian) order. */
+function procAddr(hex: string): Buffer {
+  const b = Buffer.alloc(16);
+  for (let w = 0; w < hex.length / 8; w++) b.writeUInt32LE(parseInt(hex.slice(w * 8, w * 8 + 8), 16) >>> 0, w * 4);
+  return b;
+}
+
 /** Does `pid` live in another network namespace than tscr? (then sock_diag and nft must run there) */
 function otherNetns(pid: number): boolean {
   try { return readlinkSync(`/proc/${pid}/ns/net`) !== readlinkSync('/proc/self/ns/net'); } catch { return false; }
@@ -228,11 +257,11 @@ function otherNetns(pid: number): boolean {
 
 export interface InetDumpResult { isk: any; stream?: any; tuple?: ConnTuple }
 
-interface DumpState { lock?: NetLock; repaired: number[] }
+interface DumpState { lock?: NetLock; repaired: number[]; scanned: Set<number> }
 function dumpState(ctx: { shared?: Map<string, unknown>; opts: Record<string, unknown>; pid: number }): DumpState {
   const m = ctx.shared ?? ((ctx as any).shared = new Map());
   let s = m.get('inet') as DumpState | undefined;
-  if (!s) { s = { repaired: [] }; m.set('inet', s); }
+  if (!s) { s = { repaired: [], scanned: new Set() }; m.set('inet', s); }
   if (!s.lock) s.lock = new NetLock(String(ctx.opts.rootPid ?? ctx.pid), { netnsPid: otherNetns(ctx.pid) ? ctx.pid : undefined });
   return s;
 }
@@ -318,6 +347,9 @@ export function dumpInetSocket(
   // Lock the connection before reading its state, then freeze it in repair mode.
   const st = dumpState(ctx);
   const tuple: ConnTuple = { family: FAMILY[family] as any, src, sport: local.port, dst, dport: peer.port };
+  // one nft call for every established connection of this process (a server with
+  // hundreds of clients pays one process spawn, not hundreds), then this one for sure
+  if (!st.scanned.has(ctx.pid)) { st.scanned.add(ctx.pid); st.lock!.add(establishedOf(ctx.pid)); }
   st.lock!.add([tuple]);
   const keep = check(sh.fd_dup(fd), 'dup', where);
   const r = sh.tcp_repair(fd, TCP_REPAIR_ON);
