@@ -412,7 +412,7 @@ function closer(): (fd: number) => void {
 }
 
 // ---- restore ---------------------------------------------------------------------
-interface RestoreState { lock?: NetLock; repaired: number[]; noReuse: number[] }
+interface RestoreState { lock?: NetLock; repaired: number[]; noReuse: number[]; scanned?: boolean }
 function restoreState(shared: Map<string, unknown>, opts: Record<string, unknown>): RestoreState {
   let s = shared.get('inet') as RestoreState | undefined;
   if (!s) { s = { repaired: [], noReuse: [] }; shared.set('inet', s); }
@@ -604,6 +604,22 @@ export const inetKind: FdKind = {
     if (byName(PROTO, isk.proto, 'protocol') === IPPROTO_TCP && state === 1) {
       const file = `tcp-stream-${Number(isk.ino).toString(16)}.img`;
       stream = ctx.imageFile ? ctx.imageFile(file)?.[0] ?? null : (ctx.image('TCP_STREAM').find((e) => e.ino === isk.ino) ?? null);
+    }
+    if (stream) {
+      // lock every established connection of the checkpoint in one nft call
+      const rs = restoreState(ctx.shared, ctx.opts);
+      if (!rs.scanned) {
+        rs.scanned = true;
+        const all: ConnTuple[] = [];
+        for (const e of ctx.image('FILES') ?? []) {
+          const k = e?.isk;
+          if (!k || (k.state !== 'ESTABLISHED' && k.state !== 1) || byName(PROTO, k.proto, 'protocol') !== IPPROTO_TCP) continue;
+          const fam = byName(FAMILY, k.family, 'family');
+          all.push({ family: FAMILY[fam] as 'INET' | 'INET6', src: addrToText(fam, addrFromText(fam, k.src_addr)), sport: k.src_port,
+            dst: addrToText(fam, addrFromText(fam, k.dst_addr)), dport: k.dst_port });
+        }
+        rs.lock!.add(all);
+      }
     }
     return restoreInetSocket(isk, stream, ctx);
   },
