@@ -7,7 +7,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readlinkSync } from 'node:fs';
 import { check, tcpShimRaw, sockName } from '../shim/native.ts';
-import { dumpInetSocket, finishInetDump, restoreInetSocket, finishInetRestore } from '../lib/kinds/inet.ts';
+import { dumpInetSocket, finishInetDump, restoreInetSocket, finishInetRestore, addrFromText } from '../lib/kinds/inet.ts';
 import { NetLock } from '../lib/netlock.ts';
 import { readExact, writeAll, setTimeouts, closeSilently, ip4 } from './helpers/tcp.ts';
 import { readSync, writeSync } from 'node:fs';
@@ -15,11 +15,12 @@ import { readSync, writeSync } from 'node:fs';
 const sh = tcpShimRaw();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function pair(): { a: number; b: number } {
-  const l = check(sh.socket(2, 1, 6), 'socket');
-  check(sh.sock_bind(l, 2, ip4('127.0.0.1'), 0, 0), 'bind'); check(sh.sock_listen(l, 1), 'listen');
-  const a = check(sh.socket(2, 1, 6), 'socket');
-  check(sh.sock_connect(a, 2, ip4('127.0.0.1'), sockName(l, false).port, 0), 'connect');
+function pair(v6 = false): { a: number; b: number } {
+  const fam = v6 ? 10 : 2, addr = v6 ? addrFromText(10, '::1') : ip4('127.0.0.1');
+  const l = check(sh.socket(fam, 1, 6), 'socket');
+  check(sh.sock_bind(l, fam, addr, 0, 0), 'bind'); check(sh.sock_listen(l, 1), 'listen');
+  const a = check(sh.socket(fam, 1, 6), 'socket');
+  check(sh.sock_connect(a, fam, addr, sockName(l, false).port, 0), 'connect');
   let b = -1;
   for (let i = 0; i < 1000 && b < 0; i++) b = sh.sock_accept(l);
   check(b, 'accept');
@@ -46,13 +47,13 @@ async function migrate(fd: number, name: string): Promise<{ fd: number; state: s
 const eof = (fd: number) => readSync(fd, Buffer.alloc(8), 0, 8, null) === 0;
 const tryWrite = (fd: number) => { try { writeSync(fd, Buffer.from('x')); return 'ok'; } catch (e: any) { return e.code; } };
 
-test('CLOSE_WAIT: unread data, then EOF; writing back still works', async () => {
-  const { a, b } = pair();
+for (const v6 of [false, true]) test(`CLOSE_WAIT${v6 ? ' (IPv6)' : ''}: unread data, then EOF; writing back still works`, async () => {
+  const { a, b } = pair(v6);
   try {
     writeAll(a, Buffer.from('last words'));
     sh.shutdown(a, 1);
     await sleep(50);
-    const m = await migrate(b, 'cw');
+    const m = await migrate(b, v6 ? 'cw6' : 'cw');
     assert.is(m.state, 'CLOSE_WAIT');
     assert.is(readExact(m.fd, 10).toString(), 'last words');
     assert.ok(eof(m.fd), 'EOF after the data');
