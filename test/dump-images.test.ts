@@ -105,6 +105,26 @@ test('memory: sparse, read-only, PROT_NONE, heap; only present pages stored', as
   } finally { d.done(); }
 });
 
+test('memory without PAGEMAP_SCAN (the /proc/PID/pagemap fallback) stores the same pages', async () => {
+  const fx = await startFixture('memory', ['4']);
+  const dirs = [mkdtempSync(join(tmpdir(), 'tscr-img-scan-')), mkdtempSync(join(tmpdir(), 'tscr-img-noscan-'))];
+  try {
+    const a = await runTscr(['dump', '-t', String(fx.pid), '-D', dirs[0], '-R']);
+    const b = await runTscr(['dump', '-t', String(fx.pid), '-D', dirs[1], '-R'], { env: { TSCR_NO_PAGEMAP_SCAN: '1' } });
+    assert.is(a.code, 0, a.stderr);
+    assert.is(b.code, 0, b.stderr);
+    const pages = async (d: string) => {
+      const set = new Set<bigint>();
+      for (const e of (await readImage(d, `pagemap-${fx.pid}.img`)).entries.slice(1)) for (let i = 0; i < Number(e.nr_pages); i++) set.add(big(e.vaddr) + BigInt(i * PAGE));
+      return set;
+    };
+    const pa = await pages(dirs[0]), pb = await pages(dirs[1]);
+    for (const v of pa) assert.ok(pb.has(v), `fallback stores ${v.toString(16)} too`);
+    assert.ok(pb.size - pa.size <= 16, `fallback stores at most a few more (zero-pfn) pages: ${pb.size} vs ${pa.size}`);
+    assert.is(await fx.check(), 'PASS');
+  } finally { fx.kill(); for (const d of dirs) rmSync(d, { recursive: true, force: true }); }
+});
+
 test('tree: sessions and groups', async () => {
   const d = await dumpFixture('tree');
   try {

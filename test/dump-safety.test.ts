@@ -33,6 +33,21 @@ test('unsupported fd (pidfd): clear error, target unharmed', async () => {
   } finally { fx.kill(); rmSync(dir, { recursive: true, force: true }); }
 });
 
+for (const [what, re] of [['zombie', /unsupported: zombie process \d+/], ['seccomp', /unsupported: seccomp filter in pid \d+/]] as const) {
+  test(`unsupported ${what}: clear error, target unharmed`, async () => {
+    const fx = await startFixture('unsupported', [what]);
+    const dir = tmp(what);
+    try {
+      const before = maps(fx.pid);
+      const r = await runTscr(['dump', '-t', String(fx.pid), '-D', dir]);
+      assert.is(r.code, 1);
+      assert.match(r.stderr, re);
+      await untouched(fx.pid, before);
+      assert.is(await fx.check(), 'PASS');
+    } finally { fx.kill(); rmSync(dir, { recursive: true, force: true }); }
+  });
+}
+
 test('--json error output on failure', async () => {
   const fx = await startFixture('unsupported');
   const dir = tmp('json');
@@ -98,6 +113,25 @@ test('without --leave-running the tree is killed after the dump', async () => {
     assert.is(r.code, 0, r.stderr);
     for (let i = 0; i < 50 && pidAlive(fx.pid); i++) await sleep(20);
     assert.not.ok(pidAlive(fx.pid), 'root killed');
+  } finally { fx.kill(); rmSync(dir, { recursive: true, force: true }); }
+});
+
+test('a stopped (SIGSTOP) process stays stopped after dump -R and is recorded as Stopped', async () => {
+  const fx = await startFixture('loop');
+  const dir = tmp('stopped');
+  try {
+    process.kill(fx.pid, 'SIGSTOP');
+    for (let i = 0; i < 50 && !/State:\s+T/.test(readFileSync(`/proc/${fx.pid}/status`, 'utf8')); i++) await sleep(10);
+    const r = await runTscr(['dump', '-t', String(fx.pid), '-D', dir, '-R']);
+    assert.is(r.code, 0, r.stderr);
+    await sleep(100);
+    assert.match(readFileSync(`/proc/${fx.pid}/status`, 'utf8'), /State:\s+T \(stopped\)/);
+    const { readImage } = await import('./helpers/images.ts');
+    const tc = (await readImage(dir, `core-${fx.pid}.img`)).entries[0].tc;
+    assert.ok(tc.task_state === 'Stopped' || tc.task_state === 6, `task_state ${tc.task_state}`);
+    assert.is(tc.stop_signo, 19);
+    process.kill(fx.pid, 'SIGCONT');
+    assert.is(await fx.check(), 'PASS');
   } finally { fx.kill(); rmSync(dir, { recursive: true, force: true }); }
 });
 

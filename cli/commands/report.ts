@@ -11,11 +11,9 @@ const report: Command = {
   describe: 'Write one self-contained HTML page about a checkpoint: tree, memory maps, fds, findings (offline)',
   builder: (y: any) => y
     .positional('dir', { type: 'string', describe: 'image directory' })
-    .option('html', { type: 'string', describe: 'output file (default: the global -o/--log-file value, else report.html)' }),
+    .option('output', { alias: ['o', 'html'], type: 'string', describe: 'output file (default: report.html)' }),
   run(args: any, ctx) {
-    // `-o report.html` is the documented spelling; -o is also the global log-file
-    // option, so for this command it names the report and nothing is logged there.
-    const out = String(args.html ?? args['log-file'] ?? 'report.html');
+    const out = String(args.output ?? 'report.html');
     const cp = openCheckpoint(String(args.dir));
     const v = validateCheckpoint(cp);
     const html = renderReport(cp, v);

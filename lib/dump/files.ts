@@ -31,11 +31,11 @@ export class FileTable {
   private byKey = new Map<string, { id: number; pid: number; fd: number }[]>();
   private plain = new Map<string, number>();
   extra = new ExtraImages();
-  /** Per-dump cache for fd kinds (DumpFdCtx.shared) and shmem contents they hand over (writeShmem). */
+  /** Per-dump cache of the fd kinds (DumpFdCtx.shared), and whole image files they add (tcp-stream-<ino>.img). */
   shared = new Map<string, unknown>();
-  shmem = new Map<number, { off: number; data: Buffer }[]>();
-  /** Whole image files fd kinds add (tcp-stream-<ino>.img, issue 5). */
   files: { file: string; magic: string; entries: any[] }[] = [];
+  /** shmem contents the fd kinds hand over (DumpFdCtx.writeShmem: memfd, shared anonymous memory). */
+  shmem = new Map<number, { off: number; data: Buffer }[]>();
 
   newId(): number { return this.next++; }
 

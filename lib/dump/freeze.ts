@@ -26,6 +26,13 @@ export function freezeTree(root: number, log: (t: string) => void, checkAbort: (
     if (e instanceof TscrError && e.code === 'E_NOT_FOUND') throw new TscrError('E_NOT_FOUND', `no process with pid ${root}`, { pid: root, hint: 'check the pid with `ps`' });
     throw e;
   }
+  if ((Number(stat(root).f[6]) & 0x00200000) !== 0) {
+    throw new TscrError('E_USAGE', `process ${root} is a kernel thread; there is nothing to checkpoint`, { pid: root });
+  }
+  for (let p = process.pid; p > 1; ) {
+    if (p === root) throw new TscrError('E_USAGE', `process ${root} is tscr's own ancestor (the shell that started it?); tscr cannot freeze the tree it runs in`, { pid: root, hint: 'start the program with setsid, or from another terminal, and dump it by its pid' });
+    try { p = Number(stat(p).f[1]); } catch { break; }
+  }
   const s = ptraceShimRaw();
   const auto = new Set<number>(); // tids attached by TRACECLONE/TRACEFORK, not yet waited for
   const seizeOne = (pid: number, tid: number) => {
@@ -57,6 +64,7 @@ export function freezeTree(root: number, log: (t: string) => void, checkAbort: (
         t.stopped = true;
         return; // stopped in the event stop; good enough to dump
       }
+      if (st.event === PTRACE_EVENT.STOP && st.sig !== 5 /* SIGTRAP: our interrupt */) t.stopSig = st.sig; // was in a group-stop
       if (st.event === PTRACE_EVENT.STOP || st.event !== 0) { t.stopped = true; return; }
       // signal-delivery-stop: keep the signal for detach, re-stop
       t.pendingSigs.push(st.sig);
@@ -73,6 +81,15 @@ export function freezeTree(root: number, log: (t: string) => void, checkAbort: (
       const pid = queue.shift()!;
       if (seen.has(pid)) continue;
       seen.add(pid);
+      if (pid !== root && !fz.threads.has(pid)) {
+        let state = '';
+        try { state = stat(pid).f[0]; } catch { continue; }
+        if (state === 'Z' || state === 'X') {
+          throw new TscrError('E_UNSUPPORTED', `unsupported: zombie process ${pid} in the tree (its parent has not reaped it yet)`, {
+            pid, hint: 'wait until the parent reaps its child (or dump when no child has exited unreaped); the tree was left running as it was',
+          });
+        }
+      }
       for (const tid of tasks(pid)) {
         if (!fz.all.has(tid)) { seizeOne(pid, tid); found++; }
       }

@@ -10,6 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { rmSync, existsSync, writeFileSync } from 'node:fs';
 import { kinds } from '../kinds/index.ts';
+import { shmemHooks } from '../kinds/shmem.ts';
 import { freezeTree, thawTree, type Frozen } from './freeze.ts';
 import { Injector } from './inject.ts';
 import { procState, coreEntries, type ProcState } from './task.ts';
@@ -82,7 +83,7 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
   let encoding: 'binary' | 'json' = 'json';
   const dumps: ProcDump[] = [];
   let bytes = 0;
-  let tMem = 0, tWrite = 0;
+  let tMem = 0, tWrite = 0, tm0 = 0;
   try {
     const inTree = new Set(fz.pids);
     // sessions and groups: as CRIU, a tree whose session/group leader is outside needs --shell-job
@@ -92,6 +93,14 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
       if (!opts.shellJob && (!inTree.has(sid) || !inTree.has(pgid)) && p === pid) {
         throw new TscrError('E_DUMP', `process ${p} belongs to session ${sid} / group ${pgid}, whose leader is outside the dumped tree`, {
           pid: p, hint: 'pass --shell-job if it was started from a shell, or start it with setsid',
+        });
+      }
+    }
+    for (const p of fz.pids) {
+      const mode = Number(status(p).Seccomp ?? 0);
+      if (mode !== 0) {
+        throw new TscrError('E_UNSUPPORTED', `unsupported: seccomp ${mode === 1 ? 'strict mode' : 'filter'} in pid ${p}`, {
+          pid: p, hint: 'tscr does not checkpoint seccomp filters yet (restoring without them would drop the sandbox); the process was left running as it was',
         });
       }
     }
@@ -113,6 +122,7 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
       }
       if (err) throw err;
     }
+    ctx.log(1, `injected queries done; scratch pages removed from ${fz.pids.length} processes`);
     if (opts.failAfter === 'inject') throw new TscrError('E_DUMP', 'failing on request after the injection phase (test hook)');
     // 3. memory layout, files, fds
     const ft = new FileTable();
@@ -122,12 +132,13 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
       ctx.checkAbort();
       const ps = states.get(p)!;
       const exeId = exeFileId(ft, p);
-      const plans = planVmas(p, readSmaps(p), (v) => mappedFileId(ft, p, v));
+      const plans = planVmas(p, readSmaps(p), (v) => mappedFileId(ft, p, v), shmemHooks(ft, p, log));
       const mm = mmEntry(p, ps.brk, exeId, plans, ps.dumpable, ps.thpDisabled);
       const fdinfo = dumpFds(ft, p, { ...opts, 'shell-job': opts.shellJob, 'tcp-established': opts.tcpEstablished, 'ext-unix-sk': opts.extUnixSk, rootPid: pid }, log);
       const fs = fsEntry(ft, p);
       const cores = coreEntries(p, ps);
       const runs = findPages(p, plans);
+      ctx.log(1, `pid ${p}: ${fz.threads.get(p)!.length} threads, ${plans.length} VMAs, ${runs.reduce((a, r) => a + r.nr, 0)} pages to store, ${fdinfo.length} fds`);
       const id = vmId++;
       dumps.push({ pid: p, ps, plans, runs, mm, fdinfo, fs, cores, pagesId: pagesId++, ids: { vm_id: id, files_id: id, fs_id: id, sighand_id: id, ...NS_IDS } });
     }
@@ -138,7 +149,7 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
     }
     // 4. pages
     const total = dumps.reduce((a, d) => a + d.runs.reduce((b, r) => b + r.nr * 4096, 0), 0);
-    const tm0 = performance.now();
+    tm0 = performance.now();
     for (const d of dumps) {
       const base = bytes;
       let lastSleep = 0;
@@ -194,7 +205,9 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
       page_pipes: 0, page_pipe_bufs: 0, shpages_scanned: 0, shpages_skipped_parent: 0, shpages_written: 0,
     } }]);
     if (opts.failAfter === 'write') throw new TscrError('E_DUMP', 'failing on request before writing images (test hook)');
+    const tf0 = performance.now();
     encoding = await sink.flush(opts.sync ?? !opts.leaveRunning);
+    ctx.log(3, `timing: freeze ${(tFrozen - t0).toFixed(1)} ms, collect ${(tm0 - tFrozen).toFixed(1)} ms, pages ${tMem.toFixed(1)} ms, encode+write ${(performance.now() - tf0).toFixed(1)} ms`);
     tWrite = performance.now() - tw0;
     ok = true;
   } finally {
@@ -208,7 +221,6 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
   }
   const seconds = (performance.now() - t0) / 1000;
   log(`dumped ${dumps.length} processes: ${bytes} bytes of pages in ${(tMem / 1000).toFixed(3)} s, images in ${(tWrite / 1000).toFixed(3)} s`);
-  void status;
   return {
     dir: opts.dir, processes: dumps.length, threads: fz.all.size,
     vmas: dumps.reduce((a, d) => a + d.plans.length, 0), pages: bytes / 4096, bytes, seconds,

@@ -37,7 +37,10 @@ export function readSmaps(pid: number): Vma[] {
   return out;
 }
 
-export type VmaKind = 'anon' | 'file-private' | 'file-shared' | 'anon-shared' | 'vdso' | 'vvar' | 'vsyscall' | 'unsupported';
+export type VmaKind = 'anon' | 'file-private' | 'file-shared' | 'anon-shared' | 'memfd' | 'vdso' | 'vvar' | 'vsyscall' | 'unsupported';
+
+/** Shared memory of the fd kinds (issue 4, lib/kinds/shmem.ts): contents of shmem objects, files.img ids of memfds. */
+export interface ShmemHooks { anonShared(v: Vma): void; memfdId(v: Vma): number }
 
 export interface VmaPlan {
   vma: Vma;
@@ -51,7 +54,7 @@ export interface VmaPlan {
 const MADV: [string, number][] = [['dc', 10], ['mg', 12], ['hg', 14], ['nh', 15], ['dd', 16], ['wf', 18]];
 
 /** Classify VMAs and build vma_entry objects. fileIdFor(vma) gives the files.img id of a file mapping. */
-export function planVmas(pid: number, vmas: Vma[], fileIdFor: (v: Vma) => number): VmaPlan[] {
+export function planVmas(pid: number, vmas: Vma[], fileIdFor: (v: Vma) => number, shmem?: ShmemHooks): VmaPlan[] {
   const out: VmaPlan[] = [];
   for (let i = 0; i < vmas.length; i++) {
     const v = vmas[i];
@@ -88,6 +91,18 @@ export function planVmas(pid: number, vmas: Vma[], fileIdFor: (v: Vma) => number
         status = ['VMA_AREA_REGULAR', ...(v.name === '[heap]' ? ['VMA_AREA_HEAP'] : []), 'VMA_ANON_PRIVATE'];
       }
       if (v.vmflags.has('gd')) flags.push('MAP_GROWSDOWN');
+    } else if (shmem && shared && v.name === '/dev/zero' && v.deleted) {
+      // MAP_SHARED|MAP_ANONYMOUS: a shmem object named by its inode; contents in pagemap-shmem-<ino>.img
+      kind = 'anon-shared'; flags.push('MAP_ANON'); status = ['VMA_AREA_REGULAR', 'VMA_ANON_SHARED'];
+      base.shmid = v.ino;
+      base.pgoff = u64(v.pgoff);
+      shmem.anonShared(v);
+    } else if (shmem && v.name.startsWith('/memfd:')) {
+      // a memfd mapping: shmid is the files.img id of a MEMFD entry, as CRIU 4.2 writes it
+      kind = 'memfd';
+      status = ['VMA_AREA_REGULAR', shared ? 'VMA_FILE_SHARED' : 'VMA_FILE_PRIVATE', 'VMA_AREA_MEMFD'];
+      base.pgoff = u64(v.pgoff);
+      base.shmid = shmem.memfdId(v);
     } else if (v.name.startsWith('/dev/zero') || v.name.startsWith('/SYSV') || v.name.startsWith('/memfd:') || v.dev === '00:01') {
       kind = 'unsupported'; status = [];
     } else {
@@ -97,16 +112,17 @@ export function planVmas(pid: number, vmas: Vma[], fileIdFor: (v: Vma) => number
       base.shmid = fileIdFor(v);
       if (v.vmflags.has('gd')) flags.push('MAP_GROWSDOWN');
     }
-    if (kind === 'unsupported' || kind === 'anon-shared') {
+    if (kind === 'unsupported' || (kind === 'anon-shared' && !shmem)) {
       const what = kind === 'anon-shared' ? 'shared anonymous memory' : `mapping of ${v.name}`;
       throw new TscrError('E_UNSUPPORTED', `unsupported: ${what} at ${hex(v.start)}-${hex(v.end)} in pid ${pid}`, { pid, kind: 'vma', hint: 'tscr cannot checkpoint this memory kind yet; the process was left running as it was' });
     }
     base.flags = flags.join(' | ');
     base.status = status.join(' | ');
     if (madv) base.madv = hex(madv);
-    if (kind === 'file-private' || kind === 'file-shared') base.fdflags = hex(BigInt(shared && v.prot[1] === 'w' ? 2 : 0));
-    const dumpPages = kind === 'anon' || kind === 'file-private' || kind === 'vdso';
-    out.push({ vma: v, kind, entry: base, dumpPages, lazy: kind === 'anon', anonOnly: kind === 'file-private' });
+    if (kind === 'file-private' || kind === 'file-shared' || kind === 'memfd') base.fdflags = hex(BigInt(shared && v.prot[1] === 'w' ? 2 : 0));
+    const privMemfd = kind === 'memfd' && !shared;
+    const dumpPages = kind === 'anon' || kind === 'file-private' || kind === 'vdso' || privMemfd;
+    out.push({ vma: v, kind, entry: base, dumpPages, lazy: kind === 'anon', anonOnly: kind === 'file-private' || privMemfd });
   }
   return out;
 }
@@ -151,7 +167,7 @@ export function findPages(pid: number, plans: VmaPlan[]): PageRun[] {
     const MAXR = 4096;
     const out = new BigUint64Array(MAXR * 3);
     const walkEnd = new BigUint64Array(1);
-    let scanOk = true;
+    let scanOk = !process.env.TSCR_NO_PAGEMAP_SCAN; // test hook: force the /proc/PID/pagemap path
     for (const p of plans) {
       if (!p.dumpPages) continue;
       const readable = p.vma.prot[0] === 'r';

@@ -220,12 +220,24 @@ export function procState(inj: Injector, pid: number, threads: Tracee[]): ProcSt
   return { sigactions, itimers, posix, brk, secbits: secbits < 0 ? 0 : secbits, dumpable: dumpable < 0 ? 1 : dumpable, thpDisabled: thp > 0, subreaper, threads: ts };
 }
 
+/** The 16 rlimits, from /proc/PID/limits (listed in RLIMIT_* order); prlimit as fallback. */
 function rlimits(pid: number): any {
+  const INF = (1n << 64n) - 1n;
+  try {
+    const lines = readProc(pid, 'limits').split('\n').slice(1).filter(Boolean);
+    if (lines.length >= 16) {
+      return { rlimits: lines.slice(0, 16).map((l) => {
+        const cols = l.slice(26).trim().split(/\s+/);
+        const v = (x: string) => (x === 'unlimited' ? INF : BigInt(x));
+        return { cur: u64(v(cols[0])), max: u64(v(cols[1])) };
+      }) };
+    }
+  } catch { /* fall back */ }
   const out: any[] = [];
   const b = new BigUint64Array(2);
   for (let r = 0; r < 16; r++) {
     const rc = ptraceShimRaw().getrlimit(pid, r, b);
-    if (rc < 0) throw new TscrError('E_DUMP', `reading rlimit ${r} of process ${pid} failed`, { pid });
+    if (rc < 0) throw new TscrError('E_DUMP', `reading rlimit ${r} of process ${pid} failed (errno ${-rc})`, { pid });
     out.push({ cur: u64(b[0]), max: u64(b[1]) });
   }
   return { rlimits: out };
@@ -266,7 +278,7 @@ export function coreEntries(pid: number, ps: ProcState): Map<number, any> {
     };
     if (leader) {
       core.tc = {
-        task_state: 'Alive', exit_code: 0, personality, flags: Number(st.f[6]),
+        task_state: th.t.stopSig ? 'Stopped' : 'Alive', exit_code: 0, personality, flags: Number(st.f[6]),
         blk_sigset: hex(th.blocked), comm,
         timers: { ...ps.itimers, ...(ps.posix.length ? { posix: ps.posix } : {}) },
         rlimits: rlimits(pid),
@@ -276,6 +288,7 @@ export function coreEntries(pid: number, ps: ProcState): Map<number, any> {
         sigactions: ps.sigactions,
         child_subreaper: ps.subreaper,
       };
+      if (th.t.stopSig) core.tc.stop_signo = th.t.stopSig;
       void leaderStatus;
     }
     core.thread_core = thread_core;

@@ -149,6 +149,18 @@ export async function cachedOfd(ctx: RestoreFdCtx, key: string, create: () => nu
   return dupFd(fd);
 }
 
+/** cachedOfd for callers that cannot wait (the engine's memory step); create must be synchronous. */
+export function cachedOfdSync(ctx: RestoreFdCtx, key: string, create: () => number): number {
+  let fd = ctx.shared.get(key) as number | undefined;
+  if (fd === undefined) {
+    fd = create();
+    ctx.shared.set(key, fd);
+    const keep = fd;
+    ctx.defer?.(() => closeFd(keep));
+  }
+  return dupFd(fd);
+}
+
 /** Every files.img entry of the checkpoint (FILES image, or per-kind legacy images). */
 export function filesEntries(ctx: RestoreFdCtx): any[] {
   return ctx.image('FILES') ?? [];

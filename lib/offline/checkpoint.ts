@@ -3,9 +3,7 @@
 // (val_frames), decodes entries into crit's JSON shape, and builds a per-process
 // model (tree, VMAs, pagemap with offsets into pages-N.img, fds). Never loads the
 // native shim: this runs on any OS.
-import { existsSync } from 'node:fs';
 import { openSource, type Source } from './source.ts';
-import { basename, dirname, join } from 'node:path';
 import { TscrError } from '../errors.ts';
 import { core, passBytes, release, takeBytes } from '../../core-as/host.ts';
 import { KINDS, IMG_COMMON_MAGIC, IMG_SERVICE_MAGIC, X_RAW, hex32, isRawFile } from './magic.ts';
@@ -288,8 +286,36 @@ export class Checkpoint {
     return { pm, pagesId: pmImg[0] ? num(pmImg[0].pages_id) : null };
   }
 
+  /** Bytes queued per file id: TCP in/out queues, unix socket queues, pipe buffers. */
+  queues(): Map<number, { in: number; out?: number }> {
+    const q = new Map<number, { in: number; out?: number }>();
+    const byIno = new Map<number, number>();
+    const byPipe = new Map<number, number[]>();
+    for (const e of this.entries('files.img')) {
+      if (e.isk) byIno.set(num(e.isk.ino), num(e.id));
+      if (e.pipe) { const k = num(e.pipe.pipe_id); if (!byPipe.has(k)) byPipe.set(k, []); byPipe.get(k)!.push(num(e.id)); }
+    }
+    for (const n of this.names) {
+      const m = /^tcp-stream-([0-9a-f]+)\.img$/.exec(n);
+      const id = m ? byIno.get(parseInt(m[1], 16)) : undefined;
+      if (id === undefined) continue;
+      const t = this.entries(n)[0];
+      if (t) q.set(id, { in: num(t.inq_len), out: num(t.outq_len) });
+    }
+    for (const e of this.entries('sk-queues.img')) {
+      const id = num(e.id_for);
+      const cur = q.get(id) ?? { in: 0 };
+      cur.in += num(e.length);
+      q.set(id, cur);
+    }
+    for (const e of this.entries('pipes-data.img')) {
+      for (const id of byPipe.get(num(e.pipe_id)) ?? []) q.set(id, { in: num(e.bytes) });
+    }
+    return q;
+  }
+
   proc(pid: number): Proc {
-    const p = this.procs().find((x) => x.pid === pid);
+    const p = this.procs().find((x) => x.pid === pid) ?? this.procs().find((x) => x.threads.includes(pid)); // a thread id names its process
     if (!p) throw new TscrError('E_NOT_FOUND', `pid ${pid} is not in this checkpoint`, { file: this.path('pstree.img'), pid, hint: `pids here: ${this.procs().map((x) => x.pid).join(', ') || 'none'}` });
     return p;
   }
@@ -325,4 +351,3 @@ export function openCheckpoint(path: string): Checkpoint {
   return new Checkpoint(path);
 }
 
-export { basename, dirname, existsSync };

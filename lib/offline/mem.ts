@@ -24,7 +24,7 @@ export function presentPerVma(p: Proc): number[] {
   for (const e of p.pm) {
     if (e.fileOff < 0 || e.nr <= 0) continue;
     const end = e.vaddr + BigInt(e.nr * PAGE);
-    while (v > 0 && vm[v].start > e.vaddr) v--; // unsorted input: step back
+    while (v > 0 && (v >= vm.length || vm[v].start > e.vaddr)) v--; // unsorted input: step back
     while (v < vm.length && vm[v].end <= e.vaddr) v++;
     for (let k = v; k < vm.length && vm[k].start < end; k++) {
       const a = e.vaddr > vm[k].start ? e.vaddr : vm[k].start;
