@@ -222,6 +222,11 @@ int tscr_tcp_restore(int fd, const struct tscr_tcp_state *st, const struct tscr_
   if (st->opt_mask & OPT_TIMESTAMPS) { o[n].code = ROPT_TIMESTAMP; o[n].val = 0; n++; }
   o[n].code = ROPT_MAXSEG; o[n].val = st->mss_clamp; n++;
   if (setsockopt(fd, SOL_TCP, TCP_REPAIR_OPTIONS, o, (socklen_t)(n * sizeof o[0]))) return -errno;
+  /* The kernel computed the MSS at connect time, before these options: empty IP
+   * options make it compute it again (icsk_sync_mss) with the saved MSS clamp.
+   * Best effort: without it the MSS only grows back over a few round trips. */
+  if (a->family == AF_INET) setsockopt(fd, IPPROTO_IP, IP_OPTIONS, NULL, 0);
+  else setsockopt(fd, IPPROTO_IPV6, IPV6_HOPOPTS, NULL, 0);
   *step = 6;
   if (st->opt_mask & OPT_TIMESTAMPS) {
     v = st->timestamp;
