@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { createServer, type Server as NetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { rawClient, pattern, ip4, startServer, readExact, writeAll, setTimeouts, type Server } from './helpers/tcp.ts';
+import { rawClient, pattern, ip4, startServer, readExact, writeAll, setTimeouts, dumpSockets, type Server } from './helpers/tcp.ts';
 import { tscr, TSCR_BIN, killAll, waitGone, pidLive, sleep } from './helpers/restore.ts';
 import { listLocks, releaseLeftLock } from '../lib/netlock.ts';
 
@@ -77,6 +77,21 @@ test('dump --leave-running --tcp-established: images written, the connection goe
   assert.ok(readdirSync(img).some((f) => f.startsWith('tcp-stream-')), 'tcp-stream image written');
   assert.is(listLocks().filter((t) => t === `tscr-${srv.pid}`).length, 0, 'no lock left');
   assert.ok(pidLive(srv.pid));
+  await stillServing(srv, before.length);
+}));
+
+test('tscr net-unlock after a dump that died mid-way (sockets left in repair mode, lock left)', () => withServer(async (srv) => {
+  const before = pattern(0, 2000, 13, 5);
+  writeAll(srv.client, before);
+  // what a SIGKILLed dump leaves behind: the lock, and the server's socket in repair mode
+  dumpSockets(srv.pid, { 'tcp-established': true, rootPid: srv.pid }, new Map());
+  assert.ok(listLocks().includes(`tscr-${srv.pid}`));
+  const r = tscr(['net-unlock', '-t', String(srv.pid), '--json']);
+  assert.is(r.code, 0, r.stderr);
+  const j = JSON.parse(r.stdout);
+  assert.is(j.lockRemoved, true);
+  assert.is(j.repaired.length, 1, 'one socket taken out of repair mode');
+  assert.is(listLocks().filter((t) => t === `tscr-${srv.pid}`).length, 0);
   await stillServing(srv, before.length);
 }));
 

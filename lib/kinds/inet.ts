@@ -21,7 +21,7 @@ import type { DumpFdCtx, DumpOutcome, FdKind, RestoreFdCtx } from './types.ts';
 import { TscrError } from '../errors.ts';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import {
-  check, errnoName, getSockInt, inNetns, setSockInt, sockName, tcpShimRaw, tcpStateFromBuffer, tcpStateToBuffer,
+  check, errnoName, getSockInt, inNetns, ptraceShimRaw, setSockInt, sockName, tcpShimRaw, tcpStateFromBuffer, tcpStateToBuffer,
   TCP_QUEUE, TCP_RESTORE_STEPS, type TcpState,
 } from '../../shim/native.ts';
 import { NetLock, releaseLeftLock, LOCK_BYPASS_MARK, type ConnTuple } from '../netlock.ts';
@@ -563,7 +563,7 @@ function finishHalfClosed(fd: number, state: number, s: TcpState, family: number
     `sending the peer's ${what} to ${desc} (raw socket)`, { ...where, hint: 'tscr writes that segment itself with a raw socket (needs CAP_NET_RAW)' });
   const sndUna = (s.outq_seq - s.outq_len) >>> 0;
   if (state === S.FIN_WAIT1 || state === S.FIN_WAIT2 || state === S.CLOSING) ourFin(state === S.FIN_WAIT2);
-  if (RCVQ_FIN.has(state)) fromPeer(TH_FIN | TH_ACK, s.inq_seq, state === S.CLOSING ? sndUna : sndUna, 'FIN');
+  if (RCVQ_FIN.has(state)) fromPeer(TH_FIN | TH_ACK, s.inq_seq, sndUna, 'FIN');
   if (state === S.LAST_ACK) ourFin(false);
   if (state === S.FIN_WAIT2) fromPeer(TH_ACK, s.inq_seq, s.outq_seq + 1, 'acknowledgment of our FIN');
 }
@@ -610,6 +610,63 @@ function onlyTimeWait(port: number): boolean {
     }
   }
   return any;
+}
+
+// ---- recovery -------------------------------------------------------------------
+/**
+ * After a dump that could not clean up (tscr killed with SIGKILL): remove the lock
+ * table and take every TCP socket of the tree (root `pid` and its descendants)
+ * out of repair mode. The tree may still be frozen by nothing: ptrace ends with
+ * its tracer, so the processes already run again.
+ */
+export function unlockTree(pid?: number, lockName?: string): { lock: string; lockRemoved: boolean; repaired: { pid: number; fd: number }[] } {
+  const name = lockName?.replace(/^tscr-/, '') ?? String(pid);
+  const netnsPid = pid && otherNetns(pid) ? pid : undefined;
+  const lockRemoved = releaseLeftLock(name, netnsPid);
+  const repaired: { pid: number; fd: number }[] = [];
+  if (pid) {
+    const sh = tcpShimRaw();
+    const p = ptraceShimRaw();
+    for (const q of treeOf(pid)) {
+      const pidfd = p.pidfd_open(q, 0);
+      if (pidfd < 0) continue;
+      try {
+        let fds: string[] = [];
+        try { fds = readdirSync(`/proc/${q}/fd`); } catch { continue; }
+        for (const f of fds) {
+          let link = '';
+          try { link = readlinkSync(`/proc/${q}/fd/${f}`); } catch { continue; }
+          if (!link.startsWith('socket:')) continue;
+          const local = p.pidfd_getfd(pidfd, Number(f));
+          if (local < 0) continue;
+          try {
+            const b = Buffer.alloc(4);
+            if (sh.getsockopt(local, SOL_SOCKET, SO.PROTOCOL, b, 4) < 0 || b.readInt32LE(0) !== IPPROTO_TCP) continue;
+            if (sh.getsockopt(local, SOL_TCP, 19 /* TCP_REPAIR */, b, 4) >= 0 && b.readInt32LE(0) === 1 && sh.tcp_repair(local, TCP_REPAIR_OFF) === 0) {
+              repaired.push({ pid: q, fd: Number(f) });
+            }
+          } finally { sh.fd_close(local); }
+        }
+      } finally { sh.fd_close(pidfd); }
+    }
+  }
+  return { lock: `tscr-${name}`, lockRemoved, repaired };
+}
+
+function treeOf(root: number): number[] {
+  const kids = new Map<number, number[]>();
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const st = readFileSync(`/proc/${d}/stat`, 'utf8');
+      const pp = Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[1]);
+      (kids.get(pp) ?? kids.set(pp, []).get(pp)!).push(Number(d));
+    } catch { /* gone */ }
+  }
+  const out: number[] = [];
+  const walk = (p: number) => { out.push(p); for (const k of kids.get(p) ?? []) walk(k); };
+  walk(root);
+  return out;
 }
 
 // ---- the FdKind ---------------------------------------------------------------
