@@ -368,6 +368,7 @@ export interface TcpShim {
   fd_close(fd: number): number;
   net_setns(nsfd: number): number;
   fd_setfl(fd: number, flags: number): number;
+  tcp_inject(family: number, src16: Buffer, sport: number, dst16: Buffer, dport: number, seq: number, ack: number, flags: number, win: number, mark: number): number;
 }
 let tcpShim: TcpShim | null = null;
 
@@ -395,6 +396,7 @@ export function tcpShimRaw(): TcpShim {
     fd_close: f('int tscr_close(int fd)'),   // shim/ptrace.c
     net_setns: f('int tscr_net_setns(int nsfd)'),
     fd_setfl: f('int tscr_fd_setfl(int fd, int flags)'),
+    tcp_inject: f('int tscr_tcp_inject(int family, void *src16, int sport, void *dst16, int dport, uint32_t seq, uint32_t ack, int flags, int win, uint32_t mark)'),
   };
   return tcpShim;
 }

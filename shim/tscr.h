@@ -108,6 +108,8 @@ int tscr_inet_diag(int family, int proto, uint32_t ino, struct tscr_inet_diag *o
 int tscr_fd_dup(int fd);
 int tscr_net_setns(int nsfd);
 int tscr_fd_setfl(int fd, int flags);
+int tscr_tcp_inject(int family, const uint8_t *src16, int sport, const uint8_t *dst16, int dport,
+                    uint32_t seq, uint32_t ack, int flags, int win, uint32_t mark);
 /* ---- end tcp block ---- */
 
 /* ---- fd kinds (owner: fdkinds; shim/fds.c) ---- */
