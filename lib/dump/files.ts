@@ -31,6 +31,8 @@ export class FileTable {
   private byKey = new Map<string, { id: number; pid: number; fd: number }[]>();
   private plain = new Map<string, number>();
   extra = new ExtraImages();
+  /** mapped file ids by /proc/PID/maps "dev:ino:name" */
+  byMapsKey = new Map<string, number>();
   /** Per-dump cache of the fd kinds (DumpFdCtx.shared), and whole image files they add (tcp-stream-<ino>.img). */
   shared = new Map<string, unknown>();
   files: { file: string; magic: string; entries: any[] }[] = [];
@@ -71,6 +73,15 @@ function regCtx(ft: FileTable, pid: number, fd?: number) {
 
 /** files.img id of a mapped file (and of exe): one id per (dev, ino), like CRIU. */
 export function mappedFileId(ft: FileTable, pid: number, v: Vma): number {
+  // most VMAs of a process map a few files (exe, libc, ...): look up by /proc's dev:ino first
+  const quick = ft.byMapsKey.get(`${v.dev}:${v.ino}:${v.name}`);
+  if (quick !== undefined) return quick;
+  const id = mappedFileIdSlow(ft, pid, v);
+  ft.byMapsKey.set(`${v.dev}:${v.ino}:${v.name}`, id);
+  return id;
+}
+
+function mappedFileIdSlow(ft: FileTable, pid: number, v: Vma): number {
   const path = `/proc/${pid}/map_files/${v.start.toString(16)}-${v.end.toString(16)}`;
   let link: string;
   try { link = readlinkSync(path); } catch { link = v.name + (v.deleted ? ' (deleted)' : ''); }
