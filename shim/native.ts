@@ -365,6 +365,7 @@ export interface TcpShim {
   fd_dup(fd: number): number;
   fd_close(fd: number): number;
   net_setns(nsfd: number): number;
+  fd_setfl(fd: number, flags: number): number;
 }
 let tcpShim: TcpShim | null = null;
 
@@ -391,6 +392,7 @@ export function tcpShimRaw(): TcpShim {
     fd_dup: f('int tscr_fd_dup(int fd)'),
     fd_close: f('int tscr_close(int fd)'),   // shim/ptrace.c
     net_setns: f('int tscr_net_setns(int nsfd)'),
+    fd_setfl: f('int tscr_fd_setfl(int fd, int flags)'),
   };
   return tcpShim;
 }

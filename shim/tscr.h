@@ -107,6 +107,7 @@ struct tscr_inet_diag { uint32_t state, rqueue, wqueue, shutdown; };
 int tscr_inet_diag(int family, int proto, uint32_t ino, struct tscr_inet_diag *out);
 int tscr_fd_dup(int fd);
 int tscr_net_setns(int nsfd);
+int tscr_fd_setfl(int fd, int flags);
 /* ---- end tcp block ---- */
 
 /* ---- fd kinds (owner: fdkinds; shim/fds.c) ---- */

@@ -28,6 +28,8 @@ export interface DumpOptions {
   leaveRunning?: boolean;
   shellJob?: boolean;
   tcpEstablished?: boolean;
+  /** drop connections not accepted yet by a listener (issue 5) */
+  tcpSkipInFlight?: boolean;
   extUnixSk?: boolean;
   /** fsync images before killing the tree (default: on unless --leave-running). */
   sync?: boolean;

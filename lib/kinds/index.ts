@@ -5,11 +5,11 @@
 import type { FdKind, DumpFdCtx } from './types.ts';
 import { TscrError } from '../errors.ts';
 import regfile from './regfile.ts';
-import { fdKinds } from './fdkinds.ts';
 import { inetKind } from './inet.ts';
+import { fdKinds } from './fdkinds.ts';
 
 export const kinds: FdKind[] = [
-  inetKind,
+  inetKind,     // TCP and UDP sockets, IPv4 and IPv6 (issue 5)
   ...fdKinds,   // pipes, unix sockets, eventfd, epoll, timerfd, signalfd, inotify, memfd (issue 4)
   regfile,
 ];

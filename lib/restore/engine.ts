@@ -677,14 +677,14 @@ class Engine {
         { pid: p.pid, fd: num(info?.fd), kind: f.type, hint: 'this fd kind is not implemented yet' });
     }
     const local = await k.restore(this.kindCtx(p, num(info?.fd)), f, info);
-    this.kindsUsed = kinds;
     return this.takeFd(p, process.pid, local);
   }
-  kindsUsed: any[] = [];
-  /** fd kinds' end of restore (issue 5: TCP repair off + network unlock). Never throws. */
+  kindsAll: any[] = [];
+  /** fd kinds' end of restore (issue 5: TCP repair off + network unlock, also on failures before any socket). Never throws. */
   kindsDone(ok: boolean) {
-    for (const k of this.kindsUsed) { try { k.restoreDone?.(this.kindShared, ok, (s: string) => this.log(3, s)); } catch (e) { this.log(1, `warning: ${(e as Error).message}`); } }
-    this.kindsUsed = [];
+    const opts = { tcpEstablished: this.opts.tcpEstablished, rootPid: this.ck.tryImage('pstree')?.entries[0]?.pid };
+    for (const k of this.kindsAll) { try { k.restoreDone?.(this.kindShared, ok, (s: string) => this.log(3, s), opts); } catch (e) { this.log(1, `warning: ${(e as Error).message}`); } }
+    this.kindsAll = [];
   }
 
   /** The context fd kind modules restore with (lib/kinds/types.ts RestoreFdCtx). */
@@ -1026,8 +1026,15 @@ class Engine {
 
   async run(): Promise<RestoreResult> {
     const t0 = performance.now();
-    const plan = this.load();
-    this.preflight();
+    try { this.kindsAll = (await import('../kinds/index.ts')).kinds; } catch { /* no registry */ }
+    let plan: PlanOp[];
+    try {
+      plan = this.load();
+      this.preflight();
+    } catch (e) {
+      this.kindsDone(false);   // issue 5: a refused restore unlocks the network too
+      throw e;
+    }
     const seen = new Set<number>();
     for (const op of plan) if (op.op === 'fork' && !seen.has(op.pid)) { seen.add(op.pid); this.order.push(this.procs.get(op.pid)!); }
     let tTree = 0, tMem = 0;
