@@ -61,6 +61,7 @@ export interface CoreExports extends RuntimeExports {
   lz4_bound(len: number): number;
   lz4_compress(src: number, srcOff: number, len: number, dst: number, dstOff: number, cap: number): number;
   lz4_decompress(src: number, srcOff: number, len: number, dst: number, dstOff: number, cap: number): number;
+  lz4_compress_hc(src: number, srcOff: number, len: number, dst: number, dstOff: number, cap: number, attempts: number): number;
   // archive.ts (archive): verified blocks (docs/archive.md)
   arc_pack_bound(rawLen: number): number;
   arc_pack(src: number, srcOff: number, rawLen: number, dst: number, dstOff: number, cap: number, level: number): number;
@@ -69,6 +70,8 @@ export interface CoreExports extends RuntimeExports {
   // offline (issue 6): validate.ts, diff.ts, memsearch.ts (page hashes via xxh64.ts)
   val_frames(buf: number, mode: number, a: number, b: number, maxEntry: number, maxCount: number): number;
   val_ranges(vmas: number, pm: number): number;
+  val_mm(buf: number): number;
+  val_pagemap(buf: number): number;
   diff_match(a: number, na: number, b: number, nb: number, out: number): number;
   mem_find(hptr: number, hlen: number, nptr: number, nlen: number, out: number, maxHits: number): number;
   [name: string]: unknown;

@@ -114,6 +114,8 @@ export interface PtraceShim {
   kcmp(pid1: number, pid2: number, type: number, idx1: number, idx2: number): number;
   clock(clk: number, out: BigInt64Array): number;
   cpuid(leaf: number, sub: number, out: Uint32Array): number;
+  /** out[i] = 1 for each all-zero page of npages at addr; returns the zero count. */
+  scan_zero(pid: number, addr: bigint | number, npages: number, out: Uint8Array): number | bigint;
   /** Copy remote ranges into out_fd, reading and writing in parallel (two 8 MiB buffers). */
   copy_pages(pid: number, ranges: BigUint64Array, n: number, outFd: number, memFd: number, failAddr: BigUint64Array): number | bigint;
 }
@@ -162,6 +164,7 @@ export function ptraceShimRaw(): PtraceShim {
     kcmp: f('int tscr_kcmp(int pid1, int pid2, int type, uint64_t idx1, uint64_t idx2)'),
     clock: f('int tscr_clock(int clk, void *out)'),
     cpuid: f('int tscr_cpuid(uint32_t leaf, uint32_t sub, void *out)'),
+    scan_zero: f('int64_t tscr_scan_zero(int pid, uint64_t addr, uint64_t npages, void *out)'),
     copy_pages: f('int64_t tscr_copy_pages(int pid, void *ranges, int n, int out_fd, int mem_fd, void *fail_addr)'),
   };
   return ptraceShim;
@@ -362,6 +365,7 @@ export interface TcpShim {
   fd_dup(fd: number): number;
   fd_close(fd: number): number;
   net_setns(nsfd: number): number;
+  fd_setfl(fd: number, flags: number): number;
 }
 let tcpShim: TcpShim | null = null;
 
@@ -388,6 +392,7 @@ export function tcpShimRaw(): TcpShim {
     fd_dup: f('int tscr_fd_dup(int fd)'),
     fd_close: f('int tscr_close(int fd)'),   // shim/ptrace.c
     net_setns: f('int tscr_net_setns(int nsfd)'),
+    fd_setfl: f('int tscr_fd_setfl(int fd, int flags)'),
   };
   return tcpShim;
 }

@@ -315,3 +315,4 @@ int tscr_fd_dup(int fd) { int r = fcntl(fd, F_DUPFD_CLOEXEC, 3); return r < 0 ? 
  * /proc/PID/ns/net or /run/netns/NAME). Sockets created afterwards live there;
  * existing ones stay where they were made. */
 int tscr_net_setns(int nsfd) { return setns(nsfd, CLONE_NEWNET) ? -errno : 0; }
+int tscr_fd_setfl(int fd, int flags) { return fcntl(fd, F_SETFL, flags) ? -errno : 0; }

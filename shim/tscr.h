@@ -57,6 +57,7 @@ int tscr_waitpid(int pid, int options, int *status);
 int tscr_kcmp(int pid1, int pid2, int type, uint64_t idx1, uint64_t idx2);
 int tscr_clock(int clk, int64_t *out);
 int tscr_cpuid(uint32_t leaf, uint32_t sub, uint32_t *out);
+int64_t tscr_scan_zero(int pid, uint64_t addr, uint64_t npages, uint8_t *out);
 int64_t tscr_copy_pages(int pid, const uint64_t *ranges, int n, int out_fd, int mem_fd, uint64_t *fail_addr);
 /* ---- end dump block ---- */
 /* ---- restore (owner: restore, issue 3): shim/restore.c ---- */
@@ -106,6 +107,7 @@ struct tscr_inet_diag { uint32_t state, rqueue, wqueue, shutdown; };
 int tscr_inet_diag(int family, int proto, uint32_t ino, struct tscr_inet_diag *out);
 int tscr_fd_dup(int fd);
 int tscr_net_setns(int nsfd);
+int tscr_fd_setfl(int fd, int flags);
 /* ---- end tcp block ---- */
 
 /* ---- fd kinds (owner: fdkinds; shim/fds.c) ---- */

@@ -62,6 +62,22 @@ test('chain of three: grandchild pages resolve through two parents', async () =>
   assert.ok(readFileSync(join(tmp, 'g3.out', 'pages-1.img')).equals(c));
 });
 
+test('previous checkpoint given as a CRIU directory', async () => {
+  const a = Buffer.alloc(100 * 4096);
+  for (let i = 0; i < 100; i++) a.fill(i + 1, i * 4096, i * 4096 + 3000);
+  const b = Buffer.from(a); b.fill(0x77, 10 * 4096, 12 * 4096);
+  const prevDir = makeDir('d1', a);
+  const arc = join(tmp, 'd2.tscr');
+  const s = await dirToArchive(makeDir('d2', b), arc, { parent: prevDir });
+  assert.is(s.storedPages, 1); // the two changed pages are equal to each other
+  assert.is(s.parentPages, 98);
+  archiveToDir(arc, join(tmp, 'd2.out'));
+  assert.ok(readFileSync(join(tmp, 'd2.out', 'pages-1.img')).equals(b));
+  // the directory changes: the child refuses it
+  writeFileSync(join(prevDir, 'pages-1.img'), b);
+  assert.throws(() => archiveToDir(arc, join(tmp, 'd2.out2')), /is not the one/);
+});
+
 test('writer API: runs fed as they are read, abort removes the partial file', async () => {
   const path = join(tmp, 'api.tscr');
   const w = ArchiveWriter.create(path);

@@ -5,7 +5,7 @@ import * as assert from 'uvu/assert';
 import { copyFileSync, chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, truncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { tscr, pidExists, killAll, waitGone, treePids } from './helpers/restore.ts';
+import { tscr, pidExists, killAll, waitGone, treePids, sleep, TSCR_BIN, startOwnSession } from './helpers/restore.ts';
 
 const SHARED = process.env.TSCR_SHARED ?? '/work/shared/criu-images';
 const FXDIR = '/tmp/tscr-fixtures';
@@ -91,6 +91,44 @@ test('corrupt image (malformed JSON): error names the file', async () => {
     assert.is.not(r.code, 0);
     assert.match(r.stderr, /mm-20870\.json is not valid JSON/);
   } finally { rmSync(dir, { recursive: true, force: true }); }
+});
+
+test('tscr killed mid-restore: every process it made dies with it', async () => {
+  if (!have) return;
+  const dir = copyCase('tree');
+  const pids = treePids(readJ(join(dir, 'pstree.json')));
+  try {
+    await waitGone(pids, 3000);
+    if (pids.some(pidExists)) { console.log('  skip: pid taken'); return; }
+    const { spawn } = await import('node:child_process');
+    const child = spawn(process.execPath, [TSCR_BIN, 'restore', '-D', dir, '-d', '-v'], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, TSCR_TEST: '1', TSCR_TEST_RESTORE_STALL: 'fds-done' } });
+    let err = '';
+    child.stderr.on('data', (d) => { err += d; });
+    for (let i = 0; i < 400 && !err.includes('stalling'); i++) await sleep(25);
+    assert.ok(err.includes('stalling'), err);
+    assert.ok(pids.every(pidExists), 'both processes exist while tscr works');
+    child.kill('SIGKILL');
+    assert.ok(await waitGone(pids, 8000), `left behind: ${pids.filter(pidExists)}`);
+  } finally { killAll(pids); rmSync(dir, { recursive: true, force: true }); }
+});
+
+test('corrupt binary image (a tscr dump with a damaged mm image): names file and offset, makes nothing', async () => {
+  const fx = await startOwnSession('r-counter');
+  const img = join(fx.dir, 'img');
+  mkdirSync(img);
+  try {
+    const d = tscr(['dump', '-t', String(fx.pid), '-D', img]);
+    assert.is(d.code, 0, d.stderr);
+    await waitGone([fx.pid], 8000);
+    const mm = join(img, `mm-${fx.pid}.img`);
+    const bytes = readFileSync(mm);
+    writeFileSync(mm, bytes.subarray(0, Math.floor(bytes.length / 2)));
+    const r = tscr(['restore', '-D', img, '-d']);
+    assert.is.not(r.code, 0);
+    assert.match(r.stderr, /mm-\d+\.img/);
+    assert.match(r.stderr, /offset \d+/);
+    assert.not.ok(pidExists(fx.pid), 'nothing was made');
+  } finally { killAll([fx.pid]); rmSync(fx.dir, { recursive: true, force: true }); }
 });
 
 test('dry-run prints the plan without the shim', () => {

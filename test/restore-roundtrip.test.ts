@@ -36,6 +36,12 @@ test('files: offsets, O_APPEND, dup, cloexec, /dev/null (r-files)', () => roundT
 test('files deleted while open (ghost) (r-files)', () => roundTrip('r-files', [], [], /remap-fpath/));
 test('tree: sessions and groups (r-tree)', () => roundTrip('r-tree'));
 test('credentials (r-creds)', () => roundTrip('r-creds', [], [], /rlimit/));
+// the dump developer's fixtures (fixtures/*.c without the r- prefix)
+test('dump fixture: memory', () => roundTrip('memory'));
+test('dump fixture: tree', () => roundTrip('tree'));
+test('dump fixture: threads', () => roundTrip('threads'));
+test('dump fixture: signals', () => roundTrip('signals'));
+test('dump fixture: files (with a private file mapping and a ghost file)', () => roundTrip('files', [], [], /remap-fpath/));
 test('counter loop (loop)', () => roundTrip('loop'));
 
 test.run();

@@ -8,6 +8,7 @@ const restore: Command = {
   command: 'restore',
   describe: 'Restore a process tree from a checkpoint directory',
   builder: (y: any) => y
+    .alias('o', 'log-file') // CRIU's -o LOGFILE
     .option('images-dir', { alias: 'D', type: 'string', describe: 'directory with the checkpoint images', demandOption: true })
     .alias('o', 'log-file')
     .option('restore-detached', { alias: 'd', type: 'boolean', default: false, describe: 'start the tree and exit (do not wait for it)' })
@@ -17,8 +18,13 @@ const restore: Command = {
     .option('ext-unix-sk', { type: 'boolean', default: false, describe: 'allow unix sockets connected outside the tree' })
     .option('dry-run', { type: 'boolean', default: false, describe: 'print the restore plan and do nothing (works on any OS)' }),
   async run(args, ctx) {
-    const dir = args.imagesDir ?? args.D;
+    let dir = args.imagesDir ?? args.D;
     if (!dir) throw usage('restore needs -D DIR', 'pass the directory `tscr dump -D` wrote');
+    // A tscr archive: verified in full, then extracted to a RAM-backed staging dir (lib/archive-stage.ts).
+    const stage = (await import('../../lib/archive-stage.ts'));
+    const staged = stage.isArchivePath(dir) ? stage.stageForRestore(dir) : null;
+    if (staged) dir = staged.dir;
+    try {
     const opts = {
       dir, shellJob: args.shellJob, tcpEstablished: args.tcpEstablished, extUnixSk: args.extUnixSk,
       log: (l: 1 | 2 | 3 | 4, s: string) => ctx.log(l, s),
@@ -30,7 +36,7 @@ const restore: Command = {
       if (ctx.jsonMode) ctx.json({ dir, ops: plan });
       else {
         ctx.out(`restore plan for ${dir}: ${plan.length} operations\n`);
-        plan.forEach((o, i) => ctx.out(`${String(i + 1).padStart(4)}  ${describeOp(o)}\n`));
+        plan.forEach((o, i) => ctx.out(`${String(i + 1).padStart(4)}  ${describeOp(o)}${o.detail ? `  [${o.detail}]` : ''}\n`));
       }
       return 0;
     }
@@ -41,6 +47,7 @@ const restore: Command = {
       res = await eng.restore({ ...opts, progress: (d: number, t: number) => bar.update(d, t) });
     } finally {
       bar.end();
+      staged?.cleanup();
     }
     if (args.pidfile) writeFileSync(args.pidfile, `${res.root}\n`);
     const summary = {
@@ -56,6 +63,9 @@ const restore: Command = {
     const status = eng.waitRoot(res.root);
     if (ctx.jsonMode) ctx.json({ restored: true, detached: false, ...summary, exit: status });
     return status.signal ? 128 + status.signal : status.code;
+    } finally {
+      staged?.cleanup();
+    }
   },
 };
 export default restore;

@@ -31,9 +31,13 @@ export class FileTable {
   private byKey = new Map<string, { id: number; pid: number; fd: number }[]>();
   private plain = new Map<string, number>();
   extra = new ExtraImages();
+  /** mapped file ids by /proc/PID/maps "dev:ino:name" */
+  byMapsKey = new Map<string, number>();
   /** Per-dump cache of the fd kinds (DumpFdCtx.shared), and whole image files they add (tcp-stream-<ino>.img). */
   shared = new Map<string, unknown>();
   files: { file: string; magic: string; entries: any[] }[] = [];
+  /** shmem contents the fd kinds hand over (DumpFdCtx.writeShmem: memfd, shared anonymous memory). */
+  shmem = new Map<number, { off: number; data: Buffer }[]>();
 
   newId(): number { return this.next++; }
 
@@ -65,6 +69,15 @@ function regCtx(ft: FileTable, pid: number, fd?: number) {
 
 /** files.img id of a mapped file (and of exe): one id per (dev, ino), like CRIU. */
 export function mappedFileId(ft: FileTable, pid: number, v: Vma): number {
+  // most VMAs of a process map a few files (exe, libc, ...): look up by /proc's dev:ino first
+  const quick = ft.byMapsKey.get(`${v.dev}:${v.ino}:${v.name}`);
+  if (quick !== undefined) return quick;
+  const id = mappedFileIdSlow(ft, pid, v);
+  ft.byMapsKey.set(`${v.dev}:${v.ino}:${v.name}`, id);
+  return id;
+}
+
+function mappedFileIdSlow(ft: FileTable, pid: number, v: Vma): number {
   const path = `/proc/${pid}/map_files/${v.start.toString(16)}-${v.end.toString(16)}`;
   let link: string;
   try { link = readlinkSync(path); } catch { link = v.name + (v.deleted ? ' (deleted)' : ''); }
@@ -100,11 +113,12 @@ export function dumpFds(ft: FileTable, pid: number, opts: Record<string, unknown
         const ctx: DumpFdCtx = {
           pid, fd, localFd: local, link, stat: st, info,
           fileId: (key: string) => { const r = ft.idFor(key, pid, fd); lastId = r.id; return r; },
-          addEntry: (magic: string, entry: any) => ft.extra.add(magic, entry),
+          addEntry: (magic: string, entry: any) => (magic === 'FILES' ? ft.add(entry) : ft.extra.add(magic, entry)),
           opts,
           log,
           shared: ft.shared,
           addImageFile: (file: string, magic: string, entries: any[]) => { ft.files.push({ file, magic, entries }); },
+          writeShmem: (shmid, runs) => { ft.shmem.set(shmid, runs); },
         };
         const kind = classify(ctx);
         const entry = kind.dump(ctx);

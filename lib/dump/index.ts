@@ -8,8 +8,9 @@
 // registers, code and mappings as they were: the tree runs on untouched.
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { rmSync, existsSync } from 'node:fs';
-import { freezeTree, thawTree, type Frozen } from './freeze.ts';
+import { rmSync, existsSync, writeFileSync } from 'node:fs';
+import { shmemHooks } from '../kinds/shmem.ts';
+import { freezeTree, thawTree, ZombieError, type Frozen } from './freeze.ts';
 import { Injector } from './inject.ts';
 import { procState, coreEntries, type ProcState } from './task.ts';
 import { readSmaps, planVmas, mmEntry, findPages, pagemapEntries, copyPages, type PageRun, type VmaPlan } from './mm.ts';
@@ -27,6 +28,8 @@ export interface DumpOptions {
   leaveRunning?: boolean;
   shellJob?: boolean;
   tcpEstablished?: boolean;
+  /** drop connections not accepted yet by a listener (issue 5) */
+  tcpSkipInFlight?: boolean;
   extUnixSk?: boolean;
   /** fsync images before killing the tree (default: on unless --leave-running). */
   sync?: boolean;
@@ -48,6 +51,8 @@ export interface DumpResult {
   frozenMs: number;
   encoding: 'binary' | 'json';
   pids: number[];
+  /** Wall time of each phase: freeze, collect (injected queries, VMAs, files), pages, images. */
+  phasesMs: { freeze: number; collect: number; pages: number; images: number };
 }
 
 const NS_IDS = { pid_ns_id: 1, net_ns_id: 2, ipc_ns_id: 3, uts_ns_id: 4, mnt_ns_id: 6, user_ns_id: 7, cgroup_ns_id: 8, time_ns_id: 5 };
@@ -72,14 +77,26 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
   if (!Number.isInteger(pid) || pid <= 1) throw new TscrError('E_USAGE', `not a pid a dump can start from: ${opts.pid}`);
   if (pid === process.pid) throw new TscrError('E_USAGE', 'tscr cannot dump itself');
   const sink = new ImageSink(opts.dir);
-  const fz: Frozen = freezeTree(pid, log, () => ctx.checkAbort());
+  // A zombie child (exited, not yet reaped) cannot be checkpointed; its parent,
+  // once running again, usually reaps it at once: let go and retry a few times.
+  let fz: Frozen;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      fz = freezeTree(pid, log, () => ctx.checkAbort());
+      break;
+    } catch (e) {
+      if (!(e instanceof ZombieError) || attempt >= 20) throw e;
+      log(`${(e as Error).message}; retrying`);
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10 + 10 * attempt);
+    }
+  }
   const tFrozen = performance.now();
   let ok = false;
   let ftRef: FileTable | null = null;
   let encoding: 'binary' | 'json' = 'json';
   const dumps: ProcDump[] = [];
   let bytes = 0;
-  let tMem = 0, tWrite = 0;
+  let tMem = 0, tWrite = 0, tm0 = 0, tf0 = 0;
   try {
     const inTree = new Set(fz.pids);
     // sessions and groups: as CRIU, a tree whose session/group leader is outside needs --shell-job
@@ -89,6 +106,14 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
       if (!opts.shellJob && (!inTree.has(sid) || !inTree.has(pgid)) && p === pid) {
         throw new TscrError('E_DUMP', `process ${p} belongs to session ${sid} / group ${pgid}, whose leader is outside the dumped tree`, {
           pid: p, hint: 'pass --shell-job if it was started from a shell, or start it with setsid',
+        });
+      }
+    }
+    for (const p of fz.pids) {
+      const mode = Number(status(p).Seccomp ?? 0);
+      if (mode !== 0) {
+        throw new TscrError('E_UNSUPPORTED', `unsupported: seccomp ${mode === 1 ? 'strict mode' : 'filter'} in pid ${p}`, {
+          pid: p, hint: 'tscr does not checkpoint seccomp filters yet (restoring without them would drop the sandbox); the process was left running as it was',
         });
       }
     }
@@ -110,6 +135,7 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
       }
       if (err) throw err;
     }
+    ctx.log(1, `injected queries done; scratch pages removed from ${fz.pids.length} processes`);
     if (opts.failAfter === 'inject') throw new TscrError('E_DUMP', 'failing on request after the injection phase (test hook)');
     // 3. memory layout, files, fds
     const ft = new FileTable();
@@ -119,18 +145,24 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
       ctx.checkAbort();
       const ps = states.get(p)!;
       const exeId = exeFileId(ft, p);
-      const plans = planVmas(p, readSmaps(p), (v) => mappedFileId(ft, p, v));
+      const plans = planVmas(p, readSmaps(p), (v) => mappedFileId(ft, p, v), shmemHooks(ft, p, log));
       const mm = mmEntry(p, ps.brk, exeId, plans, ps.dumpable, ps.thpDisabled);
       const fdinfo = dumpFds(ft, p, { ...opts, 'shell-job': opts.shellJob, 'tcp-established': opts.tcpEstablished, 'ext-unix-sk': opts.extUnixSk, rootPid: pid }, log);
       const fs = fsEntry(ft, p);
       const cores = coreEntries(p, ps);
       const runs = findPages(p, plans);
+      ctx.log(1, `pid ${p}: ${fz.threads.get(p)!.length} threads, ${plans.length} VMAs, ${runs.reduce((a, r) => a + r.nr, 0)} pages to store, ${fdinfo.length} fds`);
       const id = vmId++;
       dumps.push({ pid: p, ps, plans, runs, mm, fdinfo, fs, cores, pagesId: pagesId++, ids: { vm_id: id, files_id: id, fs_id: id, sighand_id: id, ...NS_IDS } });
     }
+    // fd kinds' checks across every fd of the tree (unix peers outside it, ...)
+    {
+      const kopts = { ...opts, 'shell-job': opts.shellJob, 'tcp-established': opts.tcpEstablished, 'ext-unix-sk': opts.extUnixSk };
+      for (const k of kinds) k.finishDump?.({ shared: ft.shared, opts: kopts, addEntry: (m: string, e: any) => (m === 'FILES' ? ft.add(e) : ft.extra.add(m, e)), fileId: (key: string) => ft.idFor(key, 0, -1), log });
+    }
     // 4. pages
     const total = dumps.reduce((a, d) => a + d.runs.reduce((b, r) => b + r.nr * 4096, 0), 0);
-    const tm0 = performance.now();
+    tm0 = performance.now();
     for (const d of dumps) {
       const base = bytes;
       let lastSleep = 0;
@@ -163,6 +195,12 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
     }
     sink.put('files.img', 'FILES', ft.entries);
     for (const f of ft.files) sink.put(f.file, f.magic, f.entries);
+    // shmem contents handed over by fd kinds (memfd): pagemap-shmem-<shmid>.img + its own pages file
+    for (const [shmid, runs] of ft.shmem) {
+      const pid = pagesId++;
+      writeFileSync(join(opts.dir, `pages-${pid}.img`), Buffer.concat(runs.map((r) => r.data)));
+      sink.put(`pagemap-shmem-${shmid}.img`, 'PAGEMAP', [{ pages_id: pid }, ...runs.map((r) => ({ vaddr: '0x' + r.off.toString(16), compat_nr_pages: 0, flags: 'PE_PRESENT', nr_pages: r.data.length / 4096 }))]);
+    }
     for (const [magic, entries] of ft.extra.byMagic) {
       if (magic === 'GHOST_FILE') entries.forEach((e, i) => sink.put(extraFileName(magic, i + 1), magic, [e]));
       else sink.put(extraFileName(magic), magic, entries);
@@ -180,7 +218,9 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
       page_pipes: 0, page_pipe_bufs: 0, shpages_scanned: 0, shpages_skipped_parent: 0, shpages_written: 0,
     } }]);
     if (opts.failAfter === 'write') throw new TscrError('E_DUMP', 'failing on request before writing images (test hook)');
+    tf0 = performance.now();
     encoding = await sink.flush(opts.sync ?? !opts.leaveRunning);
+    ctx.log(3, `timing: freeze ${(tFrozen - t0).toFixed(1)} ms, collect ${(tm0 - tFrozen).toFixed(1)} ms, pages ${tMem.toFixed(1)} ms, encode+write ${(performance.now() - tf0).toFixed(1)} ms`);
     tWrite = performance.now() - tw0;
     ok = true;
   } finally {
@@ -194,11 +234,14 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
   }
   const seconds = (performance.now() - t0) / 1000;
   log(`dumped ${dumps.length} processes: ${bytes} bytes of pages in ${(tMem / 1000).toFixed(3)} s, images in ${(tWrite / 1000).toFixed(3)} s`);
-  void status;
   return {
     dir: opts.dir, processes: dumps.length, threads: fz.all.size,
     vmas: dumps.reduce((a, d) => a + d.plans.length, 0), pages: bytes / 4096, bytes, seconds,
     mbps: tMem > 0 ? bytes / (1 << 20) / (tMem / 1000) : 0, frozenMs: Math.round(performance.now() - tFrozen),
     encoding, pids: dumps.map((d) => d.pid),
+    phasesMs: {
+      freeze: Math.round(tFrozen - t0), collect: Math.round(tm0 - tFrozen), pages: Math.round(tMem),
+      images: Math.round(performance.now() - tf0),
+    },
   };
 }

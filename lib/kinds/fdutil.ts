@@ -1,10 +1,9 @@
 // Helpers shared by the fd kind modules of issue 4 (pipe, unix, eventfd, ...):
 // crit-shaped field encodings, per-restore caches of open file descriptions,
 // and checked calls into shim/fds.c.
-import { closeSync } from 'node:fs';
 import type { DumpFdCtx, RestoreFdCtx } from './types.ts';
 import { TscrError } from '../errors.ts';
-import { fdsShim, check } from '../../shim/native.ts';
+import { fdsShim, check, ptraceShimRaw } from '../../shim/native.ts';
 
 export const O = {
   ACCMODE: 3, RDONLY: 0, WRONLY: 1, RDWR: 2, APPEND: 0o2000, NONBLOCK: 0o4000, ASYNC: 0o20000, DIRECT: 0o40000,
@@ -124,7 +123,7 @@ export function setFl(fd: number, flags: number): void {
   if (next !== cur) ck(fds().fcntl(fd, F.SETFL, next), 'fcntl(F_SETFL)');
 }
 export function dupFd(fd: number): number { return ck(fds().fcntl(fd, F.DUPFD_CLOEXEC, 3), 'fcntl(F_DUPFD_CLOEXEC)'); }
-export function closeFd(fd: number): void { try { closeSync(fd); } catch { /* already closed */ } }
+export function closeFd(fd: number): void { ptraceShimRaw().close(fd); }
 
 /** Per-dump cache: ctx.shared when the engine gives one, else a per-ctx fallback. */
 const fallbackShared = new WeakMap<object, Map<string, unknown>>();
@@ -143,6 +142,18 @@ export async function cachedOfd(ctx: RestoreFdCtx, key: string, create: () => nu
   let fd = ctx.shared.get(key) as number | undefined;
   if (fd === undefined) {
     fd = await create();
+    ctx.shared.set(key, fd);
+    const keep = fd;
+    ctx.defer?.(() => closeFd(keep));
+  }
+  return dupFd(fd);
+}
+
+/** cachedOfd for callers that cannot wait (the engine's memory step); create must be synchronous. */
+export function cachedOfdSync(ctx: RestoreFdCtx, key: string, create: () => number): number {
+  let fd = ctx.shared.get(key) as number | undefined;
+  if (fd === undefined) {
+    fd = create();
     ctx.shared.set(key, fd);
     const keep = fd;
     ctx.defer?.(() => closeFd(keep));

@@ -24,7 +24,7 @@ import {
   check, errnoName, getSockInt, setSockInt, sockName, tcpShimRaw, tcpStateFromBuffer, tcpStateToBuffer,
   TCP_QUEUE, TCP_RESTORE_STEPS, type TcpState,
 } from '../../shim/native.ts';
-import { NetLock, type ConnTuple } from '../netlock.ts';
+import { NetLock, releaseLeftLock, type ConnTuple } from '../netlock.ts';
 
 // ---- kernel constants ------------------------------------------------------
 const AF_INET = 2, AF_INET6 = 10;
@@ -100,10 +100,11 @@ export function addrFromText(family: number, t: string | string[] | number[] | u
 
 /** crit's base64 for bytes fields (Python's encodebytes: 76-char lines, each ending in \n). */
 export function critBase64(b: Uint8Array): string {
+  if (!b.byteLength) return '';
   const s = Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64');
-  let o = '';
-  for (let i = 0; i < s.length; i += 76) o += s.slice(i, i + 76) + '\n';
-  return o;
+  const parts = new Array<string>(Math.ceil(s.length / 76));
+  for (let i = 0; i < parts.length; i++) parts[i] = s.slice(i * 76, i * 76 + 76);
+  return parts.join('\n') + '\n';
 }
 const fromBase64 = (s: unknown): Buffer => (typeof s === 'string' ? Buffer.from(s, 'base64') : s instanceof Uint8Array ? Buffer.from(s) : Buffer.alloc(0));
 
@@ -274,7 +275,7 @@ export function dumpInetSocket(
   const isk: any = {
     id, ino, family: FAMILY[family], type: TYPE[type], proto: PROTO[proto], state: TCP_STATES[state] || String(state),
     src_port: local.port, dst_port: peer.port,
-    flags: '0x' + ((ctx.info?.flags ?? 2) >>> 0).toString(16),
+    flags: '0x' + (((ctx.info?.flags ?? 2) & ~0o2000000) >>> 0).toString(16),   // file status flags (no O_CLOEXEC: fdinfo has it)
     backlog: 0,
     src_addr: [src], dst_addr: [dst],
     fown: { uid: 0, euid: 0, signum: 0, pid_type: 0, pid: 0 },
@@ -394,10 +395,13 @@ export function restoreInetSocket(isk: any, stream: any | null, ctx: { shared: M
   const sh = tcpShimRaw();
   const src = addrFromText(family, isk.src_addr), dst = addrFromText(family, isk.dst_addr);
   const srcT = addrToText(family, src), dstT = addrToText(family, dst);
-  const desc = `${isk.family} ${isk.proto} socket ${fmtEnd(srcT, isk.src_port)}${state === 1 ? ' -> ' + fmtEnd(dstT, isk.dst_port) : ''} (id ${isk.id})`;
+  const desc = `${FAMILY[family]} ${PROTO[proto]} socket ${fmtEnd(srcT, isk.src_port)}${state === 1 ? ' -> ' + fmtEnd(dstT, isk.dst_port) : ''} (id ${isk.id})`;
   const fd = check(sh.socket(family, type, proto), `creating ${desc}`, where);
   const rs = restoreState(ctx.shared, ctx.opts);
   try {
+    // file status flags (O_NONBLOCK matters: an event loop must not block in accept/read)
+    const fl = typeof isk.flags === 'string' ? parseInt(isk.flags, isk.flags.startsWith('0x') ? 16 : 10) : Number(isk.flags ?? 0);
+    if (fl & 0o4000) check(sh.fd_setfl(fd, fl & (0o4000 | 0o20000)), 'fcntl(F_SETFL)', where);
     if (family === AF_INET6 && isk.v6only !== undefined) setSockInt(fd, SOL_IPV6, IPV6_V6ONLY, isk.v6only ? 1 : 0, 'IPV6_V6ONLY', where);
     restoreSkOpts(fd, isk.opts, where);
     restoreIpOpts(fd, family, isk.ip_opts, where);
@@ -415,7 +419,9 @@ export function restoreInetSocket(isk: any, stream: any | null, ctx: { shared: M
       if (r < 0) {
         throw new TscrError('E_RESTORE', `cannot bind ${desc}: ${errnoName(-r)}${-r === 98 ? ' (the port is taken)' : ''}`, {
           ...where, errno: -r,
-          hint: -r === 98 ? `another socket holds ${fmtEnd(srcT, isk.src_port)} on this host: stop it, or restore in another network namespace`
+          hint: -r === 98 ? (onlyTimeWait(isk.src_port)
+            ? `only TIME_WAIT remnants of earlier connections hold port ${isk.src_port}, and the program did not set SO_REUSEADDR: retry in a minute`
+            : `another socket holds ${fmtEnd(srcT, isk.src_port)} on this host: stop it, or restore in another network namespace`)
             : -r === 99 ? `this host has no address ${srcT}: restore where that address exists (e.g. a network namespace with it)` : undefined,
         });
       }
@@ -426,19 +432,7 @@ export function restoreInetSocket(isk: any, stream: any | null, ctx: { shared: M
       return fd;
     }
     if (state === 10) {
-      const r = sh.sock_bind(fd, family, src, isk.src_port, 0);
-      if (r === -98 && onlyTimeWait(isk.src_port)) {
-        // Only TIME_WAIT remnants of old connections hold the port (the program had
-        // no SO_REUSEADDR): bind and listen in repair mode, which forces the reuse.
-        check(sh.tcp_repair(fd, TCP_REPAIR_ON), `repair mode for ${desc}`, where);
-        bindIt();
-        check(sh.sock_listen(fd, isk.backlog || 128), `listen on ${desc}`, where);
-        check(sh.tcp_repair(fd, TCP_REPAIR_OFF), `leaving repair mode for ${desc}`, where);
-        setSockInt(fd, SOL_SOCKET, SO.REUSEADDR, 1, 'SO_REUSEADDR', where);   // back to the restore-time value
-        ctx.log(`inet: ${desc}: port held only by TIME_WAIT sockets; bound in repair mode`);
-        return fd;
-      }
-      if (r < 0) bindIt();
+      bindIt();
       check(sh.sock_listen(fd, isk.backlog || 128), `listen on ${desc}`, where);
       return fd;
     }
@@ -448,7 +442,7 @@ export function restoreInetSocket(isk: any, stream: any | null, ctx: { shared: M
       throw new TscrError('E_RESTORE', `${desc} is an established TCP connection`, { ...where, hint: 'restore with --tcp-established' });
     }
     if (!stream) throw new TscrError('E_NOT_FOUND', `${desc} has no tcp-stream image (tcp-stream-${Number(isk.ino).toString(16)}.img)`, where);
-    rs.lock!.add([{ family: isk.family, src: srcT, sport: isk.src_port, dst: dstT, dport: isk.dst_port }]);
+    rs.lock!.add([{ family: FAMILY[family] as 'INET' | 'INET6', src: srcT, sport: isk.src_port, dst: dstT, dport: isk.dst_port }]);
     const r = sh.tcp_repair(fd, TCP_REPAIR_ON);
     if (r < 0) {
       throw new TscrError('E_RESTORE', `the kernel refused TCP repair mode for ${desc}: ${errnoName(-r)}`, {
@@ -500,9 +494,15 @@ export function restoreInetSocket(isk: any, stream: any | null, ctx: { shared: M
 }
 
 /** End of a restore (see FdKind.restoreDone): leave repair mode, unlock. */
-export function finishInetRestore(shared: Map<string, unknown>, ok: boolean, log: (t: string) => void): void {
+export function finishInetRestore(shared: Map<string, unknown>, ok: boolean, log: (t: string) => void, opts: Record<string, unknown> = {}): void {
   const s = shared.get('inet') as RestoreState | undefined;
-  if (!s) return;
+  // the dump's lock (same table name) goes too, even if no socket was rebuilt
+  const left = () => {
+    if ((opts.tcpEstablished || opts['tcp-established']) && opts.rootPid !== undefined && releaseLeftLock(String(opts.rootPid))) {
+      log(`inet: network lock of the dump (nft table inet tscr-${opts.rootPid}) removed`);
+    }
+  };
+  if (!s) { left(); return; }
   shared.delete('inet');
   const sh = tcpShimRaw();
   const close = closer();
@@ -514,7 +514,9 @@ export function finishInetRestore(shared: Map<string, unknown>, ok: boolean, log
     if (ok) sh.tcp_repair(fd, TCP_REPAIR_OFF);
     close(fd);   // on failure the sockets close in repair mode: silently
   }
+  const hadTable = !!s.lock && s.lock.size > 0;   // same table name as the dump's: removing ours removed it
   s.lock?.release();
+  if (!hadTable) left();
   log(`inet: ${s.repaired.length} connection(s) ${ok ? 'resumed' : 'dropped'}; network unlocked`);
 }
 
@@ -560,7 +562,7 @@ export const inetKind: FdKind = {
     const isk = fileEntry.isk;
     let stream: any = null;
     const state = typeof isk.state === 'number' ? isk.state : TCP_STATES.indexOf(isk.state);
-    if (isk.proto === 'TCP' && state === 1) {
+    if (byName(PROTO, isk.proto, 'protocol') === IPPROTO_TCP && state === 1) {
       const file = `tcp-stream-${Number(isk.ino).toString(16)}.img`;
       stream = ctx.imageFile ? ctx.imageFile(file)?.[0] ?? null : (ctx.image('TCP_STREAM').find((e) => e.ino === isk.ino) ?? null);
     }

@@ -3,11 +3,11 @@
 // (pagemap-shmem-<shmid>.img + pages, written by the engine: ctx.writeShmem).
 // The shmem helpers below also serve MAP_SHARED anonymous memory and MAP_SHARED
 // memfd mappings (see restoreShmemFd).
-import { readSync, writeSync } from 'node:fs';
+import { readSync, writeSync, fstatSync } from 'node:fs';
 import type { FdKind, DumpFdCtx, RestoreFdCtx } from './types.ts';
 import { TscrError } from '../errors.ts';
 import {
-  O, F, FOWN, num, big, fds, ck, fileFlags, setFl, cachedOfd, closeFd, dumpShared, rfileFlagsStr, parseFlags, sealsStr, SEALS,
+  O, F, FOWN, num, big, fds, ck, fileFlags, setFl, cachedOfdSync, closeFd, dumpShared, rfileFlagsStr, parseFlags, sealsStr, SEALS,
 } from './fdutil.ts';
 
 const PAGE = 4096;
@@ -39,20 +39,52 @@ export function readShmemRuns(fd: number, size: number): { off: number; data: Bu
   return runs;
 }
 
-/** A memfd in tscr holding the pages of shmem `shmid` (created once per restore; returns a dup). */
-export async function restoreShmemFd(ctx: RestoreFdCtx, shmid: number, size: number, name = 'tscr-shmem', seals = 0): Promise<number> {
-  return cachedOfd(ctx, `shmem:${shmid}`, () => {
+/**
+ * A memfd in tscr holding the pages of shmem `shmid` (created once per restore,
+ * grown to at least minSize; returns a dup the caller closes).
+ */
+export function restoreShmemSync(ctx: RestoreFdCtx, shmid: number, minSize: number, name = 'tscr-shmem'): number {
+  const fd = cachedOfdSync(ctx, `shmem:${shmid}`, () => {
     const fd = ck(fds().memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING), `memfd_create(${name})`, { pid: ctx.pid, fd: ctx.fd });
-    ck(fds().ftruncate(fd, size), 'ftruncate of a memfd');
     if (!ctx.shmem) throw new TscrError('E_INTERNAL', 'the restore engine gives no access to shmem pages (RestoreFdCtx.shmem)', { pid: ctx.pid, fd: ctx.fd });
+    let end = minSize;
     for (const r of ctx.shmem(shmid)) {
-      if (r.off + r.data.length > Math.max(size, r.off + r.data.length) || r.off < 0) throw new TscrError('E_CORRUPT', `shmem ${shmid}: pages at ${r.off} run past its size`, { kind: 'PAGEMAP' });
+      if (r.off < 0 || r.off % PAGE) throw new TscrError('E_CORRUPT', `shmem ${shmid}: pages at offset ${r.off}`, { kind: 'PAGEMAP' });
       let o = 0;
       while (o < r.data.length) o += writeSync(fd, r.data, o, r.data.length - o, r.off + o);
+      end = Math.max(end, r.off + r.data.length);
     }
-    if (size) ck(fds().ftruncate(fd, size), 'ftruncate of a memfd');
-    if (seals) ck(fds().fcntl(fd, F.ADD_SEALS, seals), `adding seals ${sealsStr(seals)}`, { pid: ctx.pid, fd: ctx.fd });
+    ck(fds().ftruncate(fd, end), 'ftruncate of a memfd');
     return fd;
+  });
+  if (Number(fstatSync(fd).size) < minSize) ck(fds().ftruncate(fd, minSize), 'ftruncate of a memfd');
+  return fd;
+}
+export const restoreShmemFd = (ctx: RestoreFdCtx, shmid: number, size: number, name?: string) => restoreShmemSync(ctx, shmid, size, name);
+
+/** The local fd (a dup) of a MEMFD files.img entry: its inode's pages, seals, mode, then its own flags and position. */
+export function memfdLocalSync(ctx: RestoreFdCtx, file: any): number {
+  const m = file.memfd;
+  const inodes = [...(ctx.image('MEMFD_INODE') ?? []), ...(ctx.image('MEMFD') ?? [])]; // engines name it by magic or by file (memfd.img)
+  const inode = inodes.find((e: any) => num(e.inode_id) === num(m.inode_id));
+  if (!inode) throw new TscrError('E_INCONSISTENT', `memfd file ${num(file.id)} names inode ${num(m.inode_id)}, which is not in memfd.img`, { kind: 'MEMFD_INODE', pid: ctx.pid, fd: ctx.fd });
+  const flags = parseFlags(m.flags);
+  const seals = parseFlags(inode.seals, SEALS);
+  return cachedOfdSync(ctx, `memfd:${num(file.id)}`, () => {
+    const base = restoreShmemSync(ctx, num(inode.shmid), num(inode.size), inode.name);
+    try {
+      if (num(inode.size) !== Number(fstatSync(base).size)) ck(fds().ftruncate(base, num(inode.size)), 'ftruncate of a memfd');
+      if (inode.mode !== undefined) ck(fds().fchmod(base, num(inode.mode) & 0o7777), 'fchmod of a memfd');
+      if (ctx.shared.get(`memfd:sealed:${num(inode.shmid)}`) === undefined) {
+        ctx.shared.set(`memfd:sealed:${num(inode.shmid)}`, true);
+        // A memfd made without MFD_ALLOW_SEALING reports F_SEAL_SEAL alone; adding it gives the same.
+        if (seals) ck(fds().fcntl(base, F.ADD_SEALS, seals), `adding seals ${inode.seals}`, { pid: ctx.pid, fd: ctx.fd });
+      }
+      const fd = ck(fds().reopen(base, (flags & O.ACCMODE) | O.LARGEFILE), 'reopening a memfd', { pid: ctx.pid, fd: ctx.fd });
+      ck(fds().lseek(fd, big(m.pos), SEEK_SET), 'lseek of a memfd');
+      setFl(fd, flags);
+      return fd;
+    } finally { closeFd(base); }
   });
 }
 
@@ -91,27 +123,6 @@ export const memfd: FdKind = {
     const inodeId = dumpInode(ctx);
     return { type: 'MEMFD', id, memfd: { id, flags: rfileFlagsStr(flags), pos: Number(ctx.info.pos), fown: FOWN(), inode_id: inodeId } };
   },
-  async restore(ctx, file) {
-    const m = file.memfd;
-    const inode = (ctx.image('MEMFD_INODE') ?? []).find((e: any) => num(e.inode_id) === num(m.inode_id));
-    if (!inode) throw new TscrError('E_INCONSISTENT', `memfd file ${num(file.id)} names inode ${num(m.inode_id)}, which is not in memfd.img`, { kind: 'MEMFD_INODE', pid: ctx.pid, fd: ctx.fd });
-    const flags = parseFlags(m.flags);
-    const seals = parseFlags(inode.seals, SEALS);
-    return cachedOfd(ctx, `memfd:${num(file.id)}`, async () => {
-      const base = await restoreShmemFd(ctx, num(inode.shmid), num(inode.size), inode.name, 0);
-      try {
-        if (inode.mode !== undefined) ck(fds().fchmod(base, num(inode.mode) & 0o7777), 'fchmod of a memfd');
-        if (ctx.shared.get(`memfd:sealed:${num(inode.shmid)}`) === undefined) {
-          ctx.shared.set(`memfd:sealed:${num(inode.shmid)}`, true);
-          // A memfd made without MFD_ALLOW_SEALING reports F_SEAL_SEAL alone; adding it gives the same.
-          if (seals) ck(fds().fcntl(base, F.ADD_SEALS, seals), `adding seals ${inode.seals}`, { pid: ctx.pid, fd: ctx.fd });
-        }
-        const fd = ck(fds().reopen(base, (flags & O.ACCMODE) | O.LARGEFILE), 'reopening a memfd', { pid: ctx.pid, fd: ctx.fd });
-        ck(fds().lseek(fd, big(m.pos), SEEK_SET), 'lseek of a memfd');
-        setFl(fd, flags);
-        return fd;
-      } finally { closeFd(base); }
-    });
-  },
+  restore(ctx, file) { return memfdLocalSync(ctx, file); },
 };
 export default memfd;

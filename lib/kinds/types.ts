@@ -126,10 +126,10 @@ export interface FdKind {
    *  (the restore releases it) when the tree was killed. Must not throw. */
   dumpDone?(shared: Map<string, unknown>, outcome: DumpOutcome): void;
   /** Called once after every fd of every process is installed and before the
-   *  tree resumes (ok=true), or when a restore fails (ok=false), with
+   *  tree resumes (ok=true), or when a restore fails (ok=false, whatever failed), with
    *  RestoreFdCtx.shared. The inet module leaves TCP repair mode and unlocks the
    *  network here. Must not throw. */
-  restoreDone?(shared: Map<string, unknown>, ok: boolean, log: (text: string) => void): void;
+  restoreDone?(shared: Map<string, unknown>, ok: boolean, log: (text: string) => void, opts?: Record<string, unknown>): void;
 }
 // Ownership rule (issue 4 modules): restore() returns a NEW local fd (a dup)
 // that the engine owns and closes once installed; calling restore() again for

@@ -11,12 +11,15 @@
 // error says what failed.
 import { openSync, closeSync, readFileSync, existsSync, statSync, writeFileSync, unlinkSync } from 'node:fs';
 import { dirname, join, basename } from 'node:path';
+import { setPriority as osSetPriority } from 'node:os';
 import { TscrError, isTscrError } from '../errors.ts';
 import { STUB_BIN } from '../paths.ts';
 import { Checkpoint, big, num, flagSet } from './checkpoint.ts';
 import { buildPlan, type PlanOp, type PlanProc } from './plan.ts';
-import { restoreNative, check, type RestoreShim } from '../../shim/native.ts';
+import { restoreNative, check, ptraceShimRaw, type RestoreShim } from '../../shim/native.ts';
 import { kindForType, kinds } from '../kinds/index.ts';
+import { shmemFdForVma } from '../kinds/shmem.ts';
+import { xsaveLayout } from '../dump/task.ts';
 
 // x86_64 syscall numbers
 const NR = {
@@ -75,6 +78,7 @@ interface Proc {
   scratchSize: number;
   made: boolean;
   keep: number[];             // temporary fds kept for passing (closed at fds-done)
+  lateFds?: PlanOp[];         // epoll fds: restored after every other fd of the process (they name other fds)
   maxFd: number;
 }
 
@@ -194,6 +198,32 @@ class Engine {
       });
     }
     return buildPlan(planProcs, { shellJob: this.opts.shellJob });
+  }
+
+  /** Words for --dry-run: what an op will touch. */
+  detailOf(op: PlanOp): string | undefined {
+    const p = this.procs.get(op.pid);
+    if (!p) return undefined;
+    if (op.op === 'mm' && p.mm) {
+      const pm = this.ck.tryImage(`pagemap-${p.pid}`)?.entries ?? [];
+      let pages = 0n;
+      for (const e of pm.slice(1)) if (!e.flags || flagSet(e.flags).has('PE_PRESENT')) pages += big(e.nr_pages ?? 0);
+      const files = new Set<string>();
+      for (const v of p.mm.vmas ?? []) { const st = flagSet(v.status); if (st.has('VMA_FILE_PRIVATE') || st.has('VMA_FILE_SHARED')) { try { files.add(this.pathOf(num(v.shmid))); } catch { /* */ } } }
+      return `${(p.mm.vmas ?? []).length} VMAs, ${pages} pages (${(Number(pages) / 256).toFixed(1)} MiB)${files.size ? `, maps ${[...files].join(', ')}` : ''}`;
+    }
+    if (op.op === 'fd') {
+      const f = this.ck.file(op.b);
+      const info = this.fdinfo(p).find((x: any) => num(x.fd) === op.a);
+      const what = f.reg ? `${f.reg.name}${f.reg.pos ? ` at offset ${num(f.reg.pos)}` : ''}${this.ghostOf(op.b) ? ' (deleted: ghost file)' : ''}` : String(f.type).toLowerCase();
+      return `${what}${num(info?.flags ?? 0) & 1 ? ', close-on-exec' : ''}`;
+    }
+    if (op.op === 'fs') {
+      const e = (this.ck.tryImage(`fs-${p.pid}`) ?? this.ck.tryImage(`fs-${num(p.ids.fs_id ?? p.pid)}`))?.entries[0];
+      if (e?.cwd_id !== undefined) return `cwd ${this.pathOf(num(e.cwd_id))}, umask ${num(e.umask ?? 0).toString(8)}`;
+    }
+    if (op.op === 'fork') return `${p.core.tc?.comm ?? ''}`.trim() || undefined;
+    return undefined;
   }
 
   fdinfo(p: Proc): any[] {
@@ -386,7 +416,12 @@ class Engine {
       let flags = 0; for (const f of flagSet(v.flags)) flags |= MAP[f] ?? 0;
       flags |= MAP.MAP_FIXED;
       let fd = -1, pgoff = 0n, mapProt = prot | 2;
-      if (s.has('VMA_FILE_PRIVATE')) {
+      let closeAfter = false;
+      if (s.has('VMA_AREA_MEMFD') || s.has('VMA_ANON_SHARED')) {
+        fd = this.shmemFdIn(p, v, s.has('VMA_AREA_MEMFD')); closeAfter = true; pgoff = big(v.pgoff); flags &= ~MAP.MAP_ANON;
+        if (s.has('VMA_ANON_SHARED')) flags = (flags & ~MAP.MAP_PRIVATE) | MAP.MAP_SHARED;
+        if (flags & MAP.MAP_SHARED) mapProt = prot; // pages come with the memfd
+      } else if (s.has('VMA_FILE_PRIVATE')) {
         fd = fileFd(num(v.shmid), false); pgoff = big(v.pgoff); flags &= ~MAP.MAP_ANON;
       } else if (s.has('VMA_FILE_SHARED')) {
         const w = (prot & 2) !== 0;
@@ -397,6 +432,7 @@ class Engine {
         flags |= MAP.MAP_ANON; flags &= ~MAP.MAP_SHARED; flags |= MAP.MAP_PRIVATE;
       }
       const r = this.sys(p, NR.mmap, [start, len, mapProt, flags, fd, pgoff], `mapping VMA 0x${start.toString(16)}-0x${big(v.end).toString(16)} in pid ${p.pid}`);
+      if (closeAfter) this.sys(p, NR.close, [fd], 'close');
       if (r !== start) throw new TscrError('E_RESTORE', `VMA 0x${start.toString(16)} landed at 0x${r.toString(16)}`, { pid: p.pid });
       finals.push({ start, len, prot, mapped: mapProt, madv: big(v.madv ?? 0) });
     }
@@ -521,6 +557,10 @@ class Engine {
     if (!this.fdsStarted.has(p.pid)) {
       // drop whatever the stub inherited from tscr
       this.sys(p, NR.close_range, [0, 0xffffffff, 0], 'close_range');
+      // room for every fd number of the image and our parked temporaries; the image's own limit comes later
+      const need = BigInt(Math.max(p.maxFd + 256, 4096));
+      const rc = this.sh.prlimit(p.pid, 7 /* RLIMIT_NOFILE */, need, need);
+      if (rc < 0) this.log(2, `note: could not raise RLIMIT_NOFILE of pid ${p.pid} to ${need} (errno ${-rc})`);
       this.fdsStarted.add(p.pid);
     }
     const fdNo = op.a, id = op.b;
@@ -535,6 +575,7 @@ class Engine {
       tmp = this.takeFd(p, op.c, op.d);
     } else {
       const f = this.ck.file(id);
+      if (f.type === 'EVENTPOLL' && !(op as any).late) { (p.lateFds ??= []).push({ ...op, late: true } as PlanOp); return; }
       if (f.type === 'REG' || f.reg) tmp = this.openReg(p, f);
       else if (f.type === 'PIPE' && f.pipe) tmp = this.openPipe(p, f.pipe);
       else tmp = await this.viaKind(p, f, info);
@@ -635,24 +676,67 @@ class Engine {
       throw new TscrError('E_UNSUPPORTED', `unsupported: ${String(f.type).toLowerCase()} fd ${num(info?.fd)} of pid ${p.pid} cannot be restored by this build`,
         { pid: p.pid, fd: num(info?.fd), kind: f.type, hint: 'this fd kind is not implemented yet' });
     }
-    const local = await k.restore({
-      pid: p.pid, fd: num(info?.fd), image: (m: string) => this.ck.tryImage(m.toLowerCase().replace(/_/g, '-'))?.entries ?? [],
-      shared: this.kindShared, opts: { tcpEstablished: this.opts.tcpEstablished, extUnixSk: this.opts.extUnixSk, rootPid: this.ck.tryImage('pstree')?.entries[0]?.pid }, log: (s: string) => this.log(3, s),
-      imageFile: (file: string) => this.ck.tryImage(file.replace(/\.img$/, ''))?.entries ?? null,
-    }, f, info);
-    this.kindsUsed = kinds;
+    const local = await k.restore(this.kindCtx(p, num(info?.fd)), f, info);
     return this.takeFd(p, process.pid, local);
   }
-  kindShared = new Map<string, unknown>();
-  kindsUsed: any[] = [];
-  /** fd kinds' end of restore (issue 5: TCP repair off + network unlock). Never throws. */
+  kindsAll: any[] = [];
+  /** fd kinds' end of restore (issue 5: TCP repair off + network unlock, also on failures before any socket). Never throws. */
   kindsDone(ok: boolean) {
-    for (const k of this.kindsUsed) { try { k.restoreDone?.(this.kindShared, ok, (s: string) => this.log(3, s)); } catch (e) { this.log(1, `warning: ${(e as Error).message}`); } }
-    this.kindsUsed = [];
+    const opts = { tcpEstablished: this.opts.tcpEstablished, rootPid: this.ck.tryImage('pstree')?.entries[0]?.pid };
+    for (const k of this.kindsAll) { try { k.restoreDone?.(this.kindShared, ok, (s: string) => this.log(3, s), opts); } catch (e) { this.log(1, `warning: ${(e as Error).message}`); } }
+    this.kindsAll = [];
   }
 
-  fdsDone(op: PlanOp) {
+  /** The context fd kind modules restore with (lib/kinds/types.ts RestoreFdCtx). */
+  kindCtx(p: Proc, fd: number) {
+    return {
+      pid: p.pid, fd, image: (m: string) => this.ck.tryImage(m.toLowerCase().replace(/_/g, '-'))?.entries ?? [],
+      shared: this.kindShared, opts: { tcpEstablished: this.opts.tcpEstablished, extUnixSk: this.opts.extUnixSk, rootPid: this.ck.tryImage('pstree')?.entries[0]?.pid }, log: (s: string) => this.log(3, s),
+      imageFile: (file: string) => this.ck.tryImage(file.replace(/\.img$/, ''))?.entries ?? null,
+      // issue 4: epoll takes the watched files from the target (installed before it: epoll fds come last),
+      // memfd/shmem read their pages, cached objects are closed when the restore ends
+      localFd: (n: number) => this.localCopyOf(p.pid, n),
+      shmem: (shmid: number) => this.shmemRuns(shmid),
+      defer: (fn: () => void) => { this.kindDefer.push(fn); },
+    };
+  }
+
+  /** issue 4: fd in p of the memfd behind a shared VMA (MAP_SHARED anonymous or memfd mapping); one memfd per object for all processes. */
+  shmemFdIn(p: Proc, v: any, memfdFile: boolean): number {
+    const local = shmemFdForVma(this.kindCtx(p, -1), v, memfdFile ? this.ck.file(num(v.shmid)) : null);
+    try { return this.takeFd(p, process.pid, local); } finally { ptraceShimRaw().close(local); }
+  }
+  kindShared = new Map<string, unknown>();
+  kindDefer: (() => void)[] = [];
+
+  /** tscr's own copy of fd n of restored process pid (pidfd_getfd from tscr). */
+  localCopyOf(pid: number, n: number): number {
+    const s = ptraceShimRaw();
+    const pfd = check(s.pidfd_open(pid, 0), `pidfd_open(${pid})`, { pid });
+    try {
+      return check(s.pidfd_getfd(pfd, n), `taking fd ${n} of pid ${pid} (an epoll watches it; it must be restored first)`, { pid, fd: n });
+    } finally { s.close(pfd); }
+  }
+
+  /** Pages of shmem `shmid`: pagemap-shmem-<shmid>.img and its pages file. */
+  shmemRuns(shmid: number): { off: number; data: Buffer }[] {
+    const pm = this.ck.tryImage(`pagemap-shmem-${shmid}`)?.entries ?? [];
+    if (!pm.length) return [];
+    const pages = readFileSync(this.ck.pagesPath(num(pm[0].pages_id)));
+    const runs: { off: number; data: Buffer }[] = [];
+    let at = 0;
+    for (const e of pm.slice(1)) {
+      const n = num(e.nr_pages) * 4096;
+      if (at + n > pages.length) throw new TscrError('E_TRUNCATED', `pages file of shmem ${shmid} ends early`, { file: this.ck.pagesPath(num(pm[0].pages_id)), offset: at });
+      runs.push({ off: num(e.vaddr), data: pages.subarray(at, at + n) });
+      at += n;
+    }
+    return runs;
+  }
+
+  async fdsDone(op: PlanOp) {
     const p = this.procs.get(op.pid)!;
+    for (const late of (p.lateFds ?? []).splice(0)) await this.fd(late);
     for (const fd of p.keep) this.sys(p, NR.close, [fd], 'close');
     p.keep = [];
   }
@@ -736,6 +820,20 @@ class Engine {
       const rc = this.sh.prlimit(p.pid, res, big(r.cur), big(r.max));
       if (rc < 0) this.log(1, `warning: could not set rlimit ${res} of pid ${p.pid} (errno ${-rc})`);
     });
+    // the rest of the per-process scheduling/OOM/reaper state that tscr can set from outside or by injection
+    const tc = p.core.tc ?? {};
+    if (tc.oom_score_adj !== undefined && num(tc.oom_score_adj) !== 0) {
+      try { writeFileSync(`/proc/${p.pid}/oom_score_adj`, String(num(tc.oom_score_adj))); } catch (e: any) { this.log(1, `warning: oom_score_adj of pid ${p.pid}: ${e.message}`); }
+    }
+    if (tc.child_subreaper) this.sys(p, NR.prctl, [36 /* PR_SET_CHILD_SUBREAPER */, 1, 0, 0, 0], `making pid ${p.pid} a child subreaper`);
+    for (const t of p.threads) {
+      const th = t.core.thread_core ?? {};
+      const nice = num(th.sched_nice ?? 0);
+      if (nice) {
+        try { osSetPriority(t.tid, nice); } catch (e: any) { this.log(1, `warning: nice ${nice} of tid ${t.tid}: ${e.message}`); }
+      }
+      if (num(th.sched_policy ?? 0) !== 0) this.log(1, `note: scheduling policy ${num(th.sched_policy)} of tid ${t.tid} is not restored yet (runs as SCHED_OTHER)`);
+    }
   }
 
   creds(op: PlanOp) {
@@ -873,15 +971,27 @@ class Engine {
     (fp.st_space ?? []).slice(0, 32).forEach((w: any, i: number) => x.writeUInt32LE(num(w) >>> 0, 32 + i * 4));
     (fp.xmm_space ?? []).slice(0, 64).forEach((w: any, i: number) => x.writeUInt32LE(num(w) >>> 0, 160 + i * 4));
     let bv = 3n;
+    let known = 3n; // components this restore writes (x87, SSE + those below)
     if (fp.xsave) {
-      bv = big(fp.xsave.xstate_bv) & 7n;
-      const ymm: any[] = fp.xsave.ymmh_space ?? [];
-      if (size >= 576 + 256) ymm.slice(0, 64).forEach((w: any, i: number) => x.writeUInt32LE(num(w) >>> 0, 576 + i * 4));
-      else bv &= 3n;
+      const xs = fp.xsave;
+      bv = big(xs.xstate_bv);
+      // standard-format offsets of this CPU (CPUID leaf 0xd)
+      const L = xsaveLayout();
+      const put = (comp: number, words: any[] | undefined, wsize: 4 | 8, fallbackOff?: number) => {
+        const c = L.get(comp) ?? (fallbackOff !== undefined ? { off: fallbackOff, size: 256 } : undefined);
+        if (!words || !words.length || !c || c.off + words.length * wsize > size) return;
+        words.forEach((w: any, i: number) => (wsize === 4 ? x.writeUInt32LE(num(w) >>> 0, c.off + i * 4) : u64le(x, c.off + i * 8, big(w))));
+        known |= 1n << BigInt(comp);
+      };
+      put(2, xs.ymmh_space, 4, 576);
+      put(5, xs.opmask_reg, 8);
+      put(6, xs.zmm_upper, 8);
+      put(7, xs.hi16_zmm, 8);
+      put(9, xs.pkru, 4);
     }
     if (size > 512) {
       const cur = x.readBigUInt64LE(512);
-      u64le(x, 512, (cur & ~7n) | bv);
+      u64le(x, 512, (cur & ~known) | (bv & known));
     }
     check(this.sh.setregset(tid, NT_X86_XSTATE, x, size), `setting the FPU state of tid ${tid}`, { pid: tid }, 'E_PTRACE');
   }
@@ -916,8 +1026,15 @@ class Engine {
 
   async run(): Promise<RestoreResult> {
     const t0 = performance.now();
-    const plan = this.load();
-    this.preflight();
+    try { this.kindsAll = (await import('../kinds/index.ts')).kinds; } catch { /* no registry */ }
+    let plan: PlanOp[];
+    try {
+      plan = this.load();
+      this.preflight();
+    } catch (e) {
+      this.kindsDone(false);   // issue 5: a refused restore unlocks the network too
+      throw e;
+    }
     const seen = new Set<number>();
     for (const op of plan) if (op.op === 'fork' && !seen.has(op.pid)) { seen.add(op.pid); this.order.push(this.procs.get(op.pid)!); }
     let tTree = 0, tMem = 0;
@@ -927,6 +1044,11 @@ class Engine {
         i++;
         this.log(3, `op ${i}/${plan.length}: ${op.op} pid ${op.pid}${op.a ? ` ${op.a}` : ''}`);
         const ts = performance.now();
+        // test hook: hang before this op, so a test can kill tscr mid-restore
+        if (process.env.TSCR_TEST && process.env.TSCR_TEST_RESTORE_STALL === op.op) {
+          this.log(1, `stalling before ${op.op} (TSCR_TEST_RESTORE_STALL)`);
+          Atomics.wait(SLEEP, 0, 0, 120000);
+        }
         switch (op.op) {
           case 'fork': this.fork(op); break;
           case 'setsid': this.sys(this.procs.get(op.pid)!, NR.setsid, [], `setsid in pid ${op.pid}`); break;
@@ -939,7 +1061,7 @@ class Engine {
           case 'sigactions': this.sigactions(op); break;
           case 'timers': this.timers(op); break;
           case 'rlimits': this.rlimits(op); break;
-          case 'fds-done': this.fdsDone(op); break;
+          case 'fds-done': await this.fdsDone(op); break;
           case 'creds': this.creds(op); break;
           case 'pending': this.pending(op); break;
           case 'ungadget': this.ungadget(op); break;
@@ -960,6 +1082,8 @@ class Engine {
         throw e;
       }
       throw e;
+    } finally {
+      for (const fn of this.kindDefer.splice(0)) { try { fn(); } catch { /* closing tscr's copies */ } }
     }
     const total = performance.now() - t0;
     return {
@@ -978,8 +1102,13 @@ export async function restore(opts: RestoreOptions): Promise<RestoreResult> {
 }
 
 /** The plan for a checkpoint without touching any process (for --dry-run; loads no native code). */
-export function planOnly(opts: RestoreOptions): PlanOp[] {
-  return new Engine(opts).load();
+export function planOnly(opts: RestoreOptions): Array<PlanOp & { detail?: string }> {
+  const e = new Engine(opts);
+  return e.load().map((op) => {
+    let detail: string | undefined;
+    try { detail = e.detailOf(op); } catch { /* the plan itself is what matters */ }
+    return detail ? { ...op, detail } : op;
+  });
 }
 
 /** Wait (blocking) for the restored root, which is tscr's child; its exit code or killing signal. */
