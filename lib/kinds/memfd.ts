@@ -94,14 +94,15 @@ export function restoreShmemSync(ctx: RestoreFdCtx, shmid: number, minSize: numb
 export const restoreShmemFd = (ctx: RestoreFdCtx, shmid: number, size: number, name?: string) => restoreShmemSync(ctx, shmid, size, name);
 
 /** The local fd (a dup) of a MEMFD files.img entry: its inode's pages, seals, mode, then its own flags and position. */
-export function memfdLocalSync(ctx: RestoreFdCtx, file: any): number {
+export function memfdLocalSync(ctx: RestoreFdCtx, file: any, accmode?: number): number {
   const m = file.memfd;
   const inodes = [...(ctx.image('MEMFD_INODE') ?? []), ...(ctx.image('MEMFD') ?? [])]; // engines name it by magic or by file (memfd.img)
   const inode = inodes.find((e: any) => num(e.inode_id) === num(m.inode_id));
   if (!inode) throw new TscrError('E_INCONSISTENT', `memfd file ${num(file.id)} names inode ${num(m.inode_id)}, which is not in memfd.img`, { kind: 'MEMFD_INODE', pid: ctx.pid, fd: ctx.fd });
-  const flags = parseFlags(m.flags);
+  let flags = parseFlags(m.flags);
+  if (accmode !== undefined) flags = (flags & ~O.ACCMODE) | accmode;
   const seals = parseFlags(inode.seals, SEALS);
-  return cachedOfdSync(ctx, `memfd:${num(file.id)}`, () => {
+  return cachedOfdSync(ctx, `memfd:${num(file.id)}${accmode !== undefined ? `:${accmode}` : ''}`, () => {
     const base = restoreShmemSync(ctx, num(inode.shmid), num(inode.size), inode.name);
     try {
       if (num(inode.size) !== Number(fstatSync(base).size)) ck(fds().ftruncate(base, num(inode.size)), 'ftruncate of a memfd');
