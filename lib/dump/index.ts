@@ -165,6 +165,13 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
           else entries.push({ vaddr: '0x' + off.toString(16), compat_nr_pages: 0, flags: 'PE_PRESENT', nr_pages: data.length / 4096 });
           nextOff = off + data.length;
         },
+        fd: pf,
+        wrote(off: number, len: number) {
+          const last = entries[entries.length - 1];
+          if (off === nextOff && entries.length > 1) last.nr_pages += len / 4096;
+          else entries.push({ vaddr: '0x' + off.toString(16), compat_nr_pages: 0, flags: 'PE_PRESENT', nr_pages: len / 4096 });
+          nextOff = off + len;
+        },
         end() { closeSync(pf); ft.shmemMaps.set(shmid, entries); },
       };
     };

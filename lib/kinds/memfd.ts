@@ -48,7 +48,20 @@ export function readShmemRuns(fd: number, size: number): { off: number; data: Bu
 export function dumpShmem(ctx: Pick<DumpFdCtx, 'openShmem' | 'writeShmem' | 'pid' | 'fd'>, shmid: number, fd: number, size: number): void {
   if (ctx.openShmem) {
     const sink = ctx.openShmem(shmid);
-    try { scanShmem(fd, size, (off, data) => sink.pages(off, data)); } finally { sink.end(); }
+    try {
+      if (sink.fd !== undefined && sink.wrote) {
+        // in the kernel: data extents of the shmem file appended to the pages file (sendfile)
+        let max = 4096;
+        for (;;) {
+          const runs = new BigUint64Array(max * 2);
+          const n = fds().shmem_copy(fd, size, sink.fd, runs, max);
+          if (n === -28 /* ENOSPC */ && max < 1 << 22) { max *= 16; continue; } // nothing was lost: runs are appended in order
+          ck(n, `copying the contents of shmem ${shmid}`, { pid: ctx.pid, fd: ctx.fd });
+          for (let i = 0; i < n; i++) sink.wrote(Number(runs[2 * i]), Number(runs[2 * i + 1]));
+          break;
+        }
+      } else scanShmem(fd, size, (off, data) => sink.pages(off, data));
+    } finally { sink.end(); }
     return;
   }
   if (!ctx.writeShmem) throw new TscrError('E_INTERNAL', 'the dump engine cannot store shmem contents (DumpFdCtx.openShmem/writeShmem)', { pid: ctx.pid, fd: ctx.fd });
