@@ -68,6 +68,8 @@ export interface CoreExports extends RuntimeExports {
   // offline (issue 6): validate.ts, diff.ts, memsearch.ts (page hashes via xxh64.ts)
   val_frames(buf: number, mode: number, a: number, b: number, maxEntry: number, maxCount: number): number;
   val_ranges(vmas: number, pm: number): number;
+  val_mm(buf: number): number;
+  val_pagemap(buf: number): number;
   diff_match(a: number, na: number, b: number, nb: number, out: number): number;
   mem_find(hptr: number, hlen: number, nptr: number, nlen: number, out: number, maxHits: number): number;
   [name: string]: unknown;

@@ -235,9 +235,8 @@ function decodeEntries(src: Source, file: string | undefined, flags: number,
       if (rc < 0) throw coreError(h.kind!.name, file, pos, `cannot decode entry #${index + ex.codec_count()}`);
       const n = ex.codec_count();
       if (n > 0) sink(outView(), index, n);
-      ex.codec_out_reset();
       index += n;
-    } finally { release(p); }
+    } finally { ex.codec_out_reset(); release(p); }
     if (rc === 0) {
       const needRaw = ex.codec_need();
       const toEof = needRaw === 0xffffffffffffffffn || needRaw === -1n;
@@ -276,7 +275,6 @@ function decodeToSink(src: Source, file: string | undefined, pretty: boolean, wr
   write(pretty ? (any ? '\n    ]\n}' : ']\n}') : ']}');
 }
 
-const dec = new TextDecoder('latin1');
 function viewText(v: Uint8Array): string {
   // ensure_ascii output: every byte is ASCII
   return Buffer.from(v.buffer, v.byteOffset, v.byteLength).latin1Slice(0, v.byteLength);
@@ -297,7 +295,7 @@ export function decodeFileToJSON(path: string, write: (s: string | Uint8Array) =
 }
 
 function reviveBig(_k: string, v: unknown): unknown {
-  if (typeof v === 'string' && v.startsWith('#big#')) return BigInt(v.slice(5));
+  if (typeof v === 'string' && v.charCodeAt(0) === 0 && /^\0-?\d+$/.test(v)) return BigInt(v.slice(1));
   return v;
 }
 
@@ -305,7 +303,7 @@ function parseChunk(view: Uint8Array, first: number): any[] {
   let text = viewText(view);
   if (first > 0) text = text.slice(2); // leading ", "
   const s = '[' + text + ']';
-  return s.includes('"#big#') ? JSON.parse(s, reviveBig) : JSON.parse(s);
+  return s.includes('"\\u0000') ? JSON.parse(s, reviveBig) : JSON.parse(s);
 }
 
 /** Decode an image into crit's --pretty shape. */
@@ -363,12 +361,12 @@ function unknownKindBytes(magic: string, entries: any[], file?: string, offset?:
 function encodeAt(kindName: string, ptr: number, len: number, base: number, file: string | undefined, offsetBase: number, seq = false): Uint8Array {
   const idx = kindByName.get(kindName)!;
   const ex = codec();
-  if (guard(kindName, file, offsetBase, () => ex.codec_encode(idx, ptr, len, base, seq ? 1 : 0)) < 0) {
-    throw coreError(kindName, file, offsetBase, `cannot encode entry #${base + ex.codec_count()}`);
-  }
-  const out = outView().slice();
-  ex.codec_out_reset();
-  return out;
+  try {
+    if (guard(kindName, file, offsetBase, () => ex.codec_encode(idx, ptr, len, base, seq ? 1 : 0)) < 0) {
+      throw coreError(kindName, file, offsetBase, `cannot encode entry #${base + ex.codec_count()}`);
+    }
+    return outView().slice();
+  } finally { ex.codec_out_reset(); }
 }
 
 function encodeEntriesText(kindName: string, text: Uint8Array, base: number, file: string | undefined, offsetBase: number): Uint8Array {
@@ -385,10 +383,40 @@ function checkKind(magic: unknown, file?: string, offset?: number): KindDef | nu
   return k;
 }
 
+const HEAD_RE = /^\s*\{\s*"magic"\s*:\s*"([A-Z0-9_]+)"\s*,\s*"entries"\s*:\s*\[/;
+function fastShape(b: Uint8Array): { kind: KindDef; es: number; ee: number } | null {
+  const head = Buffer.from(b.buffer, b.byteOffset, Math.min(b.length, 256)).toString('latin1');
+  const m = HEAD_RE.exec(head);
+  const kind = m ? kindDef(m[1]) : null;
+  if (!m || !kind || kind.layout === 'raw') return null;
+  let e = b.length - 1;
+  const ws = (c: number) => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
+  while (e >= 0 && ws(b[e])) e--;
+  if (e < 0 || b[e] !== 0x7d) return null;
+  e--;
+  while (e >= 0 && ws(b[e])) e--;
+  if (e < 0 || b[e] !== 0x5d) return null;
+  const es = m[0].length - 1;
+  return e + 1 > es ? { kind, es, ee: e + 1 } : null;
+}
+
 /** crit encode: JSON text (as crit decode prints it, pretty or not) to image bytes. */
 export function encodeFromJSON(text: string | Uint8Array, opts: CodecOptions = {}): Uint8Array {
   const bytes = typeof text === 'string' ? Buffer.from(text, 'utf8') : text;
   const ex = codec();
+  // the usual shape ({"magic": "X", "entries": [...]}, as crit and tscr print it) needs no
+  // locating pass: the entries list runs to the last ']' (the encoder validates all of it)
+  const fast = fastShape(bytes);
+  if (fast) {
+    const p = passBytes(bytes);
+    try {
+      const body = encodeAt(fast.kind.name, p + fast.es, fast.ee - fast.es, 0, opts.file, fast.es);
+      return concat([headerBytes(fast.kind, fast.kind.magic), body]);
+    } catch (e) {
+      if (!(e instanceof TscrError)) throw e;
+      // not the simple shape after all (e.g. more keys after "entries"): locate properly below
+    } finally { release(p); }
+  }
   const p = passBytes(bytes);
   try {
     if (guard('JSON', opts.file, 0, () => ex.codec_locate(p, bytes.length)) < 0) throw coreError('JSON', opts.file, 0, 'not a crit image document');

@@ -217,7 +217,18 @@ int tscr_inject(int tid, int64_t nr, const int64_t *args, uint64_t gadget, int f
     if (!WIFSTOPPED(st)) { rc = -EIO; goto out; }
     int s = WSTOPSIG(st);
     if (s == SIGTRAP && (st >> 16) == 0) break;              /* step finished */
-    if ((st >> 16) != 0) { if (tries > 16) { rc = -EIO; goto out; } continue; } /* event stop: step again */
+    if ((st >> 16) != 0) {
+      /* An event stop (a pending PTRACE_INTERRUPT, ...) came first. Where is the thread?
+       * At the gadget: the syscall has not run yet, step again. Right after it: the
+       * syscall ran and the stop was taken on the way out; never step further (that
+       * would run whatever instruction follows the gadget). */
+      struct user_regs_struct cur;
+      struct iovec io3 = { &cur, sizeof cur };
+      if (ptrace(PTRACE_GETREGSET, tid, (void *)NT_PRSTATUS, &io3) < 0) { rc = -errno; goto out; }
+      if (cur.rip == gadget + 2) break;
+      if (cur.rip != gadget || tries > 16) { rc = -EIO; goto out; }
+      continue;
+    }
     /* signal-delivery-stop before the step ran: suppress, report */
     sig = s;
     if (tries > 64) { rc = -EAGAIN; goto out; }
@@ -604,4 +615,29 @@ int64_t tscr_copy_pages(int pid, const uint64_t *ranges, int n, int out_fd, int 
   int64_t done = jobs[0].done + (nj == 2 ? jobs[1].done : 0);
   if (lseek(out_fd, base + done, SEEK_SET) < 0) return -errno;
   return done;
+}
+
+/* Which of npages pages at addr in pid are all zero: out[i] = 1 for a zero
+ * page. Reads through a cache-resident 128 KiB buffer. Returns the number of
+ * zero pages, or -errno. (Used for huge-page-backed ranges, where untouched
+ * 4 KiB parts are present but zero.) */
+int64_t tscr_scan_zero(int pid, uint64_t addr, uint64_t npages, uint8_t *out) {
+  static __thread char *buf;
+  if (!buf) {
+    buf = mmap(NULL, 128 << 10, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (buf == MAP_FAILED) { buf = NULL; return -ENOMEM; }
+  }
+  int64_t zeros = 0;
+  for (uint64_t p = 0; p < npages; p += 32) {
+    uint64_t n = npages - p < 32 ? npages - p : 32;
+    struct iovec l = { buf, n * 4096 }, r = { (void *)(addr + p * 4096), n * 4096 };
+    ssize_t got = process_vm_readv(pid, &l, 1, &r, 1, 0);
+    if (got != (ssize_t)(n * 4096)) return got < 0 ? -errno : -EFAULT;
+    for (uint64_t i = 0; i < n; i++) {
+      int z = tscr_is_zero((uint64_t)(uintptr_t)(buf + i * 4096), 4096);
+      out[p + i] = (uint8_t)z;
+      zeros += z;
+    }
+  }
+  return zeros;
 }

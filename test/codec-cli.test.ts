@@ -52,6 +52,13 @@ test('errors: usage (2), bad image (1, located, hint), --json error object', asy
   assert.is(r.rc, 1);
   assert.match(r.err, /offset 0/);
   assert.is(JSON.parse(r.out).error, 'E_BAD_MAGIC');
+  const cut = join(tmp, 'cut.img');
+  (await import('node:fs')).writeFileSync(cut, readFileSync(img.path).subarray(0, 20));
+  const o = join(tmp, 'cut.json');
+  const t = await run(['decode', '-i', cut, '-o', o]);
+  assert.is(t.rc, 1);
+  assert.match(t.err, /image PIPES_DATA, offset \d+/);
+  assert.not.ok((await import('node:fs')).existsSync(o), 'no half-written output');
   const m = await run(['decode', '-i', join(tmp, 'missing.img')]);
   assert.is(m.rc, 1);
   assert.match(m.err, /missing\.img/);

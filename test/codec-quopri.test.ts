@@ -29,4 +29,17 @@ test('unix socket names print like Python quopri (and round-trip)', () => {
   });
 });
 
+test('long binary unix names (soft line breaks) round-trip', () => {
+  for (const n of [1, 75, 76, 77, 500, 5000]) {
+    const raw = Buffer.alloc(n, 0xff);
+    // encode through the quoted-printable form crit would print: "=FF" x n with soft breaks
+    let qp = '', col = 0;
+    for (let i = 0; i < n; i++) { if (col + 3 > 75) { qp += '=\n'; col = 0; } qp += '=FF'; col += 3; }
+    const bytes = encodeImage({ magic: 'UNIXSK', entries: [entry(qp)] });
+    const img = decodeImage(bytes);
+    assert.ok(Buffer.from(encodeImage(img)).equals(Buffer.from(bytes)), `n=${n}`);
+    assert.ok(Buffer.from(bytes).includes(raw), `n=${n}: raw name bytes`);
+  }
+});
+
 test.run();

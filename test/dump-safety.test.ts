@@ -75,6 +75,20 @@ for (const phase of ['inject', 'pages', 'write']) {
   });
 }
 
+test('an unreadable region fails the dump with its address; target unharmed', async () => {
+  const fx = await startFixture('memory', ['4']);
+  const dir = tmp('unreadable');
+  try {
+    const before = maps(fx.pid);
+    const r = await runTscr(['dump', '-t', String(fx.pid), '-D', dir], { env: { TSCR_TEST_UNREADABLE_AT: '0x1000' } });
+    assert.is(r.code, 1);
+    assert.match(r.stderr, new RegExp(`cannot read memory at 0x1000 of pid ${fx.pid}`));
+    await untouched(fx.pid, before);
+    assert.not.ok(existsSync(join(dir, 'pages-1.img')), 'no half-written pages left');
+    assert.is(await fx.check(), 'PASS');
+  } finally { fx.kill(); rmSync(dir, { recursive: true, force: true }); }
+});
+
 async function midDump(sig: 'SIGTERM' | 'SIGKILL') {
   const fx = await startFixture('memory', ['64']);
   const dir = tmp(sig);
@@ -133,6 +147,35 @@ test('a stopped (SIGSTOP) process stays stopped after dump -R and is recorded as
     process.kill(fx.pid, 'SIGCONT');
     assert.is(await fx.check(), 'PASS');
   } finally { fx.kill(); rmSync(dir, { recursive: true, force: true }); }
+});
+
+test('a program on a terminal: unsupported tty without --shell-job (with a hint), dumped with it', async () => {
+  const dir = tmp('tty');
+  const out = join(dir, 'loop.out');
+  const { spawn } = await import('node:child_process');
+  const { FIXTURES_BIN } = await import('../lib/paths.ts');
+  const sc = spawn('script', ['-qc', `${FIXTURES_BIN}/loop ${out}`, '/dev/null'], { stdio: 'ignore', detached: true });
+  sc.on('error', () => {});
+  let pid = 0;
+  try {
+    for (let i = 0; i < 200 && !existsSync(out + '.ready'); i++) await sleep(20);
+    if (!existsSync(out + '.ready')) { console.log('  skip: no `script` to make a terminal'); return; }
+    pid = Number(readFileSync(out + '.ready', 'utf8'));
+    const a = await runTscr(['dump', '-t', String(pid), '-D', join(dir, 'a'), '-R']);
+    assert.is(a.code, 1);
+    assert.match(a.stderr, /unsupported: tty fd 0/);
+    assert.match(a.stderr, /--shell-job/);
+    const b = await runTscr(['dump', '-t', String(pid), '-D', join(dir, 'b'), '-R', '--shell-job']);
+    assert.is(b.code, 0, b.stderr);
+    assert.is(tracer(pid), 0);
+    process.kill(pid, 'SIGUSR1');
+    for (let i = 0; i < 100 && !existsSync(out); i++) await sleep(20);
+    assert.is(readFileSync(out, 'utf8'), 'PASS');
+  } finally {
+    if (pid) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+    try { process.kill(-sc.pid!, 'SIGKILL'); } catch { /* gone */ }
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('a pid that does not exist: clear error', async () => {

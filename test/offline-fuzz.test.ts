@@ -75,4 +75,25 @@ test('absurd values that decode fine: huge page counts, wrapped addresses, rever
   }
 });
 
+test('hostile sizes stay fast: 100k reversed, overlapping, giant pagemap entries', () => {
+  const c = copyShared('loop');
+  made.push(c.root);
+  const pm = readdirSync(c.images).find((f) => /^pagemap-\d+\.img$/.test(f))!.replace('.img', '');
+  editImage(c.root, pm, (img) => {
+    const head = img.entries[0];
+    const ents = [];
+    for (let i = 100_000; i > 0; i--) ents.push({ vaddr: '0x' + (0x400000 + i * 4096).toString(16), compat_nr_pages: 0, flags: 'PE_PRESENT', nr_pages: i % 7 === 0 ? 2 ** 35 : 1 });
+    img.entries = [head, ...ents];
+  });
+  const t0 = performance.now();
+  const cp = openCheckpoint(c.images);
+  const r = validateCheckpoint(cp, { pageData: false });
+  assert.ok(r.errors > 0);
+  for (const p of cp.procs()) memoryMap(p);
+  renderReport(cp, r);
+  diffCheckpoints(cp, openCheckpoint(join(SHARED_DIR, 'loop', 'images')));
+  const s = (performance.now() - t0) / 1000;
+  assert.ok(s < 20, `took ${s.toFixed(1)} s`);
+});
+
 test.run();

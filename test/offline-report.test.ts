@@ -29,6 +29,18 @@ test('report is one self-contained HTML file', async () => {
   assert.is((html.match(/<svg class="memmap"/g) ?? []).length, 2);
 });
 
+test('hostile names cannot inject markup', async () => {
+  const c = copyShared('loop', tmp);
+  const core = readdirSync(c.images).find((f) => /^core-\d+\.img$/.test(f))!.replace('.img', '');
+  editImage(c.root, core, (img) => { img.entries[0].tc.comm = '<script>x</script>'; });
+  editImage(c.root, 'files', (img) => { img.entries[0].reg.name = '/tmp/"><img src=x onerror=alert(1)>'; });
+  const out = join(tmp, 'hostile.html');
+  assert.is((await tscr('report', c.images, '-o', out)).rc, 0);
+  const html = readFileSync(out, 'utf8');
+  assert.not.match(html, /<script|<img|onerror=alert\(1\)>/);
+  assert.match(html, /&lt;script&gt;x&lt;\/script&gt;/);
+});
+
 test('hundreds of alike small VMAs fold into one row', async () => {
   const c = copyShared('loop', tmp);
   const mm = readdirSync(c.images).find((f) => /^mm-\d+\.img$/.test(f))!.replace('.img', '');

@@ -13,7 +13,13 @@ export function runDecode(args: DecodeArgs, ctx: Pick<Ctx, 'outBytes' | 'progres
     if (isStd(args.in)) out.write(decodeToJSON(readInput(args.in, 'image'), { pretty: args.pretty, file: 'stdin' }));
     else decodeFileToJSON(args.in!, (s) => out.write(s), { pretty: args.pretty, onProgress: bar ? (d, t) => bar.update(d, t) : undefined });
     if (out.isStdout) out.write('\n');
-  } finally { bar?.end(); out.close(); }
+  } catch (e) {
+    bar?.end();
+    out.discard(); // no half-written JSON file is left behind
+    throw e;
+  }
+  bar?.end();
+  out.close();
   return 0;
 }
 

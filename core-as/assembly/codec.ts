@@ -18,6 +18,9 @@
 //                  padded to 8))
 //   raw files  := no magic at all (pages-*.img, ifaddr, route, iptables, tmpfs tarballs):
 //                 never decoded here; page data stays apart from pagemap metadata.
+// Input buffers cross as raw addresses (usize), never as ArrayBuffer parameters: the
+// host pins the buffer and may pass an address inside it, which the GC's shadow stack
+// must never see as an object.
 // The host reads the header and feeds whole entries in chunks (codec_decode); the
 // core never needs the whole file, so Wasm memory does not bound image size.
 // JSON follows crit: Python json.dump layout (indent 4 with --pretty, else one line
@@ -59,6 +62,7 @@ class Field {
   name: ArrayBuffer = new ArrayBuffer(0);  // raw name
   key: ArrayBuffer = new ArrayBuffer(0);   // "name": 
   ckey: ArrayBuffer = new ArrayBuffer(0);  // , "name":   (compact layout, not first)
+  plain: bool = false; // unsigned varint with no display hints: digits either way
 }
 
 class Msg {
@@ -149,6 +153,7 @@ function getMsg(i: i32): Msg {
     f.ckey = new ArrayBuffer(kl + 2);
     store<u8>(changetype<usize>(f.ckey), 0x2c); store<u8>(changetype<usize>(f.ckey), 0x20, 1);
     memory.copy(changetype<usize>(f.ckey) + 2, changetype<usize>(f.key), kl);
+    f.plain = (f.type == T_UINT32 || f.type == T_UINT64) && f.hints == 0 && f.flags < 0 && f.dict < 0;
     if (f.num > maxNum) maxNum = f.num;
     if (f.label == L_REP) m.fastOk = false;
     m.fields[j] = f;
@@ -514,7 +519,8 @@ function putBase64(s: usize, n: usize): void {
 /** Quoted-printable (crit's conv "unix_name", Python binascii.b2a_qp) as a JSON string. */
 function putQuopri(s: usize, n: usize): void {
   // build the encoded ASCII in a scratch area first, then JSON-escape it
-  const tmp = heap.alloc(n * 3 + n / 70 * 2 + 8);
+  // each byte becomes at most 3 ("=XX"), plus a 2-byte soft break per 75 columns: < 4n
+  const tmp = heap.alloc(n * 4 + 16);
   let o = tmp; let col = 0;
   for (let i: usize = 0; i < n; i++) {
     const c = <u32>load<u8>(s + i);
@@ -543,7 +549,8 @@ function putBigAware(v: u64, signed: bool): void {
   const neg = signed && <i64>v < 0;
   const mag: u64 = neg ? <u64>(-<i64>v) : v;
   if (modeBig && mag > 9007199254740991) {
-    putAscii('"#big#'); if (neg) put(0x2d); putU64(mag); put(0x22);
+    // "\u0000<digits>": CRIU strings come from C strings and never hold NUL
+    putAscii('"\\u0000'); if (neg) put(0x2d); putU64(mag); put(0x22);
     return;
   }
   if (neg) put(0x2d);
@@ -756,7 +763,8 @@ function emitFast(m: Msg, s: usize, e: usize, depth: i32, hex: bool): bool {
       let raw: u64;
       if (p < e && load<u8>(p) < 0x80) { raw = <u64>load<u8>(p); p++; }
       else { vp = p; raw = varint(e); if (!vok) { vok = true; errCode = 0; outLen = mark; return false; } p = vp; }
-      putScalar(f, raw, hex);
+      if (f.plain && !hex && !modeBig) putU64(f.type == T_UINT32 ? raw & 0xffffffff : raw);
+      else putScalar(f, raw, hex);
     } else if (wt == 1) {
       if (e - p < 8) { outLen = mark; return false; }
       putScalar(f, fixed64(p), hex); p += 8;
@@ -848,6 +856,8 @@ function fieldU64(s: usize, e: usize, num: u32): u64 {
 // ---------------------------------------------------------------- decode driver
 
 const K_EXTRA = '"extra": ';
+const MAX_ENTRY: u32 = 256 << 20;       // bigger entry sizes are corruption
+const MAX_PAYLOAD: u64 = 768 << 20;     // payloads are decoded whole in Wasm memory (base64 grows them 4/3)
 
 /**
  * Decode whole entries from buf[0..len) as JSON text into the output buffer.
@@ -860,13 +870,13 @@ const K_EXTRA = '"extra": ';
 let emitted: u32 = 0;
 export function codec_count(): u32 { return emitted; }
 
-export function codec_decode(kind: i32, buf: ArrayBuffer, len: usize, index: u32, flags: u32): isize {
+export function codec_decode(kind: i32, buf: usize, len: usize, index: u32, flags: u32): isize {
   errCode = 0; errMsg = ''; needBytes = 0; vok = true; emitted = 0; occTop = 0; outLen = 0;
   modeValues = (flags & 1) != 0; modeIndent = (flags & 2) != 0; modeBig = (flags & 4) != 0;
   const last = (flags & 8) != 0;
   if (kind < 0 || kind >= kinds.length) { fail(ERR_CORRUPT, 0, 'bad kind'); return -1; }
   const k = kinds[kind];
-  const s0 = changetype<usize>(buf);
+  const s0 = buf;
   const end = s0 + len;
   let p = s0;
   while (p < end) {
@@ -875,7 +885,8 @@ export function codec_decode(kind: i32, buf: ArrayBuffer, len: usize, index: u32
       needBytes = 4; break;
     }
     const size = load<u32>(p);
-    if (size > 0x7fffffff) { fail(ERR_TOO_LARGE, p - s0, 'entry claims an absurd size of ' + size.toString() + ' bytes'); return -1; }
+    // CRIU entries are small protobuf messages (the largest, mm with many VMAs, is a few MiB)
+    if (size > MAX_ENTRY) { fail(ERR_TOO_LARGE, p - s0, 'entry claims an absurd size of ' + size.toString() + ' bytes'); return -1; }
     const ms = p + 4; const me = ms + <usize>size;
     if (<usize>size > end - ms) {
       if (last) { fail(ERR_TRUNCATED, p - s0, 'entry claims ' + size.toString() + ' bytes but only ' + (end - ms).toString() + ' remain in the file'); return -1; }
@@ -922,7 +933,7 @@ export function codec_decode(kind: i32, buf: ArrayBuffer, len: usize, index: u32
       xlen = <u64>(end - me);
     }
     if (xlen + x2 > <u64>(end - me)) {
-      if (xlen + x2 > 0x7fffffffffff) { fail(ERR_TOO_LARGE, p - s0, 'entry claims an absurd payload of ' + (xlen + x2).toString() + ' bytes'); return -1; }
+      if (xlen + x2 > MAX_PAYLOAD) { fail(ERR_TOO_LARGE, p - s0, 'entry claims an absurd payload of ' + (xlen + x2).toString() + ' bytes'); return -1; }
       if (last) { fail(ERR_TRUNCATED, me - s0, 'payload of ' + (xlen + x2).toString() + ' bytes runs past the end of the file (' + (end - me).toString() + ' remain)'); return -1; }
       needBytes = <u64>(me - p) + xlen + x2; break;
     }
@@ -1111,7 +1122,7 @@ function jnumber(): bool {
     const c = <u32>load<u8>(jp);
     if (c < 48 || c > 57) break;
     const d = <u64>(c - 48);
-    if (v > (0xffffffffffffffff - d) / 10) over = true;
+    if (nd >= 19 && (v > 1844674407370955161 || (v == 1844674407370955161 && d > 5))) over = true;
     v = v * 10 + d; nd++; jp++;
   }
   if (nd == 0) { jp = s; return jfail('expected a number'); }
@@ -1419,6 +1430,7 @@ function encMsg(mi: i32, depth: i32): isize {
   const m = getMsg(mi);
   if (!expect(0x7b)) return -1;
   const rBase = rTop;
+  let lastFi = -1;
   let unkS: usize = 0, unkE: usize = 0, hasUnk = false;
   if (peekc() == 0x7d) { jp++; }
   else while (true) {
@@ -1426,7 +1438,13 @@ function encMsg(mi: i32, depth: i32): isize {
     if (!jstring()) return -1;
     if (!expect(0x3a)) return -1;
     let fi: i32 = -1;
-    for (let j = 0; j < m.fields.length; j++) if (sEq(m.fields[j].name)) { fi = j; break; }
+    // name lookup: usually the next field in order (crit prints field-number order)
+    const nfl = m.fields.length;
+    for (let q = 0; q < nfl; q++) {
+      let j = lastFi + 1 + q; if (j >= nfl) j -= nfl;
+      if (sEq(unchecked(m.fields[j]).name)) { fi = j; break; }
+    }
+    if (fi >= 0) lastFi = fi;
     if (fi < 0) {
       if (sEqStr('_unknown')) {
         if (!jstring()) return -1;
@@ -1610,12 +1628,12 @@ function encExtra(k: Kind, bs: usize, be: usize): bool {
  * appending entries (without the file header) to the output buffer.
  * Returns 0, or -1 on error (codec_err_*; offsets relative to the text).
  */
-export function codec_encode(kind: i32, text: ArrayBuffer, len: usize, base: u32, seq: u32): i32 {
+export function codec_encode(kind: i32, text: usize, len: usize, base: u32, seq: u32): i32 {
   errCode = 0; errMsg = ''; vok = true; emitted = 0; rTop = 0; aLen = 0; outLen = 0;
   modeValues = true;
   if (kind < 0 || kind >= kinds.length) { fail(ERR_CORRUPT, 0, 'bad kind'); return -1; }
   const k = kinds[kind];
-  jbase = changetype<usize>(text); jp = jbase; jend = jbase + len;
+  jbase = text; jp = jbase; jend = jbase + len;
   // seq: a run of entries "e, e, e" cut from a longer list by codec_split (no brackets)
   if (!seq && !expect(0x5b)) return -1;
   let idx = base;
@@ -1654,8 +1672,8 @@ export function codec_split_ended(): u32 { return splitEnded; }
  * offset of the ',' (or the closing ']', then codec_split_ended() is 1) after the last entry
  * that is complete in the buffer, or 0 if none is.
  */
-export function codec_split(text: ArrayBuffer, len: usize): usize {
-  const s = changetype<usize>(text); const e = s + len;
+export function codec_split(text: usize, len: usize): usize {
+  const s = text; const e = s + len;
   let depth = 0; let p = s; let last: usize = 0;
   splitEnded = 0;
   while (p < e) {
@@ -1694,9 +1712,9 @@ function fastSkip(): bool {
 let locMagicS: usize = 0, locMagicE: usize = 0, locEntS: usize = 0, locEntE: usize = 0;
 export function codec_loc(i: i32): usize { return i == 0 ? locMagicS : i == 1 ? locMagicE : i == 2 ? locEntS : locEntE; }
 /** Find "magic" (string) and "entries" (array) in a top-level crit JSON document. */
-export function codec_locate(text: ArrayBuffer, len: usize): i32 {
+export function codec_locate(text: usize, len: usize): i32 {
   errCode = 0; errMsg = ''; vok = true;
-  jbase = changetype<usize>(text); jp = jbase; jend = jbase + len;
+  jbase = text; jp = jbase; jend = jbase + len;
   locMagicS = locMagicE = locEntS = locEntE = 0;
   if (!expect(0x7b)) return -1;
   if (peekc() != 0x7d) while (true) {

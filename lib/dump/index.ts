@@ -8,10 +8,9 @@
 // registers, code and mappings as they were: the tree runs on untouched.
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { rmSync, existsSync, writeFileSync } from 'node:fs';
-import { kinds } from '../kinds/index.ts';
+import { rmSync, existsSync, openSync, writeSync, closeSync } from 'node:fs';
 import { shmemHooks } from '../kinds/shmem.ts';
-import { freezeTree, thawTree, type Frozen } from './freeze.ts';
+import { freezeTree, thawTree, ZombieError, type Frozen } from './freeze.ts';
 import { Injector } from './inject.ts';
 import { procState, coreEntries, type ProcState } from './task.ts';
 import { readSmaps, planVmas, mmEntry, findPages, pagemapEntries, copyPages, type PageRun, type VmaPlan } from './mm.ts';
@@ -54,6 +53,8 @@ export interface DumpResult {
   frozenMs: number;
   encoding: 'binary' | 'json';
   pids: number[];
+  /** Wall time of each phase: freeze, collect (injected queries, VMAs, files), pages, images. */
+  phasesMs: { freeze: number; collect: number; pages: number; images: number };
   /** With `archive`: the archive's statistics (lib/archive.ts ArchiveStats). */
   archive?: any;
 }
@@ -81,14 +82,27 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
   if (pid === process.pid) throw new TscrError('E_USAGE', 'tscr cannot dump itself');
   const sink = new ImageSink(opts.dir);
   const arc = opts.archive ? new (await import('../archive-dump.ts')).DumpArchive(opts.archive) : null;
-  const fz: Frozen = freezeTree(pid, log, () => ctx.checkAbort());
+  // A zombie child (exited, not yet reaped) cannot be checkpointed; its parent,
+  // once running again, usually reaps it at once: let go and retry a few times.
+  let fz: Frozen;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      fz = freezeTree(pid, log, () => ctx.checkAbort());
+      break;
+    } catch (e) {
+      if (!(e instanceof ZombieError) || attempt >= 20) throw e;
+      log(`${(e as Error).message}; retrying`);
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10 + 10 * attempt);
+    }
+  }
   const tFrozen = performance.now();
   let ok = false;
   let ftRef: FileTable | null = null;
+  let shmemFilesRef: string[] = [];
   let encoding: 'binary' | 'json' = 'json';
   const dumps: ProcDump[] = [];
   let bytes = 0;
-  let tMem = 0, tWrite = 0, tm0 = 0;
+  let tMem = 0, tWrite = 0, tm0 = 0, tf0 = 0;
   try {
     const inTree = new Set(fz.pids);
     // sessions and groups: as CRIU, a tree whose session/group leader is outside needs --shell-job
@@ -133,6 +147,27 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
     const ft = new FileTable();
     ftRef = ft;
     let vmId = 2, pagesId = 1;
+    const shmemFiles: string[] = [];
+    shmemFilesRef = shmemFiles;
+    // fd kinds stream shmem contents (memfd, shared memory) into their own pages file
+    ft.openShmem = (shmid: number) => {
+      const id = pagesId++;
+      const file = join(opts.dir, `pages-${id}.img`);
+      shmemFiles.push(file);
+      const pf = openSync(file, 'w');
+      const entries: any[] = [{ pages_id: id }];
+      let nextOff = -1;
+      return {
+        pages(off: number, data: Buffer) {
+          writeSync(pf, data);
+          const last = entries[entries.length - 1];
+          if (off === nextOff && entries.length > 1) last.nr_pages += data.length / 4096;
+          else entries.push({ vaddr: '0x' + off.toString(16), compat_nr_pages: 0, flags: 'PE_PRESENT', nr_pages: data.length / 4096 });
+          nextOff = off + data.length;
+        },
+        end() { closeSync(pf); ft.shmemMaps.set(shmid, entries); },
+      };
+    };
     for (const p of fz.pids) {
       ctx.checkAbort();
       const ps = states.get(p)!;
@@ -194,9 +229,11 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
     // shmem contents handed over by fd kinds (memfd): pagemap-shmem-<shmid>.img + its own pages file
     for (const [shmid, runs] of ft.shmem) {
       const pid = pagesId++;
-      writeFileSync(join(opts.dir, `pages-${pid}.img`), Buffer.concat(runs.map((r) => r.data)));
+      const pf = openSync(join(opts.dir, `pages-${pid}.img`), 'w');
+      try { for (const r of runs) writeSync(pf, r.data); } finally { closeSync(pf); }
       sink.put(`pagemap-shmem-${shmid}.img`, 'PAGEMAP', [{ pages_id: pid }, ...runs.map((r) => ({ vaddr: '0x' + r.off.toString(16), compat_nr_pages: 0, flags: 'PE_PRESENT', nr_pages: r.data.length / 4096 }))]);
     }
+    for (const [shmid, entries] of ft.shmemMaps) sink.put(`pagemap-shmem-${shmid}.img`, 'PAGEMAP', entries);
     for (const [magic, entries] of ft.extra.byMagic) {
       if (magic === 'GHOST_FILE') entries.forEach((e, i) => sink.put(extraFileName(magic, i + 1), magic, [e]));
       else sink.put(extraFileName(magic), magic, entries);
@@ -214,7 +251,7 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
       page_pipes: 0, page_pipe_bufs: 0, shpages_scanned: 0, shpages_skipped_parent: 0, shpages_written: 0,
     } }]);
     if (opts.failAfter === 'write') throw new TscrError('E_DUMP', 'failing on request before writing images (test hook)');
-    const tf0 = performance.now();
+    tf0 = performance.now();
     encoding = await sink.flush(opts.sync ?? !opts.leaveRunning);
     ctx.log(3, `timing: freeze ${(tFrozen - t0).toFixed(1)} ms, collect ${(tm0 - tFrozen).toFixed(1)} ms, pages ${tMem.toFixed(1)} ms, encode+write ${(performance.now() - tf0).toFixed(1)} ms`);
     if (arc) await arc.finish(opts.dir); // archive complete and fsynced before the tree may be killed
@@ -228,6 +265,7 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
     if (!ok) {
       // leave no half-written pages behind
       for (const d of dumps) { const f = join(opts.dir, `pages-${d.pagesId}.img`); if (existsSync(f)) rmSync(f, { force: true }); }
+      for (const f of shmemFilesRef) if (existsSync(f)) rmSync(f, { force: true });
     }
   }
   const seconds = (performance.now() - t0) / 1000;
@@ -237,6 +275,10 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
     vmas: dumps.reduce((a, d) => a + d.plans.length, 0), pages: bytes / 4096, bytes, seconds,
     mbps: tMem > 0 ? bytes / (1 << 20) / (tMem / 1000) : 0, frozenMs: Math.round(performance.now() - tFrozen),
     encoding, pids: dumps.map((d) => d.pid),
+    phasesMs: {
+      freeze: Math.round(tFrozen - t0), collect: Math.round(tm0 - tFrozen), pages: Math.round(tMem),
+      images: Math.round(performance.now() - tf0),
+    },
     ...(arc ? { archive: arc.stats, dir: opts.archive!.path } : {}),
   };
 }

@@ -136,6 +136,7 @@ export interface ThreadState {
   sas: { ss_sp: bigint; ss_size: bigint; ss_flags: number };
   robust: { head: bigint; len: number };
   clearTid: bigint;
+  pdeathSig: number;
 }
 
 /** Thread state that needs injection (sigaltstack, robust list, clear_tid address). */
@@ -158,7 +159,10 @@ export function threadState(inj: Injector, t: Tracee, pid: number): ThreadState 
   inj.clear(8);
   const r3 = inj.sys(SYS.prctl, [40 /* PR_GET_TID_ADDRESS */, a, 0, 0, 0], t);
   const clearTid = r3 === 0n ? inj.read(8).readBigUInt64LE(0) : 0n;
-  return { t, regs, xstate, blocked, sas, robust, clearTid };
+  inj.clear(4);
+  const r4 = inj.sys(SYS.prctl, [2 /* PR_GET_PDEATHSIG */, a, 0, 0, 0], t);
+  const pdeathSig = r4 === 0n ? inj.read(4).readInt32LE(0) : 0;
+  return { t, regs, xstate, blocked, sas, robust, clearTid, pdeathSig };
 }
 
 export interface ProcState {
@@ -267,7 +271,15 @@ export function coreEntries(pid: number, ps: ProcState): Map<number, any> {
     if (Number(tst.f[37])) thread_core.sched_prio = Number(tst.f[37]);
     if (!leader) thread_core.blk_sigset = u64(th.blocked);
     thread_core.sas = { ss_sp: u64(th.sas.ss_sp), ss_size: u64(th.sas.ss_size), ss_flags: th.sas.ss_flags };
+    if (th.pdeathSig) thread_core.pdeath_sig = th.pdeathSig;
     thread_core.signals_p = pendingSignals(th.t, false);
+    // signals that arrived while tscr held the thread (it re-sends them on detach): pending too
+    for (const sig of th.t.pendingSigs) {
+      const si = Buffer.alloc(128);
+      si.writeInt32LE(sig, 0);
+      si.writeInt32LE(-6 /* SI_TKILL */, 8);
+      (thread_core.signals_p.signals ??= []).push({ siginfo: si.toString('base64') });
+    }
     thread_core.creds = credsEntry(pid, tid, ps.secbits);
     thread_core.comm = comm;
     if (rseq.ptr) thread_core.rseq_entry = { rseq_abi_pointer: u64(rseq.ptr), rseq_abi_size: rseq.size, signature: rseq.sig };

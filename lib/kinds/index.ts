@@ -37,7 +37,9 @@ export function classify(ctx: DumpFdCtx): FdKind {
   const what = describeFd(ctx.link, ctx.stat.mode);
   throw new TscrError('E_UNSUPPORTED', `unsupported: ${what} fd ${ctx.fd} of pid ${ctx.pid} (${ctx.link})`, {
     pid: ctx.pid, fd: ctx.fd,
-    hint: 'tscr cannot checkpoint this kind of file yet; close it in the program, or dump a process without it. The process was left running as it was.',
+    hint: what === 'tty'
+      ? 'the program uses a terminal: pass --shell-job (as with CRIU) to keep its terminal by path. The process was left running as it was.'
+      : 'tscr cannot checkpoint this kind of file yet; close it in the program, or dump a process without it. The process was left running as it was.',
   });
 }
 

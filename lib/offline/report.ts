@@ -2,7 +2,7 @@
 // assets, no scripts needed to read it): the process tree, each process's
 // memory map drawn to scale with VMA kinds coloured and dumped pages shaded,
 // fds and connections, and the validation findings.
-import { Checkpoint, PAGE, num, type Proc, type PmEntry } from './checkpoint.ts';
+import { lastStartAtOrBelow, Checkpoint, PAGE, num, type Proc, type PmEntry } from './checkpoint.ts';
 import { validateCheckpoint, type ValidateResult } from './validate.ts';
 import { hex, perms, presentPerVma } from './mem.ts';
 
@@ -27,12 +27,13 @@ function pmByVma(p: Proc): PmEntry[][] {
   const out: PmEntry[][] = p.vmas.map(() => []);
   const vm = p.vmas;
   let v = 0;
+  let budget = 20_000_000; // bad input (huge overlapping entries) must not make this quadratic
   for (const e of p.pm) {
     if (e.fileOff < 0) continue;
     const end = e.vaddr + BigInt(e.nr * PAGE);
-    while (v > 0 && (v >= vm.length || vm[v].start > e.vaddr)) v--; // unsorted input: step back
+    if (v >= vm.length || vm[v].start > e.vaddr) v = lastStartAtOrBelow(vm, e.vaddr); // out of order: jump, never crawl
     while (v < vm.length && vm[v].end <= e.vaddr) v++;
-    for (let k = v; k < vm.length && vm[k].start < end; k++) out[k].push(e);
+    for (let k = v; k < vm.length && vm[k].start < end && budget-- > 0; k++) out[k].push(e);
   }
   return out;
 }
