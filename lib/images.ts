@@ -114,7 +114,7 @@ const HINTS: Partial<Record<ErrorCode, string>> = {
   E_CORRUPT: 'the image is corrupt at this offset',
 };
 
-function coreError(kind: string, file: string | undefined, base: number, what: string): TscrError {
+function coreError(kind: string | undefined, file: string | undefined, base: number, what: string): TscrError {
   const ex = core();
   const code = ERR_CODES[ex.codec_err_code()] ?? 'E_CORRUPT';
   const off = base + (ex.codec_err_offset() >>> 0);
@@ -423,7 +423,7 @@ export function encodeFromJSON(text: string | Uint8Array, opts: CodecOptions = {
   }
   const p = passBytes(bytes);
   try {
-    if (guard('JSON', opts.file, 0, () => ex.codec_locate(p, bytes.length)) < 0) throw coreError('JSON', opts.file, 0, 'not a crit image document');
+    if (guard('JSON', opts.file, 0, () => ex.codec_locate(p, bytes.length)) < 0) throw coreError(undefined, opts.file, 0, 'cannot read the JSON');
     const ms = ex.codec_loc(0) >>> 0;
     const me = ex.codec_loc(1) >>> 0;
     const es = ex.codec_loc(2) >>> 0, ee = ex.codec_loc(3) >>> 0;
