@@ -114,7 +114,7 @@ const HINTS: Partial<Record<ErrorCode, string>> = {
   E_CORRUPT: 'the image is corrupt at this offset',
 };
 
-function coreError(kind: string, file: string | undefined, base: number, what: string): TscrError {
+function coreError(kind: string | undefined, file: string | undefined, base: number, what: string): TscrError {
   const ex = core();
   const code = ERR_CODES[ex.codec_err_code()] ?? 'E_CORRUPT';
   const off = base + (ex.codec_err_offset() >>> 0);
@@ -238,9 +238,8 @@ function decodeEntries(src: Source, file: string | undefined, flags: number,
       if (rc < 0) throw coreError(h.kind!.name, file, pos, `cannot decode entry #${index + ex.codec_count()}`);
       const n = ex.codec_count();
       if (n > 0) sink(outView(), index, n);
-      ex.codec_out_reset();
       index += n;
-    } finally { release(p); }
+    } finally { ex.codec_out_reset(); release(p); }
     if (rc === 0) {
       const needRaw = ex.codec_need();
       const toEof = needRaw === 0xffffffffffffffffn || needRaw === -1n;
@@ -365,12 +364,12 @@ function unknownKindBytes(magic: string, entries: any[], file?: string, offset?:
 function encodeAt(kindName: string, ptr: number, len: number, base: number, file: string | undefined, offsetBase: number, seq = false): Uint8Array {
   const idx = kindByName.get(kindName)!;
   const ex = codec();
-  if (guard(kindName, file, offsetBase, () => ex.codec_encode(idx, ptr, len, base, seq ? 1 : 0)) < 0) {
-    throw coreError(kindName, file, offsetBase, `cannot encode entry #${base + ex.codec_count()}`);
-  }
-  const out = outView().slice();
-  ex.codec_out_reset();
-  return out;
+  try {
+    if (guard(kindName, file, offsetBase, () => ex.codec_encode(idx, ptr, len, base, seq ? 1 : 0)) < 0) {
+      throw coreError(kindName, file, offsetBase, `cannot encode entry #${base + ex.codec_count()}`);
+    }
+    return outView().slice();
+  } finally { ex.codec_out_reset(); }
 }
 
 function encodeEntriesText(kindName: string, text: Uint8Array, base: number, file: string | undefined, offsetBase: number): Uint8Array {
@@ -423,7 +422,7 @@ export function encodeFromJSON(text: string | Uint8Array, opts: CodecOptions = {
   }
   const p = passBytes(bytes);
   try {
-    if (guard('JSON', opts.file, 0, () => ex.codec_locate(p, bytes.length)) < 0) throw coreError('JSON', opts.file, 0, 'not a crit image document');
+    if (guard('JSON', opts.file, 0, () => ex.codec_locate(p, bytes.length)) < 0) throw coreError(undefined, opts.file, 0, 'cannot read the JSON');
     const ms = ex.codec_loc(0) >>> 0;
     const me = ex.codec_loc(1) >>> 0;
     const es = ex.codec_loc(2) >>> 0, ee = ex.codec_loc(3) >>> 0;

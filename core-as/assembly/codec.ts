@@ -63,6 +63,7 @@ class Field {
   key: ArrayBuffer = new ArrayBuffer(0);   // "name": 
   ckey: ArrayBuffer = new ArrayBuffer(0);  // , "name":   (compact layout, not first)
   plain: bool = false; // unsigned varint with no display hints: digits either way
+  unsigned: bool = false; // uint32/uint64: digits whenever hints are off (compact mode)
 }
 
 class Msg {
@@ -153,7 +154,8 @@ function getMsg(i: i32): Msg {
     f.ckey = new ArrayBuffer(kl + 2);
     store<u8>(changetype<usize>(f.ckey), 0x2c); store<u8>(changetype<usize>(f.ckey), 0x20, 1);
     memory.copy(changetype<usize>(f.ckey) + 2, changetype<usize>(f.key), kl);
-    f.plain = (f.type == T_UINT32 || f.type == T_UINT64) && f.hints == 0 && f.flags < 0 && f.dict < 0;
+    f.unsigned = f.type == T_UINT32 || f.type == T_UINT64;
+    f.plain = f.unsigned && f.hints == 0 && f.flags < 0 && f.dict < 0;
     if (f.num > maxNum) maxNum = f.num;
     if (f.label == L_REP) m.fastOk = false;
     m.fields[j] = f;
@@ -763,7 +765,7 @@ function emitFast(m: Msg, s: usize, e: usize, depth: i32, hex: bool): bool {
       let raw: u64;
       if (p < e && load<u8>(p) < 0x80) { raw = <u64>load<u8>(p); p++; }
       else { vp = p; raw = varint(e); if (!vok) { vok = true; errCode = 0; outLen = mark; return false; } p = vp; }
-      if (f.plain && !hex && !modeBig) putU64(f.type == T_UINT32 ? raw & 0xffffffff : raw);
+      if ((f.plain || (f.unsigned && !modeValues)) && !hex && !modeBig) putU64(f.type == T_UINT32 ? raw & 0xffffffff : raw);
       else putScalar(f, raw, hex);
     } else if (wt == 1) {
       if (e - p < 8) { outLen = mark; return false; }
