@@ -116,6 +116,28 @@ async function midDump(sig: 'SIGTERM' | 'SIGKILL') {
   } finally { fx.kill(); rmSync(dir, { recursive: true, force: true }); }
 }
 
+test('a signal sent to the target during the dump reaches it afterwards (-R)', async () => {
+  const fx = await startFixture('memory', ['32']);
+  const dir = tmp('sigmid');
+  try {
+    const pages = join(dir, 'pages-1.img');
+    let sent = false;
+    const r = await runTscr(['dump', '-t', String(fx.pid), '-D', dir, '-R'], {
+      env: { TSCR_TEST_SLOW_PAGES_MS: '20' },
+      onSpawn: (c) => {
+        const poll = setInterval(() => {
+          if (!sent && existsSync(pages) && statSync(pages).size > 1 << 20) { sent = true; clearInterval(poll); process.kill(fx.pid, 'SIGUSR1'); }
+        }, 5);
+        c.on('close', () => clearInterval(poll));
+      },
+    });
+    assert.is(r.code, 0, r.stderr);
+    assert.ok(sent, 'the signal was sent mid-dump');
+    const { waitFile } = await import('./helpers/fixture.ts');
+    assert.is((await waitFile(fx.out, 10000)).trim(), 'PASS', 'the fixture got SIGUSR1 after the dump and checked itself');
+  } finally { fx.kill(); rmSync(dir, { recursive: true, force: true }); }
+});
+
 test('SIGTERM to tscr mid-dump: target detached and unharmed', () => midDump('SIGTERM'));
 test('SIGKILL to tscr mid-dump: target detached and unharmed', () => midDump('SIGKILL'));
 
