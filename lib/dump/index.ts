@@ -230,6 +230,7 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
     if (!ok) {
       // leave no half-written pages behind
       for (const d of dumps) { const f = join(opts.dir, `pages-${d.pagesId}.img`); if (existsSync(f)) rmSync(f, { force: true }); }
+      for (const f of sink.written) rmSync(f, { force: true });
     }
   }
   const seconds = (performance.now() - t0) / 1000;
