@@ -22,7 +22,8 @@ export function freezeTree(root: number, log: (t: string) => void, checkAbort: (
   const fz: Frozen = { root, pids: [], threads: new Map(), all: new Map() };
   try {
     const st = stat(root);
-    if (st.f[0] === 'Z') throw new TscrError('E_DUMP', `process ${root} is a zombie`, { pid: root });
+    if (st.f[0] === 'Z' && tasks(root).length > 1) throw leaderGone(root);
+    if (st.f[0] === 'Z') throw new TscrError('E_DUMP', `process ${root} is a zombie (it has exited; its parent has not reaped it)`, { pid: root });
   } catch (e) {
     if (e instanceof TscrError && e.code === 'E_NOT_FOUND') throw new TscrError('E_NOT_FOUND', `no process with pid ${root}`, { pid: root, hint: 'check the pid with `ps`' });
     throw e;
@@ -118,6 +119,7 @@ function walk(fz: Frozen, root: number, seizeOne: (pid: number, tid: number) => 
       if (pid !== root && !fz.threads.has(pid)) {
         let state = '';
         try { state = stat(pid).f[0]; } catch { continue; }
+        if (state === 'Z' && tasks(pid).length > 1) throw leaderGone(pid);
         if (state === 'Z' || state === 'X') {
           throw new ZombieError('E_UNSUPPORTED', `unsupported: zombie process ${pid} in the tree (its parent has not reaped it yet)`, {
             pid, hint: 'wait until the parent reaps its child (or dump when no child has exited unreaped); the tree was left running as it was',
@@ -132,6 +134,12 @@ function walk(fz: Frozen, root: number, seizeOne: (pid: number, tid: number) => 
     if (found === 0) break;
     if (pass > 100) throw new TscrError('E_DUMP', `the tree under ${root} keeps creating processes; cannot freeze it`, { pid: root });
   }
+}
+
+function leaderGone(pid: number): TscrError {
+  return new TscrError('E_UNSUPPORTED', `unsupported: the main thread of process ${pid} has exited (pthread_exit) while its other threads run`, {
+    pid, hint: 'tscr cannot checkpoint a process without its main thread; the process was left running as it was',
+  });
 }
 
 function isDead(tid: number): boolean {
