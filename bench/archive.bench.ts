@@ -25,7 +25,7 @@ process.on('exit', () => { for (const k of kids) { try { k.kill('SIGKILL'); } ca
 
 function startTarget(cmd: string, args: string[]): Promise<ChildProcess> {
   return new Promise((resolve, reject) => {
-    const c = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+    const c = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'inherit'], detached: true }); // own session: tscr dump needs no --shell-job
     kids.push(c);
     let out = '';
     c.stdout!.on('data', (d) => { out += d; if (out.includes('ready')) resolve(c); });
@@ -189,6 +189,21 @@ table(['memory', 'raw pages', 'tscr -1 (dump)', 'tscr -2 (convert)', 'gzip -1', 
     const cpu = process.cpuUsage(cpu0);
     res.push([`read + hash + dedup + LZ4 + write, ${workers} workers`, String(workers), (bytes / MB / secs).toFixed(0), ((cpu.user + cpu.system) / 1e6).toFixed(2), `${(100 * st.archiveBytes / bytes).toFixed(1)}%`]);
     rmSync(path);
+  }
+  // the real thing: tscr dump (left running), to a directory and straight to an archive
+  const cli = join(ROOT, 'bin', 'tscr.js');
+  if (existsSync(join(ROOT, 'dist', 'tscr.js'))) {
+    for (const [label, extra] of [['tscr dump -R -D DIR (plain CRIU images)', [] as string[]], ['tscr dump -R --compress (archive, 2 workers)', ['--compress']]] as const) {
+      const out = join(tmp, extra.length ? 'dump.tscr' : 'dumpdir');
+      const t1 = performance.now();
+      const r = spawnSync(process.execPath, [cli, 'dump', '-t', String(py.pid), '-R', '--json', ...extra, '-D', out], { encoding: 'utf8', maxBuffer: 64 << 20 });
+      const secs = (performance.now() - t1) / 1000;
+      if (r.status !== 0) { res.push([label, '', `failed: ${(r.stderr || '').split('\n')[0]}`, '', '']); continue; }
+      const j = JSON.parse(r.stdout);
+      const size = j.archive ? `${(100 * j.archive.archiveBytes / j.bytes).toFixed(1)}%` : '100%';
+      res.push([label, extra.length ? '2' : '-', `${(j.bytes / MB / secs).toFixed(0)} (pages ${(j.bytes / MB / (j.seconds || secs)).toFixed(0)})`, '-', size]);
+      rmSync(out, { recursive: true, force: true });
+    }
   }
   console.log(`\n## 4. Dump with compression of the python3 process (${(bytes / 2 ** 30).toFixed(2)} GiB of present pages)`);
   table(['pipeline', 'workers', 'MB/s (wall)', 'CPU s (all threads)', 'size'], res);

@@ -206,9 +206,21 @@ export class PagesSink {
     }
     this.rec.size += run.length;
   }
+  /**
+   * Zero-copy variant for page readers: fill(view) writes whole pages into `view`
+   * (a view of Wasm memory, maxPages * 4096 bytes, valid only during the call) and
+   * returns how many pages it wrote. maxPages <= 1024.
+   */
+  async writeWith(maxPages: number, fill: (view: Uint8Array) => number): Promise<number> {
+    if (this.ended) throw new TscrError('E_INTERNAL', `pages written to ${this.rec.name} after end()`);
+    const n = await this.w.addPageRunWith(this.rec, Math.min(1024, Math.max(1, maxPages)), fill, this.stream);
+    this.rec.size += n * PAGE;
+    return n;
+  }
   async end(): Promise<void> {
     if (this.ended) return;
     this.ended = true;
+    this.w.stats.rawBytes += this.rec.size;
     this.rec.hash = BigInt.asUintN(64, core().xxh_digest(this.stream));
     core().xxh_free(this.stream);
     this.w.files.push(this.rec);
@@ -400,11 +412,25 @@ export class ArchiveWriter {
   }
 
   /** @internal */
+  async addPageRunWith(rec: FileRec, maxPages: number, fill: (view: Uint8Array) => number, stream: number): Promise<number> {
+    const p = this.inS.ensure(maxPages * PAGE);
+    const n = fill(this.mem().subarray(p, p + maxPages * PAGE));
+    if (!(Number.isInteger(n) && n >= 0 && n <= maxPages)) throw new TscrError('E_INTERNAL', `page reader returned ${n} pages (at most ${maxPages})`);
+    if (n) await this.addStaged(rec, n, stream);
+    return n;
+  }
+
+  /** @internal */
   async addPageRun(rec: FileRec, run: Uint8Array, stream: number): Promise<void> {
+    this.inS.put(run);
+    await this.addStaged(rec, run.length / PAGE, stream);
+  }
+
+  /** The n pages at the start of inS: file hash, page hashes, dedup, into blocks. */
+  private async addStaged(rec: FileRec, n: number, stream: number): Promise<void> {
     const ex = core();
-    const n = run.length / PAGE;
-    const inP = this.inS.put(run);
-    ex.xxh_update(stream, inP, 0, run.length);
+    const inP = this.inS.ptr;
+    ex.xxh_update(stream, inP, 0, n * PAGE);
     const hp = this.hashS.ptr;
     ex.xxh_pages(inP, 0, n, hp, hp + n * 8);
     const m0 = this.mem();
@@ -496,7 +522,6 @@ export class ArchiveWriter {
           await sink.write(b);
         }
         await sink.end();
-        this.stats.rawBytes += st.size;
       } else if (st.size <= 64 << 20) {
         await this.addBytes(name, readAt(fd, st.size, 0), mode);
       } else {

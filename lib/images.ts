@@ -235,9 +235,8 @@ function decodeEntries(src: Source, file: string | undefined, flags: number,
       if (rc < 0) throw coreError(h.kind!.name, file, pos, `cannot decode entry #${index + ex.codec_count()}`);
       const n = ex.codec_count();
       if (n > 0) sink(outView(), index, n);
-      ex.codec_out_reset();
       index += n;
-    } finally { release(p); }
+    } finally { ex.codec_out_reset(); release(p); }
     if (rc === 0) {
       const needRaw = ex.codec_need();
       const toEof = needRaw === 0xffffffffffffffffn || needRaw === -1n;
@@ -362,12 +361,12 @@ function unknownKindBytes(magic: string, entries: any[], file?: string, offset?:
 function encodeAt(kindName: string, ptr: number, len: number, base: number, file: string | undefined, offsetBase: number, seq = false): Uint8Array {
   const idx = kindByName.get(kindName)!;
   const ex = codec();
-  if (guard(kindName, file, offsetBase, () => ex.codec_encode(idx, ptr, len, base, seq ? 1 : 0)) < 0) {
-    throw coreError(kindName, file, offsetBase, `cannot encode entry #${base + ex.codec_count()}`);
-  }
-  const out = outView().slice();
-  ex.codec_out_reset();
-  return out;
+  try {
+    if (guard(kindName, file, offsetBase, () => ex.codec_encode(idx, ptr, len, base, seq ? 1 : 0)) < 0) {
+      throw coreError(kindName, file, offsetBase, `cannot encode entry #${base + ex.codec_count()}`);
+    }
+    return outView().slice();
+  } finally { ex.codec_out_reset(); }
 }
 
 function encodeEntriesText(kindName: string, text: Uint8Array, base: number, file: string | undefined, offsetBase: number): Uint8Array {

@@ -281,6 +281,7 @@ export interface FdsShim {
   sk_peek(fd: number, stream: number, buf: Buffer, len: number, lens: Int32Array, maxmsgs: number, nmsgs: Int32Array): number | bigint;
   unix_diag(out: Buffer, max: number): number;
   spawn_fds(path: string, argvBlock: Buffer, argc: number, map: Int32Array, n: number): number;
+  fd_copy(inFd: number, inOff: number, outFd: number, outOff: number, len: number): number | bigint;
 }
 
 let fdsShimObj: FdsShim | null = null;
@@ -327,6 +328,7 @@ export function fdsShim(): FdsShim {
     sk_peek: f('int64_t tscr_sk_peek(int fd, int stream, void *buf, int64_t len, void *lens, int maxmsgs, void *nmsgs)'),
     unix_diag: f('int tscr_unix_diag(void *out, int max)'),
     spawn_fds: f('int tscr_spawn_fds(const char *path, void *argv_block, int argc, void *map, int n)'),
+    fd_copy: f('int64_t tscr_fd_copy(int in, int64_t in_off, int out, int64_t out_off, int64_t len)'),
   };
   return fdsShimObj;
 }
@@ -366,6 +368,7 @@ export interface TcpShim {
   fd_close(fd: number): number;
   net_setns(nsfd: number): number;
   fd_setfl(fd: number, flags: number): number;
+  tcp_inject(family: number, src16: Buffer, sport: number, dst16: Buffer, dport: number, seq: number, ack: number, flags: number, win: number, mark: number): number;
 }
 let tcpShim: TcpShim | null = null;
 
@@ -393,6 +396,7 @@ export function tcpShimRaw(): TcpShim {
     fd_close: f('int tscr_close(int fd)'),   // shim/ptrace.c
     net_setns: f('int tscr_net_setns(int nsfd)'),
     fd_setfl: f('int tscr_fd_setfl(int fd, int flags)'),
+    tcp_inject: f('int tscr_tcp_inject(int family, void *src16, int sport, void *dst16, int dport, uint32_t seq, uint32_t ack, int flags, int win, uint32_t mark)'),
   };
   return tcpShim;
 }

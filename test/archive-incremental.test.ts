@@ -85,9 +85,13 @@ test('writer API: runs fed as they are read, abort removes the partial file', as
   const s = w.pages('pages-1.img');
   for (let i = 0; i < 10; i++) await s.write(Buffer.alloc(3 * 4096, i));
   await s.end();
+  const s2 = w.pages('pages-2.img');
+  let k = 0;
+  while (k < 5) k += await s2.writeWith(2, (view) => { view.fill(0x70, 0, 4096); view.fill(k + 20, 4096, 8192); return 2; });
+  await s2.end();
   const st = await w.finish();
-  assert.is(st.pages, 30);
-  assert.is(st.storedPages, 9);
+  assert.is(st.pages, 36);
+  assert.is(st.storedPages, 9 + 1 + 3);
   const w2 = ArchiveWriter.create(join(tmp, 'aborted.tscr'));
   await w2.addBytes('x.img', Buffer.from('x'));
   await w2.abort();

@@ -64,4 +64,21 @@ test('external unix peers: refused without --ext-unix-sk, reconnected by name wi
   }
 });
 
+test('a unix socket with file descriptors in flight: clear error, the program untouched', async () => {
+  const fx = await startOwnSession('fd-inflight');
+  const img = join(fx.dir, 'img');
+  mkdirSync(img);
+  try {
+    const r = tscr(['dump', '-t', String(fx.pid), '-D', img]);
+    assert.is(r.code, 1);
+    assert.match(r.stderr, new RegExp(`unsupported: unix socket with file descriptors in flight \\(SCM_RIGHTS\\) fd 21 of pid ${fx.pid}`));
+    assert.match(r.stderr, /hint:/);
+    assert.ok(pidLive(fx.pid));
+    assert.is(await verdict(fx.pid, fx.out), 'PASS', 'the fd in flight is still there, once');
+  } finally {
+    killAll([fx.pid]);
+    rmSync(fx.dir, { recursive: true, force: true });
+  }
+});
+
 test.run();

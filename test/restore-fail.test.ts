@@ -65,6 +65,24 @@ test('file missing: names the file, exits non-zero', async () => {
   } finally { killAll(pids); rmSync(dir, { recursive: true, force: true }); }
 });
 
+test('executable changed since the dump: says so, exits non-zero', async () => {
+  if (!have) return;
+  const dir = copyCase('loop', (d) => {
+    const files = readJ(join(d, 'files.json'));
+    files.entries[0].reg.size = Number(files.entries[0].reg.size) + 4096;
+    writeFileSync(join(d, 'files.json'), JSON.stringify(files));
+  });
+  const pids = treePids(readJ(join(dir, 'pstree.json')));
+  try {
+    await waitGone(pids, 3000);
+    if (pids.some(pidExists)) { console.log('  skip: pid taken'); return; }
+    const r = tscr(['restore', '-D', dir, '-d']);
+    assert.is.not(r.code, 0);
+    assert.match(r.stderr, /has changed since the dump/);
+    assert.ok(await waitGone(pids), 'no process left');
+  } finally { killAll(pids); rmSync(dir, { recursive: true, force: true }); }
+});
+
 test('corrupt image (pages of the child cut short): both processes killed, clear error', async () => {
   if (!have) return;
   const dir = copyCase('tree', (d) => {

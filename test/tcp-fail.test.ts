@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { createServer, type Server as NetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { rawClient, pattern, ip4, startServer, readExact, writeAll, setTimeouts, type Server } from './helpers/tcp.ts';
+import { rawClient, pattern, ip4, startServer, readExact, writeAll, setTimeouts, dumpSockets, type Server } from './helpers/tcp.ts';
 import { tscr, TSCR_BIN, killAll, waitGone, pidLive, sleep } from './helpers/restore.ts';
 import { listLocks, releaseLeftLock } from '../lib/netlock.ts';
 
@@ -43,6 +43,56 @@ test('dump refused (no CAP_NET_ADMIN): says why, no lock left, server and connec
   const t0 = Date.now();
   while (!existsSync(srv.out) && Date.now() - t0 < 5000) await sleep(25);
   assert.is(readFileSync(srv.out, 'utf8').trim(), 'PASS');
+}));
+
+/** The server runs on with its connection exactly as before: everything arrives, the server checks what it got. */
+async function stillServing(srv: Server, sentByClient: number) {
+  writeFileSync(srv.out + '.expect', String(sentByClient));
+  process.kill(srv.pid, 'SIGUSR1');
+  assert.ok(readExact(srv.client, srv.sent).equals(pattern(0, srv.sent)), 'the server stream is intact');
+  assert.is(readExact(srv.client, 13).toString(), 'after restore');
+  writeAll(srv.client, Buffer.from('ping'));
+  const t0 = Date.now();
+  while (!existsSync(srv.out) && Date.now() - t0 < 5000) await sleep(25);
+  assert.is(readFileSync(srv.out, 'utf8').trim(), 'PASS');
+}
+
+test('dump failing after the sockets were locked and repaired (late failure): unlocked, repair left, server serving', () => withServer(async (srv, img) => {
+  const before = pattern(0, 3000, 13, 5);
+  writeAll(srv.client, before);
+  for (const stage of ['pages', 'write']) {
+    const r = tscr(['dump', '-t', String(srv.pid), '-D', img, '--tcp-established'], 60000, { TSCR_TEST_FAIL_AFTER: stage });
+    assert.is.not(r.code, 0, stage);
+    assert.is(listLocks().filter((t) => t === `tscr-${srv.pid}`).length, 0, `no lock left (${stage})`);
+    assert.ok(pidLive(srv.pid), 'the server still runs');
+  }
+  await stillServing(srv, before.length);
+}));
+
+test('dump --leave-running --tcp-established: images written, the connection goes on', () => withServer(async (srv, img) => {
+  const before = pattern(0, 4000, 13, 5);
+  writeAll(srv.client, before);
+  const r = tscr(['dump', '-t', String(srv.pid), '-D', img, '--tcp-established', '--leave-running']);
+  assert.is(r.code, 0, r.stderr);
+  assert.ok(readdirSync(img).some((f) => f.startsWith('tcp-stream-')), 'tcp-stream image written');
+  assert.is(listLocks().filter((t) => t === `tscr-${srv.pid}`).length, 0, 'no lock left');
+  assert.ok(pidLive(srv.pid));
+  await stillServing(srv, before.length);
+}));
+
+test('tscr net-unlock after a dump that died mid-way (sockets left in repair mode, lock left)', () => withServer(async (srv) => {
+  const before = pattern(0, 2000, 13, 5);
+  writeAll(srv.client, before);
+  // what a SIGKILLed dump leaves behind: the lock, and the server's socket in repair mode
+  dumpSockets(srv.pid, { 'tcp-established': true, rootPid: srv.pid }, new Map());
+  assert.ok(listLocks().includes(`tscr-${srv.pid}`));
+  const r = tscr(['net-unlock', '-t', String(srv.pid), '--json']);
+  assert.is(r.code, 0, r.stderr);
+  const j = JSON.parse(r.stdout);
+  assert.is(j.lockRemoved, true);
+  assert.is(j.repaired.length, 1, 'one socket taken out of repair mode');
+  assert.is(listLocks().filter((t) => t === `tscr-${srv.pid}`).length, 0);
+  await stillServing(srv, before.length);
 }));
 
 test('restore with the port taken: says so, kills what it made, unlocks', () => withServer(async (srv, img) => {

@@ -34,6 +34,7 @@ const dump: Command = {
         pid: Number(args.tree), dir, leaveRunning: Boolean(args['leave-running']), shellJob: Boolean(args['shell-job']),
         tcpEstablished: Boolean(args['tcp-established']), tcpSkipInFlight: Boolean(args['tcp-skip-in-flight']), extUnixSk: Boolean(args['ext-unix-sk']), sync: args.sync,
         failAfter: process.env.TSCR_TEST_FAIL_AFTER, slowPagesMs: Number(process.env.TSCR_TEST_SLOW_PAGES_MS ?? 0) || undefined,
+        archive: archive ? { path: archive, prev: args.prev ? resolve(String(args.prev)) : undefined } : undefined,
       }, {
         onProgress: (d, t) => bar.update(d, t),
         onLog: (l, t) => ctx.log(l as 1, t),
@@ -43,10 +44,6 @@ const dump: Command = {
       throw e;
     } finally {
       bar.end();
-    }
-    if (stage) {
-      res.archive = await stage.finishStagedDump(dir, archive!, { prev: args.prev });
-      res.dir = archive;
     }
     if (ctx.jsonMode) ctx.json(res);
     else {

@@ -20,14 +20,14 @@ const restore: Command = {
   async run(args, ctx) {
     let dir = args.imagesDir ?? args.D;
     if (!dir) throw usage('restore needs -D DIR', 'pass the directory `tscr dump -D` wrote');
-    // A tscr archive: verified in full, then extracted to a RAM-backed staging dir (lib/archive-stage.ts).
-    const stage = (await import('../../lib/archive-stage.ts'));
-    const staged = stage.isArchivePath(dir) ? stage.stageForRestore(dir) : null;
+    // A tscr archive: verified in full first; metadata staged in RAM, pages streamed (lib/archive-restore.ts).
+    const { ArchiveReader } = await import('../../lib/archive.ts');
+    const staged = ArchiveReader.isArchive(dir) ? (await import('../../lib/archive-restore.ts')).openArchiveForRestore(dir) : null;
     if (staged) dir = staged.dir;
     try {
     const opts = {
       dir, shellJob: args.shellJob, tcpEstablished: args.tcpEstablished, extUnixSk: args.extUnixSk,
-      log: (l: 1 | 2 | 3 | 4, s: string) => ctx.log(l, s),
+      log: (l: 1 | 2 | 3 | 4, s: string) => ctx.log(l, s), pages: staged?.pages,
     };
     const eng = await import('../../lib/restore/engine.ts');
     if (args.dryRun) {
@@ -47,7 +47,7 @@ const restore: Command = {
       res = await eng.restore({ ...opts, progress: (d: number, t: number) => bar.update(d, t) });
     } finally {
       bar.end();
-      staged?.cleanup();
+      staged?.close();
     }
     if (args.pidfile) writeFileSync(args.pidfile, `${res.root}\n`);
     const summary = {
@@ -64,7 +64,7 @@ const restore: Command = {
     if (ctx.jsonMode) ctx.json({ restored: true, detached: false, ...summary, exit: status });
     return status.signal ? 128 + status.signal : status.code;
     } finally {
-      staged?.cleanup();
+      staged?.close();
     }
   },
 };

@@ -3,7 +3,7 @@
 //
 // Input (little-endian i64 words, built by lib/restore/plan.ts):
 //   [1 (version), flags (bit0: shell job), nproc]
-//   per process: pid, ppid, pgid, sid, nthreads, tid*, nvmas, (start, end)*, nfds, (fd, fileId)*
+//   per process: pid, ppid, pgid, sid, state (1 alive, 2 zombie), nthreads, tid*, nvmas, (start, end)*, nfds, (fd, fileId)*
 // Output (i64 words): [status, pid, nops], then nops ops of PLAN_OP_WORDS words:
 //   op, pid, a, b, c, d
 // status 0 = ok; otherwise an error (PLAN_E_*) about `pid`, and no ops.
@@ -39,6 +39,9 @@ const OP_UNGADGET: i64 = 14; // pid, a = hole address, b = hole size
 const OP_REGS: i64 = 15;     // pid
 const OP_START: i64 = 16;    // -
 const OP_FDS_DONE: i64 = 17; // pid: close the temporaries kept for passing
+const OP_HELPER: i64 = 19;   // pid = a session leader that is gone, a = the parent that makes it (then setsid)
+const OP_HELPER_EXIT: i64 = 20; // pid = helper, a = its parent: the helper exits and is reaped
+const OP_ZOMBIE: i64 = 18;   // pid, a = parent: the process exits (its parent keeps it as a zombie)
 
 const E_BAD_INPUT: i64 = 1;
 const E_ROOTS: i64 = 2;      // zero or several roots
@@ -60,6 +63,7 @@ class Proc {
   ppid: i64 = 0;
   pgid: i64 = 0;
   sid: i64 = 0;
+  zombie: bool = false;
   tids: i64[] = [];
   fds: i64[] = [];   // fd, fileId pairs
   parent: i32 = -1;
@@ -142,6 +146,7 @@ export function plan_build(input: ArrayBuffer): ArrayBuffer {
   for (let i = 0; i < np; i++) {
     const p = new Proc();
     p.pid = r.next(); p.ppid = r.next(); p.pgid = r.next(); p.sid = r.next();
+    p.zombie = r.next() == 2;
     const nt = <i32>r.next();
     if (nt < 0 || nt > 1 << 20) return result(E_BAD_INPUT, p.pid, null);
     for (let t = 0; t < nt; t++) p.tids.push(r.next());
@@ -188,15 +193,33 @@ export function plan_build(input: ArrayBuffer): ArrayBuffer {
   const out = new Out();
   // 1. processes and sessions. The root maps the gadget/scratch hole first;
   // children are made by injected clone3 and inherit it.
+  // A process in a session whose leader is gone (the double-fork daemon under
+  // a subreaper) is made by a helper: a process with the leader's pid, made by
+  // the real parent, that calls setsid, makes the member, and exits; the member
+  // is reparented to its real parent (made a subreaper for it), which reaps the helper.
+  const helpers: i64[] = [];
+  const helperParent: i64[] = [];
   for (let k = 0; k < order.length; k++) {
     const p = unchecked(procs[unchecked(order[k])]);
-    out.op(OP_FORK, p.pid, k == 0 ? 0 : p.ppid, p.tids.length);
+    let via: i64 = k == 0 ? 0 : p.ppid;
+    if (k > 0) {
+      const par = unchecked(procs[p.parent]);
+      p.curSid = par.curSid; p.curPgid = par.curPgid;
+      if (p.sid != p.pid && p.curSid != p.sid) {
+        if (indexOf(procs, p.sid) >= 0) return result(E_SESSION, p.pid, null);
+        if (!helpers.includes(p.sid)) {
+          out.op(OP_HELPER, p.sid, p.ppid);
+          helpers.push(p.sid);
+          helperParent.push(p.ppid);
+        }
+        via = p.sid;
+        p.curSid = p.sid; p.curPgid = p.sid;
+      }
+    }
+    out.op(OP_FORK, p.pid, via, p.tids.length);
     if (k == 0) {
       p.curSid = 0; p.curPgid = 0; // whatever tscr has
       out.op(OP_GADGET, p.pid, hole, HOLE_SIZE);
-    } else {
-      const par = unchecked(procs[p.parent]);
-      p.curSid = par.curSid; p.curPgid = par.curPgid;
     }
     if (p.sid == p.pid) {
       out.op(OP_SETSID, p.pid);
@@ -208,6 +231,7 @@ export function plan_build(input: ArrayBuffer): ArrayBuffer {
       return result(E_SESSION, p.pid, null);
     }
   }
+  for (let h = 0; h < helpers.length; h++) out.op(OP_HELPER_EXIT, unchecked(helpers[h]), unchecked(helperParent[h]));
   // 2. groups: leaders, then members.
   for (let pass = 0; pass < 2; pass++) {
     for (let k = 0; k < order.length; k++) {
@@ -227,11 +251,18 @@ export function plan_build(input: ArrayBuffer): ArrayBuffer {
       p.curPgid = p.pgid;
     }
   }
+  // Zombies exit now: every group they lead is in place, and their parents
+  // are still clean stubs (no SIGCHLD handler yet).
+  for (let k = order.length - 1; k >= 0; k--) {
+    const p = unchecked(procs[unchecked(order[k])]);
+    if (p.zombie) out.op(OP_ZOMBIE, p.pid, p.ppid);
+  }
   // 3. per process state.
   const holderPid = new Map<i64, i64>();
   const holderFd = new Map<i64, i64>();
   for (let k = 0; k < order.length; k++) {
     const p = unchecked(procs[unchecked(order[k])]);
+    if (p.zombie) continue;
     out.op(OP_MM, p.pid);
     out.op(OP_FS, p.pid);
     for (let f = 0; f < p.fds.length; f += 2) {
@@ -250,10 +281,14 @@ export function plan_build(input: ArrayBuffer): ArrayBuffer {
     out.op(OP_TIMERS, p.pid);
     out.op(OP_RLIMITS, p.pid);
   }
-  for (let k = 0; k < order.length; k++) out.op(OP_FDS_DONE, unchecked(procs[unchecked(order[k])]).pid);
+  for (let k = 0; k < order.length; k++) {
+    const p = unchecked(procs[unchecked(order[k])]);
+    if (!p.zombie) out.op(OP_FDS_DONE, p.pid);
+  }
   // 4. credentials last, then pending signals, gadget removal, registers.
   for (let k = order.length - 1; k >= 0; k--) {
     const p = unchecked(procs[unchecked(order[k])]);
+    if (p.zombie) continue;
     out.op(OP_CREDS, p.pid);
     out.op(OP_PENDING, p.pid);
     out.op(OP_UNGADGET, p.pid, hole, HOLE_SIZE);

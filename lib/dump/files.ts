@@ -6,7 +6,7 @@ import { fstatSync, closeSync, readlinkSync } from 'node:fs';
 import { ptraceShimRaw } from '../../shim/native.ts';
 import { fdList, fdLink, fdinfo, status } from '../proc.ts';
 import { classify } from '../kinds/index.ts';
-import type { DumpFdCtx } from '../kinds/types.ts';
+import type { DumpFdCtx, ShmemSink } from '../kinds/types.ts';
 import { regEntry, describeProcLink, toStat, elfBuildId } from '../kinds/regfile.ts';
 import { TscrError } from '../errors.ts';
 import type { Vma } from './mm.ts';
@@ -38,6 +38,10 @@ export class FileTable {
   files: { file: string; magic: string; entries: any[] }[] = [];
   /** shmem contents the fd kinds hand over (DumpFdCtx.writeShmem: memfd, shared anonymous memory). */
   shmem = new Map<number, { off: number; data: Buffer }[]>();
+  /** Streaming shmem sink (DumpFdCtx.openShmem), set by the dump job: writes pages-N.img as it goes. */
+  openShmem?: (shmid: number) => ShmemSink;
+  /** pagemap-shmem-<shmid>.img contents written through openShmem. */
+  shmemMaps = new Map<number, any[]>();
 
   newId(): number { return this.next++; }
 
@@ -125,6 +129,7 @@ export function dumpFds(ft: FileTable, pid: number, opts: Record<string, unknown
           shared: ft.shared,
           addImageFile: (file: string, magic: string, entries: any[]) => { ft.files.push({ file, magic, entries }); },
           writeShmem: (shmid, runs) => { ft.shmem.set(shmid, runs); },
+          openShmem: ft.openShmem,
         };
         const kind = classify(ctx);
         const entry = kind.dump(ctx);

@@ -8,7 +8,7 @@
 // registers, code and mappings as they were: the tree runs on untouched.
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { rmSync, existsSync, writeFileSync } from 'node:fs';
+import { rmSync, existsSync, openSync, writeSync, closeSync } from 'node:fs';
 import { shmemHooks } from '../kinds/shmem.ts';
 import { freezeTree, thawTree, ZombieError, type Frozen } from './freeze.ts';
 import { Injector } from './inject.ts';
@@ -37,6 +37,8 @@ export interface DumpOptions {
   failAfter?: string;
   /** Test hook: sleep this many ms in the page copy (for kill-mid-dump tests). */
   slowPagesMs?: number;
+  /** Write a tscr archive (pages streamed into it; `dir` then only stages the metadata images). */
+  archive?: { path: string; prev?: string; workers?: number; level?: number };
 }
 
 export interface DumpResult {
@@ -53,6 +55,8 @@ export interface DumpResult {
   pids: number[];
   /** Wall time of each phase: freeze, collect (injected queries, VMAs, files), pages, images. */
   phasesMs: { freeze: number; collect: number; pages: number; images: number };
+  /** With `archive`: the archive's statistics (lib/archive.ts ArchiveStats). */
+  archive?: any;
 }
 
 const NS_IDS = { pid_ns_id: 1, net_ns_id: 2, ipc_ns_id: 3, uts_ns_id: 4, mnt_ns_id: 6, user_ns_id: 7, cgroup_ns_id: 8, time_ns_id: 5 };
@@ -77,6 +81,7 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
   if (!Number.isInteger(pid) || pid <= 1) throw new TscrError('E_USAGE', `not a pid a dump can start from: ${opts.pid}`);
   if (pid === process.pid) throw new TscrError('E_USAGE', 'tscr cannot dump itself');
   const sink = new ImageSink(opts.dir);
+  const arc = opts.archive ? new (await import('../archive-dump.ts')).DumpArchive(opts.archive) : null;
   // A zombie child (exited, not yet reaped) cannot be checkpointed; its parent,
   // once running again, usually reaps it at once: let go and retry a few times.
   let fz: Frozen;
@@ -93,6 +98,7 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
   const tFrozen = performance.now();
   let ok = false;
   let ftRef: FileTable | null = null;
+  let shmemFilesRef: string[] = [];
   let encoding: 'binary' | 'json' = 'json';
   const dumps: ProcDump[] = [];
   let bytes = 0;
@@ -141,6 +147,27 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
     const ft = new FileTable();
     ftRef = ft;
     let vmId = 2, pagesId = 1;
+    const shmemFiles: string[] = [];
+    shmemFilesRef = shmemFiles;
+    // fd kinds stream shmem contents (memfd, shared memory) into their own pages file
+    ft.openShmem = (shmid: number) => {
+      const id = pagesId++;
+      const file = join(opts.dir, `pages-${id}.img`);
+      shmemFiles.push(file);
+      const pf = openSync(file, 'w');
+      const entries: any[] = [{ pages_id: id }];
+      let nextOff = -1;
+      return {
+        pages(off: number, data: Buffer) {
+          writeSync(pf, data);
+          const last = entries[entries.length - 1];
+          if (off === nextOff && entries.length > 1) last.nr_pages += data.length / 4096;
+          else entries.push({ vaddr: '0x' + off.toString(16), compat_nr_pages: 0, flags: 'PE_PRESENT', nr_pages: data.length / 4096 });
+          nextOff = off + data.length;
+        },
+        end() { closeSync(pf); ft.shmemMaps.set(shmid, entries); },
+      };
+    };
     for (const p of fz.pids) {
       ctx.checkAbort();
       const ps = states.get(p)!;
@@ -166,6 +193,10 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
     for (const d of dumps) {
       const base = bytes;
       let lastSleep = 0;
+      if (arc) {
+        bytes += await arc.copyPages(d.pid, d.runs, `pages-${d.pagesId}.img`, (b) => ctx.progress(base + b, total), () => ctx.checkAbort());
+        continue;
+      }
       const st = copyPages(d.pid, d.runs, join(opts.dir, `pages-${d.pagesId}.img`), (b) => {
         ctx.progress(base + b, total);
         if (opts.slowPagesMs && b - lastSleep >= 1 << 20) { lastSleep = b; Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, opts.slowPagesMs); }
@@ -198,9 +229,11 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
     // shmem contents handed over by fd kinds (memfd): pagemap-shmem-<shmid>.img + its own pages file
     for (const [shmid, runs] of ft.shmem) {
       const pid = pagesId++;
-      writeFileSync(join(opts.dir, `pages-${pid}.img`), Buffer.concat(runs.map((r) => r.data)));
+      const pf = openSync(join(opts.dir, `pages-${pid}.img`), 'w');
+      try { for (const r of runs) writeSync(pf, r.data); } finally { closeSync(pf); }
       sink.put(`pagemap-shmem-${shmid}.img`, 'PAGEMAP', [{ pages_id: pid }, ...runs.map((r) => ({ vaddr: '0x' + r.off.toString(16), compat_nr_pages: 0, flags: 'PE_PRESENT', nr_pages: r.data.length / 4096 }))]);
     }
+    for (const [shmid, entries] of ft.shmemMaps) sink.put(`pagemap-shmem-${shmid}.img`, 'PAGEMAP', entries);
     for (const [magic, entries] of ft.extra.byMagic) {
       if (magic === 'GHOST_FILE') entries.forEach((e, i) => sink.put(extraFileName(magic, i + 1), magic, [e]));
       else sink.put(extraFileName(magic), magic, entries);
@@ -221,16 +254,19 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
     tf0 = performance.now();
     encoding = await sink.flush(opts.sync ?? !opts.leaveRunning);
     ctx.log(3, `timing: freeze ${(tFrozen - t0).toFixed(1)} ms, collect ${(tm0 - tFrozen).toFixed(1)} ms, pages ${tMem.toFixed(1)} ms, encode+write ${(performance.now() - tf0).toFixed(1)} ms`);
+    if (arc) await arc.finish(opts.dir); // archive complete and fsynced before the tree may be killed
     tWrite = performance.now() - tw0;
     ok = true;
   } finally {
     // fd kinds' end of dump (issue 5: TCP repair off + network unlock, or keep the lock for the restore)
     if (ftRef) for (const k of kinds) k.dumpDone?.(ftRef.shared, { ok, treeKilled: ok && !opts.leaveRunning, log });
     thawTree(fz, ok && !opts.leaveRunning);
+    if (!ok && arc) await arc.abort();
     if (!ok) {
       // leave no half-written pages behind
       for (const d of dumps) { const f = join(opts.dir, `pages-${d.pagesId}.img`); if (existsSync(f)) rmSync(f, { force: true }); }
       for (const f of sink.written) rmSync(f, { force: true });
+      for (const f of shmemFilesRef) if (existsSync(f)) rmSync(f, { force: true });
     }
   }
   const seconds = (performance.now() - t0) / 1000;
@@ -244,5 +280,6 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
       freeze: Math.round(tFrozen - t0), collect: Math.round(tm0 - tFrozen), pages: Math.round(tMem),
       images: Math.round(performance.now() - tf0),
     },
+    ...(arc ? { archive: arc.stats, dir: opts.archive!.path } : {}),
   };
 }

@@ -168,7 +168,7 @@ export function filesEntries(ctx: RestoreFdCtx): any[] {
 
 export function unsupported(what: string, ctx: { pid: number; fd: number }, hint?: string): TscrError {
   return new TscrError('E_UNSUPPORTED', `unsupported: ${what} fd ${ctx.fd} of pid ${ctx.pid}`, {
-    pid: ctx.pid, fd: ctx.fd, kind: what,
+    pid: ctx.pid, fd: ctx.fd,
     hint: hint ?? 'tscr cannot checkpoint this kind of file yet; close it in the program, or dump a process without it. The process was left running as it was.',
   });
 }

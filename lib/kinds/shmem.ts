@@ -12,13 +12,14 @@ import { fstatSync, readlinkSync, openSync, closeSync } from 'node:fs';
 import type { DumpFdCtx, RestoreFdCtx } from './types.ts';
 import type { FdStat } from './types.ts';
 import { TscrError } from '../errors.ts';
-import { readShmemRuns, restoreShmemSync, memfdLocalSync } from './memfd.ts';
+import { dumpShmem, restoreShmemSync, memfdLocalSync } from './memfd.ts';
 import memfd from './memfd.ts';
 
 /** What the dump engine's file table offers (lib/dump/files.ts FileTable). */
 export interface ShmemTable {
   shared: Map<string, unknown>;
   shmem: Map<number, { off: number; data: Buffer }[]>;
+  openShmem?: (shmid: number) => import('./types.ts').ShmemSink;
   idFor(key: string, pid: number, fd: number): { id: number; isNew: boolean };
   add(entry: any): void;
   extra: { add(magic: string, entry: any): unknown };
@@ -42,7 +43,7 @@ export function shmemHooks(ft: ShmemTable, pid: number, log: (t: string) => void
       const fd = openMapFile(pid, v);
       try {
         const size = Number(fstatSync(fd).size);
-        ft.shmem.set(v.ino, readShmemRuns(fd, size));
+        dumpShmem({ pid, fd: -1, openShmem: ft.openShmem, writeShmem: (id, runs) => { ft.shmem.set(id, runs); } }, v.ino, fd, size);
       } finally { closeSync(fd); }
     },
     memfdId(v: MapVma): number {
@@ -61,6 +62,7 @@ export function shmemHooks(ft: ShmemTable, pid: number, log: (t: string) => void
           addEntry: (m: string, e: any) => (m === 'FILES' ? ft.add(e) : ft.extra.add(m, e)),
           opts: {}, log, shared: ft.shared,
           writeShmem: (shmid, runs) => { ft.shmem.set(shmid, runs); },
+          openShmem: ft.openShmem,
         };
         const entry = memfd.dump(ctx);
         if (entry) { ft.add(entry); return entry.id; }

@@ -19,12 +19,13 @@ import { buildPlan, type PlanOp, type PlanProc } from './plan.ts';
 import { restoreNative, check, ptraceShimRaw, type RestoreShim } from '../../shim/native.ts';
 import { kindForType, kinds } from '../kinds/index.ts';
 import { shmemFdForVma } from '../kinds/shmem.ts';
+import { fillFromArchive } from '../archive-restore.ts';
 import { xsaveLayout } from '../dump/task.ts';
 
 // x86_64 syscall numbers
 const NR = {
   read: 0, write: 1, pread64: 17, close: 3, lseek: 8, mmap: 9, mprotect: 10, munmap: 11, rt_sigaction: 13, mremap: 25,
-  madvise: 28, setitimer: 38, fcntl: 72, chdir: 80, umask: 95, setpgid: 109, setsid: 112, setgroups: 116,
+  madvise: 28, setitimer: 38, wait4: 61, fcntl: 72, chdir: 80, umask: 95, setpgid: 109, setsid: 112, setgroups: 116,
   setresuid: 117, setresgid: 119, setfsuid: 122, setfsgid: 123, capset: 126, rt_sigqueueinfo: 129, sigaltstack: 131, personality: 135, prctl: 157,
   chroot: 161, set_tid_address: 218, timer_create: 222, timer_settime: 223, openat: 257, set_robust_list: 273, rt_tgsigqueueinfo: 297, dup3: 292,
   pipe2: 293, rseq: 334, pidfd_open: 434, clone3: 435, close_range: 436, pidfd_getfd: 438,
@@ -53,6 +54,8 @@ export interface RestoreOptions {
   progress?: (done: number, total: number) => void;
   /** Keep the tree stopped under ptrace at the end instead of starting it (tests). */
   stubPath?: string;
+  /** Pages from a tscr archive instead of pages-N.img files (lib/archive-restore.ts). */
+  pages?: import('../archive-restore.ts').PageSourceHook;
 }
 
 export interface RestoreResult {
@@ -78,6 +81,8 @@ interface Proc {
   scratchSize: number;
   made: boolean;
   keep: number[];             // temporary fds kept for passing (closed at fds-done)
+  zombie?: boolean;           // dead, kept unreaped by its parent
+  stopped?: boolean;          // in a group stop (SIGSTOP) at dump time: starts stopped
   lateFds?: PlanOp[];         // epoll fds: restored after every other fd of the process (they name other fds)
   maxFd: number;
 }
@@ -88,6 +93,16 @@ interface PipeHold { pid: number; rfd: number; wfd: number }
 const SLEEP = new Int32Array(new SharedArrayBuffer(4));
 function isZombie(pid: number): boolean {
   try { return /\) [ZX] /.test(readFileSync(`/proc/${pid}/stat`, 'utf8')); } catch { return false; }
+}
+
+/** RLIMIT_NOFILE of a process (soft, hard), from /proc/PID/limits. */
+function nofileOf(pid: number): [bigint, bigint] {
+  try {
+    const m = /^Max open files\s+(\S+)\s+(\S+)/m.exec(readFileSync(`/proc/${pid}/limits`, 'utf8'));
+    const v = (x: string) => (x === 'unlimited' ? 0xffffffffffffffffn : BigInt(x));
+    if (m) return [v(m[1]), v(m[2])];
+  } catch { /* gone */ }
+  return [0n, 0n];
 }
 
 const u64le = (b: Buffer, off: number, v: bigint) => b.writeBigUInt64LE(BigInt.asUintN(64, v), off);
@@ -173,9 +188,15 @@ class Engine {
       const tids: number[] = (e.threads ?? [pid]).map(num);
       const core = this.ck.entry(`core-${pid}`, 'CORE');
       const state = core.tc?.task_state;
-      if (state && state !== 'Alive' && state !== 1) {
-        throw new TscrError('E_UNSUPPORTED', `pid ${pid} is a ${String(state).toLowerCase()} task; tscr restores only live ones so far`, { pid });
+      // CRIU's task states (compel/include/uapi/task-state.h): 1 alive, 2 dead (how CRIU
+      // records a zombie), 3 stopped, 6 zombie. crit's names for them are off: it prints
+      // 3 as 'Zombie' and 6 as 'Stopped'; the JSON shape follows crit, so go by the numbers.
+      const zombie = state === 2 || state === 6 || state === 'Stopped' || state === 'Dead';
+      const stopped = state === 3 || state === 'Zombie';
+      if (state !== undefined && state !== 'Alive' && state !== 1 && !zombie && !stopped) {
+        throw new TscrError('E_UNSUPPORTED', `pid ${pid} is a ${typeof state === 'number' ? `state-${state}` : String(state).toLowerCase()} task; tscr restores live, stopped and zombie tasks so far`, { pid });
       }
+      if (zombie) tids.splice(0, tids.length, pid); // a zombie has no threads (CRIU leaves junk there)
       const threads: Thread[] = tids.map((tid) => ({ tid, core: tid === pid ? core : this.ck.entry(`core-${tid}`, 'CORE'), deferredSig: 0 }));
       if (threads[0].tid !== pid) {
         const i = threads.findIndex((t) => t.tid === pid);
@@ -185,14 +206,14 @@ class Engine {
       const ids = this.ck.tryImage(`ids-${pid}`)?.entries[0] ?? {};
       const mm = this.ck.tryImage(`mm-${num(ids.vm_id ?? pid)}`)?.entries[0] ?? this.ck.tryImage(`mm-${pid}`)?.entries[0] ?? null;
       const p: Proc = {
-        pid, ppid: num(e.ppid), entry: e, threads, core, mm, ids, gadget: 0n, scratch: 0n, scratchSize: 0,
-        made: false, keep: [], maxFd: -1,
+        pid, ppid: num(e.ppid), entry: e, threads, core, mm: zombie ? null : mm, ids, gadget: 0n, scratch: 0n, scratchSize: 0,
+        made: false, keep: [], maxFd: -1, zombie, stopped,
       };
       this.procs.set(pid, p);
-      const fdinfo = this.fdinfo(p);
+      const fdinfo = zombie ? [] : this.fdinfo(p);
       for (const f of fdinfo) p.maxFd = Math.max(p.maxFd, num(f.fd));
       planProcs.push({
-        pid, ppid: p.ppid, pgid: num(e.pgid), sid: num(e.sid), tids: threads.map((t) => t.tid),
+        pid, ppid: p.ppid, pgid: num(e.pgid), sid: num(e.sid), zombie, tids: threads.map((t) => t.tid),
         vmas: (mm?.vmas ?? []).map((v: any) => [big(v.start), big(v.end)] as [bigint, bigint]).filter(([s]: [bigint, bigint]) => s < 0x800000000000n),
         fds: fdinfo.map((f: any) => [num(f.fd), num(f.id)] as [number, number]),
       });
@@ -292,6 +313,8 @@ class Engine {
       pid = this.sh.spawn(op.pid, this.opts.stubPath ?? STUB_BIN);
       if (pid < 0) {
         if (pid === -17) throw new TscrError('E_RESTORE', `pid ${op.pid} is taken; the checkpoint needs it`, { pid: op.pid, hint: `stop the process that has it and restore again` });
+        if (pid === -1) throw new TscrError('E_RESTORE', `not allowed to create pid ${op.pid}`, { pid: op.pid, hint: 'restoring exact pids needs root (or CAP_CHECKPOINT_RESTORE and CAP_SYS_PTRACE)' });
+        if (pid === -8) throw new TscrError('E_RESTORE', `the restore stub ${this.opts.stubPath ?? STUB_BIN} cannot be executed`, { pid: op.pid, hint: 'rebuild it with `npm install`' });
         check(pid, `creating pid ${op.pid}`, { pid: op.pid });
       }
       this.made.push(pid);
@@ -304,7 +327,7 @@ class Engine {
       if (code[0] !== 0x0f || code[1] !== 0x05) throw new TscrError('E_INTERNAL', `the restore stub ${STUB_BIN} has no syscall gadget at its entry`, { pid, hint: 'rebuild with `npm install`' });
       p.gadget = this.stubGadget;
     } else {
-      const parent = this.procs.get(op.a)!;
+      const parent = this.procs.get(op.a) ?? this.helpers.get(op.a)!;
       const ca = Buffer.alloc(88 + 8);
       u64le(ca, 32, BigInt(SIGCHLD));          // exit_signal
       const tidAddr = parent.scratch + 1024n;
@@ -324,6 +347,44 @@ class Engine {
     }
     p.made = true;
     this.log(2, `made pid ${pid}${op.a ? ` (child of ${op.a})` : ''}`);
+  }
+
+  /** Session helpers: stand-ins for session leaders that are gone (see core-as/assembly/plan.ts). */
+  readonly helpers = new Map<number, Proc>();
+
+  helper(op: PlanOp) {
+    const parent = this.procs.get(op.a) ?? this.helpers.get(op.a);
+    if (!parent) throw new TscrError('E_INTERNAL', `helper ${op.pid}: no parent ${op.a}`);
+    const h: Proc = {
+      pid: op.pid, ppid: op.a, entry: {}, threads: [{ tid: op.pid, core: {}, deferredSig: 0 }], core: {}, mm: null, ids: {},
+      gadget: 0n, scratch: 0n, scratchSize: 0, made: false, keep: [], maxFd: -1,
+    };
+    this.helpers.set(op.pid, h);
+    if (!this.sh.pidFree(op.pid)) {
+      throw new TscrError('E_RESTORE', `pid ${op.pid} is taken; the checkpoint needs it for a session helper (its session leader ${op.pid} had exited)`, { pid: op.pid, hint: 'stop the process that has it and restore again' });
+    }
+    this.procs.set(op.pid, h); // fork() looks the child up here
+    try { this.fork({ ...op, op: 'fork', a: op.a }); } finally { this.procs.delete(op.pid); }
+    this.sys(h, NR.setsid, [], `setsid in session helper ${op.pid}`);
+  }
+
+  helperExit(op: PlanOp) {
+    const h = this.helpers.get(op.pid)!;
+    const q = this.procs.get(op.a) ?? this.helpers.get(op.a)!;
+    // the helper's children go to q, which must reap the helper
+    this.sys(q, NR.prctl, [36 /* PR_SET_CHILD_SUBREAPER */, 1, 0, 0, 0], `making pid ${q.pid} a subreaper`);
+    (q as any).madeSubreaper = true;
+    this.argb.fill(0);
+    const rc = this.sh.syscall(h.pid, h.gadget, 231 /* exit_group */, this.argb, this.out);
+    if (rc !== -3 && rc < 0) check(rc, `ending session helper ${h.pid}`, { pid: h.pid }, 'E_PTRACE');
+    for (let i = 0; ; i++) {
+      const r = this.sys(q, NR.wait4, [h.pid, 0, 1 /* WNOHANG */ | 0x40000000 /* __WALL */, 0], `reaping session helper ${h.pid} in pid ${q.pid}`);
+      if (r === BigInt(h.pid)) break;
+      if (i > 200) throw new TscrError('E_RESTORE', `session helper ${h.pid} could not be reaped`, { pid: h.pid });
+      Atomics.wait(SLEEP, 0, 0, 5);
+    }
+    this.helpers.delete(h.pid);
+    this.log(2, `session helper ${h.pid} made its children and is gone`);
   }
 
   gadget(op: PlanOp) {
@@ -349,7 +410,7 @@ class Engine {
     });
   }
 
-  mm(op: PlanOp) {
+  async mm(op: PlanOp) {
     const p = this.procs.get(op.pid)!;
     const mm = p.mm;
     if (!mm) throw new TscrError('E_NOT_FOUND', `mm image of pid ${p.pid} is missing`, { pid: p.pid, file: join(this.ck.dir, `mm-${p.pid}.img`) });
@@ -423,6 +484,14 @@ class Engine {
         if (flags & MAP.MAP_SHARED) mapProt = prot; // pages come with the memfd
       } else if (s.has('VMA_FILE_PRIVATE')) {
         fd = fileFd(num(v.shmid), false); pgoff = big(v.pgoff); flags &= ~MAP.MAP_ANON;
+      } else if (s.has('VMA_AREA_MEMFD') || (s.has('VMA_FILE_SHARED') && this.ck.file(num(v.shmid)).type === 'MEMFD')) {
+        // memfd (and, from CRIU 4, shared anonymous memory): one object per inode, filled once, mapped by every holder
+        const w = (prot & 2) !== 0 || flagSet(v.flags).has('MAP_PRIVATE');
+        const key = -1_000_000 - num(v.shmid);
+        if (!openFiles.has(key)) openFiles.set(key, await this.memfdInTarget(p, this.ck.file(num(v.shmid)), true));
+        fd = openFiles.get(key)!; pgoff = big(v.pgoff); flags &= ~MAP.MAP_ANON;
+        mapProt = flagSet(v.flags).has('MAP_SHARED') ? prot : prot | 2;
+        void w;
       } else if (s.has('VMA_FILE_SHARED')) {
         const w = (prot & 2) !== 0;
         fd = fileFd(num(v.shmid), w); pgoff = big(v.pgoff); flags &= ~MAP.MAP_ANON; mapProt = prot;
@@ -492,6 +561,18 @@ class Engine {
       off += len;
     }
     if (!runs.length) return;
+    if (this.opts.pages) {
+      // tscr archive: decoded block by block and written with process_vm_writev (no pages-N.img)
+      this.bytes += fillFromArchive(this.opts.pages, `pages-${pagesId}.img`, runs, (va, bytes) => {
+        for (let done = 0; done < bytes.length;) {
+          const n = Number(this.sh.vmWrite(p.pid, va + BigInt(done), bytes.subarray(done), bytes.length - done));
+          check(n, `writing pages into pid ${p.pid} at 0x${(va + BigInt(done)).toString(16)}`, { pid: p.pid });
+          if (n === 0) throw new TscrError('E_RESTORE', `no progress writing pages into pid ${p.pid}`, { pid: p.pid });
+          done += n;
+        }
+      });
+      return;
+    }
     const path = this.ck.pagesPath(pagesId);
     if (!existsSync(path)) throw new TscrError('E_NOT_FOUND', `pages image ${basename(path)} is missing`, { file: path, pid: p.pid, hint: 'the checkpoint is incomplete; dump again' });
     const size = BigInt(statSync(path).size);
@@ -558,9 +639,12 @@ class Engine {
       // drop whatever the stub inherited from tscr
       this.sys(p, NR.close_range, [0, 0xffffffff, 0], 'close_range');
       // room for every fd number of the image and our parked temporaries; the image's own limit comes later
-      const need = BigInt(Math.max(p.maxFd + 256, 4096));
-      const rc = this.sh.prlimit(p.pid, 7 /* RLIMIT_NOFILE */, need, need);
-      if (rc < 0) this.log(2, `note: could not raise RLIMIT_NOFILE of pid ${p.pid} to ${need} (errno ${-rc})`);
+      const need = BigInt(p.maxFd + 256);
+      const [soft, hard] = nofileOf(p.pid);
+      if (soft < need) {
+        const rc = this.sh.prlimit(p.pid, 7 /* RLIMIT_NOFILE */, need, hard > need ? hard : need);
+        if (rc < 0) this.log(2, `note: could not raise RLIMIT_NOFILE of pid ${p.pid} to ${need} (errno ${-rc})`);
+      }
       this.fdsStarted.add(p.pid);
     }
     const fdNo = op.a, id = op.b;
@@ -677,8 +761,18 @@ class Engine {
         { pid: p.pid, fd: num(info?.fd), kind: f.type, hint: 'this fd kind is not implemented yet' });
     }
     const local = await k.restore(this.kindCtx(p, num(info?.fd)), f, info);
-    return this.takeFd(p, process.pid, local);
+    return this.takeLocal(p, local);
   }
+
+  /** Move tscr's local fd into p (pidfd_getfd injected in p) and close tscr's copy. */
+  takeLocal(p: Proc, local: number): number {
+    try {
+      return this.takeFd(p, process.pid, local);
+    } finally {
+      ptraceShimRaw().close(local);
+    }
+  }
+
   kindsAll: any[] = [];
   /** fd kinds' end of restore (issue 5: TCP repair off + network unlock, also on failures before any socket). Never throws. */
   kindsDone(ok: boolean) {
@@ -687,8 +781,8 @@ class Engine {
     this.kindsAll = [];
   }
 
-  /** The context fd kind modules restore with (lib/kinds/types.ts RestoreFdCtx). */
-  kindCtx(p: Proc, fd: number) {
+  /** What an fd kind module gets to restore an object for fd `fd` of p. */
+  kindCtx(p: Proc, fd: number): any {
     return {
       pid: p.pid, fd, image: (m: string) => this.ck.tryImage(m.toLowerCase().replace(/_/g, '-'))?.entries ?? [],
       shared: this.kindShared, opts: { tcpEstablished: this.opts.tcpEstablished, extUnixSk: this.opts.extUnixSk, rootPid: this.ck.tryImage('pstree')?.entries[0]?.pid }, log: (s: string) => this.log(3, s),
@@ -697,6 +791,7 @@ class Engine {
       // memfd/shmem read their pages, cached objects are closed when the restore ends
       localFd: (n: number) => this.localCopyOf(p.pid, n),
       shmem: (shmid: number) => this.shmemRuns(shmid),
+      shmemSource: (shmid: number) => this.shmemSource(shmid),
       defer: (fn: () => void) => { this.kindDefer.push(fn); },
     };
   }
@@ -705,6 +800,14 @@ class Engine {
   shmemFdIn(p: Proc, v: any, memfdFile: boolean): number {
     const local = shmemFdForVma(this.kindCtx(p, -1), v, memfdFile ? this.ck.file(num(v.shmid)) : null);
     try { return this.takeFd(p, process.pid, local); } finally { ptraceShimRaw().close(local); }
+  }
+
+  /** A fd in p for a memfd-backed mapping (CRIU 4 records MAP_SHARED|MAP_ANONYMOUS memory this way too). */
+  async memfdInTarget(p: Proc, f: any, write: boolean): Promise<number> {
+    const k = kindForType('MEMFD');
+    if (!k) throw new TscrError('E_UNSUPPORTED', `unsupported: memfd mapping (file ${num(f.id)}) of pid ${p.pid}`, { pid: p.pid, kind: 'MEMFD' });
+    const local = await k.restore(this.kindCtx(p, -1), { ...f, memfd: { ...f.memfd, flags: write ? 'O_RDWR' : f.memfd?.flags } }, null);
+    return this.takeLocal(p, local);
   }
   kindShared = new Map<string, unknown>();
   kindDefer: (() => void)[] = [];
@@ -716,6 +819,21 @@ class Engine {
     try {
       return check(s.pidfd_getfd(pfd, n), `taking fd ${n} of pid ${pid} (an epoll watches it; it must be restored first)`, { pid, fd: n });
     } finally { s.close(pfd); }
+  }
+
+  /** Where the pages of shmem `shmid` are: its pages file and the runs in it (pagemap-shmem-<shmid>.img). */
+  shmemSource(shmid: number): { file: string; runs: { off: number; fileOff: number; len: number }[] } | null {
+    const pm = this.ck.tryImage(`pagemap-shmem-${shmid}`)?.entries ?? [];
+    if (!pm.length) return null;
+    const file = this.ck.pagesPath(num(pm[0].pages_id));
+    const runs: { off: number; fileOff: number; len: number }[] = [];
+    let at = 0;
+    for (const e of pm.slice(1)) {
+      const len = num(e.nr_pages) * 4096;
+      runs.push({ off: num(e.vaddr), fileOff: at, len });
+      at += len;
+    }
+    return { file, runs };
   }
 
   /** Pages of shmem `shmid`: pagemap-shmem-<shmid>.img and its pages file. */
@@ -826,6 +944,7 @@ class Engine {
       try { writeFileSync(`/proc/${p.pid}/oom_score_adj`, String(num(tc.oom_score_adj))); } catch (e: any) { this.log(1, `warning: oom_score_adj of pid ${p.pid}: ${e.message}`); }
     }
     if (tc.child_subreaper) this.sys(p, NR.prctl, [36 /* PR_SET_CHILD_SUBREAPER */, 1, 0, 0, 0], `making pid ${p.pid} a child subreaper`);
+    else if ((p as any).madeSubreaper) this.sys(p, NR.prctl, [36, 0, 0, 0, 0], `pid ${p.pid} is no subreaper`);
     for (const t of p.threads) {
       const th = t.core.thread_core ?? {};
       const nice = num(th.sched_nice ?? 0);
@@ -996,11 +1115,36 @@ class Engine {
     check(this.sh.setregset(tid, NT_X86_XSTATE, x, size), `setting the FPU state of tid ${tid}`, { pid: tid }, 'E_PTRACE');
   }
 
+  /** The process exits as it did before the dump; its parent (a stub with default SIGCHLD) keeps it as a zombie. */
+  zombie(op: PlanOp) {
+    const p = this.procs.get(op.pid)!;
+    const parent = this.procs.get(op.a);
+    if (!parent) throw new TscrError('E_UNSUPPORTED', `zombie ${p.pid} has no parent in the tree`, { pid: p.pid });
+    const dfl = Buffer.alloc(32); // SIG_DFL for SIGCHLD: an ignored SIGCHLD would reap the zombie at once
+    this.sys(parent, NR.rt_sigaction, [SIGCHLD, this.scratchPut(parent, dfl, 0), 0, 8], `resetting SIGCHLD in pid ${parent.pid}`);
+    const comm = p.core.tc?.comm;
+    if (comm) this.sys(p, NR.prctl, [15 /* PR_SET_NAME */, this.scratchPut(p, this.cstr(String(comm).slice(0, 15)), 0), 0, 0, 0], 'prctl(PR_SET_NAME)');
+    const status = num(p.core.tc?.exit_code ?? 0);
+    const sig = status & 0x7f;
+    if (sig) {
+      // killed by a signal: let it die of that signal
+      check(this.sh.detach(p.pid, sig), `letting zombie ${p.pid} die of signal ${sig}`, { pid: p.pid }, 'E_PTRACE');
+    } else {
+      this.argb.fill(0);
+      this.argb.writeBigInt64LE(BigInt((status >> 8) & 0xff), 0);
+      const rc = this.sh.syscall(p.pid, p.gadget, 231 /* exit_group */, this.argb, this.out);
+      if (rc !== -3 /* ESRCH: it exited, as it should */ && rc < 0) check(rc, `ending zombie ${p.pid}`, { pid: p.pid }, 'E_PTRACE');
+    }
+    this.log(2, `pid ${p.pid} is a zombie again (status ${status})`);
+  }
+
   start() {
     this.kindsDone(true);
     for (const p of this.order) {
+      if (p.zombie) continue;
       for (const t of p.threads) {
-        const rc = this.sh.detach(t.tid, t.deferredSig);
+        // a task that was stopped goes back into its group stop as it is let go
+        const rc = this.sh.detach(t.tid, p.stopped && t.tid === p.pid ? 19 /* SIGSTOP */ : t.deferredSig);
         if (rc < 0) this.log(1, `warning: detaching ${t.tid} failed (errno ${-rc})`);
       }
     }
@@ -1054,7 +1198,7 @@ class Engine {
           case 'setsid': this.sys(this.procs.get(op.pid)!, NR.setsid, [], `setsid in pid ${op.pid}`); break;
           case 'setpgid': this.sys(this.procs.get(op.pid)!, NR.setpgid, [0, op.a], `setpgid(${op.a}) in pid ${op.pid}`); break;
           case 'gadget': this.gadget(op); break;
-          case 'mm': this.mm(op); tMem += performance.now() - ts; break;
+          case 'mm': await this.mm(op); tMem += performance.now() - ts; break;
           case 'fs': this.fs(op); break;
           case 'fd': await this.fd(op); break;
           case 'thread': this.thread(op); break;
@@ -1066,6 +1210,9 @@ class Engine {
           case 'pending': this.pending(op); break;
           case 'ungadget': this.ungadget(op); break;
           case 'regs': this.regs(op); break;
+          case 'zombie': this.zombie(op); break;
+          case 'helper': this.helper(op); break;
+          case 'helper-exit': this.helperExit(op); break;
           case 'start': this.start(); break;
           default: throw new TscrError('E_INTERNAL', `unknown plan op ${(op as any).op}`);
         }

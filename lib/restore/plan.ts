@@ -7,7 +7,7 @@ import { TscrError } from '../errors.ts';
 export const OPS = {
   1: 'fork', 2: 'setsid', 3: 'setpgid', 4: 'gadget', 5: 'mm', 6: 'fs', 7: 'fd', 8: 'thread',
   9: 'sigactions', 10: 'timers', 11: 'rlimits', 12: 'creds', 13: 'pending', 14: 'ungadget', 15: 'regs', 16: 'start',
-  17: 'fds-done',
+  17: 'fds-done', 18: 'zombie', 19: 'helper', 20: 'helper-exit',
 } as const;
 export type OpName = (typeof OPS)[keyof typeof OPS];
 
@@ -15,6 +15,7 @@ export interface PlanOp { op: OpName; pid: number; a: number; b: number; c: numb
 
 export interface PlanProc {
   pid: number; ppid: number; pgid: number; sid: number;
+  zombie?: boolean;
   tids: number[];
   vmas: Array<[bigint, bigint]>;
   fds: Array<[number, number]>;   // fd, file id
@@ -34,7 +35,7 @@ const ERRORS: Record<number, (pid: number) => [string, string]> = {
 export function buildPlan(procs: PlanProc[], opts: { shellJob?: boolean } = {}): PlanOp[] {
   const words: bigint[] = [1n, opts.shellJob ? 1n : 0n, BigInt(procs.length)];
   for (const p of procs) {
-    words.push(BigInt(p.pid), BigInt(p.ppid), BigInt(p.pgid), BigInt(p.sid), BigInt(p.tids.length));
+    words.push(BigInt(p.pid), BigInt(p.ppid), BigInt(p.pgid), BigInt(p.sid), p.zombie ? 2n : 1n, BigInt(p.tids.length));
     for (const t of p.tids) words.push(BigInt(t));
     words.push(BigInt(p.vmas.length));
     for (const [s, e] of p.vmas) words.push(s, e);
@@ -87,6 +88,9 @@ export function describeOp(o: PlanOp): string {
     case 'pending': return `pending pid ${o.pid}: queue pending signals`;
     case 'ungadget': return `unmap   pid ${o.pid}: remove gadget ${hex(o.a)}`;
     case 'regs': return `regs    pid ${o.pid}: registers, FPU/xstate, sigmask of every thread`;
+    case 'helper': return `helper  pid ${o.pid} from ${o.a}: setsid (stands in for a session leader that is gone)`;
+    case 'helper-exit': return `helper  pid ${o.pid} exits; ${o.a} (made a subreaper) adopts its children and reaps it`;
+    case 'zombie': return `zombie  pid ${o.pid} exits; parent ${o.a} keeps it unreaped`;
     case 'start': return 'start   detach every thread at once';
   }
   return JSON.stringify(o);
