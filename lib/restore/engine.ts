@@ -1127,7 +1127,10 @@ class Engine {
   async run(): Promise<RestoreResult> {
     const t0 = performance.now();
     const plan = this.load();
+    const tLoad = performance.now();
+    this.log(2, `read the checkpoint and planned ${plan.length} operations in ${(tLoad - t0).toFixed(1)} ms`);
     this.preflight();
+    this.log(2, `checks (pids free, files present) in ${(performance.now() - tLoad).toFixed(1)} ms`);
     const seen = new Set<number>();
     for (const op of plan) if (op.op === 'fork' && !seen.has(op.pid)) { seen.add(op.pid); this.order.push(this.procs.get(op.pid)!); }
     let tTree = 0, tMem = 0;
