@@ -25,7 +25,7 @@ process.on('exit', () => { for (const k of kids) { try { k.kill('SIGKILL'); } ca
 
 function startTarget(cmd: string, args: string[]): Promise<ChildProcess> {
   return new Promise((resolve, reject) => {
-    const c = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'inherit'] });
+    const c = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'inherit'], detached: true }); // own session: tscr dump needs no --shell-job
     kids.push(c);
     let out = '';
     c.stdout!.on('data', (d) => { out += d; if (out.includes('ready')) resolve(c); });
@@ -53,9 +53,9 @@ console.log('ready');
 process.stdin.resume();
 `;
 
-async function archiveSize(pages: Buffer, workers = 2, parent?: string, path = join(tmp, 'a.tscr')): Promise<{ bytes: number; secs: number; stats: any }> {
+async function archiveSize(pages: Buffer, workers = 2, parent?: string, path = join(tmp, 'a.tscr'), level = 1): Promise<{ bytes: number; secs: number; stats: any }> {
   const t = performance.now();
-  const w = ArchiveWriter.create(path, { workers, parent });
+  const w = ArchiveWriter.create(path, { workers, parent, level });
   const s = w.pages('pages-1.img');
   for (let o = 0; o < pages.length; o += 4 << 20) await s.write(pages.subarray(o, Math.min(pages.length, o + (4 << 20))));
   await s.end();
@@ -78,8 +78,9 @@ function pct(n: number | null, raw: number): string { return n === null ? 'n/a' 
 async function sizeRow(name: string, pages: Buffer): Promise<void> {
   const raw = pages.length;
   const a = await archiveSize(pages);
+  const a2 = await archiveSize(pages, 2, undefined, join(tmp, 'a2.tscr'), 2);
   const gz = gzipSync(pages, { level: 1 }).length;
-  rows.push([name, `${(raw / MB).toFixed(1)} MB`, pct(a.bytes, raw), pct(gz, raw), pct(zstdSize(pages), raw), pct(lz4Size(pages), raw),
+  rows.push([name, `${(raw / MB).toFixed(1)} MB`, pct(a.bytes, raw), pct(a2.bytes, raw), pct(gz, raw), pct(zstdSize(pages), raw), pct(lz4Size(pages), raw),
     `${a.stats.zeroPages}/${a.stats.dupPages}`]);
 }
 
@@ -114,17 +115,19 @@ await sizeRow('python3 dict', pyPages);
 await sizeRow('node Map', ndPages);
 await sizeRow('reference fixtures (7 dumps)', fxPages);
 console.log('\n## 1. Size of the pages (smaller is better; % of the raw CRIU pages)');
-table(['memory', 'raw pages', 'tscr archive', 'gzip -1', 'zstd -1', 'lz4 -1 (native)', 'zero/dup pages'], rows);
+table(['memory', 'raw pages', 'tscr -1 (dump)', 'tscr -2 (convert)', 'gzip -1', 'zstd -1', 'lz4 -1 (native)', 'zero/dup pages'], rows);
 
-// ---- 2. LZ4 throughput, same data, 256 KiB blocks
+// ---- 2. LZ4 throughput, same data, 256 KiB blocks; ours and native interleaved, best of 5 each
 {
   const data = pyPages.subarray(0, Math.min(pyPages.length, 256 << 20));
   const ex = core();
   const a = new Scratch(), b = new Scratch(), c = new Scratch();
   const BS = 256 << 10, n = data.length;
   a.put(data); b.ensure(n + (n >> 7) + (1 << 20)); c.ensure(n + 64);
-  let best = [0, 0], ratio = 0;
-  for (let rep = 0; rep < 3; rep++) {
+  const f = join(tmp, 'sample.bin');
+  writeFileSync(f, data);
+  let best = [0, 0], nat = [0, 0], ratio = 0;
+  for (let rep = 0; rep < 5; rep++) {
     let t = performance.now(); let out = 0; const sizes: number[] = [];
     for (let o = 0; o < n; o += BS) { const len = Math.min(BS, n - o); const r = ex.lz4_compress(a.ptr, o, len, b.ptr, out, ex.lz4_bound(len)); sizes.push(r); out += r; }
     const tc = (performance.now() - t) / 1000;
@@ -134,13 +137,11 @@ table(['memory', 'raw pages', 'tscr archive', 'gzip -1', 'zstd -1', 'lz4 -1 (nat
     if (oo !== n || !Buffer.from(c.view(0, n)).equals(data)) throw new Error('LZ4 round trip failed in the bench');
     best = [Math.max(best[0], n / MB / tc), Math.max(best[1], n / MB / td)];
     ratio = out / n;
+    const r = spawnSync('lz4', ['-b1', '-B5', '-i1', f], { encoding: 'utf8' });
+    const m = /([\d.]+) MB\/s\s*,\s*([\d.]+) MB\/s/.exec(((r.stdout ?? '') + (r.stderr ?? '')).split('\r').filter((x) => x.includes(',')).at(-1) ?? '');
+    if (m) nat = [Math.max(nat[0], Number(m[1])), Math.max(nat[1], Number(m[2]))];
   }
-  const f = join(tmp, 'sample.bin');
-  writeFileSync(f, data);
-  const r = spawnSync('lz4', ['-b1', '-B5', '-i3', f], { encoding: 'utf8' });
-  const m = /([\d.]+) MB\/s\s*,\s*([\d.]+) MB\/s/.exec(((r.stdout ?? '') + (r.stderr ?? '')).split('\r').filter((x) => x.includes(',')).at(-1) ?? '');
-  const nat = m ? [Number(m[1]), Number(m[2])] : [NaN, NaN];
-  console.log(`\n## 2. LZ4 throughput (python3 heap, ${(n / MB).toFixed(0)} MB, 256 KiB blocks, one core, MB = 10^6 bytes)`);
+  console.log(`\n## 2. LZ4 throughput (python3 heap, ${(n / MB).toFixed(0)} MB, 256 KiB blocks, one core, MB = 10^6 bytes, best of 5, interleaved)`);
   table(['codec', 'compress MB/s', 'decompress MB/s', 'ratio'], [
     ['tscr Wasm LZ4', best[0].toFixed(0), best[1].toFixed(0), `${(ratio * 100).toFixed(1)}%`],
     ['native liblz4 (lz4 -b1 -B5)', nat[0].toFixed(0), nat[1].toFixed(0), ''],
@@ -174,20 +175,39 @@ table(['memory', 'raw pages', 'tscr archive', 'gzip -1', 'zstd -1', 'lz4 -1 (nat
   let t = performance.now();
   await forEachChunk(py.pid!, runs, () => {});
   const readSecs = (performance.now() - t) / 1000;
-  res.push(['read /proc/PID/mem only', '-', (bytes / MB / readSecs).toFixed(0), '-']);
+  res.push(['read /proc/PID/mem only', '-', (bytes / MB / readSecs).toFixed(0), '-', '-']);
   for (const workers of [0, 2]) {
     const path = join(tmp, `dump-${workers}.tscr`);
     t = performance.now();
+    const cpu0 = process.cpuUsage();
     const w = ArchiveWriter.create(path, { workers });
     const s = w.pages('pages-1.img');
     await forEachChunk(py.pid!, runs, (b) => s.write(b));
     await s.end();
     const st = await w.finish();
     const secs = (performance.now() - t) / 1000;
-    res.push([`read + hash + dedup + LZ4 + write, ${workers} workers`, String(workers), (bytes / MB / secs).toFixed(0), `${(100 * st.archiveBytes / bytes).toFixed(1)}%`]);
+    const cpu = process.cpuUsage(cpu0);
+    res.push([`read + hash + dedup + LZ4 + write, ${workers} workers`, String(workers), (bytes / MB / secs).toFixed(0), ((cpu.user + cpu.system) / 1e6).toFixed(2), `${(100 * st.archiveBytes / bytes).toFixed(1)}%`]);
     rmSync(path);
   }
+  // the real thing: tscr dump (left running), to a directory and straight to an archive
+  const cli = join(ROOT, 'bin', 'tscr.js');
+  if (existsSync(join(ROOT, 'dist', 'tscr.js'))) {
+    for (const [label, extra] of [['tscr dump -R -D DIR (plain CRIU images)', [] as string[]], ['tscr dump -R --compress (archive, 2 workers)', ['--compress']]] as const) {
+      const out = join(tmp, extra.length ? 'dump.tscr' : 'dumpdir');
+      const t1 = performance.now();
+      const r = spawnSync(process.execPath, [cli, 'dump', '-t', String(py.pid), '-R', '--json', ...extra, '-D', out], { encoding: 'utf8', maxBuffer: 64 << 20 });
+      const secs = (performance.now() - t1) / 1000;
+      if (r.status !== 0) { res.push([label, '', `failed: ${(r.stderr || '').split('\n')[0]}`, '', '']); continue; }
+      const j = JSON.parse(r.stdout);
+      const size = j.archive ? `${(100 * j.archive.archiveBytes / j.bytes).toFixed(1)}%` : '100%';
+      res.push([label, extra.length ? '2' : '-', `${(j.bytes / MB / secs).toFixed(0)} (pages ${(j.bytes / MB / (j.seconds || secs)).toFixed(0)})`, '-', size]);
+      rmSync(out, { recursive: true, force: true });
+    }
+  }
   console.log(`\n## 4. Dump with compression of the python3 process (${(bytes / 2 ** 30).toFixed(2)} GiB of present pages)`);
-  table(['pipeline', 'workers', 'MB/s', 'size'], res);
+  table(['pipeline', 'workers', 'MB/s (wall)', 'CPU s (all threads)', 'size'], res);
+  const { loadavg } = await import('node:os');
+  console.log(`(load average during the run: ${loadavg().map((x) => x.toFixed(1)).join(' ')} on ${(await import('node:os')).cpus().length} CPUs)`);
 }
 stop(py);

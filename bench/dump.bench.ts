@@ -5,11 +5,14 @@
 // - Reference on the same machine in the same run: writing the same number of
 //   bytes from memory to a file in the same directory (page-cache write limit),
 //   and reading them from the process with process_vm_readv alone (no write).
-//   CRIU 4.2 is not installed here; Debian's criu 3.17 cannot dump on this kernel.
+// - CRIU 4.x side by side when one is available ($TSCR_CRIU, or the v4.2 build in
+//   /tmp/criu-build; Debian's criu 3.17 cannot dump on this kernel): wall time of
+//   `criu dump -R` of the same process, and its own memdump_time from stats-dump.
 // - Start-up overhead: wall time of `tscr dump -R` of the small `loop` fixture
 //   against `node -e 0`.
 // Usage: npm run bench -- dump
-import { mkdtempSync, rmSync, openSync, writeSync, closeSync } from 'node:fs';
+import { mkdtempSync, rmSync, openSync, writeSync, closeSync, mkdirSync } from 'node:fs';
+import { ROOT } from '../lib/paths.ts';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,12 +34,35 @@ function pageCacheWrite(mib: number, dir: string): number {
   return mib / (dt / 1000);
 }
 
-const rows = ['| size | tscr dump page phase MiB/s | tscr dump wall s | page-cache write limit MiB/s | frozen ms |', '|---|---|---|---|---|'];
+function findCriu(): string | null {
+  for (const c of [process.env.TSCR_CRIU, '/tmp/criu-build/src/criu/criu', 'criu'].filter(Boolean) as string[]) {
+    const r = spawnSync(c, ['--version'], { encoding: 'utf8' });
+    const m = /Version:\s*(\d+)/.exec(r.stdout ?? '');
+    if (r.status === 0 && m && Number(m[1]) >= 4) return c;
+  }
+  return null;
+}
+const criu = findCriu();
+function criuDump(pid: number, dir: string): { wall: number; memMiBs: number } | null {
+  if (!criu) return null;
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const t0 = performance.now();
+  const r = spawnSync(criu, ['dump', '-t', String(pid), '-D', dir, '-R', '-o', 'dump.log']);
+  const wall = (performance.now() - t0) / 1000;
+  if (r.status !== 0) return null;
+  const st = spawnSync(process.execPath, [join(ROOT, 'bin', 'tscr.js'), 'decode', '-i', join(dir, 'stats-dump')], { encoding: 'utf8' });
+  let memMiBs = 0;
+  try { const d = JSON.parse(st.stdout).entries[0].dump; memMiBs = (d.pages_written * 4096 / 1048576) / (d.memdump_time / 1e6); } catch { /* no stats */ }
+  return { wall, memMiBs };
+}
+
+const rows = ['| size | tscr page phase MiB/s | tscr wall s | CRIU 4.2 memdump MiB/s | CRIU 4.2 wall s | page-cache write limit MiB/s | tscr frozen ms |', '|---|---|---|---|---|---|---|'];
 for (const mib of sizes) {
   const fx = await startFixture('bigmem', [String(mib)]);
   const dir = mkdtempSync(join(tmpdir(), `tscr-bench-dump-${mib}-`));
   try {
-    const rates: number[] = [], walls: number[] = [], frozen: number[] = [], refs: number[] = [];
+    const rates: number[] = [], walls: number[] = [], frozen: number[] = [], refs: number[] = [], cw: number[] = [], cm: number[] = [];
     for (let i = 0; i < reps; i++) {
       rmSync(dir, { recursive: true, force: true });
       const t0 = performance.now();
@@ -46,11 +72,14 @@ for (const mib of sizes) {
       const res = JSON.parse(r.stdout);
       rates.push(res.mbps); walls.push(wall); frozen.push(res.frozenMs);
       rmSync(dir, { recursive: true, force: true });
-      (await import('node:fs')).mkdirSync(dir, { recursive: true });
+      mkdirSync(dir, { recursive: true });
       refs.push(pageCacheWrite(mib, dir));
+      const c = criuDump(fx.pid, dir);
+      if (c) { cw.push(c.wall); cm.push(c.memMiBs); }
     }
     const check = await fx.check(60000);
-    rows.push(`| ${mib} MiB | ${med(rates).toFixed(0)} | ${med(walls).toFixed(2)} | ${med(refs).toFixed(0)} | ${med(frozen)} |${check === 'PASS' ? '' : ' (fixture: ' + check + ')'}`);
+    const na = (a: number[], d: number) => (a.length ? med(a).toFixed(d) : 'n/a');
+    rows.push(`| ${mib} MiB | ${med(rates).toFixed(0)} | ${med(walls).toFixed(2)} | ${na(cm, 0)} | ${na(cw, 2)} | ${med(refs).toFixed(0)} | ${med(frozen)} |${check === 'PASS' ? '' : ' (fixture: ' + check + ')'}`);
   } finally {
     fx.kill();
     rmSync(dir, { recursive: true, force: true });

@@ -15,6 +15,8 @@ import { validateCheckpoint } from '../lib/offline/validate.ts';
 import { diffCheckpoints } from '../lib/offline/diff.ts';
 import { search } from '../lib/offline/mem.ts';
 import { ROOT } from '../lib/paths.ts';
+import { core, allocBytes, release } from '../core-as/host.ts';
+import { loadavg } from 'node:os';
 
 const MB = Number(process.env.TSCR_BENCH_MB ?? 256);
 const SHARED = '/work/shared/criu-images/mem/images';
@@ -125,11 +127,29 @@ rows.push([`diff A B (in-process; ${changed} pages changed)`, `${td.toFixed(3)} 
 const ts = best(3, () => { const cp = openCheckpoint(A); search(cp, cp.procs()[0], { kind: 'string', bytes: Buffer.from('no such string here') }); });
 rows.push(['mem --search (in-process)', `${ts.toFixed(3)} s`, gbs(vbytes, ts)]);
 
+// the Wasm core alone, data already in memory: hashing and matching
+{
+  const ex = core();
+  const n = 4096; // 16 MiB
+  const inPtr = allocBytes(n * 4096), outPtr = allocBytes(n * 8), zPtr = allocBytes(n);
+  new Uint8Array(ex.memory.buffer, inPtr, n * 4096).set(base.subarray(0, n * 4096));
+  const th = best(5, () => { for (let k = 0; k < 8; k++) ex.xxh_pages(inPtr, 0, n, outPtr, zPtr); });
+  rows.push(['core only: xxh_pages, 128 MiB in Wasm memory', `${th.toFixed(3)} s`, gbs(8 * n * 4096, th)]);
+  const tab = allocBytes(16 * n), tab2 = allocBytes(16 * n), o = allocBytes(32 * n);
+  const A64 = new BigUint64Array(ex.memory.buffer, tab, 2 * n), B64 = new BigUint64Array(ex.memory.buffer, tab2, 2 * n);
+  for (let i = 0; i < n; i++) { A64[2 * i] = BigInt(i * 4096); B64[2 * i] = BigInt(i * 4096); A64[2 * i + 1] = BigInt(i); B64[2 * i + 1] = BigInt(i % 100 ? i : 0); }
+  const tm = best(5, () => { for (let k = 0; k < 8; k++) ex.diff_match(tab, n, tab2, n, o); });
+  rows.push(['core only: diff_match, 2 x 32k page hashes, x8', `${(tm * 1000).toFixed(2)} ms`, `${(8 * 2 * n / tm / 1e6).toFixed(0)} M pages/s`]);
+  for (const p of [inPtr, outPtr, zPtr, tab, tab2, o]) release(p);
+}
+
 // end to end, as a user runs them
 const tvc = best(3, run(process.execPath, [TSCR, 'validate', A]));
 rows.push(['tscr validate A (CLI)', `${tvc.toFixed(3)} s`, gbs(vbytes, tvc)]);
 const tdc = best(3, run(process.execPath, [TSCR, 'diff', A, B]));
 rows.push(['tscr diff A B (CLI)', `${tdc.toFixed(3)} s`, gbs(dbytes, tdc)]);
+const tdd = best(3, run('dd', [`if=${join(A, 'pages-1.img')}`, 'of=/dev/null', 'bs=16M']));
+rows.push(['reference: dd pages-1.img (read only, page cache)', `${tdd.toFixed(3)} s`, gbs(vbytes, tdd)]);
 const tsum = best(3, run('sha1sum', [join(A, 'pages-1.img')]));
 rows.push(['reference: sha1sum pages-1.img', `${tsum.toFixed(3)} s`, gbs(vbytes, tsum)]);
 if (spawnSync('lz4', ['--version']).status === 0) {
@@ -143,13 +163,16 @@ const cmp: [string, number, number][] = [];
 if (hasCrit) {
   const images = (d: string) => readdirSync(d).filter((f) => f.endsWith('.img') && !f.startsWith('pages-')).map((f) => join(d, f));
   const pyDecodeAll = (d: string) => run(PY, ['-c', 'import sys\nfrom pycriu import images\nfor f in sys.argv[1:]:\n    images.load(open(f, "rb"))', ...images(d)]);
+  cmp.push(['startup only: crit --help vs tscr version', best(5, run('crit', ['--help'])), best(5, run(process.execPath, [TSCR, 'version']))]);
   for (const [label, d] of [['shared mem checkpoint', SHARED], ['synthetic checkpoint', A]] as const) {
-    cmp.push([`decode every image (${label}): crit (one python process) vs tscr validate (decode + all checks + hash every page)`, best(3, pyDecodeAll(d)), best(3, run(process.execPath, [TSCR, 'validate', d]))]);
+    const py = best(3, pyDecodeAll(d));
+    cmp.push([`decode every image (${label}): crit (one python process) vs tscr validate --no-page-data (decode + all checks)`, py, best(3, run(process.execPath, [TSCR, 'validate', '--no-page-data', d]))]);
+    cmp.push([`same, tscr validate also reading and hashing every page`, py, best(3, run(process.execPath, [TSCR, 'validate', d]))]);
     cmp.push([`memory map (${label}): crit x DIR mems vs tscr mem DIR`, best(3, run('crit', ['x', d, 'mems'])), best(3, run(process.execPath, [TSCR, 'mem', d]))]);
-    cmp.push([`process tree (${label}): crit x DIR ps vs tscr report DIR (whole HTML report)`, best(3, run('crit', ['x', d, 'ps'])), best(3, run(process.execPath, [TSCR, 'report', d, '-o', join(tmp, 'r.html')]))]);
   }
 }
 
+process.stdout.write(`\nload average at the end: ${loadavg().map((x) => x.toFixed(1)).join(' ')} (2 cores)\n`);
 process.stdout.write(`\n| work | time | page data rate |\n|---|---|---|\n`);
 for (const r of rows) process.stdout.write(`| ${r.join(' | ')} |\n`);
 if (cmp.length) {

@@ -1,6 +1,6 @@
 // Input/output helpers for the crit-compatible commands: `-` (or no option) means
 // stdin/stdout; files are read and written synchronously.
-import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { TscrError } from '../lib/errors.ts';
 
 export function isStd(p: unknown): boolean {
@@ -8,6 +8,9 @@ export function isStd(p: unknown): boolean {
 }
 
 export function readInput(p: string | undefined, what: string): Uint8Array {
+  if (isStd(p) && process.stdin.isTTY) {
+    throw new TscrError('E_USAGE', `no ${what} given: stdin is a terminal`, { hint: `name the ${what} with -i FILE, or pipe it in` });
+  }
   try {
     return readFileSync(isStd(p) ? 0 : p!);
   } catch (e: any) {
@@ -18,9 +21,10 @@ export function readInput(p: string | undefined, what: string): Uint8Array {
 }
 
 /** A sink writing to a file (created/truncated) or to the context's stdout. */
-export function openOutput(p: string | undefined, toStdout: (b: Uint8Array) => void): { write(b: Uint8Array | string): void; close(): void; isStdout: boolean } {
+export interface Output { write(b: Uint8Array | string): void; close(): void; discard(): void; isStdout: boolean }
+export function openOutput(p: string | undefined, toStdout: (b: Uint8Array) => void): Output {
   if (isStd(p)) {
-    return { write: (b) => toStdout(typeof b === 'string' ? Buffer.from(b, 'latin1') : b), close() {}, isStdout: true };
+    return { write: (b) => toStdout(typeof b === 'string' ? Buffer.from(b, 'latin1') : b), close() {}, discard() {}, isStdout: true };
   }
   let fd: number;
   try { fd = openSync(p!, 'w', 0o644); } catch (e: any) {
@@ -33,6 +37,8 @@ export function openOutput(p: string | undefined, toStdout: (b: Uint8Array) => v
       while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
     },
     close() { closeSync(fd); },
+    /** close and remove a half-written file after an error */
+    discard() { try { closeSync(fd); } catch { /* closed */ } try { unlinkSync(p!); } catch { /* gone */ } },
     isStdout: false,
   };
 }

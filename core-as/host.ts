@@ -31,8 +31,11 @@ export interface CoreExports extends RuntimeExports {
   core_version(): number;
   // codec (issue 2): see core-as/assembly/codec.ts and lib/images.ts
   codec_init(desc: number): number;
+  codec_init_builtin(): number;
   codec_decode(kind: number, buf: number, len: number, index: number, flags: number): number;
-  codec_encode(kind: number, text: number, len: number, base: number): number;
+  codec_encode(kind: number, text: number, len: number, base: number, seq: number): number;
+  codec_split(text: number, len: number): number;
+  codec_split_ended(): number;
   codec_locate(text: number, len: number): number;
   codec_loc(i: number): number;
   codec_count(): number;
@@ -56,6 +59,7 @@ export interface CoreExports extends RuntimeExports {
   lz4_bound(len: number): number;
   lz4_compress(src: number, srcOff: number, len: number, dst: number, dstOff: number, cap: number): number;
   lz4_decompress(src: number, srcOff: number, len: number, dst: number, dstOff: number, cap: number): number;
+  lz4_compress_hc(src: number, srcOff: number, len: number, dst: number, dstOff: number, cap: number, attempts: number): number;
   // archive.ts (archive): verified blocks (docs/archive.md)
   arc_pack_bound(rawLen: number): number;
   arc_pack(src: number, srcOff: number, rawLen: number, dst: number, dstOff: number, cap: number, level: number): number;
@@ -64,6 +68,8 @@ export interface CoreExports extends RuntimeExports {
   // offline (issue 6): validate.ts, diff.ts, memsearch.ts (page hashes via xxh64.ts)
   val_frames(buf: number, mode: number, a: number, b: number, maxEntry: number, maxCount: number): number;
   val_ranges(vmas: number, pm: number): number;
+  val_mm(buf: number): number;
+  val_pagemap(buf: number): number;
   diff_match(a: number, na: number, b: number, nb: number, out: number): number;
   mem_find(hptr: number, hlen: number, nptr: number, nlen: number, out: number, maxHits: number): number;
   [name: string]: unknown;

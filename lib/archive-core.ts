@@ -81,12 +81,14 @@ export function hashPages(pages: Uint8Array): PageHashes {
   return { hashes, zero, zeros };
 }
 
-/** LZ4-compress one block (LZ4 block format). */
-export function lz4Compress(raw: Uint8Array): Uint8Array {
+/** LZ4-compress one block (LZ4 block format); level 1 = fast, 2/3 = hash chains (16/64 candidates). */
+export function lz4Compress(raw: Uint8Array, level = 1): Uint8Array {
   const bound = ex().lz4_bound(raw.length);
   sOut.ensure(bound);
   const p = sIn.put(raw);
-  const n = ex().lz4_compress(p, 0, raw.length, sOut.ptr, 0, bound);
+  const n = level >= 2
+    ? ex().lz4_compress_hc(p, 0, raw.length, sOut.ptr, 0, bound, level >= 3 ? 64 : 4)
+    : ex().lz4_compress(p, 0, raw.length, sOut.ptr, 0, bound);
   if (n < 0) throw new Error('lz4 compress: output room too small');
   return sOut.view(0, n).slice();
 }

@@ -23,6 +23,7 @@ export class CompressPool {
   private next = 0;
   private seq = 0;
   private failed: Error | null = null;
+  private rings: (SharedArrayBuffer | null)[] = [];
   constructor(readonly size: number) {
     const spec = workerSpec();
     for (let i = 0; i < size; i++) {
@@ -36,7 +37,7 @@ export class CompressPool {
         else j.resolve(m.packed!);
       });
       w.on('error', (e) => { this.failed = e; for (const j of q.values()) j.reject(e); q.clear(); });
-      this.workers.push(w); this.queues.push(q);
+      this.workers.push(w); this.queues.push(q); this.rings.push(null);
     }
   }
   /** Pack the len raw bytes at off in the shared ring (the slot must not change until this resolves). */
@@ -44,9 +45,10 @@ export class CompressPool {
     if (this.failed) return Promise.reject(this.failed);
     const i = this.next++ % this.size;
     const id = this.seq++;
+    if (this.rings[i] !== ring) { this.workers[i].postMessage({ ring }); this.rings[i] = ring; }
     return new Promise((resolve, reject) => {
       this.queues[i].set(id, { resolve, reject });
-      this.workers[i].postMessage({ id, ring, off, len, level });
+      this.workers[i].postMessage([id, off, len, level]);
     });
   }
   async close(): Promise<void> {

@@ -21,7 +21,7 @@
 import { openSync, closeSync, writeSync, readSync, fstatSync, unlinkSync, readdirSync, statSync, mkdirSync, chmodSync, renameSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve, relative, basename } from 'node:path';
 import { TscrError } from './errors.ts';
-import { packBlock, unpackBlock, xxh64, Xxh64Stream, UNPACK_ERRORS, BLOCK_HEADER, BLOCK_MAGIC, hex64, Scratch } from './archive-core.ts';
+import { packBlock, unpackBlock, xxh64, Xxh64Stream, hashPages, UNPACK_ERRORS, BLOCK_HEADER, BLOCK_MAGIC, hex64, Scratch } from './archive-core.ts';
 import { core } from '../core-as/host.ts';
 import { CompressPool } from './archive-pool.ts';
 
@@ -48,7 +48,7 @@ const HINT_DAMAGED = 'the archive is damaged: nothing was restored from it; use 
 export interface WriterOptions {
   /** Previous checkpoint (a tscr archive): pages already there are referenced, not stored. */
   parent?: string;
-  /** 0 = store, 1 = LZ4 (default). */
+  /** 0 = store, 1 = fast LZ4 (default), 2 = LZ4 with hash chains, 3 = smallest. */
   level?: number;
   /** Compression worker threads (0 = compress in this thread). Default 0. */
   workers?: number;
@@ -206,9 +206,21 @@ export class PagesSink {
     }
     this.rec.size += run.length;
   }
+  /**
+   * Zero-copy variant for page readers: fill(view) writes whole pages into `view`
+   * (a view of Wasm memory, maxPages * 4096 bytes, valid only during the call) and
+   * returns how many pages it wrote. maxPages <= 1024.
+   */
+  async writeWith(maxPages: number, fill: (view: Uint8Array) => number): Promise<number> {
+    if (this.ended) throw new TscrError('E_INTERNAL', `pages written to ${this.rec.name} after end()`);
+    const n = await this.w.addPageRunWith(this.rec, Math.min(1024, Math.max(1, maxPages)), fill, this.stream);
+    this.rec.size += n * PAGE;
+    return n;
+  }
   async end(): Promise<void> {
     if (this.ended) return;
     this.ended = true;
+    this.w.stats.rawBytes += this.rec.size;
     this.rec.hash = BigInt.asUintN(64, core().xxh_digest(this.stream));
     core().xxh_free(this.stream);
     this.w.files.push(this.rec);
@@ -250,7 +262,7 @@ export class ArchiveWriter {
   private pending: Promise<void> = Promise.resolve();
   private window: Promise<void>[] = [];
   private pool: CompressPool | null;
-  private parent: ArchiveReader | null = null;
+  private parent: PageSource | null = null;
   private parentMap = new Map<number, number>();
   private readonly level: number;
   private finished = false;
@@ -258,7 +270,7 @@ export class ArchiveWriter {
 
   private constructor(readonly path: string, private opts: WriterOptions) {
     this.level = opts.level ?? 1;
-    if (opts.parent) this.parent = ArchiveReader.open(resolve(dirname(path), opts.parent));
+    if (opts.parent) this.parent = openPageSource(resolve(opts.parent));
     try {
       this.fd = openSync(path, 'w+', 0o600);
     } catch (e) { throw ioError(e, path, 'cannot create the archive'); }
@@ -400,11 +412,25 @@ export class ArchiveWriter {
   }
 
   /** @internal */
+  async addPageRunWith(rec: FileRec, maxPages: number, fill: (view: Uint8Array) => number, stream: number): Promise<number> {
+    const p = this.inS.ensure(maxPages * PAGE);
+    const n = fill(this.mem().subarray(p, p + maxPages * PAGE));
+    if (!(Number.isInteger(n) && n >= 0 && n <= maxPages)) throw new TscrError('E_INTERNAL', `page reader returned ${n} pages (at most ${maxPages})`);
+    if (n) await this.addStaged(rec, n, stream);
+    return n;
+  }
+
+  /** @internal */
   async addPageRun(rec: FileRec, run: Uint8Array, stream: number): Promise<void> {
+    this.inS.put(run);
+    await this.addStaged(rec, run.length / PAGE, stream);
+  }
+
+  /** The n pages at the start of inS: file hash, page hashes, dedup, into blocks. */
+  private async addStaged(rec: FileRec, n: number, stream: number): Promise<void> {
     const ex = core();
-    const n = run.length / PAGE;
-    const inP = this.inS.put(run);
-    ex.xxh_update(stream, inP, 0, run.length);
+    const inP = this.inS.ptr;
+    ex.xxh_update(stream, inP, 0, n * PAGE);
     const hp = this.hashS.ptr;
     ex.xxh_pages(inP, 0, n, hp, hp + n * 8);
     const m0 = this.mem();
@@ -496,7 +522,6 @@ export class ArchiveWriter {
           await sink.write(b);
         }
         await sink.end();
-        this.stats.rawBytes += st.size;
       } else if (st.size <= 64 << 20) {
         await this.addBytes(name, readAt(fd, st.size, 0), mode);
       } else {
@@ -611,7 +636,7 @@ export interface ArchiveInfo {
   files: { name: string; kind: 'bytes' | 'pages'; size: number; hash: string }[];
 }
 
-export class ArchiveReader {
+export class ArchiveReader implements PageSource {
   private fd: number;
   readonly size: number;
   readonly wholeHash: bigint;
@@ -624,7 +649,7 @@ export class ArchiveReader {
   private byKey: Map<number, number | number[]> | null = null;
   readonly files = new Map<string, FileEntry>();
   private cache = new Map<number, Uint8Array>();
-  private parent: ArchiveReader | null = null;
+  private parent: PageSource | null = null;
   private verified = false;
 
   private constructor(readonly path: string) {
@@ -772,11 +797,11 @@ export class ArchiveReader {
     return raw;
   }
 
-  private openParent(): ArchiveReader {
+  private openParent(): PageSource {
     if (this.parent) return this.parent;
     if (!this.parentPath) throw new TscrError('E_INTERNAL', 'no parent');
-    let p: ArchiveReader;
-    try { p = ArchiveReader.open(this.parentPath); } catch (e) {
+    let p: PageSource;
+    try { p = openPageSource(this.parentPath); } catch (e) {
       if (e instanceof TscrError && e.code === 'E_NOT_FOUND') throw new TscrError('E_NOT_FOUND', `the parent archive ${this.parentPath} of ${this.path} is missing`, { file: this.parentPath, hint: 'an incremental archive needs its parent beside it; convert it back while the parent is there' });
       throw e;
     }
@@ -935,6 +960,93 @@ export class ArchiveReader {
   }
 }
 
+// ---------------------------------------------------------------- parents
+
+/** Where an incremental archive finds the pages it does not hold: a tscr archive or a CRIU image directory. */
+export interface PageSource {
+  readonly path: string;
+  /** Identity: an archive's whole-file hash; for a directory, a hash of its pages images. */
+  readonly wholeHash: bigint;
+  findPage(lo: number, hi: number, page: Uint8Array): Promise<number>;
+  pageById(id: number): Uint8Array;
+  verify(): void;
+  close(): void;
+}
+
+export function openPageSource(path: string): PageSource {
+  let st;
+  try { st = statSync(path); } catch (e) { throw ioError(e, path, 'cannot open the previous checkpoint'); }
+  return st.isDirectory() ? new DirSource(path) : ArchiveReader.open(path);
+}
+
+/**
+ * A CRIU image directory as a parent: its pages-N.img files (sorted by name) form one
+ * page space; page ids count through them. Its identity hashes every pages image's
+ * name, size and content, so a child refuses a directory whose pages changed.
+ */
+export class DirSource implements PageSource {
+  readonly wholeHash: bigint;
+  private fds: number[] = [];
+  private starts: number[] = [];
+  private hashes: Uint32Array;
+  private zero: Uint8Array;
+  private byKey = new Map<number, number | number[]>();
+  constructor(readonly path: string) {
+    const names = imageFiles(path).filter((n) => isPagesImage(n, statSync(join(path, n)).size));
+    let total = 0;
+    const sizes: number[] = [];
+    for (const n of names) { const sz = statSync(join(path, n)).size; sizes.push(sz); this.starts.push(total); total += sz / PAGE; }
+    this.starts.push(total);
+    this.hashes = new Uint32Array(total * 2);
+    this.zero = new Uint8Array(total);
+    const id = new Xxh64Stream();
+    const CH = 1024 * PAGE;
+    try {
+      names.forEach((n, i) => {
+        const fd = openSync(join(path, n), 'r');
+        this.fds.push(fd);
+        id.update(Buffer.from(`${n}\0${sizes[i]}\0`));
+        for (let pos = 0; pos < sizes[i]; pos += CH) {
+          const b = readAt(fd, Math.min(CH, sizes[i] - pos), pos);
+          if (b.length % PAGE) throw new TscrError('E_IO', `${join(path, n)} changed while it was read`, { file: join(path, n) });
+          const h = hashPages(b);
+          const base = this.starts[i] + pos / PAGE;
+          this.hashes.set(new Uint32Array(h.hashes.buffer), base * 2);
+          this.zero.set(h.zero, base);
+          id.update(new Uint8Array(h.hashes.buffer));
+        }
+      });
+      this.wholeHash = id.digest();
+    } finally { id.free(); }
+    for (let i = 0; i < total; i++) {
+      if (this.zero[i]) continue;
+      const key = (this.hashes[2 * i + 1] >>> 11) * 0x100000000 + this.hashes[2 * i];
+      const prev = this.byKey.get(key);
+      if (prev === undefined) this.byKey.set(key, i);
+      else if (typeof prev === 'number') this.byKey.set(key, [prev, i]);
+      else prev.push(i);
+    }
+  }
+  pageById(id: number): Uint8Array {
+    if (!(id >= 0 && id < this.zero.length)) throw new TscrError('E_CORRUPT', `page ${id} is not in ${this.path}`, { file: this.path });
+    let f = 0;
+    while (this.starts[f + 1] <= id) f++;
+    const b = readAt(this.fds[f], PAGE, (id - this.starts[f]) * PAGE);
+    if (b.length !== PAGE) throw new TscrError('E_TRUNCATED', `a pages image of ${this.path} got shorter`, { file: this.path });
+    return b;
+  }
+  async findPage(lo: number, hi: number, page: Uint8Array): Promise<number> {
+    const cand = this.byKey.get((hi >>> 11) * 0x100000000 + lo);
+    if (cand === undefined) return -1;
+    for (const id of typeof cand === 'number' ? [cand] : cand) {
+      if (this.hashes[2 * id] === lo && this.hashes[2 * id + 1] === hi && bytesEqual(this.pageById(id), page)) return id;
+    }
+    return -1;
+  }
+  verify(): void { /* identity was checked against the child's record when it was opened */ }
+  close(): void { for (const fd of this.fds) closeSync(fd); this.fds = []; }
+}
+
 // ---------------------------------------------------------------- directories
 
 /** The CRIU image files of a directory, sorted (regular files only). */
@@ -953,6 +1065,9 @@ export function imageFiles(dir: string): string[] {
 /** CRIU image directory -> archive. */
 export async function dirToArchive(dir: string, archive: string, opts: WriterOptions = {}, onFile?: (name: string) => void): Promise<ArchiveStats> {
   const files = imageFiles(dir);
+  // Worker threads pay off only for a fair amount of pages (a worker starts in ~50 ms).
+  const pageBytes = files.reduce((a, n) => { const sz = statSync(join(dir, n)).size; return a + (isPagesImage(n, sz) ? sz : 0); }, 0);
+  if (pageBytes < 32 << 20) opts = { ...opts, workers: 0 };
   const w = ArchiveWriter.create(archive, opts);
   try {
     for (const n of files) { onFile?.(n); await w.addFileFrom(n, join(dir, n)); }

@@ -29,6 +29,7 @@
 //   readImage(path): Image; writeImage(path, img)
 //   imageKindOf(fileName): KindDef | null          by CRIU's file name patterns
 //   imageInfo(bytes, {file?}): {magic, count}      crit info
+//   encodeFileFromJSON(path, write)                crit encode of a JSON file of any size, in chunks
 //   decodeFileToJSON(path, write, {pretty?})       streams any size in chunks (write gets
 //                                                  Uint8Array views valid only during the call)
 //   forEachEntry(path, fn, {batch?})               streams decoded entries in batches (e.g.
@@ -42,13 +43,14 @@ import { core, passBytes, release, takeString } from '../core-as/host.ts';
 import { TscrError, type ErrorCode } from './errors.ts';
 import { KINDS, IMG_COMMON_MAGIC, IMG_SERVICE_MAGIC } from '../core-as/schema/kinds.ts';
 import type { KindDef } from '../core-as/schema/types.ts';
-import { buildDescriptor } from '../core-as/schema/descriptor.ts';
 
 export interface Image {
   magic: string;
   entries: any[];
 }
 export type { KindDef };
+// Typed views of entries, generated from the schema: e.g. `img.entries as ImageEntries['PSTREE'][]`.
+export type { ImageEntries, ImageMagic, TypedImage } from './image-types.ts';
 
 export interface CodecOptions { file?: string }
 /** raw: plain numbers instead of crit's --pretty display forms (like crit's library without pretty). */
@@ -89,11 +91,8 @@ let ready = false;
 function codec() {
   const ex = core();
   if (!ready) {
-    const d = buildDescriptor();
-    const p = passBytes(d.bytes);
-    try {
-      if (ex.codec_init(p) < 0) throw new TscrError('E_INTERNAL', 'the Wasm codec rejected the schema descriptor');
-    } finally { release(p); }
+    // the schema descriptor is embedded in core.wasm at build time (scripts/build.mjs)
+    if (ex.codec_init_builtin() < 0) throw new TscrError('E_INTERNAL', 'the Wasm core was built without the codec schema', { hint: 'run `node scripts/build.mjs core`' });
     ready = true;
   }
   return ex;
@@ -198,7 +197,7 @@ function fileSource(fd: number): Source {
 }
 
 const F_VALUES = 1, F_INDENT = 2, F_BIG = 4, F_LAST = 8;
-const CHUNK = 4 << 20;
+const CHUNK = 256 << 10;
 const INDENT1 = '\n    ';
 
 function b64(b: Uint8Array): string {
@@ -214,7 +213,8 @@ function b64(b: Uint8Array): string {
  * chunk (entries separated as in the final document). Returns the header and count.
  */
 function decodeEntries(src: Source, file: string | undefined, flags: number,
-  sink: (view: Uint8Array, firstIndex: number, count: number) => void, onHeader: (h: Header) => void): { h: Header; count: number } {
+  sink: (view: Uint8Array, firstIndex: number, count: number) => void, onHeader: (h: Header) => void,
+  onProgress?: (done: number, total: number) => void): { h: Header; count: number } {
   const head = src.read(0, Math.min(8, src.size));
   const h = readHeader(head, file);
   onHeader(h);
@@ -239,7 +239,9 @@ function decodeEntries(src: Source, file: string | undefined, flags: number,
       index += n;
     } finally { release(p); }
     if (rc === 0) {
-      const need = Number(ex.codec_need());
+      const needRaw = ex.codec_need();
+      const toEof = needRaw === 0xffffffffffffffffn || needRaw === -1n;
+      const need = toEof ? src.size - pos : Number(needRaw);
       if (need > src.size - pos) {
         throw new TscrError('E_TRUNCATED', `entry #${index} needs ${need} bytes but only ${src.size - pos} remain in the file`,
           { file, kind: h.kind!.name, offset: pos, hint: HINTS.E_TRUNCATED });
@@ -249,6 +251,7 @@ function decodeEntries(src: Source, file: string | undefined, flags: number,
     }
     pos += rc;
     chunk = CHUNK;
+    onProgress?.(pos, src.size);
   }
   return { h, count: index };
 }
@@ -258,12 +261,13 @@ function unknownKindEntries(src: Source, h: Header): any[] {
 }
 
 /** Text of the whole crit JSON document, written in pieces through write(). */
-function decodeToSink(src: Source, file: string | undefined, pretty: boolean, write: (s: string | Uint8Array) => void): void {
+function decodeToSink(src: Source, file: string | undefined, pretty: boolean, write: (s: string | Uint8Array) => void,
+  onProgress?: (done: number, total: number) => void): void {
   const flags = pretty ? F_VALUES | F_INDENT : 0;
   let any = false;
   const { h } = decodeEntries(src, file, flags, (view) => { any = true; write(view); }, (h) => {
     write(pretty ? `{${INDENT1}"magic": "${h.magicName}",${INDENT1}"entries": [` : `{"magic": "${h.magicName}", "entries": [`);
-  });
+  }, onProgress);
   if (h.kindIdx < 0) {
     const raw = JSON.stringify(unknownKindEntries(src, h)[0]._raw);
     write(pretty ? `\n        {\n            "_raw": ${raw}\n        }\n    ]\n}` : `{"_raw": ${raw}}]}`);
@@ -272,7 +276,6 @@ function decodeToSink(src: Source, file: string | undefined, pretty: boolean, wr
   write(pretty ? (any ? '\n    ]\n}' : ']\n}') : ']}');
 }
 
-const dec = new TextDecoder('latin1');
 function viewText(v: Uint8Array): string {
   // ensure_ascii output: every byte is ASCII
   return Buffer.from(v.buffer, v.byteOffset, v.byteLength).latin1Slice(0, v.byteLength);
@@ -286,13 +289,14 @@ export function decodeToJSON(bytes: Uint8Array, opts: CodecOptions & { pretty?: 
 }
 
 /** Stream a file of any size to JSON text; write() gets strings or views valid only during the call. */
-export function decodeFileToJSON(path: string, write: (s: string | Uint8Array) => void, opts: { pretty?: boolean } = {}): void {
+export function decodeFileToJSON(path: string, write: (s: string | Uint8Array) => void,
+  opts: { pretty?: boolean; onProgress?: (done: number, total: number) => void } = {}): void {
   const fd = openFile(path);
-  try { decodeToSink(fileSource(fd), path, Boolean(opts.pretty), write); } finally { closeSync(fd); }
+  try { decodeToSink(fileSource(fd), path, Boolean(opts.pretty), write, opts.onProgress); } finally { closeSync(fd); }
 }
 
 function reviveBig(_k: string, v: unknown): unknown {
-  if (typeof v === 'string' && v.startsWith('#big#')) return BigInt(v.slice(5));
+  if (typeof v === 'string' && v.charCodeAt(0) === 0 && /^\0-?\d+$/.test(v)) return BigInt(v.slice(1));
   return v;
 }
 
@@ -300,7 +304,7 @@ function parseChunk(view: Uint8Array, first: number): any[] {
   let text = viewText(view);
   if (first > 0) text = text.slice(2); // leading ", "
   const s = '[' + text + ']';
-  return s.includes('"#big#') ? JSON.parse(s, reviveBig) : JSON.parse(s);
+  return s.includes('"\\u0000') ? JSON.parse(s, reviveBig) : JSON.parse(s);
 }
 
 /** Decode an image into crit's --pretty shape. */
@@ -355,10 +359,10 @@ function unknownKindBytes(magic: string, entries: any[], file?: string, offset?:
 }
 
 /** Encode the entries list at Wasm address ptr (len bytes of JSON text). */
-function encodeAt(kindName: string, ptr: number, len: number, base: number, file: string | undefined, offsetBase: number): Uint8Array {
+function encodeAt(kindName: string, ptr: number, len: number, base: number, file: string | undefined, offsetBase: number, seq = false): Uint8Array {
   const idx = kindByName.get(kindName)!;
   const ex = codec();
-  if (guard(kindName, file, offsetBase, () => ex.codec_encode(idx, ptr, len, base)) < 0) {
+  if (guard(kindName, file, offsetBase, () => ex.codec_encode(idx, ptr, len, base, seq ? 1 : 0)) < 0) {
     throw coreError(kindName, file, offsetBase, `cannot encode entry #${base + ex.codec_count()}`);
   }
   const out = outView().slice();
@@ -380,10 +384,40 @@ function checkKind(magic: unknown, file?: string, offset?: number): KindDef | nu
   return k;
 }
 
+const HEAD_RE = /^\s*\{\s*"magic"\s*:\s*"([A-Z0-9_]+)"\s*,\s*"entries"\s*:\s*\[/;
+function fastShape(b: Uint8Array): { kind: KindDef; es: number; ee: number } | null {
+  const head = Buffer.from(b.buffer, b.byteOffset, Math.min(b.length, 256)).toString('latin1');
+  const m = HEAD_RE.exec(head);
+  const kind = m ? kindDef(m[1]) : null;
+  if (!m || !kind || kind.layout === 'raw') return null;
+  let e = b.length - 1;
+  const ws = (c: number) => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
+  while (e >= 0 && ws(b[e])) e--;
+  if (e < 0 || b[e] !== 0x7d) return null;
+  e--;
+  while (e >= 0 && ws(b[e])) e--;
+  if (e < 0 || b[e] !== 0x5d) return null;
+  const es = m[0].length - 1;
+  return e + 1 > es ? { kind, es, ee: e + 1 } : null;
+}
+
 /** crit encode: JSON text (as crit decode prints it, pretty or not) to image bytes. */
 export function encodeFromJSON(text: string | Uint8Array, opts: CodecOptions = {}): Uint8Array {
   const bytes = typeof text === 'string' ? Buffer.from(text, 'utf8') : text;
   const ex = codec();
+  // the usual shape ({"magic": "X", "entries": [...]}, as crit and tscr print it) needs no
+  // locating pass: the entries list runs to the last ']' (the encoder validates all of it)
+  const fast = fastShape(bytes);
+  if (fast) {
+    const p = passBytes(bytes);
+    try {
+      const body = encodeAt(fast.kind.name, p + fast.es, fast.ee - fast.es, 0, opts.file, fast.es);
+      return concat([headerBytes(fast.kind, fast.kind.magic), body]);
+    } catch (e) {
+      if (!(e instanceof TscrError)) throw e;
+      // not the simple shape after all (e.g. more keys after "entries"): locate properly below
+    } finally { release(p); }
+  }
   const p = passBytes(bytes);
   try {
     if (guard('JSON', opts.file, 0, () => ex.codec_locate(p, bytes.length)) < 0) throw coreError('JSON', opts.file, 0, 'not a crit image document');
@@ -402,6 +436,56 @@ export function encodeFromJSON(text: string | Uint8Array, opts: CodecOptions = {
     const body = encodeAt(k.name, p + es, ee - es, 0, opts.file, es);
     return concat([headerBytes(k, k.magic), body]);
   } finally { release(p); }
+}
+
+/**
+ * crit encode of a JSON file of any size: entries are cut from the text in chunks and
+ * encoded run by run, so Wasm memory never holds the whole document. Needs "magic"
+ * before "entries" (as crit and tscr print them); otherwise the whole text is read.
+ * write() gets views valid only during the call.
+ */
+export function encodeFileFromJSON(path: string, write: (b: Uint8Array) => void): void {
+  const fd = openFile(path);
+  try {
+    const src = fileSource(fd);
+    const head = Buffer.from(src.read(0, Math.min(src.size, 4096))).toString('latin1');
+    const m = /^\s*\{\s*"magic"\s*:\s*"([A-Z0-9_]+)"\s*,\s*"entries"\s*:\s*\[/.exec(head);
+    const k = m ? kindDef(m[1]) : null;
+    if (!m || !k || k.layout === 'raw') {
+      write(encodeFromJSON(src.read(0, src.size), { file: path }));
+      return;
+    }
+    write(headerBytes(k, k.magic));
+    const ex = codec();
+    let pos = m[0].length;
+    let base = 0;
+    let chunk = CHUNK * 4;
+    let ended = false;
+    while (!ended) {
+      if (pos >= src.size) throw new TscrError('E_BAD_JSON', 'the text ends inside the entries list', { file: path, offset: pos, kind: k.name });
+      const buf = src.read(pos, Math.min(chunk, src.size - pos));
+      const atEof = pos + buf.length >= src.size;
+      const p = passBytes(buf);
+      try {
+        const cut = ex.codec_split(p, buf.length) >>> 0;
+        ended = ex.codec_split_ended() === 1;
+        if (cut === 0 && !ended) {
+          if (atEof) throw new TscrError('E_BAD_JSON', 'the text ends inside an entry', { file: path, offset: pos, kind: k.name });
+          chunk *= 2;
+          continue;
+        }
+        if (!/^\s*$/.test(Buffer.from(buf.subarray(0, cut)).toString('latin1'))) {
+          write(encodeAt(k.name, p, cut, base, path, pos, true));
+          base += ex.codec_count();
+        }
+        if (ended) {
+          const rest = Buffer.from(src.read(pos + cut + 1, src.size - pos - cut - 1)).toString('latin1');
+          if (!/^\s*\}\s*$/.test(rest)) throw new TscrError('E_BAD_JSON', 'unexpected text after the entries list', { file: path, offset: pos + cut + 1, kind: k.name });
+        }
+        pos += cut + 1;
+      } finally { release(p); }
+    }
+  } finally { closeSync(fd); }
 }
 
 const bigReplacer = (_k: string, v: unknown) => (typeof v === 'bigint' ? v.toString() : v);

@@ -64,6 +64,8 @@ export class Tracee {
   readonly tid: number;
   readonly pid: number;
   stopped = false;
+  /** Set when the thread was in a group-stop (SIGSTOP, SIGTSTP, ...) when seized. */
+  stopSig = 0;
   /** Signals that arrived while we held the thread; re-sent on detach. */
   pendingSigs: number[] = [];
   constructor(pid: number, tid: number) { this.pid = pid; this.tid = tid; }

@@ -357,3 +357,27 @@ int tscr_spawn_fds(const char *path, const char *argv_block, int argc, const int
   }
   return pid;
 }
+
+/* Copy len bytes from in (at in_off) to out (at out_off) inside the kernel side
+ * of tscr: pread/pwrite through one reused buffer, no JS memory touched.
+ * Returns bytes copied (short only at end of input). */
+int64_t tscr_fd_copy(int in, int64_t in_off, int out, int64_t out_off, int64_t len) {
+  static __thread char *buf;
+  const size_t BS = 1 << 20;
+  if (!buf && !(buf = malloc(BS))) return -ENOMEM;
+  int64_t done = 0;
+  while (done < len) {
+    size_t want = (size_t)(len - done) < BS ? (size_t)(len - done) : BS;
+    ssize_t r = pread(in, buf, want, in_off + done);
+    if (r < 0) { if (errno == EINTR) continue; return -errno; }
+    if (r == 0) break;
+    ssize_t w = 0;
+    while (w < r) {
+      ssize_t k = pwrite(out, buf + w, (size_t)(r - w), out_off + done + w);
+      if (k < 0) { if (errno == EINTR) continue; return -errno; }
+      w += k;
+    }
+    done += r;
+  }
+  return done;
+}

@@ -114,6 +114,8 @@ export interface PtraceShim {
   kcmp(pid1: number, pid2: number, type: number, idx1: number, idx2: number): number;
   clock(clk: number, out: BigInt64Array): number;
   cpuid(leaf: number, sub: number, out: Uint32Array): number;
+  /** out[i] = 1 for each all-zero page of npages at addr; returns the zero count. */
+  scan_zero(pid: number, addr: bigint | number, npages: number, out: Uint8Array): number | bigint;
   /** Copy remote ranges into out_fd, reading and writing in parallel (two 8 MiB buffers). */
   copy_pages(pid: number, ranges: BigUint64Array, n: number, outFd: number, memFd: number, failAddr: BigUint64Array): number | bigint;
 }
@@ -162,6 +164,7 @@ export function ptraceShimRaw(): PtraceShim {
     kcmp: f('int tscr_kcmp(int pid1, int pid2, int type, uint64_t idx1, uint64_t idx2)'),
     clock: f('int tscr_clock(int clk, void *out)'),
     cpuid: f('int tscr_cpuid(uint32_t leaf, uint32_t sub, void *out)'),
+    scan_zero: f('int64_t tscr_scan_zero(int pid, uint64_t addr, uint64_t npages, void *out)'),
     copy_pages: f('int64_t tscr_copy_pages(int pid, void *ranges, int n, int out_fd, int mem_fd, void *fail_addr)'),
   };
   return ptraceShim;
@@ -278,6 +281,7 @@ export interface FdsShim {
   sk_peek(fd: number, stream: number, buf: Buffer, len: number, lens: Int32Array, maxmsgs: number, nmsgs: Int32Array): number | bigint;
   unix_diag(out: Buffer, max: number): number;
   spawn_fds(path: string, argvBlock: Buffer, argc: number, map: Int32Array, n: number): number;
+  fd_copy(inFd: number, inOff: number, outFd: number, outOff: number, len: number): number | bigint;
 }
 
 let fdsShimObj: FdsShim | null = null;
@@ -324,6 +328,7 @@ export function fdsShim(): FdsShim {
     sk_peek: f('int64_t tscr_sk_peek(int fd, int stream, void *buf, int64_t len, void *lens, int maxmsgs, void *nmsgs)'),
     unix_diag: f('int tscr_unix_diag(void *out, int max)'),
     spawn_fds: f('int tscr_spawn_fds(const char *path, void *argv_block, int argc, void *map, int n)'),
+    fd_copy: f('int64_t tscr_fd_copy(int in, int64_t in_off, int out, int64_t out_off, int64_t len)'),
   };
   return fdsShimObj;
 }
@@ -362,6 +367,8 @@ export interface TcpShim {
   fd_dup(fd: number): number;
   fd_close(fd: number): number;
   net_setns(nsfd: number): number;
+  fd_setfl(fd: number, flags: number): number;
+  tcp_inject(family: number, src16: Buffer, sport: number, dst16: Buffer, dport: number, seq: number, ack: number, flags: number, win: number, mark: number): number;
 }
 let tcpShim: TcpShim | null = null;
 
@@ -388,6 +395,8 @@ export function tcpShimRaw(): TcpShim {
     fd_dup: f('int tscr_fd_dup(int fd)'),
     fd_close: f('int tscr_close(int fd)'),   // shim/ptrace.c
     net_setns: f('int tscr_net_setns(int nsfd)'),
+    fd_setfl: f('int tscr_fd_setfl(int fd, int flags)'),
+    tcp_inject: f('int tscr_tcp_inject(int family, void *src16, int sport, void *dst16, int dport, uint32_t seq, uint32_t ack, int flags, int win, uint32_t mark)'),
   };
   return tcpShim;
 }

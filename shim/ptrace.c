@@ -217,7 +217,18 @@ int tscr_inject(int tid, int64_t nr, const int64_t *args, uint64_t gadget, int f
     if (!WIFSTOPPED(st)) { rc = -EIO; goto out; }
     int s = WSTOPSIG(st);
     if (s == SIGTRAP && (st >> 16) == 0) break;              /* step finished */
-    if ((st >> 16) != 0) { if (tries > 16) { rc = -EIO; goto out; } continue; } /* event stop: step again */
+    if ((st >> 16) != 0) {
+      /* An event stop (a pending PTRACE_INTERRUPT, ...) came first. Where is the thread?
+       * At the gadget: the syscall has not run yet, step again. Right after it: the
+       * syscall ran and the stop was taken on the way out; never step further (that
+       * would run whatever instruction follows the gadget). */
+      struct user_regs_struct cur;
+      struct iovec io3 = { &cur, sizeof cur };
+      if (ptrace(PTRACE_GETREGSET, tid, (void *)NT_PRSTATUS, &io3) < 0) { rc = -errno; goto out; }
+      if (cur.rip == gadget + 2) break;
+      if (cur.rip != gadget || tries > 16) { rc = -EIO; goto out; }
+      continue;
+    }
     /* signal-delivery-stop before the step ran: suppress, report */
     sig = s;
     if (tries > 64) { rc = -EAGAIN; goto out; }
@@ -490,57 +501,38 @@ int tscr_cpuid(uint32_t leaf, uint32_t sub, uint32_t *out) {
 }
 
 /* ---- page copy engine ----------------------------------------------------
- * Copy remote ranges (n pairs of addr,len; in order) of pid into out_fd at its
- * current position: process_vm_readv into one of two page-aligned buffers
- * while a writer thread writes the other, so reading the target and writing
- * the page cache overlap. Ranges process_vm_readv cannot read (PROT_NONE,
- * exec-only) are read with pread on mem_fd (/proc/PID/mem, opened by the
- * caller; -1 to fail instead). Returns bytes written or -errno; on error
+ * Copy remote ranges (n pairs of addr,len; in order) of pid into out_fd,
+ * starting at its current position, which is left at the end. The copy goes
+ * through a small (128 KiB) buffer that stays in the CPU cache: the target's
+ * memory is read once with process_vm_readv and the page cache written once,
+ * with no third trip through RAM. Large copies are split in two halves done by
+ * two threads with pwrite at their own offsets, which overlaps the two
+ * streams when a second core is free. Ranges process_vm_readv cannot read
+ * (PROT_NONE, exec-only) are read with pread on mem_fd (/proc/PID/mem,
+ * opened by the caller; -1 to fail instead). Returns bytes written or -errno;
  * *fail_addr is the remote address that could not be read (0 for a write
- * error). */
+ * error). (Measured here: 32 MiB double buffers ran 3-5x slower than this.) */
 #include <pthread.h>
-#define CP_BUF (8UL << 20)
-struct cp_writer {
-  int fd;
-  pthread_mutex_t m;
-  pthread_cond_t c;
-  char *buf[2];
-  size_t len[2];
-  int full[2];
-  int done;
-  int err;
+#define CP_CHUNK (128UL << 10)
+struct cp_job {
+  int pid, out_fd, mem_fd;
+  const uint64_t *ranges;
+  int first, last;          /* ranges [first, last) */
+  uint64_t first_off;       /* start inside ranges[first] */
+  uint64_t last_len;        /* bytes to take from ranges[last-1] (0 = all) */
+  uint64_t file_off;
+  int64_t done;
+  int rc;
+  uint64_t fail_addr;
 };
-static void *cp_write_main(void *arg) {
-  struct cp_writer *w = arg;
-  int i = 0;
-  for (;;) {
-    pthread_mutex_lock(&w->m);
-    while (!w->full[i] && !w->done) pthread_cond_wait(&w->c, &w->m);
-    if (!w->full[i] && w->done) { pthread_mutex_unlock(&w->m); break; }
-    pthread_mutex_unlock(&w->m);
-    size_t off = 0;
-    while (off < w->len[i] && !w->err) {
-      ssize_t r = write(w->fd, w->buf[i] + off, w->len[i] - off);
-      if (r < 0) { if (errno == EINTR) continue; w->err = -errno; break; }
-      off += r;
-    }
-    pthread_mutex_lock(&w->m);
-    w->full[i] = 0;
-    pthread_cond_broadcast(&w->c);
-    pthread_mutex_unlock(&w->m);
-    i ^= 1;
-  }
-  return NULL;
-}
 
 static int cp_fill(int pid, int mem_fd, char *dst, const uint64_t *rg, int k, uint64_t *fail_addr) {
-  struct iovec liov, riov[1024];
+  struct iovec liov, riov[64];
   size_t want = 0;
   for (int j = 0; j < k; j++) { riov[j].iov_base = (void *)rg[2 * j]; riov[j].iov_len = rg[2 * j + 1]; want += rg[2 * j + 1]; }
   liov.iov_base = dst; liov.iov_len = want;
   ssize_t got = process_vm_readv(pid, &liov, 1, riov, k, 0);
   if (got == (ssize_t)want) return 0;
-  /* slow path: range by range through /proc/PID/mem */
   size_t o = 0;
   for (int j = 0; j < k; j++) {
     uint64_t a = rg[2 * j], l = rg[2 * j + 1];
@@ -552,61 +544,100 @@ static int cp_fill(int pid, int mem_fd, char *dst, const uint64_t *rg, int k, ui
   return 0;
 }
 
-int64_t tscr_copy_pages(int pid, const uint64_t *ranges, int n, int out_fd, int mem_fd, uint64_t *fail_addr) {
-  struct cp_writer w;
-  memset(&w, 0, sizeof w);
-  w.fd = out_fd;
-  *fail_addr = 0;
-  for (int b = 0; b < 2; b++) {
-    void *p = mmap(NULL, CP_BUF, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED) { if (b) munmap(w.buf[0], CP_BUF); return -ENOMEM; }
-    w.buf[b] = p;
-  }
-  pthread_mutex_init(&w.m, NULL);
-  pthread_cond_init(&w.c, NULL);
-  pthread_t th;
-  int64_t total = 0;
-  int rc = 0;
-  if (pthread_create(&th, NULL, cp_write_main, &w)) { rc = -EAGAIN; goto free_bufs; }
-  int cur = 0;
-  int i = 0;
-  uint64_t off = 0; /* offset inside range i */
-  uint64_t rg[2 * 1024];
-  while (i < n && !rc) {
-    /* wait until buffer cur is free */
-    pthread_mutex_lock(&w.m);
-    while (w.full[cur]) pthread_cond_wait(&w.c, &w.m);
-    pthread_mutex_unlock(&w.m);
-    if (w.err) { rc = w.err; break; }
+static void *cp_run(void *arg) {
+  struct cp_job *j = arg;
+  char *buf = mmap(NULL, CP_CHUNK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+  if (buf == MAP_FAILED) { j->rc = -ENOMEM; return NULL; }
+  uint64_t rg[2 * 64];
+  uint64_t fo = j->file_off;
+  int i = j->first;
+  uint64_t off = j->first_off;
+  while (i < j->last && !j->rc) {
     size_t fill = 0;
     int k = 0;
-    while (i < n && fill < CP_BUF && k < 1024) {
-      uint64_t left = ranges[2 * i + 1] - off;
-      uint64_t take = left < CP_BUF - fill ? left : CP_BUF - fill;
-      rg[2 * k] = ranges[2 * i] + off; rg[2 * k + 1] = take;
+    while (i < j->last && fill < CP_CHUNK && k < 64) {
+      uint64_t end = (i == j->last - 1 && j->last_len) ? j->last_len : j->ranges[2 * i + 1];
+      uint64_t left = end - off;
+      uint64_t take = left < CP_CHUNK - fill ? left : CP_CHUNK - fill;
+      rg[2 * k] = j->ranges[2 * i] + off; rg[2 * k + 1] = take;
       k++; fill += take; off += take;
-      if (off >= ranges[2 * i + 1]) { i++; off = 0; }
+      if (off >= end) { i++; off = 0; }
     }
-    rc = cp_fill(pid, mem_fd, w.buf[cur], rg, k, fail_addr);
-    if (rc) break;
-    pthread_mutex_lock(&w.m);
-    w.len[cur] = fill;
-    w.full[cur] = 1;
-    pthread_cond_broadcast(&w.c);
-    pthread_mutex_unlock(&w.m);
-    total += fill;
-    cur ^= 1;
+    int r = cp_fill(j->pid, j->mem_fd, buf, rg, k, &j->fail_addr);
+    if (r) { j->rc = r; break; }
+    size_t w = 0;
+    while (w < fill) {
+      ssize_t n = pwrite(j->out_fd, buf + w, fill - w, (off_t)(fo + w));
+      if (n < 0) { if (errno == EINTR) continue; j->rc = -errno; break; }
+      w += n;
+    }
+    fo += fill;
+    j->done += fill;
   }
-  pthread_mutex_lock(&w.m);
-  w.done = 1;
-  pthread_cond_broadcast(&w.c);
-  pthread_mutex_unlock(&w.m);
-  pthread_join(th, NULL);
-  if (!rc && w.err) rc = w.err;
-free_bufs:
-  munmap(w.buf[0], CP_BUF);
-  munmap(w.buf[1], CP_BUF);
-  pthread_mutex_destroy(&w.m);
-  pthread_cond_destroy(&w.c);
-  return rc ? rc : total;
+  munmap(buf, CP_CHUNK);
+  return NULL;
+}
+
+int64_t tscr_copy_pages(int pid, const uint64_t *ranges, int n, int out_fd, int mem_fd, uint64_t *fail_addr) {
+  *fail_addr = 0;
+  off_t base = lseek(out_fd, 0, SEEK_CUR);
+  if (base < 0) return -errno;
+  uint64_t total = 0;
+  for (int i = 0; i < n; i++) total += ranges[2 * i + 1];
+  struct cp_job jobs[2];
+  memset(jobs, 0, sizeof jobs);
+  int nj = total >= (64UL << 20) ? 2 : 1;
+  /* split point: the middle byte, rounded to a page */
+  uint64_t half = (total / 2) & ~4095ULL, acc = 0;
+  int si = n; uint64_t soff = 0;
+  if (nj == 2) {
+    for (int i = 0; i < n; i++) {
+      if (acc + ranges[2 * i + 1] > half) { si = i; soff = half - acc; break; }
+      acc += ranges[2 * i + 1];
+    }
+    if (si >= n) nj = 1;
+  }
+  for (int t = 0; t < nj; t++) { jobs[t].pid = pid; jobs[t].out_fd = out_fd; jobs[t].mem_fd = mem_fd; jobs[t].ranges = ranges; }
+  if (nj == 1) {
+    jobs[0].first = 0; jobs[0].last = n; jobs[0].file_off = base;
+    cp_run(&jobs[0]);
+  } else {
+    jobs[0].first = 0; jobs[0].last = si + 1; jobs[0].last_len = soff; jobs[0].file_off = base;
+    if (soff == 0) { jobs[0].last = si; jobs[0].last_len = 0; }
+    jobs[1].first = si; jobs[1].first_off = soff; jobs[1].last = n; jobs[1].file_off = base + half;
+    pthread_t th;
+    if (pthread_create(&th, NULL, cp_run, &jobs[1])) { cp_run(&jobs[1]); cp_run(&jobs[0]); }
+    else { cp_run(&jobs[0]); pthread_join(th, NULL); }
+  }
+  for (int t = 0; t < nj; t++) {
+    if (jobs[t].rc) { *fail_addr = jobs[t].fail_addr; return jobs[t].rc; }
+  }
+  int64_t done = jobs[0].done + (nj == 2 ? jobs[1].done : 0);
+  if (lseek(out_fd, base + done, SEEK_SET) < 0) return -errno;
+  return done;
+}
+
+/* Which of npages pages at addr in pid are all zero: out[i] = 1 for a zero
+ * page. Reads through a cache-resident 128 KiB buffer. Returns the number of
+ * zero pages, or -errno. (Used for huge-page-backed ranges, where untouched
+ * 4 KiB parts are present but zero.) */
+int64_t tscr_scan_zero(int pid, uint64_t addr, uint64_t npages, uint8_t *out) {
+  static __thread char *buf;
+  if (!buf) {
+    buf = mmap(NULL, 128 << 10, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (buf == MAP_FAILED) { buf = NULL; return -ENOMEM; }
+  }
+  int64_t zeros = 0;
+  for (uint64_t p = 0; p < npages; p += 32) {
+    uint64_t n = npages - p < 32 ? npages - p : 32;
+    struct iovec l = { buf, n * 4096 }, r = { (void *)(addr + p * 4096), n * 4096 };
+    ssize_t got = process_vm_readv(pid, &l, 1, &r, 1, 0);
+    if (got != (ssize_t)(n * 4096)) return got < 0 ? -errno : -EFAULT;
+    for (uint64_t i = 0; i < n; i++) {
+      int z = tscr_is_zero((uint64_t)(uintptr_t)(buf + i * 4096), 4096);
+      out[p + i] = (uint8_t)z;
+      zeros += z;
+    }
+  }
+  return zeros;
 }

@@ -222,6 +222,11 @@ int tscr_tcp_restore(int fd, const struct tscr_tcp_state *st, const struct tscr_
   if (st->opt_mask & OPT_TIMESTAMPS) { o[n].code = ROPT_TIMESTAMP; o[n].val = 0; n++; }
   o[n].code = ROPT_MAXSEG; o[n].val = st->mss_clamp; n++;
   if (setsockopt(fd, SOL_TCP, TCP_REPAIR_OPTIONS, o, (socklen_t)(n * sizeof o[0]))) return -errno;
+  /* The kernel computed the MSS at connect time, before these options: empty IP
+   * options make it compute it again (icsk_sync_mss) with the saved MSS clamp.
+   * Best effort: without it the MSS only grows back over a few round trips. */
+  if (a->family == AF_INET) setsockopt(fd, IPPROTO_IP, IP_OPTIONS, NULL, 0);
+  else setsockopt(fd, IPPROTO_IPV6, IPV6_HOPOPTS, NULL, 0);
   *step = 6;
   if (st->opt_mask & OPT_TIMESTAMPS) {
     v = st->timestamp;
@@ -315,3 +320,72 @@ int tscr_fd_dup(int fd) { int r = fcntl(fd, F_DUPFD_CLOEXEC, 3); return r < 0 ? 
  * /proc/PID/ns/net or /run/netns/NAME). Sockets created afterwards live there;
  * existing ones stay where they were made. */
 int tscr_net_setns(int nsfd) { return setns(nsfd, CLONE_NEWNET) ? -errno : 0; }
+int tscr_fd_setfl(int fd, int flags) { return fcntl(fd, F_SETFL, flags) ? -errno : 0; }
+
+/* ---- a TCP segment from the peer, made up locally (restore of half-closed connections) ----
+ * CLOSE_WAIT and LAST_ACK sockets had received their peer's FIN: a rebuilt socket
+ * gets it back from a FIN segment that tscr writes with a raw socket, with the
+ * peer's address as source, to the local address (it travels over loopback).
+ * `mark` is set on the packet so the network lock lets it through. */
+#include <netinet/ip.h>
+#include <netinet/ip6.h>
+
+static uint32_t csum_add(uint32_t sum, const void *data, size_t len) {
+  const uint8_t *p = data;
+  while (len > 1) { sum += (uint32_t)((p[0] << 8) | p[1]); p += 2; len -= 2; }
+  if (len) sum += (uint32_t)(p[0] << 8);
+  return sum;
+}
+static uint16_t csum_fold(uint32_t sum) {
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  return (uint16_t)~sum;
+}
+
+int tscr_tcp_inject(int family, const uint8_t *src16, int sport, const uint8_t *dst16, int dport,
+                    uint32_t seq, uint32_t ack, int flags, int win, uint32_t mark) {
+  uint8_t pkt[80];
+  memset(pkt, 0, sizeof pkt);
+  size_t iph = family == AF_INET ? 20 : 40;
+  uint8_t *t = pkt + iph;
+  /* TCP header, 20 bytes */
+  t[0] = (uint8_t)(sport >> 8); t[1] = (uint8_t)sport;
+  t[2] = (uint8_t)(dport >> 8); t[3] = (uint8_t)dport;
+  uint32_t nseq = htonl(seq), nack = htonl(ack);
+  memcpy(t + 4, &nseq, 4); memcpy(t + 8, &nack, 4);
+  t[12] = 5 << 4;
+  t[13] = (uint8_t)flags;
+  t[14] = (uint8_t)(win >> 8); t[15] = (uint8_t)win;
+  uint32_t sum = 0;
+  if (family == AF_INET) {
+    sum = csum_add(sum, src16, 4); sum = csum_add(sum, dst16, 4);
+    sum += IPPROTO_TCP; sum += 20;
+  } else {
+    sum = csum_add(sum, src16, 16); sum = csum_add(sum, dst16, 16);
+    sum += 20; sum += IPPROTO_TCP;
+  }
+  sum = csum_add(sum, t, 20);
+  uint16_t c = csum_fold(sum);
+  t[16] = (uint8_t)(c >> 8); t[17] = (uint8_t)c;
+  int fd, r = 0;
+  struct sockaddr_storage ss; socklen_t sl;
+  memset(&ss, 0, sizeof ss);
+  if (family == AF_INET) {
+    struct iphdr *ip = (struct iphdr *)pkt;
+    ip->version = 4; ip->ihl = 5; ip->ttl = 64; ip->protocol = IPPROTO_TCP;
+    ip->tot_len = htons((uint16_t)(iph + 20));
+    memcpy(&ip->saddr, src16, 4); memcpy(&ip->daddr, dst16, 4);
+    fd = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);   /* IPPROTO_RAW: header included */
+    struct sockaddr_in *a = (struct sockaddr_in *)&ss; a->sin_family = AF_INET; memcpy(&a->sin_addr, dst16, 4); sl = sizeof *a;
+  } else {
+    struct ip6_hdr *ip = (struct ip6_hdr *)pkt;
+    ip->ip6_flow = htonl(6u << 28); ip->ip6_plen = htons(20); ip->ip6_nxt = IPPROTO_TCP; ip->ip6_hlim = 64;
+    memcpy(&ip->ip6_src, src16, 16); memcpy(&ip->ip6_dst, dst16, 16);
+    fd = socket(AF_INET6, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
+    struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss; a->sin6_family = AF_INET6; memcpy(&a->sin6_addr, dst16, 16); sl = sizeof *a;
+  }
+  if (fd < 0) return -errno;
+  if (mark && setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof mark)) r = -errno;
+  if (!r && sendto(fd, pkt, iph + 20, 0, (struct sockaddr *)&ss, sl) < 0) r = -errno;
+  close(fd);
+  return r;
+}

@@ -57,6 +57,7 @@ int tscr_waitpid(int pid, int options, int *status);
 int tscr_kcmp(int pid1, int pid2, int type, uint64_t idx1, uint64_t idx2);
 int tscr_clock(int clk, int64_t *out);
 int tscr_cpuid(uint32_t leaf, uint32_t sub, uint32_t *out);
+int64_t tscr_scan_zero(int pid, uint64_t addr, uint64_t npages, uint8_t *out);
 int64_t tscr_copy_pages(int pid, const uint64_t *ranges, int n, int out_fd, int mem_fd, uint64_t *fail_addr);
 /* ---- end dump block ---- */
 /* ---- restore (owner: restore, issue 3): shim/restore.c ---- */
@@ -106,6 +107,9 @@ struct tscr_inet_diag { uint32_t state, rqueue, wqueue, shutdown; };
 int tscr_inet_diag(int family, int proto, uint32_t ino, struct tscr_inet_diag *out);
 int tscr_fd_dup(int fd);
 int tscr_net_setns(int nsfd);
+int tscr_fd_setfl(int fd, int flags);
+int tscr_tcp_inject(int family, const uint8_t *src16, int sport, const uint8_t *dst16, int dport,
+                    uint32_t seq, uint32_t ack, int flags, int win, uint32_t mark);
 /* ---- end tcp block ---- */
 
 /* ---- fd kinds (owner: fdkinds; shim/fds.c) ---- */
@@ -156,6 +160,7 @@ int64_t tscr_sendto_un(int fd, const void *buf, int64_t len, const void *name, i
 int64_t tscr_sk_peek(int fd, int stream, void *buf, int64_t len, int *lens, int maxmsgs, int *nmsgs);
 int tscr_unix_diag(struct tscr_unix_diag *out, int max);
 int tscr_spawn_fds(const char *path, const char *argv_block, int argc, const int *map, int n);
+int64_t tscr_fd_copy(int in, int64_t in_off, int out, int64_t out_off, int64_t len);
 /* ---- end fdkinds block ---- */
 
 #endif

@@ -132,5 +132,30 @@ test('incremental archive with a replaced parent is refused', async () => {
   mustNotExtract(child, /E_NOT_FOUND/, /parent archive .* is missing/);
 });
 
+test('fuzz: any single flipped bit anywhere, and any truncation, is refused with a TscrError', () => {
+  const b0 = readFileSync(good);
+  let seed = 12345;
+  const rnd = () => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return seed; };
+  for (let i = 0; i < 400; i++) {
+    const b = Buffer.from(b0);
+    const at = rnd() % b.length;
+    b[at] ^= 1 << (rnd() % 8);
+    const bad = join(tmp, 'fuzz.tscr');
+    writeFileSync(bad, b);
+    try {
+      archiveToDir(bad, join(tmp, 'fuzz-out'));
+      assert.unreachable(`flip at ${at} was not detected`);
+    } catch (e) {
+      assert.ok(e instanceof TscrError, `flip at ${at}: ${e}`);
+    }
+    rmSync(join(tmp, 'fuzz-out'), { recursive: true, force: true });
+  }
+  for (let cut = 0; cut < b0.length; cut += 97) {
+    const bad = join(tmp, 'fuzz-cut.tscr');
+    writeFileSync(bad, b0.subarray(0, cut));
+    assert.throws(() => archiveToDir(bad, join(tmp, 'fuzz-out')), (e: unknown) => e instanceof TscrError);
+  }
+});
+
 test.after(() => rmSync(tmp, { recursive: true, force: true }));
 test.run();

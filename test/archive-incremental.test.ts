@@ -62,6 +62,22 @@ test('chain of three: grandchild pages resolve through two parents', async () =>
   assert.ok(readFileSync(join(tmp, 'g3.out', 'pages-1.img')).equals(c));
 });
 
+test('previous checkpoint given as a CRIU directory', async () => {
+  const a = Buffer.alloc(100 * 4096);
+  for (let i = 0; i < 100; i++) a.fill(i + 1, i * 4096, i * 4096 + 3000);
+  const b = Buffer.from(a); b.fill(0x77, 10 * 4096, 12 * 4096);
+  const prevDir = makeDir('d1', a);
+  const arc = join(tmp, 'd2.tscr');
+  const s = await dirToArchive(makeDir('d2', b), arc, { parent: prevDir });
+  assert.is(s.storedPages, 1); // the two changed pages are equal to each other
+  assert.is(s.parentPages, 98);
+  archiveToDir(arc, join(tmp, 'd2.out'));
+  assert.ok(readFileSync(join(tmp, 'd2.out', 'pages-1.img')).equals(b));
+  // the directory changes: the child refuses it
+  writeFileSync(join(prevDir, 'pages-1.img'), b);
+  assert.throws(() => archiveToDir(arc, join(tmp, 'd2.out2')), /is not the one/);
+});
+
 test('writer API: runs fed as they are read, abort removes the partial file', async () => {
   const path = join(tmp, 'api.tscr');
   const w = ArchiveWriter.create(path);
@@ -69,9 +85,13 @@ test('writer API: runs fed as they are read, abort removes the partial file', as
   const s = w.pages('pages-1.img');
   for (let i = 0; i < 10; i++) await s.write(Buffer.alloc(3 * 4096, i));
   await s.end();
+  const s2 = w.pages('pages-2.img');
+  let k = 0;
+  while (k < 5) k += await s2.writeWith(2, (view) => { view.fill(0x70, 0, 4096); view.fill(k + 20, 4096, 8192); return 2; });
+  await s2.end();
   const st = await w.finish();
-  assert.is(st.pages, 30);
-  assert.is(st.storedPages, 9);
+  assert.is(st.pages, 36);
+  assert.is(st.storedPages, 9 + 1 + 3);
   const w2 = ArchiveWriter.create(join(tmp, 'aborted.tscr'));
   await w2.addBytes('x.img', Buffer.from('x'));
   await w2.abort();

@@ -24,11 +24,11 @@ function samples(): [string, Uint8Array][] {
     ['9 MiB (two legacy blocks)', new Uint8Array(9 << 20).map((_, i) => (i >> 6) & 0xff)]];
 }
 
-function legacyFrame(data: Uint8Array): Buffer {
+function legacyFrame(data: Uint8Array, level = 1): Buffer {
   const parts: Buffer[] = [];
   const m = Buffer.alloc(4); m.writeUInt32LE(LEGACY_MAGIC); parts.push(m);
   for (let o = 0; o < data.length || (o === 0 && data.length === 0 && false); o += LEGACY_BLOCK) {
-    const c = lz4Compress(data.subarray(o, Math.min(data.length, o + LEGACY_BLOCK)));
+    const c = lz4Compress(data.subarray(o, Math.min(data.length, o + LEGACY_BLOCK)), level);
     const h = Buffer.alloc(4); h.writeUInt32LE(c.length);
     parts.push(h, Buffer.from(c));
   }
@@ -48,20 +48,20 @@ function parseLegacy(frame: Buffer): Uint8Array {
   return Buffer.concat(out);
 }
 
-test('our blocks round-trip through our decoder', () => {
-  for (const [name, data] of samples()) {
-    const c = lz4Compress(data);
+test('our blocks round-trip through our decoder (levels 1, 2, 3)', () => {
+  for (const level of [1, 2, 3]) for (const [name, data] of samples()) {
+    const c = lz4Compress(data, level);
     const d = lz4Decompress(c, data.length);
     assert.ok(d instanceof Uint8Array, name);
     assert.ok(Buffer.from(d as Uint8Array).equals(Buffer.from(data)), name);
   }
 });
 
-test('Debian lz4 decodes blocks we compress', () => {
+test('Debian lz4 decodes blocks we compress (levels 1 and 2)', () => {
   if (!haveLz4) { console.log('  (lz4 not installed: skipped)'); return; }
-  for (const [name, data] of samples()) {
+  for (const level of [1, 2]) for (const [name, data] of samples()) {
     if (data.length === 0) continue;
-    const r = spawnSync('lz4', ['-d', '-c', '-q'], { input: legacyFrame(data), maxBuffer: 64 << 20 });
+    const r = spawnSync('lz4', ['-d', '-c', '-q'], { input: legacyFrame(data, level), maxBuffer: 64 << 20 });
     assert.is(r.status, 0, `${name}: ${r.stderr}`);
     assert.ok((r.stdout as Buffer).equals(Buffer.from(data)), name);
   }

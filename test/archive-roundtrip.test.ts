@@ -74,6 +74,23 @@ test('zero pages are stored as nothing, identical pages once', async () => {
   sameDir(dir, out);
 });
 
+test('a CRIU-compressed pages image (LZ4 blocks, not whole pages) is kept verbatim: lossless', async () => {
+  const { lz4Compress } = await import('../lib/archive-core.ts');
+  const dir = join(tmp, 'criu-compressed');
+  rmSync(dir, { recursive: true, force: true });
+  const { mkdirSync } = await import('node:fs');
+  mkdirSync(dir);
+  const parts: Buffer[] = [];
+  for (let i = 0; i < 50; i++) parts.push(Buffer.from(lz4Compress(Buffer.alloc(4096, i % 5))));
+  writeFileSync(join(dir, 'pages-1.img'), Buffer.concat(parts));
+  writeFileSync(join(dir, 'pagemap-1.img'), Buffer.from([0x25, 0x40, 0x08, 0x56, 1, 2, 3, 4, 5]));
+  const arc = join(tmp, 'criu-compressed.tscr');
+  const s = await dirToArchive(dir, arc);
+  assert.is(s.pageFiles, 0);
+  archiveToDir(arc, join(tmp, 'criu-compressed.out'));
+  sameDir(dir, join(tmp, 'criu-compressed.out'));
+});
+
 test('CLI: tscr convert both ways, --json', () => {
   const dir = dirs.find((d) => d.includes('/sockets/'))!;
   const cli = join(ROOT, 'bin', 'tscr.js');

@@ -6,7 +6,7 @@ import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
 import { decodeImage, decodeToJSON, encodeFromJSON, encodeImage } from '../lib/images.ts';
 import { TscrError } from '../lib/errors.ts';
-import { core } from '../core-as/host.ts';
+import { core, passBytes, release } from '../core-as/host.ts';
 import { sharedImages } from './codec-shared.ts';
 
 const BUDGET_MS = Number(process.env.TSCR_FUZZ_MS ?? 12000);
@@ -28,7 +28,15 @@ function mutate(b: Buffer, other: Buffer): Buffer {
   }
 }
 
+// allocation pressure between cases makes the core's incremental GC run steps in the
+// middle of codec calls, so a reference the GC must not see (or miss) shows up here
+let pressure = 0;
+function gcPressure(): void {
+  if (++pressure % 7 === 0) release(passBytes(new Uint8Array(50000 + (pressure % 13) * 20000)));
+}
+
 function check(what: string, fn: () => unknown): 'ok' | 'err' {
+  gcPressure();
   try { fn(); return 'ok'; } catch (e) {
     if (!(e instanceof TscrError)) throw new Error(`${what}: not a TscrError: ${(e as Error)?.stack ?? e}`);
     if (e.code === 'E_INTERNAL') throw new Error(`${what}: internal error: ${e.message}`);

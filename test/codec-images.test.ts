@@ -65,6 +65,14 @@ test('unknown image kinds are kept', () => {
   assert.ok(Buffer.from(encodeFromJSON(decodeToJSON(b))).equals(b));
 });
 
+test('encode accepts keys in any order and ignores extra top-level keys, like crit', () => {
+  const want = Buffer.from(encodeImage({ magic: 'PSTREE', entries: [{ pid: 1, ppid: 0, pgid: 1, sid: 1 }] }));
+  for (const t of ['{"entries": [{"sid": 1, "pgid": 1, "ppid": 0, "pid": 1}], "magic": "PSTREE"}',
+    '{"magic": "PSTREE", "entries": [{"pid": 1, "ppid": 0, "pgid": 1, "sid": 1}], "note": []}']) {
+    assert.ok(Buffer.from(encodeFromJSON(t)).equals(want), t);
+  }
+});
+
 test('imageKindOf knows CRIU file names', () => {
   assert.is(imageKindOf('core-123.img')?.name, 'CORE');
   assert.is(imageKindOf('pagemap-shmem-14064.img')?.name, 'PAGEMAP');

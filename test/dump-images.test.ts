@@ -62,6 +62,11 @@ async function commonChecks(fx: Fixture, dir: string) {
     // pages: the pages file holds exactly the pagemap's pages, equal to live memory for stable pages
     const pm = (await readImage(dir, `pagemap-${e.pid}.img`)).entries;
     const nr = pm.slice(1).reduce((a: number, x: any) => a + Number(x.nr_pages), 0);
+    let prevEnd = 0n;
+    for (const x of pm.slice(1)) {
+      assert.ok(big(x.vaddr) >= prevEnd, `pagemap entries in order, no overlap (${x.vaddr})`);
+      prevEnd = big(x.vaddr) + BigInt(x.nr_pages) * BigInt(PAGE);
+    }
     assert.is(statSync(join(dir, `pages-${pm[0].pages_id}.img`)).size, nr * PAGE, 'pages file size');
   }
   assert.is(tracerPid(fx.pid), 0, 'no tracer left');
@@ -101,8 +106,29 @@ test('memory: sparse, read-only, PROT_NONE, heap; only present pages stored', as
     assert.is(none, 4, 'the 4 PROT_NONE pages were stored (through /proc/PID/mem)');
     assert.ok(d.res.bytes < 16 << 20, `the 256 MiB reserved range is not stored (${d.res.bytes} bytes)`);
     assert.ok(d.res.bytes >= 5 << 20, 'patterned pages stored');
+    assert.ok(d.res.bytes < 6 << 20, `untouched pages of the sparse region not stored (${d.res.bytes} bytes)`);
     assert.is(await d.fx.check(), 'PASS');
   } finally { d.done(); }
+});
+
+test('memory without PAGEMAP_SCAN (the /proc/PID/pagemap fallback) stores the same pages', async () => {
+  const fx = await startFixture('memory', ['4']);
+  const dirs = [mkdtempSync(join(tmpdir(), 'tscr-img-scan-')), mkdtempSync(join(tmpdir(), 'tscr-img-noscan-'))];
+  try {
+    const a = await runTscr(['dump', '-t', String(fx.pid), '-D', dirs[0], '-R']);
+    const b = await runTscr(['dump', '-t', String(fx.pid), '-D', dirs[1], '-R'], { env: { TSCR_NO_PAGEMAP_SCAN: '1' } });
+    assert.is(a.code, 0, a.stderr);
+    assert.is(b.code, 0, b.stderr);
+    const pages = async (d: string) => {
+      const set = new Set<bigint>();
+      for (const e of (await readImage(d, `pagemap-${fx.pid}.img`)).entries.slice(1)) for (let i = 0; i < Number(e.nr_pages); i++) set.add(big(e.vaddr) + BigInt(i * PAGE));
+      return set;
+    };
+    const pa = await pages(dirs[0]), pb = await pages(dirs[1]);
+    for (const v of pa) assert.ok(pb.has(v), `fallback stores ${v.toString(16)} too`);
+    assert.ok(pb.size - pa.size <= 16, `fallback stores at most a few more (zero-pfn) pages: ${pb.size} vs ${pa.size}`);
+    assert.is(await fx.check(), 'PASS');
+  } finally { fx.kill(); for (const d of dirs) rmSync(d, { recursive: true, force: true }); }
 });
 
 test('tree: sessions and groups', async () => {
@@ -114,8 +140,30 @@ test('tree: sessions and groups', async () => {
     assert.is(new Set(ps.map((e: any) => e.sid)).size, 2, 'two sessions');
     assert.is(new Set(ps.map((e: any) => e.pgid)).size, 3, 'three groups');
     assert.is(ps[0].pid, d.fx.pid, 'root first');
+    const cores = await Promise.all(ps.map(async (e: any) => (await readImage(d.dir, `core-${e.pid}.img`)).entries[0]));
+    assert.ok(cores.some((c: any) => c.thread_core.pdeath_sig === 15), 'child a has its parent-death signal recorded');
     assert.is(await d.fx.check(), 'PASS');
   } finally { d.done(); }
+});
+
+test('forker: a tree that forks and clones nonstop is frozen consistently (8 dumps)', async () => {
+  const fx = await startFixture('forker');
+  const dir = mkdtempSync(join(tmpdir(), 'tscr-img-forker-'));
+  try {
+    for (let i = 0; i < 8; i++) {
+      rmSync(dir, { recursive: true, force: true });
+      const r = await runTscr(['dump', '-t', String(fx.pid), '-D', dir, '-R', '--json']);
+      assert.is(r.code, 0, r.stderr);
+      const ps = (await readImage(dir, 'pstree.img')).entries;
+      assert.is(ps[0].pid, fx.pid);
+      for (const e of ps) {
+        assert.ok(e.threads.length >= 1);
+        for (const t of e.threads) assert.is((await readImage(dir, `core-${t}.img`)).entries[0].mtype, 'X86_64', `core of ${t}`);
+      }
+      assert.is(tracerPid(fx.pid), 0);
+    }
+    assert.is(await fx.check(), 'PASS');
+  } finally { fx.kill(); rmSync(dir, { recursive: true, force: true }); }
 });
 
 test('threads: one core per thread, distinct TLS bases', async () => {

@@ -33,6 +33,21 @@ test('unsupported fd (pidfd): clear error, target unharmed', async () => {
   } finally { fx.kill(); rmSync(dir, { recursive: true, force: true }); }
 });
 
+for (const [what, re] of [['zombie', /unsupported: zombie process \d+/], ['seccomp', /unsupported: seccomp filter in pid \d+/]] as const) {
+  test(`unsupported ${what}: clear error, target unharmed`, async () => {
+    const fx = await startFixture('unsupported', [what]);
+    const dir = tmp(what);
+    try {
+      const before = maps(fx.pid);
+      const r = await runTscr(['dump', '-t', String(fx.pid), '-D', dir]);
+      assert.is(r.code, 1);
+      assert.match(r.stderr, re);
+      await untouched(fx.pid, before);
+      assert.is(await fx.check(), 'PASS');
+    } finally { fx.kill(); rmSync(dir, { recursive: true, force: true }); }
+  });
+}
+
 test('--json error output on failure', async () => {
   const fx = await startFixture('unsupported');
   const dir = tmp('json');
@@ -59,6 +74,20 @@ for (const phase of ['inject', 'pages', 'write']) {
     } finally { fx.kill(); rmSync(dir, { recursive: true, force: true }); }
   });
 }
+
+test('an unreadable region fails the dump with its address; target unharmed', async () => {
+  const fx = await startFixture('memory', ['4']);
+  const dir = tmp('unreadable');
+  try {
+    const before = maps(fx.pid);
+    const r = await runTscr(['dump', '-t', String(fx.pid), '-D', dir], { env: { TSCR_TEST_UNREADABLE_AT: '0x1000' } });
+    assert.is(r.code, 1);
+    assert.match(r.stderr, new RegExp(`cannot read memory at 0x1000 of pid ${fx.pid}`));
+    await untouched(fx.pid, before);
+    assert.not.ok(existsSync(join(dir, 'pages-1.img')), 'no half-written pages left');
+    assert.is(await fx.check(), 'PASS');
+  } finally { fx.kill(); rmSync(dir, { recursive: true, force: true }); }
+});
 
 async function midDump(sig: 'SIGTERM' | 'SIGKILL') {
   const fx = await startFixture('memory', ['64']);
@@ -99,6 +128,54 @@ test('without --leave-running the tree is killed after the dump', async () => {
     for (let i = 0; i < 50 && pidAlive(fx.pid); i++) await sleep(20);
     assert.not.ok(pidAlive(fx.pid), 'root killed');
   } finally { fx.kill(); rmSync(dir, { recursive: true, force: true }); }
+});
+
+test('a stopped (SIGSTOP) process stays stopped after dump -R and is recorded as Stopped', async () => {
+  const fx = await startFixture('loop');
+  const dir = tmp('stopped');
+  try {
+    process.kill(fx.pid, 'SIGSTOP');
+    for (let i = 0; i < 50 && !/State:\s+T/.test(readFileSync(`/proc/${fx.pid}/status`, 'utf8')); i++) await sleep(10);
+    const r = await runTscr(['dump', '-t', String(fx.pid), '-D', dir, '-R']);
+    assert.is(r.code, 0, r.stderr);
+    await sleep(100);
+    assert.match(readFileSync(`/proc/${fx.pid}/status`, 'utf8'), /State:\s+T \(stopped\)/);
+    const { readImage } = await import('./helpers/images.ts');
+    const tc = (await readImage(dir, `core-${fx.pid}.img`)).entries[0].tc;
+    assert.ok(tc.task_state === 'Stopped' || tc.task_state === 6, `task_state ${tc.task_state}`);
+    assert.is(tc.stop_signo, 19);
+    process.kill(fx.pid, 'SIGCONT');
+    assert.is(await fx.check(), 'PASS');
+  } finally { fx.kill(); rmSync(dir, { recursive: true, force: true }); }
+});
+
+test('a program on a terminal: unsupported tty without --shell-job (with a hint), dumped with it', async () => {
+  const dir = tmp('tty');
+  const out = join(dir, 'loop.out');
+  const { spawn } = await import('node:child_process');
+  const { FIXTURES_BIN } = await import('../lib/paths.ts');
+  const sc = spawn('script', ['-qc', `${FIXTURES_BIN}/loop ${out}`, '/dev/null'], { stdio: 'ignore', detached: true });
+  sc.on('error', () => {});
+  let pid = 0;
+  try {
+    for (let i = 0; i < 200 && !existsSync(out + '.ready'); i++) await sleep(20);
+    if (!existsSync(out + '.ready')) { console.log('  skip: no `script` to make a terminal'); return; }
+    pid = Number(readFileSync(out + '.ready', 'utf8'));
+    const a = await runTscr(['dump', '-t', String(pid), '-D', join(dir, 'a'), '-R']);
+    assert.is(a.code, 1);
+    assert.match(a.stderr, /unsupported: tty fd 0/);
+    assert.match(a.stderr, /--shell-job/);
+    const b = await runTscr(['dump', '-t', String(pid), '-D', join(dir, 'b'), '-R', '--shell-job']);
+    assert.is(b.code, 0, b.stderr);
+    assert.is(tracer(pid), 0);
+    process.kill(pid, 'SIGUSR1');
+    for (let i = 0; i < 100 && !existsSync(out); i++) await sleep(20);
+    assert.is(readFileSync(out, 'utf8'), 'PASS');
+  } finally {
+    if (pid) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } }
+    try { process.kill(-sc.pid!, 'SIGKILL'); } catch { /* gone */ }
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('a pid that does not exist: clear error', async () => {

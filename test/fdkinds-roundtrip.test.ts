@@ -48,4 +48,6 @@ test('pipes and FIFOs (fd-pipe)', () => roundTrip('fd-pipe', ['PIPE', 'FIFO']));
 test('eventfd, timerfd, signalfd, epoll, memfd, inotify (fd-misc)', () => roundTrip('fd-misc', ['EVENTFD', 'TIMERFD', 'SIGNALFD', 'EVENTPOLL', 'MEMFD', 'INOTIFY']));
 test('unix sockets (fd-unix)', () => roundTrip('fd-unix', ['UNIXSK']));
 
+test('shared between parent and child: socketpair, eventfd, memfd + MAP_SHARED memfd and anonymous memory (fd-share)', () => roundTrip('fd-share', ['UNIXSK', 'EVENTFD', 'MEMFD']));
+
 test.run();

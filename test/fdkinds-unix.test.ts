@@ -19,7 +19,7 @@ test('unix sockets: pairs, listeners, names, queues with boundaries, closed peer
     assert.is(byFd(24).type, 'SEQPACKET');
     assert.is(byFd(26).state, 'LISTEN');
     assert.ok(byFd(26).name.endsWith('.sock'));
-    assert.ok(byFd(27).name.startsWith('=00tscr-fx'), 'abstract name, quoted-printable as crit shows it');
+    assert.ok(byFd(27).name.startsWith('=00tscr-fx:'), 'abstract name, quoted-printable as crit shows it');
     const q = (fd: number) => d.images.SK_QUEUES.filter((e: any) => e.id_for === byFd(fd).id).map((e: any) => Buffer.from(e.extra, 'base64').toString());
     assert.equal(q(23), ['one', '', 'three33']);
     assert.equal(q(24), ['rec-A', 'rec-BB']);

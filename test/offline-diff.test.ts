@@ -92,4 +92,18 @@ test('pages added and removed, VMA resized, fd closed, process gone', async () =
   assert.is(r.j.processesAdded.length, 0);
 });
 
+test('sockets and connections: queue change, socket gone', async () => {
+  const c = copy('tcp');
+  const ts = readdirSync(c.images).find((f) => f.startsWith('tcp-stream-'))!.replace('.img', '');
+  editImage(c.root, ts, (img) => { img.entries[0].inq_len = 3; img.entries[0].extra = { inq: Buffer.from('abc').toString('base64') + '\n', outq: '' }; });
+  editImage(c.root, 'files', (img) => { img.entries = img.entries.filter((e: any) => !(e.isk && e.isk.state === 'LISTEN')); });
+  const { rc, j } = await diffJson(join(SHARED_DIR, 'tcp', 'images'), c.images);
+  assert.is(rc, 1);
+  assert.is(j.socketsRemoved.length, 1);
+  assert.match(j.socketsRemoved[0], /LISTEN/);
+  assert.is(j.socketsChanged.length, 1);
+  assert.match(j.socketsChanged[0].to, /3 bytes queued in/);
+  assert.match(j.socketsChanged[0].from, /0 bytes queued in/);
+});
+
 test.run();

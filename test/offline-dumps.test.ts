@@ -55,6 +55,13 @@ test('dump before and after a known change; validate, diff, mem', async () => {
   const inRegion = p.changedPages.filter((c: any) => BigInt(c.addr) >= base && BigInt(c.addr) < base + 64n * 4096n);
   assert.equal(inRegion.map((c: any) => BigInt(c.addr) - base).sort((a: bigint, b: bigint) => (a < b ? -1 : 1)), [3n * 4096n, 17n * 4096n, 40n * 4096n]);
   assert.ok(inRegion.every((c: any) => c.change === 'changed'));
+  // everything else that changed is what a running C program touches by itself:
+  // its stack, its heap (stdio buffers) and its own writable data/bss
+  for (const v of p.vmas) {
+    if (BigInt(v.start) === base) continue;
+    assert.ok(v.status === 'same' && (v.name === '[stack]' || v.name === '[heap]' || (v.perms.startsWith('rw') && BigInt(v.start) < 0x1000000n)),
+      `unexpected change outside the fixture mapping: ${JSON.stringify(v)}`);
+  }
   assert.equal(p.threadsAdded, []); assert.equal(p.fdsAdded, []); assert.equal(p.fdsRemoved, []);
   const m = JSON.parse((await tscr('mem', B, '--search', 'TSCR-MARKER-42', '--json')).out);
   assert.ok(m.hits.some((h: any) => BigInt(h.addr) === base + 5n * 4096n + 100n), JSON.stringify(m.hits));

@@ -44,6 +44,12 @@ test('--search and --regex find strings with VMA names', async () => {
   assert.match(r.hits[0].match, /^tscr-fixtures\/[a-z]+$/);
 });
 
+test('--all searches every process of a tree', async () => {
+  const r = JSON.parse((await tscr('mem', join(SHARED_DIR, 'tree', 'images'), '--all', '--search', 'tscr-fixtures', '--json')).out);
+  assert.is(r.processes.length, 2);
+  assert.ok(r.processes.every((p: any) => p.total > 0));
+});
+
 test('bad input: unknown pid, bad hex, two modes', async () => {
   const a = await tscr('mem', LOOP, '--pid', '1');
   assert.is(a.rc, 1); assert.match(a.err, /pid 1 is not in this checkpoint/);

@@ -1,10 +1,10 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, existsSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, existsSync, statSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SHARED_DIR, cleanup, tscr } from './helpers/offline.ts';
+import { SHARED_DIR, cleanup, tscr, copyShared, editImage } from './helpers/offline.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'tscr-report-'));
 test.after(() => cleanup(tmp));
@@ -27,6 +27,36 @@ test('report is one self-contained HTML file', async () => {
   assert.not.match(html, /<script|<link|src=|@import|url\(/i); // no external assets (and no scripts at all)
   assert.match(html, /id="tree"/);
   assert.is((html.match(/<svg class="memmap"/g) ?? []).length, 2);
+});
+
+test('hostile names cannot inject markup', async () => {
+  const c = copyShared('loop', tmp);
+  const core = readdirSync(c.images).find((f) => /^core-\d+\.img$/.test(f))!.replace('.img', '');
+  editImage(c.root, core, (img) => { img.entries[0].tc.comm = '<script>x</script>'; });
+  editImage(c.root, 'files', (img) => { img.entries[0].reg.name = '/tmp/"><img src=x onerror=alert(1)>'; });
+  const out = join(tmp, 'hostile.html');
+  assert.is((await tscr('report', c.images, '-o', out)).rc, 0);
+  const html = readFileSync(out, 'utf8');
+  assert.not.match(html, /<script|<img|onerror=alert\(1\)>/);
+  assert.match(html, /&lt;script&gt;x&lt;\/script&gt;/);
+});
+
+test('hundreds of alike small VMAs fold into one row', async () => {
+  const c = copyShared('loop', tmp);
+  const mm = readdirSync(c.images).find((f) => /^mm-\d+\.img$/.test(f))!.replace('.img', '');
+  editImage(c.root, mm, (img) => {
+    const vmas = img.entries[0].vmas;
+    const tmpl = vmas.find((v: any) => v.status === 'VMA_AREA_REGULAR | VMA_ANON_PRIVATE');
+    const extra = Array.from({ length: 400 }, (_, i) => ({ ...tmpl, start: '0x' + (0x100000000 + i * 0x2000).toString(16), end: '0x' + (0x100001000 + i * 0x2000).toString(16) }));
+    const at = vmas.findIndex((v: any) => BigInt(v.start) > 0x100000000n);
+    vmas.splice(at, 0, ...extra);
+  });
+  const out = join(tmp, 'folded.html');
+  assert.is((await tscr('validate', c.images)).rc, 0);
+  assert.is((await tscr('report', c.images, '-o', out)).rc, 0);
+  const html = readFileSync(out, 'utf8');
+  assert.match(html, /class="vma folded" data-kind="anon" data-start="0x100000000" data-count="400"/);
+  assert.ok(html.length < 200_000);
 });
 
 test('headless Chromium renders the tree and the memory map', async () => {

@@ -128,11 +128,21 @@ test('pstree: orphan parent, missing leader thread, duplicate pid', async () => 
   await expectFinding(c.images, 'pstree.duplicate-pid', 'pstree.img');
 });
 
+test('pstree: a loop in the parent links', async () => {
+  const a = copy('tree');
+  editImage(a.root, 'pstree', (img) => { img.entries[0].ppid = img.entries[1].pid; });
+  await expectFinding(a.images, 'pstree.cycle', 'pstree.img');
+  await expectFinding(a.images, 'pstree.roots', 'pstree.img');
+});
+
 test('missing per-process images: core of a thread, fdinfo', async () => {
   const a = copy('threads');
   const tid = readdirSync(a.images).filter((f) => /^core-\d+\.img$/.test(f)).sort().pop()!;
   unlinkSync(join(a.images, tid));
   await expectFinding(a.images, 'missing.core', 'pstree.img', (f) => assert.match(f.message, new RegExp(tid.replace('.', '\\.'))));
+  const f = copy('loop');
+  unlinkSync(join(f.images, `fs-${pidOf(f.images)}.img`));
+  await expectFinding(f.images, 'missing.fs', 'pstree.img');
   const b = copy('loop');
   unlinkSync(join(b.images, 'fdinfo-2.img'));
   await expectFinding(b.images, 'missing.fdinfo', `ids-${pidOf(b.images)}.img`);

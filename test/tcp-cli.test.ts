@@ -58,4 +58,38 @@ test('tscr dump --tcp-established / restore: the outside client keeps its connec
   }
 });
 
+test('a forking server (listener in the parent, the connection in a child): both restored, the client keeps going', async () => {
+  const srv = await startServer(['127.0.0.1', '0', String(256 << 10), 'fork'], (port) => rawClient('INET', ip4('127.0.0.1'), port, 8192), undefined, { setsid: true });
+  const img = mkdtempSync(join(tmpdir(), 'tscr-tcpimg-'));
+  const client = srv.client;
+  const parent = Number(readFileSync(`/proc/${srv.pid}/stat`, 'utf8').split(') ')[1].split(' ')[1]);
+  try {
+    setTimeouts(client, 20);
+    const before = pattern(0, 5000, 13, 5);
+    writeAll(client, before);
+    const d = tscr(['dump', '-t', String(parent), '-D', img, '--tcp-established']);
+    assert.is(d.code, 0, d.stderr);
+    assert.ok(await waitGone([parent, srv.pid]));
+    writeFileSync(srv.out + '.expect', String(before.length));
+    const r = tscr(['restore', '-D', img, '--tcp-established', '-d']);
+    assert.is(r.code, 0, r.stderr);
+    process.kill(srv.pid, 'SIGUSR1');
+    assert.ok(readExact(client, srv.sent).equals(pattern(0, srv.sent)));
+    assert.is(readExact(client, 13).toString(), 'after restore');
+    writeAll(client, Buffer.from('ping'));
+    const t0 = Date.now();
+    while (!existsSync(srv.out) && Date.now() - t0 < 10000) await sleep(25);
+    assert.is(readFileSync(srv.out, 'utf8').trim(), 'PASS');
+    // the parent's restored listener takes a new client
+    const c2 = rawClient('INET', ip4('127.0.0.1'), Number(readFileSync(srv.out + '.port', 'utf8')));
+    closeSync(c2);
+  } finally {
+    killAll([parent, srv.pid]);
+    srv.kill();
+    try { closeSync(client); } catch { /* closed */ }
+    rmSync(img, { recursive: true, force: true });
+    releaseLeftLock(parent);
+  }
+});
+
 test.run();

@@ -6,12 +6,14 @@
 //    exact shape of CRIU's), the program is killed, both ends are restored.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { closeSync, existsSync, readFileSync, mkdtempSync, rmSync, mkdirSync, copyFileSync, chmodSync, readdirSync } from 'node:fs';
-import { tscr, killAll, waitGone } from './helpers/restore.ts';
+import { existsSync, readFileSync, mkdtempSync, rmSync, mkdirSync, copyFileSync, chmodSync, readdirSync } from 'node:fs';
+import { TSCR_BIN, killAll, waitGone } from './helpers/restore.ts';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { inNetns } from '../shim/native.ts';
 import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { dumpSockets, finishInetDump, finishInetRestore, restoreInetSocket, readExact, writeAll, setTimeouts } from './helpers/tcp.ts';
+import { dumpSockets, finishInetDump, finishInetRestore, restoreInetSocket, readExact, writeAll, setTimeouts, closeSilently } from './helpers/tcp.ts';
 import { waitFile, sleep } from './helpers/fixture.ts';
 import { listLocks } from '../lib/netlock.ts';
 
@@ -30,11 +32,17 @@ test('restore the connection of CRIU\'s tcp checkpoint (both ends)', () => {
   const shared = new Map<string, unknown>();
   const opts = { 'tcp-established': true, rootPid: `criu${process.pid}` };
   const fds: Record<number, number> = {};
+  // a fresh network namespace: CRIU's fixed ports are free there whatever this host holds
+  const ns = `tscr-crit${process.pid}`;
+  execFileSync('ip', ['netns', 'add', ns]);
   try {
-    for (const f of files) {
-      fds[f.id] = restoreInetSocket(f.isk, f.isk.state === 'ESTABLISHED' ? stream(f.isk.ino) : null, { shared, opts, log: () => {} });
-    }
-    finishInetRestore(shared, true, () => {});
+    inNetns(`/run/netns/${ns}`, () => {
+      execFileSync('ip', ['link', 'set', 'lo', 'up']);
+      for (const f of files) {
+        fds[f.id] = restoreInetSocket(f.isk, f.isk.state === 'ESTABLISHED' ? stream(f.isk.ino) : null, { shared, opts, log: () => {} });
+      }
+      finishInetRestore(shared, true, () => {});
+    });
     assert.is(listLocks().filter((t) => t.includes(`criu${process.pid}`)).length, 0, 'unlocked');
     for (const fd of Object.values(fds)) setTimeouts(fd, 5);
     // the program's check: read 6 queued bytes on the accepted end, answer "back"
@@ -45,7 +53,8 @@ test('restore the connection of CRIU\'s tcp checkpoint (both ends)', () => {
     assert.is(readExact(fds[6], 4).toString(), 'more');
   } finally {
     finishInetRestore(shared, false, () => {});
-    for (const fd of Object.values(fds)) { try { closeSync(fd); } catch { /* closed */ } }
+    for (const fd of Object.values(fds)) closeSilently(fd);
+    try { execFileSync('ip', ['netns', 'del', ns]); } catch { /* gone */ }
   }
 });
 
@@ -65,8 +74,7 @@ test('dump both ends of a live loopback connection (CRIU\'s tcp program), kill, 
     // exactly CRIU's shape
     const ref = crit('files').entries.filter((e: any) => e.type === 'INETSK');
     for (let i = 0; i < 3; i++) {
-      const mine = { ...socks[i].isk }; delete mine.ns_id;
-      const theirs = { ...ref[i].isk }; delete theirs.ns_id;
+      const mine = socks[i].isk, theirs = ref[i].isk;
       assert.equal(keysDeep(mine), keysDeep(theirs), `isk keys of ${mine.state}`);
       assert.is(mine.opts.so_sndbuf > 0, true);
     }
@@ -92,7 +100,7 @@ test('dump both ends of a live loopback connection (CRIU\'s tcp program), kill, 
     try { process.kill(child.pid!, 'SIGKILL'); } catch { /* gone */ }
     finishInetDump(dstate, { ok: false, treeKilled: false, log: () => {} });
     finishInetRestore(rshared, false, () => {});
-    for (const fd of fds) { try { closeSync(fd); } catch { /* closed */ } }
+    for (const fd of fds) closeSilently(fd);
     rmSync(dir, { recursive: true, force: true });
   }
 });
@@ -107,6 +115,14 @@ test('tscr restore --tcp-established of CRIU\'s tcp checkpoint: the program chec
   for (const f of readdirSync(join(REF, 'files'))) copyFileSync(join(REF, 'files', f), join(FX, 'out', f));
   const out = join(FX, 'out', 'tcp');
   rmSync(out, { force: true });
+  // restored inside a fresh network namespace: CRIU's fixed ports are free there
+  const ns = `tscr-critcli${process.pid}`;
+  execFileSync('ip', ['netns', 'add', ns]);
+  execFileSync('ip', ['netns', 'exec', ns, 'ip', 'link', 'set', 'lo', 'up']);
+  const tscr = (args: string[]) => {
+    const r = spawnSync('ip', ['netns', 'exec', ns, process.execPath, TSCR_BIN, ...args], { encoding: 'utf8', timeout: 60000 });
+    return { code: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+  };
   try {
     const no = tscr(['restore', '-D', join(REF, 'images'), '-d']);
     assert.is.not(no.code, 0, 'an established connection needs the flag');
@@ -115,7 +131,7 @@ test('tscr restore --tcp-established of CRIU\'s tcp checkpoint: the program chec
     await waitGone([pid]);
     const r = tscr(['restore', '-D', join(REF, 'images'), '-d', '--tcp-established']);
     assert.is(r.code, 0, r.stderr);
-    assert.is(listLocks().filter((t) => t === `tscr-${pid}`).length, 0, 'unlocked');
+    assert.is(listLocks(pid).filter((t) => t === `tscr-${pid}`).length, 0, 'unlocked');
     process.kill(pid, 'SIGUSR1');
     const t0 = Date.now();
     while (!existsSync(out) && Date.now() - t0 < 5000) await sleep(25);
@@ -123,6 +139,7 @@ test('tscr restore --tcp-established of CRIU\'s tcp checkpoint: the program chec
   } finally {
     killAll([pid]);
     await waitGone([pid]);
+    try { execFileSync('ip', ['netns', 'del', ns]); } catch { /* gone */ }
   }
 });
 

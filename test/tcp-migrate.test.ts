@@ -146,6 +146,37 @@ test('IPv6: data sent but not acknowledged when the network was locked is retran
   }
 });
 
+test('dual-stack: an IPv4 client of an IPv6 listener (v4-mapped addresses) migrates too', async () => {
+  const srv = await startServer(['::', '0', '200000'], (port) => rawClient('INET', ip4('127.0.0.1'), port, 8192));
+  const client = srv.client;
+  const opts = { 'tcp-established': true, rootPid: `tds${process.pid}` };
+  const dstate = new Map<string, unknown>(), rshared = new Map<string, unknown>();
+  let restored: number[] = [];
+  try {
+    writeAll(client, Buffer.from('mapped'));
+    await sleep(50);
+    const est = dumpSockets(srv.pid, opts, dstate).find((x) => x.isk.state === 'ESTABLISHED')!;
+    assert.is(est.isk.family, 'INET6');
+    assert.is(est.isk.src_addr[0], '::ffff:127.0.0.1');
+    srv.kill();
+    finishInetDump(dstate, { ok: true, treeKilled: true, log: () => {} });
+    writeAll(client, Buffer.from('+flight'));
+    await sleep(100);
+    restored = [restoreInetSocket(est.isk, est.stream, { shared: rshared, opts, log: () => {} })];
+    finishInetRestore(rshared, true, () => {});
+    setTimeouts(restored[0], 10);
+    assert.is(readExact(restored[0], 13).toString(), 'mapped+flight');
+    assert.ok(readExact(client, srv.sent).equals(pattern(0, srv.sent)));
+    writeAll(restored[0], Buffer.from('v4 via v6'));
+    assert.is(readExact(client, 9).toString(), 'v4 via v6');
+  } finally {
+    srv.kill();
+    finishInetDump(dstate, { ok: false, treeKilled: false, log: () => {} });
+    finishInetRestore(rshared, false, () => {});
+    for (const fd of [client, ...restored]) { try { closeSync(fd); } catch { /* closed */ } }
+  }
+});
+
 function require_sent(out: string): number {
   try { return Number(readFileSync(out + '.sent', 'utf8').trim()); } catch { return 0; }
 }

@@ -18,6 +18,7 @@ import { addrFromText } from '../lib/kinds/inet.ts';
 
 const ip = (...a: string[]) => execFileSync('ip', a, { stdio: ['ignore', 'pipe', 'pipe'] }).toString();
 const inNs = (ns: string, ...a: string[]) => ip('netns', 'exec', ns, ...a);
+const dbg = (what: string) => { if (process.env.TSCR_TEST_LOG) console.log(what, inNs(NS.c, 'ss', '-tn', 'dst', SRV).split('\n').slice(1).join(' | '), inNs(NS.c, 'nstat', '-az', 'TcpEstabResets').split('\n')[1]); };
 const n = process.pid % 100000;
 const NS = { a: `tscr-a${n}`, b: `tscr-b${n}`, c: `tscr-c${n}` };
 const NET = `10.77.${n % 250}`;
@@ -59,20 +60,28 @@ test('server restored into a fresh namespace with the same address; the client i
     writeAll(client, before);
     assert.ok(readExact(client, 1000).equals(pattern(0, 1000)));
 
-    // tscr runs on host A: its lock and its socket lookups are in A's namespace
-    execFileSync('ip', ['netns', 'exec', NS.a, process.execPath, TSCR, 'dump', '-t', String(srv.pid), '-D', img, '--tcp-established'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // tscr runs outside host A: it locks and looks sockets up in the target's namespace
+    execFileSync(process.execPath, [TSCR, 'dump', '-t', String(srv.pid), '-D', img, '--tcp-established'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    dbg('after dump');
     assert.ok(await waitGone([srv.pid]), 'the tree was killed');
+    dbg('after kill');
     // host A goes away with its lock; the client keeps sending into the void
+    // (cable first: a namespace being torn down may drop its nft tables before its
+    // devices, and answer a last packet with a RST)
+    inNs(NS.c, 'ip', 'link', 'del', `tva${n}p`);
     ip('netns', 'del', NS.a);
     const inflight = pattern(10000, 2000, 13, 5);
     writeAll(client, inflight);
     writeFileSync(srv.out + '.expect', String(before.length + inflight.length));
+    dbg('A deleted');
 
     // host B: same address and MAC; its cable is plugged into the bridge once the
     // tree is restored (as a floating address moves to a new host)
     host(NS.b, `tvb${n}`, false);
     execFileSync('ip', ['netns', 'exec', NS.b, process.execPath, TSCR, 'restore', '-D', img, '--tcp-established', '-d'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    dbg('restored');
     inNs(NS.c, 'ip', 'link', 'set', `tvb${n}p`, 'up');
+    dbg('plugged');
     assert.is(readFileSync(`/proc/${srv.pid}/stat`, 'utf8').length > 0, true);
     const nsOf = (p: number | string) => execFileSync('readlink', [`/proc/${p}/ns/net`]).toString().trim();
     assert.is(nsOf(srv.pid), execFileSync('ip', ['netns', 'exec', NS.b, 'readlink', '/proc/self/ns/net']).toString().trim(), 'the server runs in host B');
@@ -84,6 +93,11 @@ test('server restored into a fresh namespace with the same address; the client i
     const t0 = Date.now();
     while (!existsSync(srv.out) && Date.now() - t0 < 10000) await sleep(25);
     assert.is(readFileSync(srv.out, 'utf8').trim(), 'PASS', 'client -> server bytes intact (checked by the server)');
+  } catch (e) {
+    if (process.env.TSCR_TEST_LOG) {
+      for (const ns of [NS.b, NS.c]) { try { console.log(ns, inNs(ns, 'nstat', '-az', 'TcpOutRsts', 'TcpExtTCPAbortOnData', 'TcpAttemptFails', 'TcpEstabResets', 'TcpExtTCPAbortOnClose')); } catch (x) { console.log(String(x)); } }
+    }
+    throw e;
   } finally {
     if (srv) { killAll([srv.pid]); srv.kill(); }
     if (client >= 0) { try { closeSync(client); } catch { /* closed */ } }

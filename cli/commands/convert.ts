@@ -19,8 +19,8 @@ const convert: Command = {
   builder: (y: any) => y
     .positional('src', { type: 'string', describe: 'CRIU image directory or tscr archive' })
     .positional('dst', { type: 'string', describe: 'archive file to write, or directory to fill' })
-    .option('prev', { type: 'string', describe: 'previous checkpoint (a tscr archive): store only pages that are not already there' })
-    .option('level', { type: 'number', default: 1, describe: '0 = store pages uncompressed, 1 = LZ4' })
+    .option('prev', { type: 'string', describe: 'previous checkpoint (a tscr archive or a CRIU directory): store only pages whose content is not already there' })
+    .option('level', { type: 'number', default: 2, describe: '0 = store uncompressed, 1 = fast LZ4, 2 = LZ4 with hash chains (smaller, slower), 3 = smallest' })
     .option('workers', { type: 'number', default: 2, describe: 'compression threads (0 = compress in the main thread)' })
     .option('force', { type: 'boolean', default: false, describe: 'overwrite an existing archive / write into a non-empty directory' }),
   async run(args, ctx) {
@@ -32,7 +32,7 @@ const convert: Command = {
       if (existsSync(dst) && !args.force) throw usage(`${dst} already exists`, 'pick a new archive name, or add --force');
       if (existsSync(dst) && statSync(dst).isDirectory()) throw usage(`${dst} is a directory; converting a directory writes an archive file`);
       const level = Number(args.level);
-      if (level !== 0 && level !== 1) throw usage(`--level must be 0 or 1, not ${args.level}`);
+      if (![0, 1, 2, 3].includes(level)) throw usage(`--level must be 0, 1, 2 or 3, not ${args.level}`);
       const workers = Math.max(0, Math.min(16, Math.floor(Number(args.workers) || 0)));
       const p = ctx.progress('convert', 'items');
       let k = 0;

@@ -1,17 +1,25 @@
 // tscr decode -i F [-o OUT] [--pretty]: CRIU image -> crit JSON (streams any size).
-import type { Command } from '../context.ts';
+import type { Command, Ctx } from '../context.ts';
 import { isStd, openOutput, readInput } from '../io.ts';
 import { decodeFileToJSON, decodeToJSON } from '../../lib/images.ts';
 
 export interface DecodeArgs { in?: string; out?: string; pretty?: boolean; nopl?: boolean }
 
-export function runDecode(args: DecodeArgs, ctx: { outBytes(b: Uint8Array): void }): number {
+export function runDecode(args: DecodeArgs, ctx: Pick<Ctx, 'outBytes' | 'progress'>): number {
   const out = openOutput(args.out, (b) => ctx.outBytes(b));
+  // progress only when the JSON goes to a file (stderr on a TTY, never with --json)
+  const bar = out.isStdout ? null : ctx.progress('decode', 'bytes');
   try {
     if (isStd(args.in)) out.write(decodeToJSON(readInput(args.in, 'image'), { pretty: args.pretty, file: 'stdin' }));
-    else decodeFileToJSON(args.in!, (s) => out.write(s), { pretty: args.pretty });
+    else decodeFileToJSON(args.in!, (s) => out.write(s), { pretty: args.pretty, onProgress: bar ? (d, t) => bar.update(d, t) : undefined });
     if (out.isStdout) out.write('\n');
-  } finally { out.close(); }
+  } catch (e) {
+    bar?.end();
+    out.discard(); // no half-written JSON file is left behind
+    throw e;
+  }
+  bar?.end();
+  out.close();
   return 0;
 }
 

@@ -8,29 +8,40 @@ const dump: Command = {
   describe: 'Checkpoint a running process tree into CRIU-format images',
   needsShim: true,
   builder: (y: any) => y
+    .alias('o', 'log-file') // as CRIU: -o/--log-file
     .option('tree', { alias: 't', type: 'number', describe: 'pid of the root of the tree to dump' })
     .option('images-dir', { alias: 'D', type: 'string', describe: 'directory to write the images to', default: '.' })
-    .alias('o', 'log-file')
     .option('leave-running', { alias: 'R', type: 'boolean', describe: 'let the tree run on after the dump (default: kill it)' })
     .option('shell-job', { type: 'boolean', describe: 'the tree was started from a shell: allow an outside session and a terminal' })
     .option('tcp-established', { type: 'boolean', describe: 'dump established TCP connections' })
+    .option('tcp-skip-in-flight', { type: 'boolean', describe: 'drop connections that a listener has not accepted yet (their clients see a reset)' })
     .option('ext-unix-sk', { type: 'boolean', describe: 'allow unix sockets connected outside the tree' })
-    .option('sync', { type: 'boolean', describe: 'fsync images before killing the tree (default: on unless -R)' }),
+    .option('sync', { type: 'boolean', describe: 'fsync images before killing the tree (default: on unless -R)' })
+    .option('compress', { type: 'boolean', describe: 'write a compact tscr archive (deduplicated, LZ4) to the -D path instead of a directory' })
+    .option('prev', { type: 'string', describe: 'with --compress: previous checkpoint (archive or CRIU dir); store only pages not already there' }),
   async run(args: any, ctx) {
+    if (args.tree !== undefined && !/^\d+$/.test(String(args.tree))) throw usage(`-t needs a pid (a number), not "${args.tree}"`);
     if (!args.tree) throw usage('which tree? give its root pid with -t PID', 'e.g. tscr dump -t 1234 -D /tmp/ckpt');
     const { runInTracer } = await import('../../lib/tracer.ts');
-    const dir = resolve(args['images-dir'] ?? '.');
+    if (args.prev && !args.compress) throw usage('--prev needs --compress', 'e.g. tscr dump -t PID --compress --prev old.tscr -D new.tscr');
+    const stage = args.compress ? await import('../../lib/archive-stage.ts') : null;
+    const archive = stage ? resolve(args['images-dir'] ?? 'checkpoint.tscr') : null;
+    const dir = stage ? stage.dumpStageFor(archive!) : resolve(args['images-dir'] ?? '.');
     const bar = ctx.progress('dump', 'bytes');
     let res: any;
     try {
       res = await runInTracer('dump', {
-        pid: args.tree, dir, leaveRunning: Boolean(args['leave-running']), shellJob: Boolean(args['shell-job']),
-        tcpEstablished: Boolean(args['tcp-established']), extUnixSk: Boolean(args['ext-unix-sk']), sync: args.sync,
+        pid: Number(args.tree), dir, leaveRunning: Boolean(args['leave-running']), shellJob: Boolean(args['shell-job']),
+        tcpEstablished: Boolean(args['tcp-established']), tcpSkipInFlight: Boolean(args['tcp-skip-in-flight']), extUnixSk: Boolean(args['ext-unix-sk']), sync: args.sync,
         failAfter: process.env.TSCR_TEST_FAIL_AFTER, slowPagesMs: Number(process.env.TSCR_TEST_SLOW_PAGES_MS ?? 0) || undefined,
+        archive: archive ? { path: archive, prev: args.prev ? resolve(String(args.prev)) : undefined } : undefined,
       }, {
         onProgress: (d, t) => bar.update(d, t),
         onLog: (l, t) => ctx.log(l as 1, t),
       });
+    } catch (e) {
+      if (stage) (await import('node:fs')).rmSync(dir, { recursive: true, force: true });
+      throw e;
     } finally {
       bar.end();
     }

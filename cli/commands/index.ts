@@ -9,6 +9,7 @@ import dump from './dump.ts';
 import encode from './encode.ts';
 import info from './info.ts';
 import mem from './mem.ts';
+import netUnlock from './net-unlock.ts';
 import report from './report.ts';
 import restore from './restore.ts';
 import show from './show.ts';
@@ -26,6 +27,7 @@ export const commands: Command[] = [
   encode,
   info,
   mem,
+  netUnlock,
   report,
   restore,
   show,

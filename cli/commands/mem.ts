@@ -16,6 +16,7 @@ const mem: Command = {
   builder: (y: any) => y
     .positional('dir', { type: 'string', describe: 'image directory' })
     .option('pid', { alias: 'p', type: 'number', describe: 'process to inspect (default: the root of the tree)' })
+    .option('all', { type: 'boolean', describe: 'with --search/--regex/--hex: search every process' })
     .option('search', { alias: 's', type: 'string', describe: 'find this string' })
     .option('regex', { alias: 'r', type: 'string', describe: 'find this regular expression (bytes as latin1)' })
     .option('hex', { type: 'string', describe: 'find these bytes, e.g. "de ad be ef"' })
@@ -53,13 +54,21 @@ const mem: Command = {
         try { re = new RegExp(String(args.regex), 'g'); } catch (e) { throw usage(`bad --regex: ${(e as Error).message}`); }
         needle = { kind: 'regex', re };
       }
-      const prog = ctx.progress('search', 'bytes');
-      const r = search(cp, p, needle, Number(args['max-hits']), (d, t) => prog.update(d, t));
-      prog.end();
-      if (ctx.jsonMode) ctx.json({ pid: p.pid, total: r.total, searchedBytes: r.bytes, hits: r.hits });
-      else {
-        ctx.out(r.hits.map((h) => `${h.addr}  ${h.vma} +${h.offsetInVma}  "${h.context}"\n`).join(''));
-        ctx.out(`${r.total} hit(s) in ${(r.bytes / 1048576).toFixed(1)} MiB of pid ${p.pid}${r.total > r.hits.length ? ` (first ${r.hits.length} listed)` : ''}\n`);
+      const targets = args.all ? procs : [p];
+      const results = targets.map((t) => {
+        const prog = ctx.progress(`search pid ${t.pid}`, 'bytes');
+        const r = search(cp, t, needle, Number(args['max-hits']), (d, tot) => prog.update(d, tot));
+        prog.end();
+        return { pid: t.pid, ...r };
+      });
+      if (ctx.jsonMode) {
+        const one = (r: typeof results[0]) => ({ pid: r.pid, total: r.total, searchedBytes: r.bytes, hits: r.hits });
+        ctx.json(args.all ? { processes: results.map(one), total: results.reduce((a, r) => a + r.total, 0) } : one(results[0]));
+      } else {
+        for (const r of results) {
+          ctx.out(r.hits.map((h) => `${args.all ? `${r.pid} ` : ''}${h.addr}  ${h.vma} +${h.offsetInVma}  "${h.context}"\n`).join(''));
+          ctx.out(`${r.total} hit(s) in ${(r.bytes / 1048576).toFixed(1)} MiB of pid ${r.pid}${r.total > r.hits.length ? ` (first ${r.hits.length} listed)` : ''}\n`);
+        }
       }
       return 0;
     }

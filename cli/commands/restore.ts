@@ -18,11 +18,16 @@ const restore: Command = {
     .option('ext-unix-sk', { type: 'boolean', default: false, describe: 'allow unix sockets connected outside the tree' })
     .option('dry-run', { type: 'boolean', default: false, describe: 'print the restore plan and do nothing (works on any OS)' }),
   async run(args, ctx) {
-    const dir = args.imagesDir ?? args.D;
+    let dir = args.imagesDir ?? args.D;
     if (!dir) throw usage('restore needs -D DIR', 'pass the directory `tscr dump -D` wrote');
+    // A tscr archive: verified in full first; metadata staged in RAM, pages streamed (lib/archive-restore.ts).
+    const { ArchiveReader } = await import('../../lib/archive.ts');
+    const staged = ArchiveReader.isArchive(dir) ? (await import('../../lib/archive-restore.ts')).openArchiveForRestore(dir) : null;
+    if (staged) dir = staged.dir;
+    try {
     const opts = {
       dir, shellJob: args.shellJob, tcpEstablished: args.tcpEstablished, extUnixSk: args.extUnixSk,
-      log: (l: 1 | 2 | 3 | 4, s: string) => ctx.log(l, s),
+      log: (l: 1 | 2 | 3 | 4, s: string) => ctx.log(l, s), pages: staged?.pages,
     };
     const eng = await import('../../lib/restore/engine.ts');
     if (args.dryRun) {
@@ -42,6 +47,7 @@ const restore: Command = {
       res = await eng.restore({ ...opts, progress: (d: number, t: number) => bar.update(d, t) });
     } finally {
       bar.end();
+      staged?.close();
     }
     if (args.pidfile) writeFileSync(args.pidfile, `${res.root}\n`);
     const summary = {
@@ -57,6 +63,9 @@ const restore: Command = {
     const status = eng.waitRoot(res.root);
     if (ctx.jsonMode) ctx.json({ restored: true, detached: false, ...summary, exit: status });
     return status.signal ? 128 + status.signal : status.code;
+    } finally {
+      staged?.close();
+    }
   },
 };
 export default restore;

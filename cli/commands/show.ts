@@ -30,7 +30,7 @@ export function runShow(args: ShowArgs, ctx: { out(s: string): void; outBytes(b:
       e.extra = `... <${human(size)}>`;
     }
   }
-  ctx.out(JSON.stringify(img, (_k, v) => (typeof v === 'bigint' ? `#big#${v}` : v), 4).replace(/"#big#(-?\d+)"/g, '$1') + '\n');
+  ctx.out(JSON.stringify(img, (_k, v) => (typeof v === 'bigint' ? `\u0000${v}` : v), 4).replace(/"\\u0000(-?\d+)"/g, '$1') + '\n');
   return 0;
 }
 

@@ -145,8 +145,14 @@ function explore(dir: string, what: string, print: (s: string) => void): void {
   }
 }
 
-export function runX(args: XArgs, ctx: Pick<Ctx, 'out'>): number {
+export function runX(args: XArgs, ctx: Pick<Ctx, 'out' | 'json' | 'jsonMode'>): number {
   if (!args.dir || !['ps', 'fds', 'mems', 'rss'].includes(args.what)) throw usage('usage: tscr x DIR ps|fds|mems|rss');
+  if (ctx.jsonMode) {
+    const lines: string[] = [];
+    explore(args.dir, args.what, (s) => lines.push(...s.split('\n')));
+    ctx.json({ dir: args.dir, what: args.what, lines });
+    return 0;
+  }
   explore(args.dir, args.what, (s) => ctx.out(s + '\n'));
   return 0;
 }

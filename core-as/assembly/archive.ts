@@ -10,7 +10,7 @@
 //   payload (stored length bytes)
 // Exports are prefixed arc_.
 import { xxh_raw } from './xxh64';
-import { lz4_bound_raw, lz4_compress_raw, lz4_decompress_raw } from './lz4';
+import { lz4_bound_raw, lz4_compress_raw, lz4_compress_hc_raw, lz4_decompress_raw } from './lz4';
 
 const BLOCK_MAGIC: u32 = 0x4B4C4254;
 const BLOCK_HEADER: usize = 32;
@@ -24,7 +24,8 @@ export function arc_pack_bound(rawLen: i32): i32 {
 
 /**
  * Pack rawLen bytes at src+srcOff into a block at dst+dstOff (capacity cap >= arc_pack_bound).
- * level 0 stores, level >= 1 compresses with LZ4 (stored anyway when LZ4 does not shrink it).
+ * level 0 stores, 1 = fast LZ4, 2 = LZ4 with hash chains (4 candidates, lazy), 3 = 64 candidates;
+ * the block is stored anyway when LZ4 does not shrink it.
  * Returns the total block size (header + payload), or -1 when cap is too small.
  */
 export function arc_pack(src: usize, srcOff: usize, rawLen: i32, dst: usize, dstOff: usize, cap: i32, level: i32): i32 {
@@ -35,7 +36,9 @@ export function arc_pack(src: usize, srcOff: usize, rawLen: i32, dst: usize, dst
   let codec = CODEC_STORED;
   let stored = n;
   if (level > 0) {
-    const c = lz4_compress_raw(s, n, d + BLOCK_HEADER, <usize>cap - BLOCK_HEADER);
+    const c = level >= 2
+      ? lz4_compress_hc_raw(s, n, d + BLOCK_HEADER, <usize>cap - BLOCK_HEADER, level >= 3 ? 64 : 4)
+      : lz4_compress_raw(s, n, d + BLOCK_HEADER, <usize>cap - BLOCK_HEADER);
     if (c >= 0 && <usize>c < n) { codec = CODEC_LZ4; stored = <usize>c; }
   }
   if (codec == CODEC_STORED) memory.copy(d + BLOCK_HEADER, s, n);

@@ -18,6 +18,9 @@
 //                  padded to 8))
 //   raw files  := no magic at all (pages-*.img, ifaddr, route, iptables, tmpfs tarballs):
 //                 never decoded here; page data stays apart from pagemap metadata.
+// Input buffers cross as raw addresses (usize), never as ArrayBuffer parameters: the
+// host pins the buffer and may pass an address inside it, which the GC's shadow stack
+// must never see as an object.
 // The host reads the header and feeds whole entries in chunks (codec_decode); the
 // core never needs the whole file, so Wasm memory does not bound image size.
 // JSON follows crit: Python json.dump layout (indent 4 with --pretty, else one line
@@ -27,6 +30,8 @@
 // back after the known ones; encoding is canonical (field-number order, like protobuf-c).
 
 // ---------------------------------------------------------------- descriptor
+
+import { SCHEMA_PTR, SCHEMA_LEN } from './codec_schema.gen';
 
 const T_DOUBLE: u8 = 1, T_FLOAT: u8 = 2, T_INT64: u8 = 3, T_UINT64: u8 = 4, T_INT32: u8 = 5,
   T_FIXED64: u8 = 6, T_FIXED32: u8 = 7, T_BOOL: u8 = 8, T_STRING: u8 = 9, T_MESSAGE: u8 = 11,
@@ -56,6 +61,8 @@ class Field {
   dict: i32 = -1;   // value map index of dict table
   name: ArrayBuffer = new ArrayBuffer(0);  // raw name
   key: ArrayBuffer = new ArrayBuffer(0);   // "name": 
+  ckey: ArrayBuffer = new ArrayBuffer(0);  // , "name":   (compact layout, not first)
+  plain: bool = false; // unsigned varint with no display hints: digits either way
 }
 
 class Msg {
@@ -77,8 +84,6 @@ class Kind {
   ef2: u32 = 0;
 }
 
-let maps: StaticArray<VMap> = new StaticArray<VMap>(0);
-let msgs: StaticArray<Msg> = new StaticArray<Msg>(0);
 let kinds: StaticArray<Kind> = new StaticArray<Kind>(0);
 
 let dp: usize = 0;
@@ -101,49 +106,92 @@ function keyOf(name: ArrayBuffer): ArrayBuffer {
   return b;
 }
 
-/** Load the schema descriptor built by the host (core-as/schema/descriptor.ts). */
-export function codec_init(desc: ArrayBuffer): i32 {
-  dp = changetype<usize>(desc);
+// Messages and value maps are parsed from the descriptor lazily, on first use, so
+// start-up costs only an index pass (a small decode touches a handful of messages).
+let descPtr: usize = 0;
+let mapOff: StaticArray<u32> = new StaticArray<u32>(0);
+let msgOff: StaticArray<u32> = new StaticArray<u32>(0);
+let mapCache: StaticArray<VMap | null> = new StaticArray<VMap | null>(0);
+let msgCache: StaticArray<Msg | null> = new StaticArray<Msg | null>(0);
+
+@inline function dskip(): void { const n = du32(); dp += (n + 3) & ~3; }
+
+function getMap(i: i32): VMap {
+  const c = unchecked(mapCache[i]);
+  if (c) return c;
+  dp = descPtr + <usize>mapOff[i];
+  const m = new VMap();
+  m.kind = du32();
+  const n = du32();
+  m.vals = new StaticArray<i64>(n);
+  m.names = new StaticArray<ArrayBuffer>(n);
+  for (let j: u32 = 0; j < n; j++) {
+    const v = <i64><i32>du32();
+    m.vals[j] = m.kind == 2 ? <i64><u32>v : v;
+    m.allBits |= m.kind == 2 ? <u64><u32>v : 0;
+    m.names[j] = dstr();
+  }
+  mapCache[i] = m;
+  return m;
+}
+
+function getMsg(i: i32): Msg {
+  const c = unchecked(msgCache[i]);
+  if (c) return c;
+  dp = descPtr + <usize>msgOff[i];
+  const m = new Msg();
+  m.name = dstr();
+  const nf = du32();
+  m.fields = new StaticArray<Field>(nf);
+  let maxNum: u32 = 0;
+  for (let j: u32 = 0; j < nf; j++) {
+    const f = new Field();
+    f.num = du32(); f.type = <u8>du32(); f.label = <u8>du32(); f.hints = du32();
+    f.sub = <i32>du32(); f.flags = <i32>du32(); f.dict = <i32>du32();
+    f.name = dstr(); f.key = keyOf(f.name);
+    const kl = f.key.byteLength;
+    f.ckey = new ArrayBuffer(kl + 2);
+    store<u8>(changetype<usize>(f.ckey), 0x2c); store<u8>(changetype<usize>(f.ckey), 0x20, 1);
+    memory.copy(changetype<usize>(f.ckey) + 2, changetype<usize>(f.key), kl);
+    f.plain = (f.type == T_UINT32 || f.type == T_UINT64) && f.hints == 0 && f.flags < 0 && f.dict < 0;
+    if (f.num > maxNum) maxNum = f.num;
+    if (f.label == L_REP) m.fastOk = false;
+    m.fields[j] = f;
+  }
+  if (maxNum > 4096) maxNum = 4096;
+  m.byNum = new StaticArray<i32>(maxNum + 1);
+  for (let k: u32 = 0; k <= maxNum; k++) m.byNum[k] = -1;
+  for (let j: u32 = 0; j < nf; j++) if (m.fields[j].num <= maxNum) m.byNum[m.fields[j].num] = j;
+  msgCache[i] = m;
+  return m;
+}
+
+/**
+ * Load a schema descriptor (core-as/schema/descriptor.ts). The bytes must stay
+ * in Wasm memory (the build embeds one: codec_init_builtin()).
+ */
+export function codec_init(desc: usize): i32 {
+  descPtr = desc;
+  dp = desc;
   if (du32() != 0x44435354) return -1; // 'TSCD'
   du32(); // version
   const nm = du32();
-  maps = new StaticArray<VMap>(nm);
+  mapOff = new StaticArray<u32>(nm);
+  mapCache = new StaticArray<VMap | null>(nm);
   for (let i: u32 = 0; i < nm; i++) {
-    const m = new VMap();
-    m.kind = du32();
+    mapOff[i] = <u32>(dp - desc);
+    du32();
     const n = du32();
-    m.vals = new StaticArray<i64>(n);
-    m.names = new StaticArray<ArrayBuffer>(n);
-    for (let j: u32 = 0; j < n; j++) {
-      const v = <i64><i32>du32();
-      m.vals[j] = m.kind == 2 ? <i64><u32>v : v;
-      m.allBits |= m.kind == 2 ? <u64><u32>v : 0;
-      m.names[j] = dstr();
-    }
-    maps[i] = m;
+    for (let j: u32 = 0; j < n; j++) { du32(); dskip(); }
   }
   const nmsg = du32();
-  msgs = new StaticArray<Msg>(nmsg);
-  for (let i: u32 = 0; i < nmsg; i++) msgs[i] = new Msg();
+  msgOff = new StaticArray<u32>(nmsg);
+  msgCache = new StaticArray<Msg | null>(nmsg);
   for (let i: u32 = 0; i < nmsg; i++) {
-    const m = msgs[i];
-    m.name = dstr();
+    msgOff[i] = <u32>(dp - desc);
+    dskip();
     const nf = du32();
-    m.fields = new StaticArray<Field>(nf);
-    let maxNum: u32 = 0;
-    for (let j: u32 = 0; j < nf; j++) {
-      const f = new Field();
-      f.num = du32(); f.type = <u8>du32(); f.label = <u8>du32(); f.hints = du32();
-      f.sub = <i32>du32(); f.flags = <i32>du32(); f.dict = <i32>du32();
-      f.name = dstr(); f.key = keyOf(f.name);
-      if (f.num > maxNum) maxNum = f.num;
-      if (f.label == L_REP) m.fastOk = false;
-      m.fields[j] = f;
-    }
-    if (maxNum > 4096) maxNum = 4096;
-    m.byNum = new StaticArray<i32>(maxNum + 1);
-    for (let k: u32 = 0; k <= maxNum; k++) m.byNum[k] = -1;
-    for (let j: u32 = 0; j < nf; j++) if (m.fields[j].num <= maxNum) m.byNum[m.fields[j].num] = j;
+    for (let j: u32 = 0; j < nf; j++) { dp += 28; dskip(); }
   }
   const nk = du32();
   kinds = new StaticArray<Kind>(nk);
@@ -154,6 +202,12 @@ export function codec_init(desc: ArrayBuffer): i32 {
     kinds[i] = k;
   }
   return <i32>nk;
+}
+
+/** The descriptor embedded at build time (codec_schema.gen.ts), or -1 if none. */
+export function codec_init_builtin(): i32 {
+  if (SCHEMA_LEN == 0) return -1;
+  return codec_init(SCHEMA_PTR);
 }
 
 // ---------------------------------------------------------------- output buffer
@@ -170,8 +224,18 @@ function grow(n: usize): void {
 }
 @inline function ensure(n: usize): void { if (outLen + n > outCap) grow(n); }
 @inline function put(b: u32): void { ensure(1); store<u8>(outPtr + outLen, <u8>b); outLen++; }
-function putBytes(p: usize, n: usize): void { ensure(n); memory.copy(outPtr + outLen, p, n); outLen += n; }
-function putBuf(b: ArrayBuffer): void { putBytes(changetype<usize>(b), <usize>b.byteLength); }
+@inline function putBytes(p: usize, n: usize): void { ensure(n); memory.copy(outPtr + outLen, p, n); outLen += n; }
+@inline function putBuf(b: ArrayBuffer): void {
+  const n = <usize>b.byteLength;
+  if (n <= 32) {
+    // short keys: word copies (the source is padded by the allocator; reading past is safe
+    // within its 16-byte aligned block, and we reserve 32 bytes of output)
+    ensure(40);
+    const d = outPtr + outLen; const sp = changetype<usize>(b);
+    for (let i: usize = 0; i < n; i += 8) store<u64>(d + i, load<u64>(sp + i));
+    outLen += n;
+  } else putBytes(changetype<usize>(b), n);
+}
 function putAscii(s: string): void {
   const n = s.length;
   ensure(n);
@@ -205,22 +269,27 @@ export function codec_need(): u64 { return needBytes; }
 // ---------------------------------------------------------------- number text
 
 const HEXD = '0123456789abcdef';
+let pairs: usize = 0; // "00".."99"
+function initPairs(): void {
+  pairs = heap.alloc(200);
+  for (let i = 0; i < 100; i++) { store<u8>(pairs + i * 2, <u8>(48 + i / 10)); store<u8>(pairs + i * 2 + 1, <u8>(48 + i % 10)); }
+}
+@inline function digits32(w: u32): usize {
+  return w < 10 ? 1 : w < 100 ? 2 : w < 1000 ? 3 : w < 10000 ? 4 : w < 100000 ? 5 : w < 1000000 ? 6 : w < 10000000 ? 7 : w < 100000000 ? 8 : w < 1000000000 ? 9 : 10;
+}
 function putU64(v: u64): void {
   ensure(20);
   if (v < 10) { store<u8>(outPtr + outLen, <u8>(48 + v)); outLen++; return; }
-  if (v <= 0xffffffff) {
-    let w = <u32>v;
-    const n: usize = w < 100 ? 2 : w < 1000 ? 3 : w < 10000 ? 4 : w < 100000 ? 5 : w < 1000000 ? 6 : w < 10000000 ? 7 : w < 100000000 ? 8 : w < 1000000000 ? 9 : 10;
-    let p = outPtr + outLen + n;
-    while (w) { p--; store<u8>(p, <u8>(48 + w % 10)); w /= 10; }
-    outLen += n;
-    return;
-  }
-  let n: usize = 0;
-  let t = v;
-  while (t) { n++; t /= 10; }
+  if (!pairs) initPairs();
+  let n: usize;
+  if (v <= 0xffffffff) n = digits32(<u32>v);
+  else { n = 10; let t = v / 10000000000; while (t) { n++; t /= 10; } }
   let p = outPtr + outLen + n;
-  while (v) { p--; store<u8>(p, <u8>(48 + v % 10)); v /= 10; }
+  while (v > 0xffffffff) { const q = v / 100; p -= 2; store<u16>(p, load<u16>(pairs + <usize>(v - q * 100) * 2)); v = q; }
+  let w = <u32>v;
+  while (w >= 100) { const q = w / 100; p -= 2; store<u16>(p, load<u16>(pairs + <usize>(w - q * 100) * 2)); w = q; }
+  if (w >= 10) { p -= 2; store<u16>(p, load<u16>(pairs + <usize>w * 2)); }
+  else { p--; store<u8>(p, <u8>(48 + w)); }
   outLen += n;
 }
 function putI64(v: i64): void {
@@ -305,7 +374,7 @@ function findField(m: Msg, num: u32): i32 {
   return -1;
 }
 
-function wireOf(t: u8): u32 {
+@inline function wireOf(t: u8): u32 {
   if (t == T_DOUBLE || t == T_FIXED64 || t == T_SFIXED64) return 1;
   if (t == T_FLOAT || t == T_FIXED32 || t == T_SFIXED32) return 5;
   if (t == T_STRING || t == T_BYTES || t == T_MESSAGE) return 2;
@@ -352,7 +421,7 @@ function scan(m: Msg, s: usize, e: usize): bool {
 // ---------------------------------------------------------------- JSON text pieces
 
 function putJsonCodepoint(c: u32): void {
-  if (c >= 0x20 && c < 0x7f) {
+  if (c >= 0x20 && c < 0x80) {
     if (c == 0x22) { put(0x5c); put(0x22); }
     else if (c == 0x5c) { put(0x5c); put(0x5c); }
     else put(c);
@@ -381,7 +450,7 @@ function putJsonUtf8(s: usize, e: usize): void {
   while (p < e) {
     const b = <u32>load<u8>(p);
     if (b < 0x80) {
-      if (b >= 0x20 && b != 0x22 && b != 0x5c && b != 0x7f) put(b); else putJsonCodepoint(b);
+      if (b >= 0x20 && b != 0x22 && b != 0x5c) put(b); else putJsonCodepoint(b);
       p++; continue;
     }
     let n = 0; let c: u32 = 0; let min: u32 = 0;
@@ -450,13 +519,14 @@ function putBase64(s: usize, n: usize): void {
 /** Quoted-printable (crit's conv "unix_name", Python binascii.b2a_qp) as a JSON string. */
 function putQuopri(s: usize, n: usize): void {
   // build the encoded ASCII in a scratch area first, then JSON-escape it
-  const tmp = heap.alloc(n * 3 + n / 70 * 2 + 8);
+  // each byte becomes at most 3 ("=XX"), plus a 2-byte soft break per 75 columns: < 4n
+  const tmp = heap.alloc(n * 4 + 16);
   let o = tmp; let col = 0;
   for (let i: usize = 0; i < n; i++) {
     const c = <u32>load<u8>(s + i);
     if (c == 10) { store<u8>(o++, 10); col = 0; continue; }
     const atEol = i + 1 == n || load<u8>(s + i + 1) == 10;
-    const quote = c == 0x3d || c < 0x20 || c > 0x7e || ((c == 0x20 || c == 9) && atEol) || (c == 0x2e && col == 0 && atEol);
+    const quote = c == 0x3d || (c < 0x20 && c != 9 && c != 13) || c > 0x7e || ((c == 0x20 || c == 9) && atEol) || (c == 0x2e && col == 0 && (atEol || load<u8>(s + i + 1) == 0 || load<u8>(s + i + 1) == 13));
     const w = quote ? 3 : 1;
     if (col + w > 75 && !(atEol && col + w <= 76)) { store<u8>(o++, 0x3d); store<u8>(o++, 10); col = 0; }
     if (quote) {
@@ -479,7 +549,8 @@ function putBigAware(v: u64, signed: bool): void {
   const neg = signed && <i64>v < 0;
   const mag: u64 = neg ? <u64>(-<i64>v) : v;
   if (modeBig && mag > 9007199254740991) {
-    putAscii('"#big#'); if (neg) put(0x2d); putU64(mag); put(0x22);
+    // "\u0000<digits>": CRIU strings come from C strings and never hold NUL
+    putAscii('"\\u0000'); if (neg) put(0x2d); putU64(mag); put(0x22);
     return;
   }
   if (neg) put(0x2d);
@@ -518,19 +589,19 @@ function putFlags(m: VMap, v: u64): void {
 }
 
 /** Decode one scalar value at p (wire type wt) to a 64-bit pattern per the field's type. */
-function scalarAt(f: Field, wt: u32, p: usize, e: usize): u64 {
+@inline function scalarAt(f: Field, wt: u32, p: usize, e: usize): u64 {
   if (wt == 1) return fixed64(p);
   if (wt == 5) return fixed32(p);
   vp = p;
   return varint(e);
 }
 
-function isSigned(t: u8): bool {
+@inline function isSigned(t: u8): bool {
   return t == T_INT32 || t == T_INT64 || t == T_SINT32 || t == T_SINT64 || t == T_SFIXED32 || t == T_SFIXED64 || t == T_ENUM;
 }
 
 /** Normalize a raw wire value into its 64-bit meaning (sign-extended for signed types). */
-function normalize(t: u8, raw: u64): u64 {
+@inline function normalize(t: u8, raw: u64): u64 {
   if (t == T_INT32 || t == T_ENUM) return <u64><i64><i32>raw;
   if (t == T_UINT32 || t == T_FIXED32) return raw & 0xffffffff;
   if (t == T_SINT32) { const u = <u32>raw; return <u64><i64><i32>((u >>> 1) ^ (0 - (u & 1))); }
@@ -546,7 +617,7 @@ function putScalar(f: Field, raw: u64, hex: bool): void {
   if (t == T_FLOAT) { putAscii((<f64>reinterpret<f32>(<u32>raw)).toString()); return; }
   const v = normalize(t, raw);
   if (t == T_ENUM) {
-    if (!putMapName(maps[f.sub], <i64>v)) putI64(<i64>v);
+    if (!putMapName(getMap(f.sub), <i64>v)) putI64(<i64>v);
     return;
   }
   const signed = isSigned(t);
@@ -563,8 +634,8 @@ function putScalar(f: Field, raw: u64, hex: bool): void {
       put(0x22);
       return;
     }
-    if (f.flags >= 0) { putFlags(maps[f.flags], v); return; }
-    if (f.dict >= 0) { if (putMapName(maps[f.dict], <i64>v)) return; }
+    if (f.flags >= 0) { putFlags(getMap(f.flags), v); return; }
+    if (f.dict >= 0) { if (putMapName(getMap(f.dict), <i64>v)) return; }
   }
   putBigAware(v, signed);
 }
@@ -685,13 +756,15 @@ function emitFast(m: Msg, s: usize, e: usize, depth: i32, hex: bool): bool {
     const f = unchecked(m.fields[fi]);
     if (wt != wireOf(f.type)) { outLen = mark; return false; }
     lastNum = num;
-    sep(first, depth + 1); first = false;
-    putBuf(f.key);
+    if (modeIndent) { sep(first, depth + 1); putBuf(f.key); }
+    else putBuf(first ? f.key : f.ckey);
+    first = false;
     if (wt == 0) {
       let raw: u64;
       if (p < e && load<u8>(p) < 0x80) { raw = <u64>load<u8>(p); p++; }
       else { vp = p; raw = varint(e); if (!vok) { vok = true; errCode = 0; outLen = mark; return false; } p = vp; }
-      putScalar(f, raw, hex);
+      if (f.plain && !hex && !modeBig) putU64(f.type == T_UINT32 ? raw & 0xffffffff : raw);
+      else putScalar(f, raw, hex);
     } else if (wt == 1) {
       if (e - p < 8) { outLen = mark; return false; }
       putScalar(f, fixed64(p), hex); p += 8;
@@ -719,7 +792,7 @@ function emitFast(m: Msg, s: usize, e: usize, depth: i32, hex: bool): bool {
 /** Emit message mi (bytes s..e) as a JSON object at indentation depth. */
 function emitMsg(mi: i32, s: usize, e: usize, depth: i32, hex: bool): bool {
   if (depth > depthLimit) return fail(ERR_CORRUPT, s, 'messages nested too deeply');
-  const m = msgs[mi];
+  const m = getMsg(mi);
   if (m.fastOk) {
     const mark = outLen;
     if (emitFast(m, s, e, depth, hex)) return true;
@@ -783,6 +856,8 @@ function fieldU64(s: usize, e: usize, num: u32): u64 {
 // ---------------------------------------------------------------- decode driver
 
 const K_EXTRA = '"extra": ';
+const MAX_ENTRY: u32 = 256 << 20;       // bigger entry sizes are corruption
+const MAX_PAYLOAD: u64 = 768 << 20;     // payloads are decoded whole in Wasm memory (base64 grows them 4/3)
 
 /**
  * Decode whole entries from buf[0..len) as JSON text into the output buffer.
@@ -795,13 +870,13 @@ const K_EXTRA = '"extra": ';
 let emitted: u32 = 0;
 export function codec_count(): u32 { return emitted; }
 
-export function codec_decode(kind: i32, buf: ArrayBuffer, len: usize, index: u32, flags: u32): isize {
+export function codec_decode(kind: i32, buf: usize, len: usize, index: u32, flags: u32): isize {
   errCode = 0; errMsg = ''; needBytes = 0; vok = true; emitted = 0; occTop = 0; outLen = 0;
   modeValues = (flags & 1) != 0; modeIndent = (flags & 2) != 0; modeBig = (flags & 4) != 0;
   const last = (flags & 8) != 0;
   if (kind < 0 || kind >= kinds.length) { fail(ERR_CORRUPT, 0, 'bad kind'); return -1; }
   const k = kinds[kind];
-  const s0 = changetype<usize>(buf);
+  const s0 = buf;
   const end = s0 + len;
   let p = s0;
   while (p < end) {
@@ -810,7 +885,8 @@ export function codec_decode(kind: i32, buf: ArrayBuffer, len: usize, index: u32
       needBytes = 4; break;
     }
     const size = load<u32>(p);
-    if (size > 0x7fffffff) { fail(ERR_TOO_LARGE, p - s0, 'entry claims an absurd size of ' + size.toString() + ' bytes'); return -1; }
+    // CRIU entries are small protobuf messages (the largest, mm with many VMAs, is a few MiB)
+    if (size > MAX_ENTRY) { fail(ERR_TOO_LARGE, p - s0, 'entry claims an absurd size of ' + size.toString() + ' bytes'); return -1; }
     const ms = p + 4; const me = ms + <usize>size;
     if (<usize>size > end - ms) {
       if (last) { fail(ERR_TRUNCATED, p - s0, 'entry claims ' + size.toString() + ' bytes but only ' + (end - ms).toString() + ' remain in the file'); return -1; }
@@ -853,11 +929,11 @@ export function codec_decode(kind: i32, buf: ArrayBuffer, len: usize, index: u32
       xlen = <u64>(qp - me); hasX = true;
     }
     if (xToEof) {
-      if (!last) { needBytes = <u64>(end - p) + (1 << 20); break; }
+      if (!last) { needBytes = 0xffffffffffffffff; break; } // everything up to the end of the file
       xlen = <u64>(end - me);
     }
     if (xlen + x2 > <u64>(end - me)) {
-      if (xlen + x2 > 0x7fffffffffff) { fail(ERR_TOO_LARGE, p - s0, 'entry claims an absurd payload of ' + (xlen + x2).toString() + ' bytes'); return -1; }
+      if (xlen + x2 > MAX_PAYLOAD) { fail(ERR_TOO_LARGE, p - s0, 'entry claims an absurd payload of ' + (xlen + x2).toString() + ' bytes'); return -1; }
       if (last) { fail(ERR_TRUNCATED, me - s0, 'payload of ' + (xlen + x2).toString() + ' bytes runs past the end of the file (' + (end - me).toString() + ' remain)'); return -1; }
       needBytes = <u64>(me - p) + xlen + x2; break;
     }
@@ -1046,7 +1122,7 @@ function jnumber(): bool {
     const c = <u32>load<u8>(jp);
     if (c < 48 || c > 57) break;
     const d = <u64>(c - 48);
-    if (v > (0xffffffffffffffff - d) / 10) over = true;
+    if (nd >= 19 && (v > 1844674407370955161 || (v == 1844674407370955161 && d > 5))) over = true;
     v = v * 10 + d; nd++; jp++;
   }
   if (nd == 0) { jp = s; return jfail('expected a number'); }
@@ -1116,7 +1192,7 @@ function jint(f: Field): bool {
   if (!jstring()) return false;
   const a = sPtr; const b = sPtr + sLen;
   if (f.type == T_ENUM) {
-    const v = lookupMap(maps[f.sub], a, sLen);
+    const v = lookupMap(getMap(f.sub), a, sLen);
     if (v == NOPE) { jp = at; return jfail('"' + String.UTF8.decodeUnsafe(a, sLen) + '" is not a value of enum field ' + String.UTF8.decode(f.name)); }
     jnum = <u64>v; return true;
   }
@@ -1135,7 +1211,7 @@ function jint(f: Field): bool {
   }
   if (f.flags >= 0) {
     if (sLen == 0) { jnum = 0; return true; }
-    const m = maps[f.flags];
+    const m = getMap(f.flags);
     let sum: u64 = 0; let p = a;
     while (p <= b) {
       let q = p; while (q < b && load<u8>(q) != 0x7c) q++;
@@ -1150,7 +1226,7 @@ function jint(f: Field): bool {
     jnum = sum; return true;
   }
   if (f.dict >= 0) {
-    const v = lookupMap(maps[f.dict], a, sLen);
+    const v = lookupMap(getMap(f.dict), a, sLen);
     if (v != NOPE) { jnum = <u64>v; return true; }
   }
   if (!parseIntText(a, b)) { jp = at; return jfail('"' + String.UTF8.decodeUnsafe(a, sLen) + '" is not an integer (field ' + String.UTF8.decode(f.name) + ')'); }
@@ -1351,9 +1427,10 @@ let ordPtr: usize = 0; let ordCap: u32 = 0;
  */
 function encMsg(mi: i32, depth: i32): isize {
   if (depth > depthLimit) { jfail('objects nested too deeply'); return -1; }
-  const m = msgs[mi];
+  const m = getMsg(mi);
   if (!expect(0x7b)) return -1;
   const rBase = rTop;
+  let lastFi = -1;
   let unkS: usize = 0, unkE: usize = 0, hasUnk = false;
   if (peekc() == 0x7d) { jp++; }
   else while (true) {
@@ -1361,7 +1438,13 @@ function encMsg(mi: i32, depth: i32): isize {
     if (!jstring()) return -1;
     if (!expect(0x3a)) return -1;
     let fi: i32 = -1;
-    for (let j = 0; j < m.fields.length; j++) if (sEq(m.fields[j].name)) { fi = j; break; }
+    // name lookup: usually the next field in order (crit prints field-number order)
+    const nfl = m.fields.length;
+    for (let q = 0; q < nfl; q++) {
+      let j = lastFi + 1 + q; if (j >= nfl) j -= nfl;
+      if (sEq(unchecked(m.fields[j]).name)) { fi = j; break; }
+    }
+    if (fi >= 0) lastFi = fi;
     if (fi < 0) {
       if (sEqStr('_unknown')) {
         if (!jstring()) return -1;
@@ -1545,16 +1628,17 @@ function encExtra(k: Kind, bs: usize, be: usize): bool {
  * appending entries (without the file header) to the output buffer.
  * Returns 0, or -1 on error (codec_err_*; offsets relative to the text).
  */
-export function codec_encode(kind: i32, text: ArrayBuffer, len: usize, base: u32): i32 {
+export function codec_encode(kind: i32, text: usize, len: usize, base: u32, seq: u32): i32 {
   errCode = 0; errMsg = ''; vok = true; emitted = 0; rTop = 0; aLen = 0; outLen = 0;
   modeValues = true;
   if (kind < 0 || kind >= kinds.length) { fail(ERR_CORRUPT, 0, 'bad kind'); return -1; }
   const k = kinds[kind];
-  jbase = changetype<usize>(text); jp = jbase; jend = jbase + len;
-  if (!expect(0x5b)) return -1;
+  jbase = text; jp = jbase; jend = jbase + len;
+  // seq: a run of entries "e, e, e" cut from a longer list by codec_split (no brackets)
+  if (!seq && !expect(0x5b)) return -1;
   let idx = base;
   if (base == 0) ghostChunks = false;
-  if (peekc() != 0x5d) while (true) {
+  if (seq ? peekc() != 0 : peekc() != 0x5d) while (true) {
     emitted = idx - base;
     let mi = k.msg;
     if ((k.layout == 1 || k.layout == 2) && idx > 0) mi = k.msg2;
@@ -1575,10 +1659,37 @@ export function codec_encode(kind: i32, text: ArrayBuffer, len: usize, base: u32
     break;
   }
   emitted = idx - base;
-  if (!expect(0x5d)) return -1;
+  if (!seq && !expect(0x5d)) return -1;
   ws();
-  if (jp != jend) { jfail('unexpected text after the entries'); return -1; }
+  if (jp != jend) { jfail(seq ? 'expected \',\' between entries' : 'unexpected text after the entries'); return -1; }
   return 0;
+}
+
+let splitEnded: u32 = 0;
+export function codec_split_ended(): u32 { return splitEnded; }
+/**
+ * For streaming encode: text[0..len) starts at an entry of the "entries" list. Returns the
+ * offset of the ',' (or the closing ']', then codec_split_ended() is 1) after the last entry
+ * that is complete in the buffer, or 0 if none is.
+ */
+export function codec_split(text: usize, len: usize): usize {
+  const s = text; const e = s + len;
+  let depth = 0; let p = s; let last: usize = 0;
+  splitEnded = 0;
+  while (p < e) {
+    const c = load<u8>(p);
+    if (c == 0x22) {
+      p++;
+      while (p < e) { const d = load<u8>(p); if (d == 0x5c) p += 2; else if (d == 0x22) break; else p++; }
+      if (p >= e) break;
+    } else if (c == 0x5b || c == 0x7b) depth++;
+    else if (c == 0x5d || c == 0x7d) {
+      if (depth == 0) { splitEnded = 1; return p - s; }
+      depth--;
+    } else if (c == 0x2c && depth == 0) last = p - s;
+    p++;
+  }
+  return last;
 }
 
 /** Skip a JSON array/object by bracket matching (strings respected); the encoder validates it later. */
@@ -1601,9 +1712,9 @@ function fastSkip(): bool {
 let locMagicS: usize = 0, locMagicE: usize = 0, locEntS: usize = 0, locEntE: usize = 0;
 export function codec_loc(i: i32): usize { return i == 0 ? locMagicS : i == 1 ? locMagicE : i == 2 ? locEntS : locEntE; }
 /** Find "magic" (string) and "entries" (array) in a top-level crit JSON document. */
-export function codec_locate(text: ArrayBuffer, len: usize): i32 {
+export function codec_locate(text: usize, len: usize): i32 {
   errCode = 0; errMsg = ''; vok = true;
-  jbase = changetype<usize>(text); jp = jbase; jend = jbase + len;
+  jbase = text; jp = jbase; jend = jbase + len;
   locMagicS = locMagicE = locEntS = locEntE = 0;
   if (!expect(0x7b)) return -1;
   if (peekc() != 0x7d) while (true) {

@@ -160,6 +160,122 @@ export function lz4_compress_raw(src: usize, len: usize, dst: usize, cap: usize)
   return <isize>(op - dst);
 }
 
+// ---- level 2: hash chains + one-step lazy matching (better ratio, slower) --------
+
+const HC_HASH_LOG: u32 = 15;
+const hcHead: usize = heap.alloc(4 << HC_HASH_LOG);
+memory.fill(hcHead, 0, 4 << HC_HASH_LOG);
+const hcChain: usize = heap.alloc(2 << 16);
+let hcNextBase: u32 = 1;
+let hcBase: u32 = 0;
+let hcSrc: usize = 0;
+let hcNextIns: usize = 0;
+let hcMatchPos: usize = 0;
+
+@inline function hcHash(p: usize): usize {
+  return <usize>((load<u32>(p) * <u32>2654435761) >> (32 - HC_HASH_LOG)) << 2;
+}
+
+/** Insert every position before ip into the chains. */
+@inline function hcInsert(ip: usize): void {
+  let p = hcNextIns;
+  while (p < ip) {
+    const h = hcHash(p);
+    const prev = load<u32>(hcHead + h);
+    const off = <u32>(p - hcSrc);
+    let delta: u32 = 0;
+    if (prev >= hcBase) { delta = off - (prev - hcBase); if (delta > 65535) delta = 0; }
+    store<u16>(hcChain + ((<usize>off & 0xFFFF) << 1), <u16>delta);
+    store<u32>(hcHead + h, hcBase + off);
+    p++;
+  }
+  hcNextIns = p;
+}
+
+/** Longest match for ip (length, 0 when < 4); its position goes to hcMatchPos. */
+function hcFind(ip: usize, matchlimit: usize, attempts: i32): usize {
+  hcInsert(ip);
+  const v = load<u32>(hcHead + hcHash(ip));
+  if (v < hcBase) return 0;
+  let cand = hcSrc + <usize>(v - hcBase);
+  let best: usize = 0;
+  const first = load<u32>(ip);
+  while (attempts-- > 0 && ip - cand <= MAX_DISTANCE) {
+    if (load<u32>(cand) == first) {
+      let a = ip + MINMATCH, b = cand + MINMATCH;
+      while (a + 8 <= matchlimit) {
+        const d = load<u64>(a) ^ load<u64>(b);
+        if (d) { a += <usize>(ctz<u64>(d) >> 3); break; }
+        a += 8; b += 8;
+      }
+      if (a + 8 > matchlimit) { while (a < matchlimit && load<u8>(a) == load<u8>(b)) { a++; b++; } }
+      if (a > matchlimit) a = matchlimit;
+      const len = a - ip;
+      if (len > best) { best = len; hcMatchPos = cand; if (a >= matchlimit) break; }
+    }
+    const d = <usize>load<u16>(hcChain + (((cand - hcSrc) & 0xFFFF) << 1));
+    if (d == 0 || cand - hcSrc < d) break;
+    cand -= d;
+  }
+  return best >= MINMATCH ? best : 0;
+}
+
+@inline function emitSequence(op: usize, anchor: usize, litLen: usize, offset: usize, ml: usize): usize {
+  const token = op++;
+  let t: u32 = 0;
+  if (litLen >= 15) { t = 0xF0; op = putLength(op, litLen - 15); } else t = <u32>litLen << 4;
+  memory.copy(op, anchor, litLen);
+  op += litLen;
+  store<u16>(op, <u16>offset);
+  op += 2;
+  const m = ml - MINMATCH;
+  if (m >= 15) { t |= 15; op = putLength(op, m - 15); } else t |= <u32>m;
+  store<u8>(token, <u8>t);
+  return op;
+}
+
+/** Level-2 compressor: same block format, chains of up to `attempts` candidates, lazy by one byte. */
+export function lz4_compress_hc_raw(src: usize, len: usize, dst: usize, cap: usize, attempts: i32): isize {
+  if (len > MAX_INPUT || cap < lz4_bound_raw(len)) return -1;
+  if (<u64>hcNextBase + <u64>len + 1 >= 0xFFFF0000) {
+    memory.fill(hcHead, 0, 4 << HC_HASH_LOG);
+    hcNextBase = 1;
+  }
+  hcBase = hcNextBase;
+  hcNextBase += <u32>len + 1;
+  hcSrc = src;
+  hcNextIns = src;
+  const end = src + len;
+  let op = dst;
+  let anchor = src;
+  if (len >= MFLIMIT + 1) {
+    const mflimit = end - MFLIMIT;
+    const matchlimit = end - LASTLITERALS;
+    let ip = src;
+    while (ip <= mflimit) {
+      let ml = hcFind(ip, matchlimit, attempts);
+      if (ml == 0) { ip++; continue; }
+      let ref = hcMatchPos;
+      if (ip + 1 <= mflimit) {
+        const ml2 = hcFind(ip + 1, matchlimit, attempts);
+        if (ml2 > ml) { ip++; ml = ml2; ref = hcMatchPos; }
+      }
+      op = emitSequence(op, anchor, ip - anchor, ip - ref, ml);
+      ip += ml;
+      anchor = ip;
+    }
+  }
+  const lastLen = end - anchor;
+  if (lastLen >= 15) { store<u8>(op++, 0xF0); op = putLength(op, lastLen - 15); } else store<u8>(op++, <u8>(lastLen << 4));
+  memory.copy(op, anchor, lastLen);
+  op += lastLen;
+  return <isize>(op - dst);
+}
+
+export function lz4_compress_hc(src: usize, srcOff: usize, len: i32, dst: usize, dstOff: usize, cap: i32, attempts: i32): i32 {
+  return <i32>lz4_compress_hc_raw(src + srcOff, <usize>len, dst + dstOff, <usize>cap, attempts);
+}
+
 /**
  * Decompress an LZ4 block of srcLen bytes at src into dst (capacity cap).
  * Returns the decompressed size, or -(1 + offset) of the first bad byte in src.
@@ -171,6 +287,26 @@ export function lz4_decompress_raw(src: usize, srcLen: usize, dst: usize, cap: u
   const oend = dst + cap;
   if (srcLen == 0) return -1;
   while (true) {
+    // Fast path for the common short sequence (literals < 15, match < 19, offset >= 16)
+    // when there is room: fixed-size SIMD copies, no length loops.
+    if (ip + 20 <= end && op + 48 <= oend) {
+      const t = <usize>load<u8>(ip);
+      const ll = t >> 4;
+      const m4 = t & 15;
+      if (ll != 15 && m4 != 15) {
+        const o = <usize>load<u16>(ip + 1 + ll);
+        const mp = op + ll;
+        if (o >= 16 && o <= mp - dst) {
+          v128.store(op, v128.load(ip + 1));
+          const from = mp - o;
+          v128.store(mp, v128.load(from));
+          v128.store(mp, v128.load(from, 16), 16);
+          ip += 3 + ll;
+          op = mp + m4 + MINMATCH;
+          continue;
+        }
+      }
+    }
     if (ip >= end) return -(<isize>(ip - src) + 1);
     const tokenAt = ip;
     const token = <usize>load<u8>(ip++);

@@ -180,13 +180,27 @@ const VR_PM_ORDER: u32 = 6;         // pagemap entry overlaps/precedes the previ
 const VR_PM_OUTSIDE: u32 = 7;       // pagemap range not covered by vmas (adjacent vmas count as one)
 const VR_PM_WRAP: u32 = 8;          // vaddr + nr_pages*4096 overflows
 
+// Index of the last VMA whose start is <= va (0 when none).
+function lastStartAtOrBelow(vb: usize, nv: i32, va: u64): i32 {
+  let lo = 0, hi = nv - 1, r = 0;
+  while (lo <= hi) {
+    const m = (lo + hi) >>> 1;
+    if (load<u64>(vb + <usize>(m * 16)) <= va) { r = m; lo = m + 1; } else hi = m - 1;
+  }
+  return r;
+}
+
 // Is [va, end) inside vma k, or k and the VMAs that follow it without a gap?
+let walkBudget: i64 = 0;
 function covered(vb: usize, nv: i32, k: i32, va: u64, end: u64): bool {
   if (k >= nv) return false;
   const s = load<u64>(vb + <usize>(k * 16));
   let e = load<u64>(vb + <usize>(k * 16 + 8));
   if (!(s <= va && va < e)) return false;
   while (end > e) {
+    // adversarial input (giant overlapping entries over many VMAs) must not
+    // make this quadratic: past the budget, give the benefit of the doubt
+    if (--walkBudget < 0) return true;
     k++;
     if (k >= nv || load<u64>(vb + <usize>(k * 16)) != e) return false;
     e = load<u64>(vb + <usize>(k * 16 + 8));
@@ -215,9 +229,11 @@ export function val_ranges(vmas: ArrayBuffer, pm: ArrayBuffer): ArrayBuffer {
     if (i > 0 && s < prevEnd) { rows.push(VR_VMA_ORDER); rows.push(<u64>i); rows.push(<u64>(i - 1)); }
     if (e > prevEnd) prevEnd = e;
   }
+  walkBudget = 64 << 20;
   let present: u64 = 0, lazy: u64 = 0, parent: u64 = 0;
   let pmPrevEnd: u64 = 0;
   let v = 0; // vma cursor (both lists are sorted when valid)
+  // (a cursor that went past va is repositioned by binary search, so any input is O(n log n))
   for (let j = 0; j < np; j++) {
     const va = load<u64>(pb + <usize>(j * 24));
     const nr = load<u64>(pb + <usize>(j * 24 + 8));
@@ -231,15 +247,13 @@ export function val_ranges(vmas: ArrayBuffer, pm: ArrayBuffer): ArrayBuffer {
     const end = va + (nr << 12);
     if (j > 0 && va < pmPrevEnd) { rows.push(VR_PM_ORDER); rows.push(<u64>j); rows.push(<u64>(j - 1)); }
     if (end > pmPrevEnd) pmPrevEnd = end;
-    // find the vma containing va: advance the cursor, fall back to a scan if
-    // unsorted. CRIU merges pagemap entries across adjacent VMAs, so a range
-    // may continue into the next VMA when that one starts where this one ends.
+    // the vma containing va: the cursor when entries come in order, else a
+    // binary search (VMAs sorted by start; unsorted VMAs are reported above
+    // and make this answer approximate, never slow). CRIU merges pagemap
+    // entries across adjacent VMAs, so a range may continue into the next VMA.
     while (v < nv && load<u64>(vb + <usize>(v * 16 + 8)) <= va) v++;
-    let inside = covered(vb, nv, v, va, end);
-    if (!inside) {
-      for (let k = 0; k < nv && !inside; k++) inside = covered(vb, nv, k, va, end);
-      v = 0;
-    }
+    if (v >= nv || load<u64>(vb + <usize>(v * 16)) > va) v = lastStartAtOrBelow(vb, nv, va);
+    const inside = covered(vb, nv, v, va, end);
     if (!inside) { rows.push(VR_PM_OUTSIDE); rows.push(<u64>j); rows.push(0); }
   }
   const r = new ArrayBuffer(8 * (4 + rows.length));
@@ -250,4 +264,152 @@ export function val_ranges(vmas: ArrayBuffer, pm: ArrayBuffer): ArrayBuffer {
   store<u64>(rb + 24, <u64>(rows.length / 3));
   for (let i = 0; i < rows.length; i++) store<u64>(rb + 32 + <usize>(i << 3), unchecked(rows[i]));
   return r;
+}
+
+// ---- fast model extraction: VMAs of mm-PID.img, entries of pagemap-PID.img ----
+// The offline tools need only a few numeric fields of these (often the largest)
+// images; reading them here skips building crit-shaped JSON objects. Any
+// surprise (bad framing, wrong wire type) returns status 1 and the host falls
+// back to the full codec, which reports the problem precisely.
+
+let cur: i32 = 0;
+let bad = false;
+
+function varint(base: usize, end: i32): u64 {
+  let v: u64 = 0;
+  let shift: u64 = 0;
+  while (true) {
+    if (cur >= end || shift > 63) { bad = true; return 0; }
+    const b = <u64>load<u8>(base + <usize>cur);
+    cur++;
+    v |= (b & 0x7f) << shift;
+    if ((b & 0x80) == 0) return v;
+    shift += 7;
+  }
+}
+
+// skip a field of wire type wt; false when malformed
+function skip(base: usize, end: i32, wt: i32): bool {
+  if (wt == 0) { varint(base, end); return !bad; }
+  if (wt == 1) { cur += 8; return cur <= end; }
+  if (wt == 5) { cur += 4; return cur <= end; }
+  if (wt == 2) {
+    const len = varint(base, end);
+    if (bad || len > <u64>(end - cur)) return false;
+    cur += <i32>len;
+    return true;
+  }
+  return false;
+}
+
+function header(base: usize, n: i32): i32 {
+  if (n < 4) return -1;
+  const m1 = load<u32>(base);
+  return (m1 == IMG_COMMON || m1 == IMG_SERVICE) ? 8 : 4;
+}
+
+function result(status: u64, a: u64, rows: Array<u64>, per: i32): ArrayBuffer {
+  const r = new ArrayBuffer(8 * (3 + rows.length));
+  const rb = changetype<usize>(r);
+  store<u64>(rb, status);
+  store<u64>(rb + 8, a);
+  store<u64>(rb + 16, <u64>(rows.length / per));
+  for (let i = 0; i < rows.length; i++) store<u64>(rb + 24 + <usize>(i << 3), unchecked(rows[i]));
+  return r;
+}
+
+/**
+ * mm-PID.img -> [status, exe_file_id, n, n x (start, end, pgoff, shmid, prot, flags, status, fd)].
+ * fd is the sint64 zigzag-decoded and stored as u64 (-1 -> 0xffff...).
+ */
+export function val_mm(buf: ArrayBuffer): ArrayBuffer {
+  const base = changetype<usize>(buf);
+  const n = buf.byteLength;
+  const rows = new Array<u64>();
+  bad = false;
+  const h = header(base, n);
+  if (h < 0 || n - h < 4) return result(1, 0, rows, 8);
+  const size = load<u32>(base + <usize>h);
+  const body = h + 4;
+  if (<u32>(n - body) < size) return result(1, 0, rows, 8);
+  const end = body + <i32>size;
+  let exe: u64 = 0;
+  cur = body;
+  while (cur < end) {
+    const key = varint(base, end);
+    if (bad) return result(1, 0, rows, 8);
+    const field = <i32>(key >> 3), wt = <i32>(key & 7);
+    if (field == 14) {
+      if (wt != 2) return result(1, 0, rows, 8);
+      const len = varint(base, end);
+      if (bad || len > <u64>(end - cur)) return result(1, 0, rows, 8);
+      const vend = cur + <i32>len;
+      let s: u64 = 0, e: u64 = 0, pg: u64 = 0, sh: u64 = 0, pr: u64 = 0, fl: u64 = 0, st: u64 = 0, fd: u64 = 0;
+      while (cur < vend) {
+        const k = varint(base, vend);
+        if (bad) return result(1, 0, rows, 8);
+        const f = <i32>(k >> 3), w = <i32>(k & 7);
+        if (f >= 1 && f <= 8) {
+          if (w != 0) return result(1, 0, rows, 8);
+          const v = varint(base, vend);
+          if (bad) return result(1, 0, rows, 8);
+          if (f == 1) s = v; else if (f == 2) e = v; else if (f == 3) pg = v; else if (f == 4) sh = v;
+          else if (f == 5) pr = v; else if (f == 6) fl = v; else if (f == 7) st = v;
+          else fd = (v >> 1) ^ (0 - (v & 1));
+        } else if (!skip(base, vend, w)) return result(1, 0, rows, 8);
+      }
+      if (cur != vend) return result(1, 0, rows, 8);
+      rows.push(s); rows.push(e); rows.push(pg); rows.push(sh); rows.push(pr); rows.push(fl); rows.push(st); rows.push(fd);
+    } else if (field == 12) {
+      if (wt != 0) return result(1, 0, rows, 8);
+      exe = varint(base, end);
+      if (bad) return result(1, 0, rows, 8);
+    } else if (!skip(base, end, wt)) return result(1, 0, rows, 8);
+  }
+  if (cur != end || end != n) return result(1, 0, rows, 8); // exactly one entry
+  return result(0, exe, rows, 8);
+}
+
+/**
+ * pagemap-PID.img -> [status, pages_id, n, n x (vaddr, nr_pages, flags, in_parent)].
+ * nr_pages is field 5, or compat field 2 when 5 is absent; flags is
+ * 0xffffffffffffffff when absent (old images).
+ */
+export function val_pagemap(buf: ArrayBuffer): ArrayBuffer {
+  const base = changetype<usize>(buf);
+  const n = buf.byteLength;
+  const rows = new Array<u64>();
+  bad = false;
+  let p = header(base, n);
+  if (p < 0) return result(1, 0, rows, 4);
+  let pagesId: u64 = 0;
+  let first = true;
+  while (p < n) {
+    if (n - p < 4) return result(1, 0, rows, 4);
+    const size = load<u32>(base + <usize>p);
+    const body = p + 4;
+    if (<u32>(n - body) < size) return result(1, 0, rows, 4);
+    const end = body + <i32>size;
+    cur = body;
+    let va: u64 = 0, compat: u64 = 0, nr: u64 = 0, hasNr = false, fl: u64 = 0xffffffffffffffff, par: u64 = 0;
+    while (cur < end) {
+      const k = varint(base, end);
+      if (bad) return result(1, 0, rows, 4);
+      const f = <i32>(k >> 3), w = <i32>(k & 7);
+      if (f >= 1 && f <= 5) {
+        if (w != 0) return result(1, 0, rows, 4);
+        const v = varint(base, end);
+        if (bad) return result(1, 0, rows, 4);
+        if (first) { if (f == 1) pagesId = v; }
+        else if (f == 1) va = v; else if (f == 2) compat = v; else if (f == 3) par = v;
+        else if (f == 4) fl = v; else { nr = v; hasNr = true; }
+      } else if (!skip(base, end, w)) return result(1, 0, rows, 4);
+    }
+    if (cur != end) return result(1, 0, rows, 4);
+    if (!first) { rows.push(va); rows.push(hasNr ? nr : compat); rows.push(fl); rows.push(par); }
+    first = false;
+    p = end;
+  }
+  if (first) return result(1, 0, rows, 4); // no head
+  return result(0, pagesId, rows, 4);
 }

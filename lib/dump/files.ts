@@ -6,7 +6,7 @@ import { fstatSync, closeSync, readlinkSync } from 'node:fs';
 import { ptraceShimRaw } from '../../shim/native.ts';
 import { fdList, fdLink, fdinfo, status } from '../proc.ts';
 import { classify } from '../kinds/index.ts';
-import type { DumpFdCtx } from '../kinds/types.ts';
+import type { DumpFdCtx, ShmemSink } from '../kinds/types.ts';
 import { regEntry, describeProcLink, toStat } from '../kinds/regfile.ts';
 import { TscrError } from '../errors.ts';
 import type { Vma } from './mm.ts';
@@ -31,10 +31,17 @@ export class FileTable {
   private byKey = new Map<string, { id: number; pid: number; fd: number }[]>();
   private plain = new Map<string, number>();
   extra = new ExtraImages();
-  /** Per-dump cache for fd kinds (DumpFdCtx.shared) and shmem contents they hand over (writeShmem). */
+  /** mapped file ids by /proc/PID/maps "dev:ino:name" */
+  byMapsKey = new Map<string, number>();
+  /** Per-dump cache of the fd kinds (DumpFdCtx.shared), and whole image files they add (tcp-stream-<ino>.img). */
   shared = new Map<string, unknown>();
-  shmem = new Map<number, { off: number; data: Buffer }[]>();
   files: { file: string; magic: string; entries: any[] }[] = [];
+  /** shmem contents the fd kinds hand over (DumpFdCtx.writeShmem: memfd, shared anonymous memory). */
+  shmem = new Map<number, { off: number; data: Buffer }[]>();
+  /** Streaming shmem sink (DumpFdCtx.openShmem), set by the dump job: writes pages-N.img as it goes. */
+  openShmem?: (shmid: number) => ShmemSink;
+  /** pagemap-shmem-<shmid>.img contents written through openShmem. */
+  shmemMaps = new Map<number, any[]>();
 
   newId(): number { return this.next++; }
 
@@ -66,6 +73,15 @@ function regCtx(ft: FileTable, pid: number, fd?: number) {
 
 /** files.img id of a mapped file (and of exe): one id per (dev, ino), like CRIU. */
 export function mappedFileId(ft: FileTable, pid: number, v: Vma): number {
+  // most VMAs of a process map a few files (exe, libc, ...): look up by /proc's dev:ino first
+  const quick = ft.byMapsKey.get(`${v.dev}:${v.ino}:${v.name}`);
+  if (quick !== undefined) return quick;
+  const id = mappedFileIdSlow(ft, pid, v);
+  ft.byMapsKey.set(`${v.dev}:${v.ino}:${v.name}`, id);
+  return id;
+}
+
+function mappedFileIdSlow(ft: FileTable, pid: number, v: Vma): number {
   const path = `/proc/${pid}/map_files/${v.start.toString(16)}-${v.end.toString(16)}`;
   let link: string;
   try { link = readlinkSync(path); } catch { link = v.name + (v.deleted ? ' (deleted)' : ''); }
@@ -105,8 +121,9 @@ export function dumpFds(ft: FileTable, pid: number, opts: Record<string, unknown
           opts,
           log,
           shared: ft.shared,
-          writeShmem: (shmid, runs) => { ft.shmem.set(shmid, runs); },
           addImageFile: (file: string, magic: string, entries: any[]) => { ft.files.push({ file, magic, entries }); },
+          writeShmem: (shmid, runs) => { ft.shmem.set(shmid, runs); },
+          openShmem: ft.openShmem,
         };
         const kind = classify(ctx);
         const entry = kind.dump(ctx);

@@ -3,6 +3,7 @@
 // /proc/PID/task and /proc/PID/task/*/children again until a pass finds nothing
 // new. Threads or children born mid-walk are auto-attached by the fork/clone
 // options and picked up by the next pass.
+import { readFileSync, existsSync } from 'node:fs';
 import { Tracee, waitFor } from '../ptrace.ts';
 import { tasks, children, stat } from '../proc.ts';
 import { ptraceShimRaw, PTRACE_EVENT } from '../../shim/native.ts';
@@ -26,24 +27,39 @@ export function freezeTree(root: number, log: (t: string) => void, checkAbort: (
     if (e instanceof TscrError && e.code === 'E_NOT_FOUND') throw new TscrError('E_NOT_FOUND', `no process with pid ${root}`, { pid: root, hint: 'check the pid with `ps`' });
     throw e;
   }
+  if ((Number(stat(root).f[6]) & 0x00200000) !== 0) {
+    throw new TscrError('E_USAGE', `process ${root} is a kernel thread; there is nothing to checkpoint`, { pid: root });
+  }
+  for (let p = process.pid; p > 1; ) {
+    if (p === root) throw new TscrError('E_USAGE', `process ${root} is tscr's own ancestor (the shell that started it?); tscr cannot freeze the tree it runs in`, { pid: root, hint: 'start the program with setsid, or from another terminal, and dump it by its pid' });
+    try { p = Number(stat(p).f[1]); } catch { break; }
+  }
   const s = ptraceShimRaw();
   const auto = new Set<number>(); // tids attached by TRACECLONE/TRACEFORK, not yet waited for
   const seizeOne = (pid: number, tid: number) => {
     const t = new Tracee(pid, tid);
     if (!auto.has(tid)) {
-      const r = s.seize(tid, 0x2 | 0x4 | 0x8);
+      let r = s.seize(tid, 0x2 | 0x4 | 0x8);
       if (r === -3) return; // gone already
-      if (r < 0) {
+      // EPERM for a task born a moment ago: the kernel attached it to us already
+      // (TRACEFORK/TRACECLONE) before we saw its fork event. Wait for its first stop.
+      if (r === -1 && tracedByUs(tid)) { auto.add(tid); r = 0; }
+      else if (r === -1 && isDead(tid)) {
+        throw new ZombieError('E_UNSUPPORTED', `unsupported: zombie process ${tid} in the tree (its parent has not reaped it yet)`, { pid: tid, hint: 'wait until the parent reaps its child; the tree was left running as it was' });
+      }
+      else if (r < 0) {
         const why = r === -1 ? 'EPERM: is it traced by another debugger, or not ours to trace?' : `errno ${-r}`;
         throw new TscrError('E_PTRACE', `cannot attach to thread ${tid} of process ${pid} (${why})`, { pid, hint: 'check /proc/PID/status TracerPid; run tscr as root' });
       }
-      check0(s.interrupt(tid), tid, pid);
+      if (!auto.has(tid)) check0(s.interrupt(tid), tid, pid);
     }
     fz.all.set(tid, t);
     const list = fz.threads.get(pid) ?? [];
     if (!fz.threads.has(pid)) { fz.threads.set(pid, list); fz.pids.push(pid); }
     if (tid === pid) list.unshift(t); else list.push(t);
-    // wait for its stop
+    // Wait until it sits in a clean PTRACE_EVENT_STOP. A thread reporting a fork/clone/exec
+    // event is still inside that syscall (its return value not yet in rax): let it finish the
+    // syscall and stop on the pending interrupt instead, so injected syscalls start clean.
     for (;;) {
       const st = waitFor(tid, 5000);
       if (!st) throw new TscrError('E_PTRACE', `thread ${tid} of process ${pid} did not stop within 5 s`, { pid, hint: 'is it in uninterruptible sleep (state D)?' });
@@ -54,16 +70,42 @@ export function freezeTree(root: number, log: (t: string) => void, checkAbort: (
         const nt = Number(b.readBigUInt64LE(0));
         auto.add(nt);
         log(`thread ${tid} created ${nt} while freezing`);
-        t.stopped = true;
-        return; // stopped in the event stop; good enough to dump
+        check0(s.interrupt(tid), tid, pid);
+        check0(s.cont(tid, 0), tid, pid);
+        continue;
       }
-      if (st.event === PTRACE_EVENT.STOP || st.event !== 0) { t.stopped = true; return; }
+      if (st.event === PTRACE_EVENT.STOP) {
+        if (st.sig !== 5 /* SIGTRAP: our interrupt */) t.stopSig = st.sig; // it was in a group-stop
+        t.stopped = true;
+        return;
+      }
+      if (st.event !== 0) { // exec, vfork-done, exit...: finish it, stop on the interrupt
+        check0(s.interrupt(tid), tid, pid);
+        check0(s.cont(tid, 0), tid, pid);
+        continue;
+      }
       // signal-delivery-stop: keep the signal for detach, re-stop
       t.pendingSigs.push(st.sig);
       check0(s.cont(tid, 0), tid, pid);
       check0(s.interrupt(tid), tid, pid);
     }
   };
+  try {
+    walk(fz, root, seizeOne, checkAbort);
+  } catch (e) {
+    thawTree(fz); // let go of what was seized so far, as it was
+    throw e;
+  }
+  // processes that exited during the walk
+  fz.pids = fz.pids.filter((p) => (fz.threads.get(p)?.length ?? 0) > 0 && fz.threads.get(p)![0].tid === p);
+  log(`frozen ${fz.pids.length} processes, ${fz.all.size} threads`);
+  return fz;
+}
+
+/** Zombie found in the tree (the dump engine retries: a running parent may reap it). */
+export class ZombieError extends TscrError {}
+
+function walk(fz: Frozen, root: number, seizeOne: (pid: number, tid: number) => void, checkAbort: () => void): void {
   for (let pass = 0; ; pass++) {
     checkAbort();
     let found = 0;
@@ -73,6 +115,15 @@ export function freezeTree(root: number, log: (t: string) => void, checkAbort: (
       const pid = queue.shift()!;
       if (seen.has(pid)) continue;
       seen.add(pid);
+      if (pid !== root && !fz.threads.has(pid)) {
+        let state = '';
+        try { state = stat(pid).f[0]; } catch { continue; }
+        if (state === 'Z' || state === 'X') {
+          throw new ZombieError('E_UNSUPPORTED', `unsupported: zombie process ${pid} in the tree (its parent has not reaped it yet)`, {
+            pid, hint: 'wait until the parent reaps its child (or dump when no child has exited unreaped); the tree was left running as it was',
+          });
+        }
+      }
       for (const tid of tasks(pid)) {
         if (!fz.all.has(tid)) { seizeOne(pid, tid); found++; }
       }
@@ -81,10 +132,18 @@ export function freezeTree(root: number, log: (t: string) => void, checkAbort: (
     if (found === 0) break;
     if (pass > 100) throw new TscrError('E_DUMP', `the tree under ${root} keeps creating processes; cannot freeze it`, { pid: root });
   }
-  // processes that exited during the walk
-  fz.pids = fz.pids.filter((p) => (fz.threads.get(p)?.length ?? 0) > 0 && fz.threads.get(p)![0].tid === p);
-  log(`frozen ${fz.pids.length} processes, ${fz.all.size} threads`);
-  return fz;
+}
+
+function isDead(tid: number): boolean {
+  try { return /\) [ZX] /.test(readFileSync(`/proc/${tid}/stat`, 'utf8')); } catch { return true; }
+}
+
+/** Is tid traced by a thread of this process? (TracerPid names the tracer thread, not its process.) */
+function tracedByUs(tid: number): boolean {
+  try {
+    const t = Number(/TracerPid:\s+(\d+)/.exec(readFileSync(`/proc/${tid}/status`, 'utf8'))?.[1] ?? 0);
+    return t > 0 && existsSync(`/proc/self/task/${t}`);
+  } catch { return false; }
 }
 
 function check0(r: number, tid: number, pid: number) {

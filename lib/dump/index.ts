@@ -8,9 +8,9 @@
 // registers, code and mappings as they were: the tree runs on untouched.
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { rmSync, existsSync, writeFileSync } from 'node:fs';
-import { kinds } from '../kinds/index.ts';
-import { freezeTree, thawTree, type Frozen } from './freeze.ts';
+import { rmSync, existsSync, openSync, writeSync, closeSync } from 'node:fs';
+import { shmemHooks } from '../kinds/shmem.ts';
+import { freezeTree, thawTree, ZombieError, type Frozen } from './freeze.ts';
 import { Injector } from './inject.ts';
 import { procState, coreEntries, type ProcState } from './task.ts';
 import { readSmaps, planVmas, mmEntry, findPages, pagemapEntries, copyPages, type PageRun, type VmaPlan } from './mm.ts';
@@ -28,6 +28,8 @@ export interface DumpOptions {
   leaveRunning?: boolean;
   shellJob?: boolean;
   tcpEstablished?: boolean;
+  /** drop connections not accepted yet by a listener (issue 5) */
+  tcpSkipInFlight?: boolean;
   extUnixSk?: boolean;
   /** fsync images before killing the tree (default: on unless --leave-running). */
   sync?: boolean;
@@ -35,6 +37,8 @@ export interface DumpOptions {
   failAfter?: string;
   /** Test hook: sleep this many ms in the page copy (for kill-mid-dump tests). */
   slowPagesMs?: number;
+  /** Write a tscr archive (pages streamed into it; `dir` then only stages the metadata images). */
+  archive?: { path: string; prev?: string; workers?: number; level?: number };
 }
 
 export interface DumpResult {
@@ -49,6 +53,10 @@ export interface DumpResult {
   frozenMs: number;
   encoding: 'binary' | 'json';
   pids: number[];
+  /** Wall time of each phase: freeze, collect (injected queries, VMAs, files), pages, images. */
+  phasesMs: { freeze: number; collect: number; pages: number; images: number };
+  /** With `archive`: the archive's statistics (lib/archive.ts ArchiveStats). */
+  archive?: any;
 }
 
 const NS_IDS = { pid_ns_id: 1, net_ns_id: 2, ipc_ns_id: 3, uts_ns_id: 4, mnt_ns_id: 6, user_ns_id: 7, cgroup_ns_id: 8, time_ns_id: 5 };
@@ -73,14 +81,28 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
   if (!Number.isInteger(pid) || pid <= 1) throw new TscrError('E_USAGE', `not a pid a dump can start from: ${opts.pid}`);
   if (pid === process.pid) throw new TscrError('E_USAGE', 'tscr cannot dump itself');
   const sink = new ImageSink(opts.dir);
-  const fz: Frozen = freezeTree(pid, log, () => ctx.checkAbort());
+  const arc = opts.archive ? new (await import('../archive-dump.ts')).DumpArchive(opts.archive) : null;
+  // A zombie child (exited, not yet reaped) cannot be checkpointed; its parent,
+  // once running again, usually reaps it at once: let go and retry a few times.
+  let fz: Frozen;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      fz = freezeTree(pid, log, () => ctx.checkAbort());
+      break;
+    } catch (e) {
+      if (!(e instanceof ZombieError) || attempt >= 20) throw e;
+      log(`${(e as Error).message}; retrying`);
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10 + 10 * attempt);
+    }
+  }
   const tFrozen = performance.now();
   let ok = false;
   let ftRef: FileTable | null = null;
+  let shmemFilesRef: string[] = [];
   let encoding: 'binary' | 'json' = 'json';
   const dumps: ProcDump[] = [];
   let bytes = 0;
-  let tMem = 0, tWrite = 0;
+  let tMem = 0, tWrite = 0, tm0 = 0, tf0 = 0;
   try {
     const inTree = new Set(fz.pids);
     // sessions and groups: as CRIU, a tree whose session/group leader is outside needs --shell-job
@@ -90,6 +112,14 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
       if (!opts.shellJob && (!inTree.has(sid) || !inTree.has(pgid)) && p === pid) {
         throw new TscrError('E_DUMP', `process ${p} belongs to session ${sid} / group ${pgid}, whose leader is outside the dumped tree`, {
           pid: p, hint: 'pass --shell-job if it was started from a shell, or start it with setsid',
+        });
+      }
+    }
+    for (const p of fz.pids) {
+      const mode = Number(status(p).Seccomp ?? 0);
+      if (mode !== 0) {
+        throw new TscrError('E_UNSUPPORTED', `unsupported: seccomp ${mode === 1 ? 'strict mode' : 'filter'} in pid ${p}`, {
+          pid: p, hint: 'tscr does not checkpoint seccomp filters yet (restoring without them would drop the sandbox); the process was left running as it was',
         });
       }
     }
@@ -111,21 +141,44 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
       }
       if (err) throw err;
     }
+    ctx.log(1, `injected queries done; scratch pages removed from ${fz.pids.length} processes`);
     if (opts.failAfter === 'inject') throw new TscrError('E_DUMP', 'failing on request after the injection phase (test hook)');
     // 3. memory layout, files, fds
     const ft = new FileTable();
     ftRef = ft;
     let vmId = 2, pagesId = 1;
+    const shmemFiles: string[] = [];
+    shmemFilesRef = shmemFiles;
+    // fd kinds stream shmem contents (memfd, shared memory) into their own pages file
+    ft.openShmem = (shmid: number) => {
+      const id = pagesId++;
+      const file = join(opts.dir, `pages-${id}.img`);
+      shmemFiles.push(file);
+      const pf = openSync(file, 'w');
+      const entries: any[] = [{ pages_id: id }];
+      let nextOff = -1;
+      return {
+        pages(off: number, data: Buffer) {
+          writeSync(pf, data);
+          const last = entries[entries.length - 1];
+          if (off === nextOff && entries.length > 1) last.nr_pages += data.length / 4096;
+          else entries.push({ vaddr: '0x' + off.toString(16), compat_nr_pages: 0, flags: 'PE_PRESENT', nr_pages: data.length / 4096 });
+          nextOff = off + data.length;
+        },
+        end() { closeSync(pf); ft.shmemMaps.set(shmid, entries); },
+      };
+    };
     for (const p of fz.pids) {
       ctx.checkAbort();
       const ps = states.get(p)!;
       const exeId = exeFileId(ft, p);
-      const plans = planVmas(p, readSmaps(p), (v) => mappedFileId(ft, p, v));
+      const plans = planVmas(p, readSmaps(p), (v) => mappedFileId(ft, p, v), shmemHooks(ft, p, log));
       const mm = mmEntry(p, ps.brk, exeId, plans, ps.dumpable, ps.thpDisabled);
       const fdinfo = dumpFds(ft, p, { ...opts, 'shell-job': opts.shellJob, 'tcp-established': opts.tcpEstablished, 'ext-unix-sk': opts.extUnixSk, rootPid: pid }, log);
       const fs = fsEntry(ft, p);
       const cores = coreEntries(p, ps);
       const runs = findPages(p, plans);
+      ctx.log(1, `pid ${p}: ${fz.threads.get(p)!.length} threads, ${plans.length} VMAs, ${runs.reduce((a, r) => a + r.nr, 0)} pages to store, ${fdinfo.length} fds`);
       const id = vmId++;
       dumps.push({ pid: p, ps, plans, runs, mm, fdinfo, fs, cores, pagesId: pagesId++, ids: { vm_id: id, files_id: id, fs_id: id, sighand_id: id, ...NS_IDS } });
     }
@@ -136,10 +189,14 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
     }
     // 4. pages
     const total = dumps.reduce((a, d) => a + d.runs.reduce((b, r) => b + r.nr * 4096, 0), 0);
-    const tm0 = performance.now();
+    tm0 = performance.now();
     for (const d of dumps) {
       const base = bytes;
       let lastSleep = 0;
+      if (arc) {
+        bytes += await arc.copyPages(d.pid, d.runs, `pages-${d.pagesId}.img`, (b) => ctx.progress(base + b, total), () => ctx.checkAbort());
+        continue;
+      }
       const st = copyPages(d.pid, d.runs, join(opts.dir, `pages-${d.pagesId}.img`), (b) => {
         ctx.progress(base + b, total);
         if (opts.slowPagesMs && b - lastSleep >= 1 << 20) { lastSleep = b; Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, opts.slowPagesMs); }
@@ -168,13 +225,15 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
       sink.put(`ids-${d.pid}.img`, 'IDS', [d.ids]);
     }
     sink.put('files.img', 'FILES', ft.entries);
+    for (const f of ft.files) sink.put(f.file, f.magic, f.entries);
     // shmem contents handed over by fd kinds (memfd): pagemap-shmem-<shmid>.img + its own pages file
     for (const [shmid, runs] of ft.shmem) {
       const pid = pagesId++;
-      writeFileSync(join(opts.dir, `pages-${pid}.img`), Buffer.concat(runs.map((r) => r.data)));
+      const pf = openSync(join(opts.dir, `pages-${pid}.img`), 'w');
+      try { for (const r of runs) writeSync(pf, r.data); } finally { closeSync(pf); }
       sink.put(`pagemap-shmem-${shmid}.img`, 'PAGEMAP', [{ pages_id: pid }, ...runs.map((r) => ({ vaddr: '0x' + r.off.toString(16), compat_nr_pages: 0, flags: 'PE_PRESENT', nr_pages: r.data.length / 4096 }))]);
     }
-    for (const f of ft.files) sink.put(f.file, f.magic, f.entries);
+    for (const [shmid, entries] of ft.shmemMaps) sink.put(`pagemap-shmem-${shmid}.img`, 'PAGEMAP', entries);
     for (const [magic, entries] of ft.extra.byMagic) {
       if (magic === 'GHOST_FILE') entries.forEach((e, i) => sink.put(extraFileName(magic, i + 1), magic, [e]));
       else sink.put(extraFileName(magic), magic, entries);
@@ -192,25 +251,34 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
       page_pipes: 0, page_pipe_bufs: 0, shpages_scanned: 0, shpages_skipped_parent: 0, shpages_written: 0,
     } }]);
     if (opts.failAfter === 'write') throw new TscrError('E_DUMP', 'failing on request before writing images (test hook)');
+    tf0 = performance.now();
     encoding = await sink.flush(opts.sync ?? !opts.leaveRunning);
+    ctx.log(3, `timing: freeze ${(tFrozen - t0).toFixed(1)} ms, collect ${(tm0 - tFrozen).toFixed(1)} ms, pages ${tMem.toFixed(1)} ms, encode+write ${(performance.now() - tf0).toFixed(1)} ms`);
+    if (arc) await arc.finish(opts.dir); // archive complete and fsynced before the tree may be killed
     tWrite = performance.now() - tw0;
     ok = true;
   } finally {
     // fd kinds' end of dump (issue 5: TCP repair off + network unlock, or keep the lock for the restore)
     if (ftRef) for (const k of kinds) k.dumpDone?.(ftRef.shared, { ok, treeKilled: ok && !opts.leaveRunning, log });
     thawTree(fz, ok && !opts.leaveRunning);
+    if (!ok && arc) await arc.abort();
     if (!ok) {
       // leave no half-written pages behind
       for (const d of dumps) { const f = join(opts.dir, `pages-${d.pagesId}.img`); if (existsSync(f)) rmSync(f, { force: true }); }
+      for (const f of shmemFilesRef) if (existsSync(f)) rmSync(f, { force: true });
     }
   }
   const seconds = (performance.now() - t0) / 1000;
   log(`dumped ${dumps.length} processes: ${bytes} bytes of pages in ${(tMem / 1000).toFixed(3)} s, images in ${(tWrite / 1000).toFixed(3)} s`);
-  void status;
   return {
     dir: opts.dir, processes: dumps.length, threads: fz.all.size,
     vmas: dumps.reduce((a, d) => a + d.plans.length, 0), pages: bytes / 4096, bytes, seconds,
     mbps: tMem > 0 ? bytes / (1 << 20) / (tMem / 1000) : 0, frozenMs: Math.round(performance.now() - tFrozen),
     encoding, pids: dumps.map((d) => d.pid),
+    phasesMs: {
+      freeze: Math.round(tFrozen - t0), collect: Math.round(tm0 - tFrozen), pages: Math.round(tMem),
+      images: Math.round(performance.now() - tf0),
+    },
+    ...(arc ? { archive: arc.stats, dir: opts.archive!.path } : {}),
   };
 }

@@ -136,6 +136,7 @@ export interface ThreadState {
   sas: { ss_sp: bigint; ss_size: bigint; ss_flags: number };
   robust: { head: bigint; len: number };
   clearTid: bigint;
+  pdeathSig: number;
 }
 
 /** Thread state that needs injection (sigaltstack, robust list, clear_tid address). */
@@ -158,7 +159,10 @@ export function threadState(inj: Injector, t: Tracee, pid: number): ThreadState 
   inj.clear(8);
   const r3 = inj.sys(SYS.prctl, [40 /* PR_GET_TID_ADDRESS */, a, 0, 0, 0], t);
   const clearTid = r3 === 0n ? inj.read(8).readBigUInt64LE(0) : 0n;
-  return { t, regs, xstate, blocked, sas, robust, clearTid };
+  inj.clear(4);
+  const r4 = inj.sys(SYS.prctl, [2 /* PR_GET_PDEATHSIG */, a, 0, 0, 0], t);
+  const pdeathSig = r4 === 0n ? inj.read(4).readInt32LE(0) : 0;
+  return { t, regs, xstate, blocked, sas, robust, clearTid, pdeathSig };
 }
 
 export interface ProcState {
@@ -220,12 +224,24 @@ export function procState(inj: Injector, pid: number, threads: Tracee[]): ProcSt
   return { sigactions, itimers, posix, brk, secbits: secbits < 0 ? 0 : secbits, dumpable: dumpable < 0 ? 1 : dumpable, thpDisabled: thp > 0, subreaper, threads: ts };
 }
 
+/** The 16 rlimits, from /proc/PID/limits (listed in RLIMIT_* order); prlimit as fallback. */
 function rlimits(pid: number): any {
+  const INF = (1n << 64n) - 1n;
+  try {
+    const lines = readProc(pid, 'limits').split('\n').slice(1).filter(Boolean);
+    if (lines.length >= 16) {
+      return { rlimits: lines.slice(0, 16).map((l) => {
+        const cols = l.slice(26).trim().split(/\s+/);
+        const v = (x: string) => (x === 'unlimited' ? INF : BigInt(x));
+        return { cur: u64(v(cols[0])), max: u64(v(cols[1])) };
+      }) };
+    }
+  } catch { /* fall back */ }
   const out: any[] = [];
   const b = new BigUint64Array(2);
   for (let r = 0; r < 16; r++) {
     const rc = ptraceShimRaw().getrlimit(pid, r, b);
-    if (rc < 0) throw new TscrError('E_DUMP', `reading rlimit ${r} of process ${pid} failed`, { pid });
+    if (rc < 0) throw new TscrError('E_DUMP', `reading rlimit ${r} of process ${pid} failed (errno ${-rc})`, { pid });
     out.push({ cur: u64(b[0]), max: u64(b[1]) });
   }
   return { rlimits: out };
@@ -255,7 +271,15 @@ export function coreEntries(pid: number, ps: ProcState): Map<number, any> {
     if (Number(tst.f[37])) thread_core.sched_prio = Number(tst.f[37]);
     if (!leader) thread_core.blk_sigset = u64(th.blocked);
     thread_core.sas = { ss_sp: u64(th.sas.ss_sp), ss_size: u64(th.sas.ss_size), ss_flags: th.sas.ss_flags };
+    if (th.pdeathSig) thread_core.pdeath_sig = th.pdeathSig;
     thread_core.signals_p = pendingSignals(th.t, false);
+    // signals that arrived while tscr held the thread (it re-sends them on detach): pending too
+    for (const sig of th.t.pendingSigs) {
+      const si = Buffer.alloc(128);
+      si.writeInt32LE(sig, 0);
+      si.writeInt32LE(-6 /* SI_TKILL */, 8);
+      (thread_core.signals_p.signals ??= []).push({ siginfo: si.toString('base64') });
+    }
     thread_core.creds = credsEntry(pid, tid, ps.secbits);
     thread_core.comm = comm;
     if (rseq.ptr) thread_core.rseq_entry = { rseq_abi_pointer: u64(rseq.ptr), rseq_abi_size: rseq.size, signature: rseq.sig };
@@ -266,7 +290,7 @@ export function coreEntries(pid: number, ps: ProcState): Map<number, any> {
     };
     if (leader) {
       core.tc = {
-        task_state: 'Alive', exit_code: 0, personality, flags: Number(st.f[6]),
+        task_state: th.t.stopSig ? 'Stopped' : 'Alive', exit_code: 0, personality, flags: Number(st.f[6]),
         blk_sigset: hex(th.blocked), comm,
         timers: { ...ps.itimers, ...(ps.posix.length ? { posix: ps.posix } : {}) },
         rlimits: rlimits(pid),
@@ -276,6 +300,7 @@ export function coreEntries(pid: number, ps: ProcState): Map<number, any> {
         sigactions: ps.sigactions,
         child_subreaper: ps.subreaper,
       };
+      if (th.t.stopSig) core.tc.stop_signo = th.t.stopSig;
       void leaderStatus;
     }
     core.thread_core = thread_core;

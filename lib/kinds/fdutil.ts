@@ -149,6 +149,18 @@ export async function cachedOfd(ctx: RestoreFdCtx, key: string, create: () => nu
   return dupFd(fd);
 }
 
+/** cachedOfd for callers that cannot wait (the engine's memory step); create must be synchronous. */
+export function cachedOfdSync(ctx: RestoreFdCtx, key: string, create: () => number): number {
+  let fd = ctx.shared.get(key) as number | undefined;
+  if (fd === undefined) {
+    fd = create();
+    ctx.shared.set(key, fd);
+    const keep = fd;
+    ctx.defer?.(() => closeFd(keep));
+  }
+  return dupFd(fd);
+}
+
 /** Every files.img entry of the checkpoint (FILES image, or per-kind legacy images). */
 export function filesEntries(ctx: RestoreFdCtx): any[] {
   return ctx.image('FILES') ?? [];
@@ -156,7 +168,7 @@ export function filesEntries(ctx: RestoreFdCtx): any[] {
 
 export function unsupported(what: string, ctx: { pid: number; fd: number }, hint?: string): TscrError {
   return new TscrError('E_UNSUPPORTED', `unsupported: ${what} fd ${ctx.fd} of pid ${ctx.pid}`, {
-    pid: ctx.pid, fd: ctx.fd, kind: what,
+    pid: ctx.pid, fd: ctx.fd,
     hint: hint ?? 'tscr cannot checkpoint this kind of file yet; close it in the program, or dump a process without it. The process was left running as it was.',
   });
 }

@@ -5,11 +5,11 @@
 import type { FdKind, DumpFdCtx } from './types.ts';
 import { TscrError } from '../errors.ts';
 import regfile from './regfile.ts';
-import { fdKinds } from './fdkinds.ts';
 import { inetKind } from './inet.ts';
+import { fdKinds } from './fdkinds.ts';
 
 export const kinds: FdKind[] = [
-  inetKind,
+  inetKind,     // TCP and UDP sockets, IPv4 and IPv6 (issue 5)
   ...fdKinds,   // pipes, unix sockets, eventfd, epoll, timerfd, signalfd, inotify, memfd (issue 4)
   regfile,
 ];
@@ -37,7 +37,9 @@ export function classify(ctx: DumpFdCtx): FdKind {
   const what = describeFd(ctx.link, ctx.stat.mode);
   throw new TscrError('E_UNSUPPORTED', `unsupported: ${what} fd ${ctx.fd} of pid ${ctx.pid} (${ctx.link})`, {
     pid: ctx.pid, fd: ctx.fd,
-    hint: 'tscr cannot checkpoint this kind of file yet; close it in the program, or dump a process without it. The process was left running as it was.',
+    hint: what === 'tty'
+      ? 'the program uses a terminal: pass --shell-job (as with CRIU) to keep its terminal by path. The process was left running as it was.'
+      : 'tscr cannot checkpoint this kind of file yet; close it in the program, or dump a process without it. The process was left running as it was.',
   });
 }
 

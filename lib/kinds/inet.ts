@@ -19,12 +19,12 @@
 
 import type { DumpFdCtx, DumpOutcome, FdKind, RestoreFdCtx } from './types.ts';
 import { TscrError } from '../errors.ts';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import {
-  check, errnoName, getSockInt, setSockInt, sockName, tcpShimRaw, tcpStateFromBuffer, tcpStateToBuffer,
+  check, errnoName, getSockInt, inNetns, ptraceShimRaw, setSockInt, sockName, tcpShimRaw, tcpStateFromBuffer, tcpStateToBuffer,
   TCP_QUEUE, TCP_RESTORE_STEPS, type TcpState,
 } from '../../shim/native.ts';
-import { NetLock, type ConnTuple } from '../netlock.ts';
+import { NetLock, releaseLeftLock, LOCK_BYPASS_MARK, type ConnTuple } from '../netlock.ts';
 
 // ---- kernel constants ------------------------------------------------------
 const AF_INET = 2, AF_INET6 = 10;
@@ -100,10 +100,11 @@ export function addrFromText(family: number, t: string | string[] | number[] | u
 
 /** crit's base64 for bytes fields (Python's encodebytes: 76-char lines, each ending in \n). */
 export function critBase64(b: Uint8Array): string {
+  if (!b.byteLength) return '';
   const s = Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64');
-  let o = '';
-  for (let i = 0; i < s.length; i += 76) o += s.slice(i, i + 76) + '\n';
-  return o;
+  const parts = new Array<string>(Math.ceil(s.length / 76));
+  for (let i = 0; i < parts.length; i++) parts[i] = s.slice(i * 76, i * 76 + 76);
+  return parts.join('\n') + '\n';
 }
 const fromBase64 = (s: unknown): Buffer => (typeof s === 'string' ? Buffer.from(s, 'base64') : s instanceof Uint8Array ? Buffer.from(s) : Buffer.alloc(0));
 
@@ -220,14 +221,48 @@ function restoreTcpOpts(fd: number, o: any, where: any): void {
 }
 
 // ---- dump ----------------------------------------------------------------------
+/** Established TCP connections whose sockets `pid` holds, from /proc/PID/net/tcp{,6} (its namespace's table). */
+export function establishedOf(pid: number): ConnTuple[] {
+  const inodes = new Set<string>();
+  try {
+    for (const f of readdirSync(`/proc/${pid}/fd`)) {
+      try { const m = readlinkSync(`/proc/${pid}/fd/${f}`).match(/^socket:\[(\d+)\]$/); if (m) inodes.add(m[1]); } catch { /* closed meanwhile */ }
+    }
+  } catch { return []; }
+  const out: ConnTuple[] = [];
+  for (const [file, family] of [['tcp', AF_INET], ['tcp6', AF_INET6]] as const) {
+    let text = '';
+    try { text = readFileSync(`/proc/${pid}/net/${file}`, 'utf8'); } catch { continue; }
+    for (const line of text.split('\n').slice(1)) {
+      const c = line.trim().split(/\s+/);
+      if (c.length < 10 || !CONNECTED_STATES.has(parseInt(c[3], 16)) || !inodes.has(c[9])) continue;
+      const end = (x: string) => { const [a, p] = x.split(':'); return { addr: addrToText(family, procAddr(a)), port: parseInt(p, 16) }; };
+      const l = end(c[1]), r = end(c[2]);
+      out.push({ family: FAMILY[family] as 'INET' | 'INET6', src: l.addr, sport: l.port, dst: r.addr, dport: r.port });
+    }
+  }
+  return out;
+}
+/** /proc/net/tcp address: 32-bit words in host (little-endian) order. */
+function procAddr(hex: string): Buffer {
+  const b = Buffer.alloc(16);
+  for (let w = 0; w < hex.length / 8; w++) b.writeUInt32LE(parseInt(hex.slice(w * 8, w * 8 + 8), 16) >>> 0, w * 4);
+  return b;
+}
+
+/** Does `pid` live in another network namespace than tscr? (then sock_diag and nft must run there) */
+function otherNetns(pid: number): boolean {
+  try { return readlinkSync(`/proc/${pid}/ns/net`) !== readlinkSync('/proc/self/ns/net'); } catch { return false; }
+}
+
 export interface InetDumpResult { isk: any; stream?: any; tuple?: ConnTuple }
 
-interface DumpState { lock?: NetLock; repaired: number[] }
+interface DumpState { lock?: NetLock; repaired: number[]; scanned: Set<number> }
 function dumpState(ctx: { shared?: Map<string, unknown>; opts: Record<string, unknown>; pid: number }): DumpState {
   const m = ctx.shared ?? ((ctx as any).shared = new Map());
   let s = m.get('inet') as DumpState | undefined;
-  if (!s) { s = { repaired: [] }; m.set('inet', s); }
-  if (!s.lock) s.lock = new NetLock(String(ctx.opts.rootPid ?? ctx.pid), { netnsPid: ctx.opts.netnsPid as number | undefined });
+  if (!s) { s = { repaired: [], scanned: new Set() }; m.set('inet', s); }
+  if (!s.lock) s.lock = new NetLock(String(ctx.opts.rootPid ?? ctx.pid), { netnsPid: otherNetns(ctx.pid) ? ctx.pid : undefined });
   return s;
 }
 
@@ -254,7 +289,9 @@ export function dumpInetSocket(
     throw new TscrError('E_UNSUPPORTED', `unsupported: ${what}: socket type ${type} protocol ${proto} (tscr handles TCP and UDP)`, where);
   }
   const diag = Buffer.alloc(16);
-  const found = check(sh.inet_diag(family, proto, ino >>> 0, diag), 'sock_diag lookup', where);
+  // sock_diag answers for the caller's network namespace: ask in the target's
+  const diagCall = () => check(sh.inet_diag(family, proto, ino >>> 0, diag), 'sock_diag lookup', where);
+  const found = otherNetns(ctx.pid) ? inNetns(`/proc/${ctx.pid}/ns/net`, diagCall) : diagCall();
   const local = sockName(fd, false, where);
   const peerRaw = Buffer.alloc(28);
   const hasPeer = sh.sock_name(fd, 1, peerRaw) >= 0;
@@ -274,7 +311,7 @@ export function dumpInetSocket(
   const isk: any = {
     id, ino, family: FAMILY[family], type: TYPE[type], proto: PROTO[proto], state: TCP_STATES[state] || String(state),
     src_port: local.port, dst_port: peer.port,
-    flags: '0x' + ((ctx.info?.flags ?? 2) >>> 0).toString(16),
+    flags: '0x' + (((ctx.info?.flags ?? 2) & ~0o2000000) >>> 0).toString(16),   // file status flags (no O_CLOEXEC: fdinfo has it)
     backlog: 0,
     src_addr: [src], dst_addr: [dst],
     fown: { uid: 0, euid: 0, signum: 0, pid_type: 0, pid: 0 },
@@ -282,7 +319,7 @@ export function dumpInetSocket(
   };
   if (family === AF_INET6) isk.v6only = getSockInt(fd, SOL_IPV6, IPV6_V6ONLY, 'IPV6_V6ONLY', where) !== 0;
   isk.ip_opts = dumpIpOpts(fd, family, where);
-  if (netNsId !== undefined) isk.ns_id = netNsId;
+  isk.ns_id = netNsId ?? 2;   // the dump engine's net_ns_id (ids/inventory), as CRIU numbers it
   if (proto === IPPROTO_TCP) isk.tcp_opts = dumpTcpOpts(fd, where);
 
   if (proto === IPPROTO_UDP) return { isk };
@@ -297,9 +334,9 @@ export function dumpInetSocket(
     return { isk };
   }
   if (state === 7) return { isk };   // CLOSE: created, maybe bound, never connected
-  if (state !== 1) {
+  if (!CONNECTED_STATES.has(state)) {
     throw new TscrError('E_UNSUPPORTED', `unsupported: ${desc} is in TCP state ${TCP_STATES[state] ?? state}`, {
-      ...where, hint: 'tscr migrates established and listening TCP sockets; wait until the connection is established or closed',
+      ...where, hint: 'tscr migrates established, half-closed and listening TCP sockets; wait until the connection is established or closed',
     });
   }
   if (!ctx.opts['tcp-established'] && !ctx.opts.tcpEstablished) {
@@ -310,6 +347,9 @@ export function dumpInetSocket(
   // Lock the connection before reading its state, then freeze it in repair mode.
   const st = dumpState(ctx);
   const tuple: ConnTuple = { family: FAMILY[family] as any, src, sport: local.port, dst, dport: peer.port };
+  // one nft call for every established connection of this process (a server with
+  // hundreds of clients pays one process spawn, not hundreds), then this one for sure
+  if (!st.scanned.has(ctx.pid)) { st.scanned.add(ctx.pid); st.lock!.add(establishedOf(ctx.pid)); }
   st.lock!.add([tuple]);
   const keep = check(sh.fd_dup(fd), 'dup', where);
   const r = sh.tcp_repair(fd, TCP_REPAIR_ON);
@@ -323,6 +363,11 @@ export function dumpInetSocket(
   const sb = Buffer.alloc(72);
   check(sh.tcp_save(fd, sb), `reading the TCP state of ${desc}`, where);
   const s = tcpStateFromBuffer(sb);
+  if (SNDQ_FIN.has(state)) {
+    // our FIN sits in the send queue: it is no data (CRIU's convention; the restore puts it back)
+    if (s.outq_len) s.outq_len--;
+    if (s.unsq_len) s.unsq_len--;
+  }
   const inq = peekQueue(fd, TCP_QUEUE.RECV, s.inq_len, desc, where);
   const outq = peekQueue(fd, TCP_QUEUE.SEND, s.outq_len, desc, where);
   const stream: any = {
@@ -372,7 +417,7 @@ function closer(): (fd: number) => void {
 }
 
 // ---- restore ---------------------------------------------------------------------
-interface RestoreState { lock?: NetLock; repaired: number[]; noReuse: number[] }
+interface RestoreState { lock?: NetLock; repaired: number[]; noReuse: number[]; scanned?: boolean }
 function restoreState(shared: Map<string, unknown>, opts: Record<string, unknown>): RestoreState {
   let s = shared.get('inet') as RestoreState | undefined;
   if (!s) { s = { repaired: [], noReuse: [] }; shared.set('inet', s); }
@@ -394,10 +439,13 @@ export function restoreInetSocket(isk: any, stream: any | null, ctx: { shared: M
   const sh = tcpShimRaw();
   const src = addrFromText(family, isk.src_addr), dst = addrFromText(family, isk.dst_addr);
   const srcT = addrToText(family, src), dstT = addrToText(family, dst);
-  const desc = `${isk.family} ${isk.proto} socket ${fmtEnd(srcT, isk.src_port)}${state === 1 ? ' -> ' + fmtEnd(dstT, isk.dst_port) : ''} (id ${isk.id})`;
+  const desc = `${FAMILY[family]} ${PROTO[proto]} socket ${fmtEnd(srcT, isk.src_port)}${isk.dst_port ? ' -> ' + fmtEnd(dstT, isk.dst_port) : ''} (id ${isk.id})`;
   const fd = check(sh.socket(family, type, proto), `creating ${desc}`, where);
   const rs = restoreState(ctx.shared, ctx.opts);
   try {
+    // file status flags (O_NONBLOCK matters: an event loop must not block in accept/read)
+    const fl = typeof isk.flags === 'string' ? parseInt(isk.flags, isk.flags.startsWith('0x') ? 16 : 10) : Number(isk.flags ?? 0);
+    if (fl & 0o4000) check(sh.fd_setfl(fd, fl & (0o4000 | 0o20000)), 'fcntl(F_SETFL)', where);
     if (family === AF_INET6 && isk.v6only !== undefined) setSockInt(fd, SOL_IPV6, IPV6_V6ONLY, isk.v6only ? 1 : 0, 'IPV6_V6ONLY', where);
     restoreSkOpts(fd, isk.opts, where);
     restoreIpOpts(fd, family, isk.ip_opts, where);
@@ -415,7 +463,9 @@ export function restoreInetSocket(isk: any, stream: any | null, ctx: { shared: M
       if (r < 0) {
         throw new TscrError('E_RESTORE', `cannot bind ${desc}: ${errnoName(-r)}${-r === 98 ? ' (the port is taken)' : ''}`, {
           ...where, errno: -r,
-          hint: -r === 98 ? `another socket holds ${fmtEnd(srcT, isk.src_port)} on this host: stop it, or restore in another network namespace`
+          hint: -r === 98 ? (onlyTimeWait(isk.src_port)
+            ? `only TIME_WAIT remnants of earlier connections hold port ${isk.src_port}, and the program did not set SO_REUSEADDR: retry in a minute`
+            : `another socket holds ${fmtEnd(srcT, isk.src_port)} on this host: stop it, or restore in another network namespace`)
             : -r === 99 ? `this host has no address ${srcT}: restore where that address exists (e.g. a network namespace with it)` : undefined,
         });
       }
@@ -426,29 +476,17 @@ export function restoreInetSocket(isk: any, stream: any | null, ctx: { shared: M
       return fd;
     }
     if (state === 10) {
-      const r = sh.sock_bind(fd, family, src, isk.src_port, 0);
-      if (r === -98 && onlyTimeWait(isk.src_port)) {
-        // Only TIME_WAIT remnants of old connections hold the port (the program had
-        // no SO_REUSEADDR): bind and listen in repair mode, which forces the reuse.
-        check(sh.tcp_repair(fd, TCP_REPAIR_ON), `repair mode for ${desc}`, where);
-        bindIt();
-        check(sh.sock_listen(fd, isk.backlog || 128), `listen on ${desc}`, where);
-        check(sh.tcp_repair(fd, TCP_REPAIR_OFF), `leaving repair mode for ${desc}`, where);
-        setSockInt(fd, SOL_SOCKET, SO.REUSEADDR, 1, 'SO_REUSEADDR', where);   // back to the restore-time value
-        ctx.log(`inet: ${desc}: port held only by TIME_WAIT sockets; bound in repair mode`);
-        return fd;
-      }
-      if (r < 0) bindIt();
+      bindIt();
       check(sh.sock_listen(fd, isk.backlog || 128), `listen on ${desc}`, where);
       return fd;
     }
     if (state === 7) { if (isk.src_port) bindIt(); return fd; }
-    if (state !== 1) throw new TscrError('E_UNSUPPORTED', `unsupported: ${desc} in TCP state ${isk.state}`, where);
+    if (!CONNECTED_STATES.has(state)) throw new TscrError('E_UNSUPPORTED', `unsupported: ${desc} in TCP state ${isk.state}`, where);
     if (!ctx.opts['tcp-established'] && !ctx.opts.tcpEstablished) {
       throw new TscrError('E_RESTORE', `${desc} is an established TCP connection`, { ...where, hint: 'restore with --tcp-established' });
     }
     if (!stream) throw new TscrError('E_NOT_FOUND', `${desc} has no tcp-stream image (tcp-stream-${Number(isk.ino).toString(16)}.img)`, where);
-    rs.lock!.add([{ family: isk.family, src: srcT, sport: isk.src_port, dst: dstT, dport: isk.dst_port }]);
+    rs.lock!.add([{ family: FAMILY[family] as 'INET' | 'INET6', src: srcT, sport: isk.src_port, dst: dstT, dport: isk.dst_port }]);
     const r = sh.tcp_repair(fd, TCP_REPAIR_ON);
     if (r < 0) {
       throw new TscrError('E_RESTORE', `the kernel refused TCP repair mode for ${desc}: ${errnoName(-r)}`, {
@@ -463,6 +501,9 @@ export function restoreInetSocket(isk: any, stream: any | null, ctx: { shared: M
       has_window: stream.snd_wnd !== undefined ? 1 : 0, snd_wl1: stream.snd_wl1, snd_wnd: stream.snd_wnd,
       max_window: stream.max_window, rcv_wnd: stream.rcv_wnd, rcv_wup: stream.rcv_wup,
     };
+    // half-closed: rebuild the established connection as it was before the FINs
+    if (RCVQ_FIN.has(state)) { s.inq_seq = (s.inq_seq! - 1) >>> 0; if (s.has_window) { s.rcv_wup = (s.rcv_wup! - 1) >>> 0; s.rcv_wnd = s.rcv_wnd! + 1; } }
+    if (SNDQ_FIN.has(state)) s.outq_seq = (s.outq_seq! - 1) >>> 0;
     if (inq.length !== s.inq_len || outq.length !== s.outq_len) {
       throw new TscrError('E_INCONSISTENT', `tcp-stream of ${desc}: queues hold ${inq.length}/${outq.length} bytes, the entry says ${s.inq_len}/${s.outq_len}`, where);
     }
@@ -487,6 +528,7 @@ export function restoreInetSocket(isk: any, stream: any | null, ctx: { shared: M
           : step[0] === 1 ? `this host needs the address ${srcT} (restore where it exists)` : undefined,
       });
     }
+    if (state !== 1) finishHalfClosed(fd, state, s as TcpState, family, src, isk.src_port, dst, isk.dst_port, desc, where);
     if (sh.setsockopt(fd, SOL_SOCKET, SO.BUF_LOCK, int32(Number(isk.opts?.so_buf_lock ?? 0)), 4) < 0) {
       ctx.log(`inet: ${desc}: SO_BUF_LOCK not supported; buffer sizes stay fixed`);
     }
@@ -499,10 +541,43 @@ export function restoreInetSocket(isk: any, stream: any | null, ctx: { shared: M
   }
 }
 
+// TCP states with FINs (as CRIU sorts them): ours in the send queue, the peer's received
+const S = { ESTABLISHED: 1, FIN_WAIT1: 4, FIN_WAIT2: 5, CLOSE_WAIT: 8, LAST_ACK: 9, CLOSING: 11 };
+const CONNECTED_STATES = new Set([S.ESTABLISHED, S.FIN_WAIT1, S.FIN_WAIT2, S.CLOSE_WAIT, S.LAST_ACK, S.CLOSING]);
+const SNDQ_FIN = new Set([S.FIN_WAIT1, S.FIN_WAIT2, S.CLOSING, S.LAST_ACK]);
+const RCVQ_FIN = new Set([S.CLOSE_WAIT, S.LAST_ACK, S.CLOSING]);
+const TH_FIN = 1, TH_ACK = 16;
+
+/** Put the FINs back into a rebuilt connection (still in repair mode), in the order they happened. */
+function finishHalfClosed(fd: number, state: number, s: TcpState, family: number, src: Buffer, sport: number, dst: Buffer, dport: number, desc: string, where: any): void {
+  const sh = tcpShimRaw();
+  const ourFin = (acked: boolean) => {
+    // shutdown in repair mode queues our FIN; under TCP_SEND_QUEUE it counts as sent already
+    if (acked) check(sh.setsockopt(fd, SOL_TCP, 20 /* TCP_REPAIR_QUEUE */, int32(TCP_QUEUE.SEND), 4), `selecting the send queue of ${desc}`, where);
+    check(sh.shutdown(fd, 1), `queueing the FIN of ${desc} (shutdown)`, where);
+    if (acked) sh.setsockopt(fd, SOL_TCP, 20, int32(TCP_QUEUE.NONE), 4);
+  };
+  const win = Math.min(0xffff, s.snd_wnd >>> (s.snd_wscale || 0)) || 1;
+  const fromPeer = (flags: number, seq: number, ack: number, what: string) => check(
+    sh.tcp_inject(family, dst, dport, src, sport, seq >>> 0, ack >>> 0, flags, win, LOCK_BYPASS_MARK),
+    `sending the peer's ${what} to ${desc} (raw socket)`, { ...where, hint: 'tscr writes that segment itself with a raw socket (needs CAP_NET_RAW)' });
+  const sndUna = (s.outq_seq - s.outq_len) >>> 0;
+  if (state === S.FIN_WAIT1 || state === S.FIN_WAIT2 || state === S.CLOSING) ourFin(state === S.FIN_WAIT2);
+  if (RCVQ_FIN.has(state)) fromPeer(TH_FIN | TH_ACK, s.inq_seq, sndUna, 'FIN');
+  if (state === S.LAST_ACK) ourFin(false);
+  if (state === S.FIN_WAIT2) fromPeer(TH_ACK, s.inq_seq, s.outq_seq + 1, 'acknowledgment of our FIN');
+}
+
 /** End of a restore (see FdKind.restoreDone): leave repair mode, unlock. */
-export function finishInetRestore(shared: Map<string, unknown>, ok: boolean, log: (t: string) => void): void {
+export function finishInetRestore(shared: Map<string, unknown>, ok: boolean, log: (t: string) => void, opts: Record<string, unknown> = {}): void {
   const s = shared.get('inet') as RestoreState | undefined;
-  if (!s) return;
+  // the dump's lock (same table name) goes too, even if no socket was rebuilt
+  const left = () => {
+    if ((opts.tcpEstablished || opts['tcp-established']) && opts.rootPid !== undefined && releaseLeftLock(String(opts.rootPid))) {
+      log(`inet: network lock of the dump (nft table inet tscr-${opts.rootPid}) removed`);
+    }
+  };
+  if (!s) { left(); return; }
   shared.delete('inet');
   const sh = tcpShimRaw();
   const close = closer();
@@ -514,7 +589,9 @@ export function finishInetRestore(shared: Map<string, unknown>, ok: boolean, log
     if (ok) sh.tcp_repair(fd, TCP_REPAIR_OFF);
     close(fd);   // on failure the sockets close in repair mode: silently
   }
+  const hadTable = !!s.lock && s.lock.size > 0;   // same table name as the dump's: removing ours removed it
   s.lock?.release();
+  if (!hadTable) left();
   log(`inet: ${s.repaired.length} connection(s) ${ok ? 'resumed' : 'dropped'}; network unlocked`);
 }
 
@@ -533,6 +610,63 @@ function onlyTimeWait(port: number): boolean {
     }
   }
   return any;
+}
+
+// ---- recovery -------------------------------------------------------------------
+/**
+ * After a dump that could not clean up (tscr killed with SIGKILL): remove the lock
+ * table and take every TCP socket of the tree (root `pid` and its descendants)
+ * out of repair mode. The tree may still be frozen by nothing: ptrace ends with
+ * its tracer, so the processes already run again.
+ */
+export function unlockTree(pid?: number, lockName?: string): { lock: string; lockRemoved: boolean; repaired: { pid: number; fd: number }[] } {
+  const name = lockName?.replace(/^tscr-/, '') ?? String(pid);
+  const netnsPid = pid && otherNetns(pid) ? pid : undefined;
+  const lockRemoved = releaseLeftLock(name, netnsPid);
+  const repaired: { pid: number; fd: number }[] = [];
+  if (pid) {
+    const sh = tcpShimRaw();
+    const p = ptraceShimRaw();
+    for (const q of treeOf(pid)) {
+      const pidfd = p.pidfd_open(q, 0);
+      if (pidfd < 0) continue;
+      try {
+        let fds: string[] = [];
+        try { fds = readdirSync(`/proc/${q}/fd`); } catch { continue; }
+        for (const f of fds) {
+          let link = '';
+          try { link = readlinkSync(`/proc/${q}/fd/${f}`); } catch { continue; }
+          if (!link.startsWith('socket:')) continue;
+          const local = p.pidfd_getfd(pidfd, Number(f));
+          if (local < 0) continue;
+          try {
+            const b = Buffer.alloc(4);
+            if (sh.getsockopt(local, SOL_SOCKET, SO.PROTOCOL, b, 4) < 0 || b.readInt32LE(0) !== IPPROTO_TCP) continue;
+            if (sh.getsockopt(local, SOL_TCP, 19 /* TCP_REPAIR */, b, 4) >= 0 && b.readInt32LE(0) === 1 && sh.tcp_repair(local, TCP_REPAIR_OFF) === 0) {
+              repaired.push({ pid: q, fd: Number(f) });
+            }
+          } finally { sh.fd_close(local); }
+        }
+      } finally { sh.fd_close(pidfd); }
+    }
+  }
+  return { lock: `tscr-${name}`, lockRemoved, repaired };
+}
+
+function treeOf(root: number): number[] {
+  const kids = new Map<number, number[]>();
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const st = readFileSync(`/proc/${d}/stat`, 'utf8');
+      const pp = Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[1]);
+      (kids.get(pp) ?? kids.set(pp, []).get(pp)!).push(Number(d));
+    } catch { /* gone */ }
+  }
+  const out: number[] = [];
+  const walk = (p: number) => { out.push(p); for (const k of kids.get(p) ?? []) walk(k); };
+  walk(root);
+  return out;
 }
 
 // ---- the FdKind ---------------------------------------------------------------
@@ -560,9 +694,26 @@ export const inetKind: FdKind = {
     const isk = fileEntry.isk;
     let stream: any = null;
     const state = typeof isk.state === 'number' ? isk.state : TCP_STATES.indexOf(isk.state);
-    if (isk.proto === 'TCP' && state === 1) {
+    if (byName(PROTO, isk.proto, 'protocol') === IPPROTO_TCP && CONNECTED_STATES.has(state)) {
       const file = `tcp-stream-${Number(isk.ino).toString(16)}.img`;
       stream = ctx.imageFile ? ctx.imageFile(file)?.[0] ?? null : (ctx.image('TCP_STREAM').find((e) => e.ino === isk.ino) ?? null);
+    }
+    if (stream) {
+      // lock every established connection of the checkpoint in one nft call
+      const rs = restoreState(ctx.shared, ctx.opts);
+      if (!rs.scanned) {
+        rs.scanned = true;
+        const all: ConnTuple[] = [];
+        for (const e of ctx.image('FILES') ?? []) {
+          const k = e?.isk;
+          const ks = typeof k?.state === 'number' ? k.state : TCP_STATES.indexOf(k?.state);
+          if (!k || !CONNECTED_STATES.has(ks) || byName(PROTO, k.proto, 'protocol') !== IPPROTO_TCP) continue;
+          const fam = byName(FAMILY, k.family, 'family');
+          all.push({ family: FAMILY[fam] as 'INET' | 'INET6', src: addrToText(fam, addrFromText(fam, k.src_addr)), sport: k.src_port,
+            dst: addrToText(fam, addrFromText(fam, k.dst_addr)), dport: k.dst_port });
+        }
+        rs.lock!.add(all);
+      }
     }
     return restoreInetSocket(isk, stream, ctx);
   },

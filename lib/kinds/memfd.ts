@@ -3,56 +3,119 @@
 // (pagemap-shmem-<shmid>.img + pages, written by the engine: ctx.writeShmem).
 // The shmem helpers below also serve MAP_SHARED anonymous memory and MAP_SHARED
 // memfd mappings (see restoreShmemFd).
-import { readSync, writeSync } from 'node:fs';
+import { readSync, writeSync, fstatSync, openSync, closeSync } from 'node:fs';
 import type { FdKind, DumpFdCtx, RestoreFdCtx } from './types.ts';
 import { TscrError } from '../errors.ts';
 import {
-  O, F, FOWN, num, big, fds, ck, fileFlags, setFl, cachedOfd, closeFd, dumpShared, rfileFlagsStr, parseFlags, sealsStr, SEALS,
+  O, F, FOWN, num, big, fds, ck, fileFlags, setFl, cachedOfdSync, closeFd, dumpShared, rfileFlagsStr, parseFlags, sealsStr, SEALS,
 } from './fdutil.ts';
 
 const PAGE = 4096;
 const MFD_CLOEXEC = 1, MFD_ALLOW_SEALING = 2;
 const SEEK_SET = 0;
 
-/** Non-zero pages of a shmem file (memfd, /proc/PID/map_files of a shared mapping), as runs. */
-export function readShmemRuns(fd: number, size: number): { off: number; data: Buffer }[] {
-  const runs: { off: number; data: Buffer }[] = [];
-  const chunk = Buffer.alloc(1 << 20);
-  let runStart = -1;
-  let parts: Buffer[] = [];
-  const end = () => { if (runStart >= 0) { runs.push({ off: runStart, data: Buffer.concat(parts) }); runStart = -1; parts = []; } };
-  for (let off = 0; off < size; off += chunk.length) {
-    const want = Math.min(chunk.length, Math.ceil((size - off) / PAGE) * PAGE);
+/**
+ * Walk the non-zero pages of a shmem file (memfd, /proc/PID/map_files of a
+ * shared mapping): emit(off, data) per stretch of non-zero pages; data is a
+ * view into one reused buffer, valid only during the call.
+ */
+export function scanShmem(fd: number, size: number, emit: (off: number, data: Buffer) => void): void {
+  const CH = 4 << 20;
+  const chunk = Buffer.allocUnsafeSlow(CH);
+  const ZERO = Buffer.alloc(PAGE);
+  for (let off = 0; off < size; off += CH) {
+    const want = Math.min(CH, Math.ceil((size - off) / PAGE) * PAGE);
     let got = 0;
     while (got < want) { const r = readSync(fd, chunk, got, want - got, off + got); if (r <= 0) break; got += r; }
     chunk.fill(0, got, want);
-    for (let p = 0; p < want; p += PAGE) {
-      const page = chunk.subarray(p, p + PAGE);
-      let zero = true;
-      for (let i = 0; i < PAGE; i += 8) if (page.readBigUInt64LE(i) !== 0n) { zero = false; break; }
-      if (zero) { end(); continue; }
-      if (runStart < 0) runStart = off + p;
-      parts.push(Buffer.from(page));
+    let from = -1;
+    for (let p = 0; p <= want; p += PAGE) {
+      const zero = p === want || ZERO.compare(chunk, p, p + PAGE) === 0;
+      if (!zero && from < 0) from = p;
+      else if (zero && from >= 0) { emit(off + from, chunk.subarray(from, p)); from = -1; }
     }
   }
-  end();
+}
+
+/** The non-zero pages of a shmem file as runs (copies). */
+export function readShmemRuns(fd: number, size: number): { off: number; data: Buffer }[] {
+  const runs: { off: number; data: Buffer }[] = [];
+  scanShmem(fd, size, (off, data) => runs.push({ off, data: Buffer.from(data) }));
   return runs;
 }
 
-/** A memfd in tscr holding the pages of shmem `shmid` (created once per restore; returns a dup). */
-export async function restoreShmemFd(ctx: RestoreFdCtx, shmid: number, size: number, name = 'tscr-shmem', seals = 0): Promise<number> {
-  return cachedOfd(ctx, `shmem:${shmid}`, () => {
+/** Store a shmem object's contents through the engine: streamed (openShmem) or as runs (writeShmem). */
+export function dumpShmem(ctx: Pick<DumpFdCtx, 'openShmem' | 'writeShmem' | 'pid' | 'fd'>, shmid: number, fd: number, size: number): void {
+  if (ctx.openShmem) {
+    const sink = ctx.openShmem(shmid);
+    try { scanShmem(fd, size, (off, data) => sink.pages(off, data)); } finally { sink.end(); }
+    return;
+  }
+  if (!ctx.writeShmem) throw new TscrError('E_INTERNAL', 'the dump engine cannot store shmem contents (DumpFdCtx.openShmem/writeShmem)', { pid: ctx.pid, fd: ctx.fd });
+  ctx.writeShmem(shmid, readShmemRuns(fd, size));
+}
+
+/**
+ * A memfd in tscr holding the pages of shmem `shmid` (created once per restore,
+ * grown to at least minSize; returns a dup the caller closes).
+ */
+export function restoreShmemSync(ctx: RestoreFdCtx, shmid: number, minSize: number, name = 'tscr-shmem'): number {
+  const fd = cachedOfdSync(ctx, `shmem:${shmid}`, () => {
     const fd = ck(fds().memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING), `memfd_create(${name})`, { pid: ctx.pid, fd: ctx.fd });
-    ck(fds().ftruncate(fd, size), 'ftruncate of a memfd');
+    let end = minSize;
+    const src = ctx.shmemSource?.(shmid);
+    if (src) {
+      // file to memfd inside C: the pages never pass through JS memory
+      const pf = openSync(src.file, 'r');
+      try {
+        for (const r of src.runs) {
+          const n = Number(fds().fd_copy(pf, r.fileOff, fd, r.off, r.len));
+          ck(n, `copying the pages of shmem ${shmid} from ${src.file}`, { pid: ctx.pid, fd: ctx.fd });
+          if (n !== r.len) throw new TscrError('E_TRUNCATED', `pages file of shmem ${shmid} ends early`, { file: src.file, offset: r.fileOff + n });
+          end = Math.max(end, r.off + r.len);
+        }
+      } finally { closeSync(pf); }
+      ck(fds().ftruncate(fd, end), 'ftruncate of a memfd');
+      return fd;
+    }
     if (!ctx.shmem) throw new TscrError('E_INTERNAL', 'the restore engine gives no access to shmem pages (RestoreFdCtx.shmem)', { pid: ctx.pid, fd: ctx.fd });
     for (const r of ctx.shmem(shmid)) {
-      if (r.off + r.data.length > Math.max(size, r.off + r.data.length) || r.off < 0) throw new TscrError('E_CORRUPT', `shmem ${shmid}: pages at ${r.off} run past its size`, { kind: 'PAGEMAP' });
+      if (r.off < 0 || r.off % PAGE) throw new TscrError('E_CORRUPT', `shmem ${shmid}: pages at offset ${r.off}`, { kind: 'PAGEMAP' });
       let o = 0;
       while (o < r.data.length) o += writeSync(fd, r.data, o, r.data.length - o, r.off + o);
+      end = Math.max(end, r.off + r.data.length);
     }
-    if (size) ck(fds().ftruncate(fd, size), 'ftruncate of a memfd');
-    if (seals) ck(fds().fcntl(fd, F.ADD_SEALS, seals), `adding seals ${sealsStr(seals)}`, { pid: ctx.pid, fd: ctx.fd });
+    ck(fds().ftruncate(fd, end), 'ftruncate of a memfd');
     return fd;
+  });
+  if (Number(fstatSync(fd).size) < minSize) ck(fds().ftruncate(fd, minSize), 'ftruncate of a memfd');
+  return fd;
+}
+export const restoreShmemFd = (ctx: RestoreFdCtx, shmid: number, size: number, name?: string) => restoreShmemSync(ctx, shmid, size, name);
+
+/** The local fd (a dup) of a MEMFD files.img entry: its inode's pages, seals, mode, then its own flags and position. */
+export function memfdLocalSync(ctx: RestoreFdCtx, file: any): number {
+  const m = file.memfd;
+  const inodes = [...(ctx.image('MEMFD_INODE') ?? []), ...(ctx.image('MEMFD') ?? [])]; // engines name it by magic or by file (memfd.img)
+  const inode = inodes.find((e: any) => num(e.inode_id) === num(m.inode_id));
+  if (!inode) throw new TscrError('E_INCONSISTENT', `memfd file ${num(file.id)} names inode ${num(m.inode_id)}, which is not in memfd.img`, { kind: 'MEMFD_INODE', pid: ctx.pid, fd: ctx.fd });
+  const flags = parseFlags(m.flags);
+  const seals = parseFlags(inode.seals, SEALS);
+  return cachedOfdSync(ctx, `memfd:${num(file.id)}`, () => {
+    const base = restoreShmemSync(ctx, num(inode.shmid), num(inode.size), inode.name);
+    try {
+      if (num(inode.size) !== Number(fstatSync(base).size)) ck(fds().ftruncate(base, num(inode.size)), 'ftruncate of a memfd');
+      if (inode.mode !== undefined) ck(fds().fchmod(base, num(inode.mode) & 0o7777), 'fchmod of a memfd');
+      if (ctx.shared.get(`memfd:sealed:${num(inode.shmid)}`) === undefined) {
+        ctx.shared.set(`memfd:sealed:${num(inode.shmid)}`, true);
+        // A memfd made without MFD_ALLOW_SEALING reports F_SEAL_SEAL alone; adding it gives the same.
+        if (seals) ck(fds().fcntl(base, F.ADD_SEALS, seals), `adding seals ${inode.seals}`, { pid: ctx.pid, fd: ctx.fd });
+      }
+      const fd = ck(fds().reopen(base, (flags & O.ACCMODE) | O.LARGEFILE), 'reopening a memfd', { pid: ctx.pid, fd: ctx.fd });
+      ck(fds().lseek(fd, big(m.pos), SEEK_SET), 'lseek of a memfd');
+      setFl(fd, flags);
+      return fd;
+    } finally { closeFd(base); }
   });
 }
 
@@ -71,8 +134,7 @@ function dumpInode(ctx: DumpFdCtx): number {
   shared.set(key, inodeId);
   const seals = ck(fds().fcntl(ctx.localFd, F.GET_SEALS, 0), 'fcntl(F_GET_SEALS)', { pid: ctx.pid, fd: ctx.fd });
   const size = Number(ctx.stat.size);
-  if (!ctx.writeShmem) throw new TscrError('E_INTERNAL', 'the dump engine cannot store memfd contents (DumpFdCtx.writeShmem)', { pid: ctx.pid, fd: ctx.fd });
-  ctx.writeShmem(ino, readShmemRuns(ctx.localFd, size));
+  dumpShmem(ctx, ino, ctx.localFd, size);
   ctx.addEntry('MEMFD_INODE', {
     name: memfdName(ctx.link), uid: ctx.stat.uid, gid: ctx.stat.gid, size, shmid: ino, seals: sealsStr(seals), inode_id: inodeId, mode: ctx.stat.mode,
   });
@@ -91,28 +153,6 @@ export const memfd: FdKind = {
     const inodeId = dumpInode(ctx);
     return { type: 'MEMFD', id, memfd: { id, flags: rfileFlagsStr(flags), pos: Number(ctx.info.pos), fown: FOWN(), inode_id: inodeId } };
   },
-  async restore(ctx, file) {
-    const m = file.memfd;
-    const inodes = [...(ctx.image('MEMFD_INODE') ?? []), ...(ctx.image('MEMFD') ?? [])]; // engines name it by magic or by file (memfd.img)
-    const inode = inodes.find((e: any) => num(e.inode_id) === num(m.inode_id));
-    if (!inode) throw new TscrError('E_INCONSISTENT', `memfd file ${num(file.id)} names inode ${num(m.inode_id)}, which is not in memfd.img`, { kind: 'MEMFD_INODE', pid: ctx.pid, fd: ctx.fd });
-    const flags = parseFlags(m.flags);
-    const seals = parseFlags(inode.seals, SEALS);
-    return cachedOfd(ctx, `memfd:${num(file.id)}`, async () => {
-      const base = await restoreShmemFd(ctx, num(inode.shmid), num(inode.size), inode.name, 0);
-      try {
-        if (inode.mode !== undefined) ck(fds().fchmod(base, num(inode.mode) & 0o7777), 'fchmod of a memfd');
-        if (ctx.shared.get(`memfd:sealed:${num(inode.shmid)}`) === undefined) {
-          ctx.shared.set(`memfd:sealed:${num(inode.shmid)}`, true);
-          // A memfd made without MFD_ALLOW_SEALING reports F_SEAL_SEAL alone; adding it gives the same.
-          if (seals) ck(fds().fcntl(base, F.ADD_SEALS, seals), `adding seals ${inode.seals}`, { pid: ctx.pid, fd: ctx.fd });
-        }
-        const fd = ck(fds().reopen(base, (flags & O.ACCMODE) | O.LARGEFILE), 'reopening a memfd', { pid: ctx.pid, fd: ctx.fd });
-        ck(fds().lseek(fd, big(m.pos), SEEK_SET), 'lseek of a memfd');
-        setFl(fd, flags);
-        return fd;
-      } finally { closeFd(base); }
-    });
-  },
+  restore(ctx, file) { return memfdLocalSync(ctx, file); },
 };
 export default memfd;

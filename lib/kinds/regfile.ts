@@ -55,7 +55,8 @@ export function regEntry(c: RegCtx, id: number, d: RegDesc): any {
   const reg: any = { id, flags: rfileFlags(d.flags & ~O_CLOEXEC), pos: d.pos, fown: FOWN(), name: d.path };
   if ((mode & S_IFMT) === S_IFREG && d.stat.size > 0n) reg.size = d.stat.size;
   reg.mode = mode;
-  if (d.deleted && (d.stat.nlink ?? 0) === 0) {
+  // A character device node that was unlinked is still the same device: reopen it by path.
+  if (d.deleted && (d.stat.nlink ?? 0) === 0 && (mode & S_IFMT) !== S_IFCHR) {
     if ((mode & S_IFMT) !== S_IFREG) {
       throw new TscrError('E_UNSUPPORTED', `unsupported: deleted non-regular file ${d.path} open in pid ${c.pid}`, { pid: c.pid, fd: c.fd });
     }

@@ -26,6 +26,8 @@ export interface FdInfo {
   lines: string[];                  // raw lines (for repeated keys: tfd, inotify wd, ...)
 }
 
+export interface ShmemSink { pages(off: number, data: Buffer): void; end(): void }
+
 export interface DumpFdCtx {
   pid: number;
   fd: number;
@@ -55,6 +57,13 @@ export interface DumpFdCtx {
    * nr_pages}) and the bytes to pages-<pages_id>.img, as CRIU 4.2 does.
    */
   writeShmem?(shmid: number, runs: { off: number; data: Buffer }[]): void;
+  /**
+   * Streaming form of writeShmem (preferred when present: no copy of the
+   * contents is held in memory): pages(off, data) appends whole pages at byte
+   * offset `off` of the shmem object (data is only valid during the call), end()
+   * closes it. Same images as writeShmem.
+   */
+  openShmem?(shmid: number): ShmemSink;
   // ---- optional, added for issue 5 (inet sockets) ----
   /** Write a whole image file of its own, e.g. 'tcp-stream-14b925.img' (CRIU keeps
    *  one TCP_STREAM image per socket inode). Without it, the inet module falls
@@ -90,6 +99,8 @@ export interface RestoreFdCtx {
   localFd?(fd: number): number | Promise<number>;
   /** Pages of a shmem inode from pagemap-shmem-<shmid>.img + its pages file. */
   shmem?(shmid: number): { off: number; data: Buffer }[];
+  /** Where the pages of shmem `shmid` are (preferred over shmem(): copied file to memfd without passing through JS). */
+  shmemSource?(shmid: number): { file: string; runs: { off: number; fileOff: number; len: number }[] } | null;
   /** Run fn once every fd of the restore is installed (or the restore failed): close cached fds. */
   defer?(fn: () => void): void;
   // ---- optional, added for issue 5 ----
@@ -126,10 +137,10 @@ export interface FdKind {
    *  (the restore releases it) when the tree was killed. Must not throw. */
   dumpDone?(shared: Map<string, unknown>, outcome: DumpOutcome): void;
   /** Called once after every fd of every process is installed and before the
-   *  tree resumes (ok=true), or when a restore fails (ok=false), with
+   *  tree resumes (ok=true), or when a restore fails (ok=false, whatever failed), with
    *  RestoreFdCtx.shared. The inet module leaves TCP repair mode and unlocks the
    *  network here. Must not throw. */
-  restoreDone?(shared: Map<string, unknown>, ok: boolean, log: (text: string) => void): void;
+  restoreDone?(shared: Map<string, unknown>, ok: boolean, log: (text: string) => void, opts?: Record<string, unknown>): void;
 }
 // Ownership rule (issue 4 modules): restore() returns a NEW local fd (a dup)
 // that the engine owns and closes once installed; calling restore() again for

@@ -163,6 +163,17 @@ function peekQueue(ctx: DumpFdCtx, d: UnixDiag): Buffer[] {
 
 function nameEntry(name: Buffer): string { return name.length ? quopriEncode(name) : ''; }
 
+interface Dumped { pid: number; fd: number; peer: number; peerName?: Buffer; usk: any; state: number; name: Buffer }
+
+/** The entry of a peer outside the tree (no fd holds it; uflags USK_EXTERN): restore connects to its name. */
+function extEntry(id: number, ino: number, type: unknown, state: unknown, name: Buffer): any {
+  return {
+    id, ino, type, state, flags: '0x2', uflags: hex(USK_EXTERN), backlog: 0, peer: 0, fown: FOWN(),
+    opts: { so_sndbuf: 0, so_rcvbuf: 0, so_snd_tmo_sec: 0, so_snd_tmo_usec: 0, so_rcv_tmo_sec: 0, so_rcv_tmo_usec: 0 },
+    name: nameEntry(name),
+  };
+}
+
 export const unix: FdKind = {
   kind: 'unix socket',
   types: ['UNIXSK'],
@@ -198,21 +209,48 @@ export const unix: FdKind = {
       const msgs = d.rqlen > 0 || d.type !== 1 ? peekQueue(ctx, d) : [];
       for (const m of msgs) ctx.addEntry('SK_QUEUES', { id_for: id, length: m.length, extra: critB64(m) });
     }
+    // A stream/seqpacket socket connected to a listener that has not accepted it yet:
+    // its peer (the embryo) has no inode; the listener's name says where it goes.
+    let peerName: Buffer | undefined;
+    if (d.type !== 2 && d.state === 1 && !d.peer && (d.shutdown & 3) !== 3) {
+      const nb = Buffer.alloc(112);
+      const n = fds().sockname(ctx.localFd, 1, nb);
+      if (n > 0) peerName = Buffer.from(nb.subarray(0, n));
+    }
     const shared = dumpShared(ctx);
-    let dumped = shared.get('unix:dumped') as Map<number, { pid: number; fd: number; peer: number }> | undefined;
+    let dumped = shared.get('unix:dumped') as Map<number, Dumped> | undefined;
     if (!dumped) { dumped = new Map(); shared.set('unix:dumped', dumped); }
-    dumped.set(ino, { pid: ctx.pid, fd: ctx.fd, peer: d.peer });
+    dumped.set(ino, { pid: ctx.pid, fd: ctx.fd, peer: d.peer, peerName, usk, state: d.state, name: d.name });
     return { type: 'UNIXSK', id, usk };
   },
   finishDump(ctx: FinishDumpCtx) {
-    const dumped = ctx.shared.get('unix:dumped') as Map<number, { pid: number; fd: number; peer: number }> | undefined;
+    const dumped = ctx.shared.get('unix:dumped') as Map<number, Dumped> | undefined;
     if (!dumped) return;
     const table = (ctx.shared.get('unix:diag') as Map<number, UnixDiag> | undefined) ?? unixDiag();
+    const extOk = !!(ctx.opts['ext-unix-sk'] || ctx.opts['extUnixSk']);
+    for (const [ino, s] of dumped) {
+      if (!s.peerName) continue;
+      const listener = [...dumped.values()].find((o) => o.state === 10 && o.name.equals(s.peerName!));
+      if (listener) continue; // the listener was refused already (connections not yet accepted)
+      const shown = JSON.stringify(s.peerName.toString('latin1').replace(/\0/g, '@'));
+      if (!extOk) {
+        throw new TscrError('E_UNSUPPORTED', `unsupported: unix socket fd ${s.fd} of pid ${s.pid} (inode ${ino}) is connected to ${shown} outside the dumped processes (not accepted yet)`, {
+          pid: s.pid, fd: s.fd, kind: 'unix socket',
+          hint: 'dump the process at the other end too, or pass --ext-unix-sk to reconnect to it by name on restore. The process was left running as it was.',
+        });
+      }
+      const { id } = ctx.fileId(`unix:ext-name:${s.peerName.toString('latin1')}`);
+      const fake = 0xf0000000 + id; // the embryo has no inode: a stand-in, unique in this image
+      if (!dumped.has(fake)) {
+        ctx.addEntry('FILES', { type: 'UNIXSK', id, usk: extEntry(id, fake, s.usk.type, 'LISTEN', s.peerName) });
+      }
+      s.usk.peer = fake;
+    }
     for (const [ino, s] of dumped) {
       if (!s.peer || dumped.has(s.peer)) continue;
       const p = table.get(s.peer);
       if (!p) continue; // the peer is gone (closed): restored as a socket whose peer closed
-      if (!ctx.opts['ext-unix-sk'] && !ctx.opts['extUnixSk']) {
+      if (!extOk) {
         throw new TscrError('E_UNSUPPORTED', `unsupported: unix socket fd ${s.fd} of pid ${s.pid} (inode ${ino}) is connected to socket ${s.peer}${p.name.length ? ' ' + JSON.stringify(p.name.toString('latin1').replace(/\0/g, '@')) : ''} outside the dumped processes`, {
           pid: s.pid, fd: s.fd, kind: 'unix socket',
           hint: 'dump the process at the other end too, or pass --ext-unix-sk to reconnect to it by name on restore. The process was left running as it was.',
@@ -224,11 +262,7 @@ export const unix: FdKind = {
       const key = `unix:${p.ino}`;
       const { id, isNew } = ctx.fileId(key);
       if (isNew) {
-        ctx.addEntry('FILES', { type: 'UNIXSK', id, usk: {
-          id, ino: p.ino, type: TYPES[p.type] ?? p.type, state: STATES[p.state] ?? p.state, flags: '0x2', uflags: hex(USK_EXTERN),
-          backlog: 0, peer: 0, fown: FOWN(), opts: { so_sndbuf: 0, so_rcvbuf: 0, so_snd_tmo_sec: 0, so_snd_tmo_usec: 0, so_rcv_tmo_sec: 0, so_rcv_tmo_usec: 0 },
-          name: nameEntry(p.name),
-        } });
+        ctx.addEntry('FILES', { type: 'UNIXSK', id, usk: extEntry(id, p.ino, TYPES[p.type] ?? p.type, STATES[p.state] ?? p.state, p.name) });
       }
     }
   },

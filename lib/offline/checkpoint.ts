@@ -3,9 +3,7 @@
 // (val_frames), decodes entries into crit's JSON shape, and builds a per-process
 // model (tree, VMAs, pagemap with offsets into pages-N.img, fds). Never loads the
 // native shim: this runs on any OS.
-import { existsSync } from 'node:fs';
 import { openSource, type Source } from './source.ts';
-import { basename, dirname, join } from 'node:path';
 import { TscrError } from '../errors.ts';
 import { core, passBytes, release, takeBytes } from '../../core-as/host.ts';
 import { KINDS, IMG_COMMON_MAGIC, IMG_SERVICE_MAGIC, X_RAW, hex32, isRawFile } from './magic.ts';
@@ -122,6 +120,51 @@ export function vmaKind(status: string, flags: string, prot: string): string {
   if (status.includes('VMA_AREA_MEMFD') || status.includes('VMA_ANON_SHARED') || status.includes('VMA_FILE_SHARED')) return 'shared';
   if (status.includes('VMA_FILE_PRIVATE')) return prot.includes('PROT_EXEC') ? 'text' : 'file';
   return 'anon';
+}
+
+// crit's names for the numeric fields of vma_entry (pycriu pb2dict maps)
+const PROT_NAMES: [string, number][] = [['PROT_READ', 1], ['PROT_WRITE', 2], ['PROT_EXEC', 4]];
+const MAP_NAMES: [string, number][] = [['MAP_SHARED', 0x1], ['MAP_PRIVATE', 0x2], ['MAP_DROPPABLE', 0x8], ['MAP_ANON', 0x20], ['MAP_GROWSDOWN', 0x100]];
+const STATUS_NAMES: [string, number][] = [
+  ['VMA_AREA_REGULAR', 1 << 0], ['VMA_AREA_STACK', 1 << 1], ['VMA_AREA_VSYSCALL', 1 << 2], ['VMA_AREA_VDSO', 1 << 3],
+  ['VMA_AREA_HEAP', 1 << 5], ['VMA_FILE_PRIVATE', 1 << 6], ['VMA_FILE_SHARED', 1 << 7], ['VMA_ANON_SHARED', 1 << 8],
+  ['VMA_ANON_PRIVATE', 1 << 9], ['VMA_AREA_SYSVIPC', 1 << 10], ['VMA_AREA_SOCKET', 1 << 11], ['VMA_AREA_VVAR', 1 << 12],
+  ['VMA_AREA_AIORING', 1 << 13], ['VMA_AREA_MEMFD', 1 << 14], ['VMA_AREA_SHSTK', 1 << 15], ['VMA_AREA_UPROBES', 1 << 17],
+  ['VMA_UNSUPP', 1 << 31],
+];
+const NAME_CACHE = new Map<string, string>();
+function bitsName(v: number, names: [string, number][]): string {
+  const key = names[0][0] + v;
+  let s = NAME_CACHE.get(key);
+  if (s !== undefined) return s;
+  const parts: string[] = [];
+  let rest = v >>> 0;
+  for (const [n, b] of names) if ((rest & b) >>> 0 === b >>> 0) { parts.push(n); rest = (rest & ~b) >>> 0; }
+  if (rest) parts.push('0x' + rest.toString(16));
+  s = parts.join(' | ');
+  NAME_CACHE.set(key, s);
+  return s;
+}
+
+function vmaName(v: Vma, files: Map<number, any>): string {
+  const { status, kind } = v;
+  if (status.includes('VMA_FILE_PRIVATE') || status.includes('VMA_FILE_SHARED') || status.includes('VMA_AREA_MEMFD')) {
+    const f = files.get(v.shmid);
+    return f?.reg?.name ?? (f?.memfd ? `memfd:${f.memfd.name ?? ''}` : `file id ${v.shmid}`);
+  }
+  if (kind === 'heap' || kind === 'stack' || kind === 'vdso' || kind === 'vvar' || kind === 'vsyscall') return `[${kind}]`;
+  if (kind === 'shared') return `[shmem ${v.shmid}]`;
+  return '';
+}
+
+/** Index of the last VMA whose start is <= addr (0 when none); VMAs sorted by start. */
+export function lastStartAtOrBelow(vmas: { start: bigint }[], addr: bigint): number {
+  let lo = 0, hi = vmas.length - 1, r = 0;
+  while (lo <= hi) {
+    const m = (lo + hi) >>> 1;
+    if (vmas[m].start <= addr) { r = m; lo = m + 1; } else hi = m - 1;
+  }
+  return r;
 }
 
 export class Checkpoint {
@@ -255,23 +298,85 @@ export class Checkpoint {
 
   private filesCache: Map<number, any> | null = null;
 
-  private vmasOf(pid: number): Vma[] {
+  private fastCache = new Map<string, BigUint64Array | null>();
+
+  /**
+   * The numeric table of mm-PID.img or pagemap-PID.img read by the Wasm core
+   * (val_mm / val_pagemap), or null when that image is absent or anything in it
+   * is unexpected (then the codec path decodes it and reports precisely).
+   */
+  fast(name: string): BigUint64Array | null {
+    if (this.fastCache.has(name)) return this.fastCache.get(name)!;
+    let t: BigUint64Array | null = null;
+    if (this.has(name)) {
+      try {
+        const f = this.frames(name);
+        if (f.status === 0 && (f.kind === 'MM' || f.kind === 'PAGEMAP')) {
+          const ex = core();
+          const p = passBytes(this.read(name));
+          try {
+            const r = takeBytes(f.kind === 'MM' ? ex.val_mm(p) : ex.val_pagemap(p));
+            const w = new BigUint64Array(r.buffer, r.byteOffset, r.byteLength >> 3);
+            if (w[0] === 0n) t = w;
+          } finally { release(p); }
+        }
+      } catch { t = null; }
+    }
+    this.fastCache.set(name, t);
+    return t;
+  }
+
+  /** exe_file_id of a process's mm, or undefined. */
+  exeFileId(pid: number): number | undefined {
+    const t = this.fast(`mm-${pid}.img`);
+    if (t) return Number(t[1]);
     const mm = this.entries(`mm-${pid}.img`)[0];
+    return mm?.exe_file_id !== undefined ? num(mm.exe_file_id) : undefined;
+  }
+
+  private vmasOf(pid: number): Vma[] {
     const files = (this.filesCache ??= this.fileById());
+    const t = this.fast(`mm-${pid}.img`);
+    if (t) {
+      const n = Number(t[2]);
+      const out: Vma[] = new Array(n);
+      for (let i = 0; i < n; i++) {
+        const o = 3 + 8 * i;
+        const status = bitsName(Number(t[o + 6] & 0xffffffffn), STATUS_NAMES), flags = bitsName(Number(t[o + 5] & 0xffffffffn), MAP_NAMES), prot = bitsName(Number(t[o + 4] & 0xffffffffn), PROT_NAMES);
+        const shmid = Number(t[o + 3]);
+        out[i] = { index: i, start: t[o], end: t[o + 1], pgoff: t[o + 2], shmid, prot, flags, status, kind: vmaKind(status, flags, prot), name: '' };
+        out[i].name = vmaName(out[i], files);
+      }
+      return out;
+    }
+    const mm = this.entries(`mm-${pid}.img`)[0];
     return (mm?.vmas ?? []).map((v: any, i: number) => {
       const status = String(v.status ?? ''), flags = String(v.flags ?? ''), prot = String(v.prot ?? '');
-      const kind = vmaKind(status, flags, prot);
-      let name = '';
-      if (status.includes('VMA_FILE_PRIVATE') || status.includes('VMA_FILE_SHARED') || status.includes('VMA_AREA_MEMFD')) {
-        const f = files.get(num(v.shmid));
-        name = f?.reg?.name ?? (f?.memfd ? `memfd:${f.memfd.name ?? ''}` : `file id ${num(v.shmid)}`);
-      } else if (kind === 'heap' || kind === 'stack' || kind === 'vdso' || kind === 'vvar' || kind === 'vsyscall') name = `[${kind}]`;
-      else if (kind === 'shared') name = `[shmem ${num(v.shmid)}]`;
-      return { index: i, start: big(v.start), end: big(v.end), pgoff: big(v.pgoff), shmid: num(v.shmid), prot, flags, status, kind, name };
+      const vma: Vma = { index: i, start: big(v.start), end: big(v.end), pgoff: big(v.pgoff), shmid: num(v.shmid), prot, flags, status, kind: vmaKind(status, flags, prot), name: '' };
+      vma.name = vmaName(vma, files);
+      return vma;
     });
   }
 
   private pagemapOf(pid: number): { pm: PmEntry[]; pagesId: number | null } {
+    const t = this.fast(`pagemap-${pid}.img`);
+    if (t) {
+      const n = Number(t[2]);
+      const pm: PmEntry[] = new Array(n);
+      let off = 0;
+      for (let i = 0; i < n; i++) {
+        const o = 3 + 4 * i;
+        const absent = t[o + 2] === 0xffffffffffffffffn;
+        let flags = absent ? 0 : Number(t[o + 2] & 0xffffffffn);
+        if (t[o + 3]) flags |= PE_PARENT;
+        if (absent && !t[o + 3]) flags |= PE_PRESENT; // pre-flags images: all present
+        const nr = t[o + 1] > 0xfffffffffffffn ? Number.MAX_SAFE_INTEGER : Number(t[o + 1]);
+        const inFile = (flags & PE_PRESENT) && !(flags & PE_PARENT);
+        pm[i] = { index: i + 1, vaddr: t[o], nr, flags, fileOff: inFile ? off : -1 };
+        if (inFile) off += nr * PAGE;
+      }
+      return { pm, pagesId: Number(t[1]) };
+    }
     const pmImg = this.entries(`pagemap-${pid}.img`);
     const pm: PmEntry[] = new Array(Math.max(0, pmImg.length - 1));
     let off = 0;
@@ -288,8 +393,36 @@ export class Checkpoint {
     return { pm, pagesId: pmImg[0] ? num(pmImg[0].pages_id) : null };
   }
 
+  /** Bytes queued per file id: TCP in/out queues, unix socket queues, pipe buffers. */
+  queues(): Map<number, { in: number; out?: number }> {
+    const q = new Map<number, { in: number; out?: number }>();
+    const byIno = new Map<number, number>();
+    const byPipe = new Map<number, number[]>();
+    for (const e of this.entries('files.img')) {
+      if (e.isk) byIno.set(num(e.isk.ino), num(e.id));
+      if (e.pipe) { const k = num(e.pipe.pipe_id); if (!byPipe.has(k)) byPipe.set(k, []); byPipe.get(k)!.push(num(e.id)); }
+    }
+    for (const n of this.names) {
+      const m = /^tcp-stream-([0-9a-f]+)\.img$/.exec(n);
+      const id = m ? byIno.get(parseInt(m[1], 16)) : undefined;
+      if (id === undefined) continue;
+      const t = this.entries(n)[0];
+      if (t) q.set(id, { in: num(t.inq_len), out: num(t.outq_len) });
+    }
+    for (const e of this.entries('sk-queues.img')) {
+      const id = num(e.id_for);
+      const cur = q.get(id) ?? { in: 0 };
+      cur.in += num(e.length);
+      q.set(id, cur);
+    }
+    for (const e of this.entries('pipes-data.img')) {
+      for (const id of byPipe.get(num(e.pipe_id)) ?? []) q.set(id, { in: num(e.bytes) });
+    }
+    return q;
+  }
+
   proc(pid: number): Proc {
-    const p = this.procs().find((x) => x.pid === pid);
+    const p = this.procs().find((x) => x.pid === pid) ?? this.procs().find((x) => x.threads.includes(pid)); // a thread id names its process
     if (!p) throw new TscrError('E_NOT_FOUND', `pid ${pid} is not in this checkpoint`, { file: this.path('pstree.img'), pid, hint: `pids here: ${this.procs().map((x) => x.pid).join(', ') || 'none'}` });
     return p;
   }
@@ -325,4 +458,3 @@ export function openCheckpoint(path: string): Checkpoint {
   return new Checkpoint(path);
 }
 
-export { basename, dirname, existsSync };

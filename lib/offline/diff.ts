@@ -65,16 +65,19 @@ function pageTable(cp: Checkpoint, p: Proc, cache: Map<number, BigUint64Array>):
   if (p.pagesId === null || !cp.has(`pages-${p.pagesId}.img`)) return new BigUint64Array(0);
   let hashes = cache.get(p.pagesId);
   if (!hashes) { hashes = hashPagesFile(cp, `pages-${p.pagesId}.img`); cache.set(p.pagesId, hashes); }
+  // only pages that the pages file really holds (validate reports the rest)
+  const avail = hashes.length;
   let n = 0;
-  for (const e of p.pm) if (e.fileOff >= 0) n += e.nr;
+  for (const e of p.pm) if (e.fileOff >= 0) n += Math.max(0, Math.min(e.nr, avail - e.fileOff / PAGE));
   const t = new BigUint64Array(2 * n);
   let k = 0;
   for (const e of p.pm) {
     if (e.fileOff < 0) continue;
     const first = e.fileOff / PAGE;
-    for (let i = 0; i < e.nr; i++) {
+    const cnt = Math.max(0, Math.min(e.nr, avail - first));
+    for (let i = 0; i < cnt; i++) {
       t[2 * k] = BigInt.asUintN(64, e.vaddr + BigInt(i * PAGE));
-      t[2 * k + 1] = first + i < hashes.length ? hashes[first + i] : 0xffffffffffffffffn;
+      t[2 * k + 1] = hashes[first + i];
       k++;
     }
   }
@@ -111,7 +114,7 @@ function vmaAt(vmas: Vma[], addr: bigint): number {
     else if (vmas[m].start > addr) hi = m - 1;
     else return m;
   }
-  return vmas.findIndex((v) => v.start <= addr && addr < v.end);
+  return -1; // not inside a VMA (or the VMAs are unsorted, which validate reports)
 }
 
 export function diffCheckpoints(A: Checkpoint, B: Checkpoint): DiffResult {
@@ -183,7 +186,13 @@ export function diffCheckpoints(A: Checkpoint, B: Checkpoint): DiffResult {
   // sockets and connections (whole checkpoint)
   const sk = (cp: Checkpoint) => {
     const m = new Map<string, string>();
-    for (const f of cp.entries('files.img')) { const k = socketKey(f); if (k) m.set(k[0], k[1]); }
+    const q = cp.queues();
+    for (const f of cp.entries('files.img')) {
+      const k = socketKey(f);
+      if (!k) continue;
+      const qq = q.get(num(f.id));
+      m.set(k[0], k[1] + (qq ? `, ${qq.in} bytes queued in${qq.out !== undefined ? `, ${qq.out} out` : ''}` : ''));
+    }
     return m;
   };
   const sa = sk(A), sb = sk(B);

@@ -2,7 +2,7 @@
 // (literal and hex in the Wasm core, regex in JS), and hexdumps by address.
 import { core, allocBytes, release } from '../../core-as/host.ts';
 import { TscrError } from '../errors.ts';
-import { Checkpoint, PAGE, type Proc, type Vma } from './checkpoint.ts';
+import { lastStartAtOrBelow, Checkpoint, PAGE, type Proc, type Vma } from './checkpoint.ts';
 
 export interface MapRow {
   start: string; end: string; size: number; perms: string; kind: string; name: string;
@@ -21,12 +21,13 @@ export function presentPerVma(p: Proc): number[] {
   const vm = p.vmas;
   const counts = vm.map(() => 0);
   let v = 0;
+  let budget = 20_000_000; // bad input (huge overlapping entries) must not make this quadratic
   for (const e of p.pm) {
     if (e.fileOff < 0 || e.nr <= 0) continue;
     const end = e.vaddr + BigInt(e.nr * PAGE);
-    while (v > 0 && vm[v].start > e.vaddr) v--; // unsorted input: step back
+    if (v >= vm.length || vm[v].start > e.vaddr) v = lastStartAtOrBelow(vm, e.vaddr); // out of order: jump, never crawl
     while (v < vm.length && vm[v].end <= e.vaddr) v++;
-    for (let k = v; k < vm.length && vm[k].start < end; k++) {
+    for (let k = v; k < vm.length && vm[k].start < end && budget-- > 0; k++) {
       const a = e.vaddr > vm[k].start ? e.vaddr : vm[k].start;
       const b = end < vm[k].end ? end : vm[k].end;
       if (b > a) counts[k] += Number((b - a) / BigInt(PAGE));

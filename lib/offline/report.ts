@@ -2,7 +2,7 @@
 // assets, no scripts needed to read it): the process tree, each process's
 // memory map drawn to scale with VMA kinds coloured and dumped pages shaded,
 // fds and connections, and the validation findings.
-import { Checkpoint, PAGE, num, type Proc, type PmEntry } from './checkpoint.ts';
+import { lastStartAtOrBelow, Checkpoint, PAGE, num, type Proc, type PmEntry } from './checkpoint.ts';
 import { validateCheckpoint, type ValidateResult } from './validate.ts';
 import { hex, perms, presentPerVma } from './mem.ts';
 
@@ -27,12 +27,13 @@ function pmByVma(p: Proc): PmEntry[][] {
   const out: PmEntry[][] = p.vmas.map(() => []);
   const vm = p.vmas;
   let v = 0;
+  let budget = 20_000_000; // bad input (huge overlapping entries) must not make this quadratic
   for (const e of p.pm) {
     if (e.fileOff < 0) continue;
     const end = e.vaddr + BigInt(e.nr * PAGE);
-    while (v > 0 && vm[v].start > e.vaddr) v--; // unsorted input: step back
+    if (v >= vm.length || vm[v].start > e.vaddr) v = lastStartAtOrBelow(vm, e.vaddr); // out of order: jump, never crawl
     while (v < vm.length && vm[v].end <= e.vaddr) v++;
-    for (let k = v; k < vm.length && vm[k].start < end; k++) out[k].push(e);
+    for (let k = v; k < vm.length && vm[k].start < end && budget-- > 0; k++) out[k].push(e);
   }
   return out;
 }
@@ -63,20 +64,59 @@ function coverage(p: Proc, vi: number, width: number, ents: PmEntry[]): Float64A
   return cov;
 }
 
+/** Rows to draw: one per VMA, except that long runs of alike small VMAs fold into one row. */
+interface Row { first: number; last: number }
+function displayRows(p: Proc): Row[] {
+  const rows: Row[] = [];
+  const fold = p.vmas.length > 300;
+  for (let i = 0; i < p.vmas.length;) {
+    let j = i;
+    if (fold) {
+      const v = p.vmas[i];
+      const small = (x: typeof v) => x.end - x.start <= 1n << 20n;
+      while (j + 1 < p.vmas.length && small(p.vmas[j + 1]) && small(v) && p.vmas[j + 1].kind === v.kind && perms(p.vmas[j + 1]) === perms(v) && p.vmas[j + 1].name === v.name) j++;
+      if (j - i + 1 < 8) j = i;
+    }
+    rows.push({ first: i, last: j });
+    i = j + 1;
+  }
+  return rows;
+}
+
 function memMapSvg(p: Proc): string {
   const W = 560, LABEL = 320, ROW = 18;
   const present = presentPerVma(p);
   const sizes = p.vmas.map((v) => Number(v.end - v.start));
   const max = Math.max(PAGE, ...sizes);
-  const H = ROW * p.vmas.length + 24;
+  const rows = displayRows(p);
+  const H = ROW * rows.length + 24;
   const byVma = pmByVma(p);
   const parts: string[] = [];
   parts.push(`<svg class="memmap" data-pid="${p.pid}" xmlns="http://www.w3.org/2000/svg" width="${LABEL + W + 130}" height="${H}" role="img" aria-label="memory map of pid ${p.pid}">`);
   parts.push(`<text x="0" y="12" class="axis">VMA (address, perms, name)</text><text x="${LABEL}" y="12" class="axis">size to scale (largest = ${esc(human(max))}); dark = pages in the dump</text>`);
-  p.vmas.forEach((v, i) => {
-    const y = 20 + i * ROW;
-    const w = Math.max(2, Math.round((sizes[i] / max) * W));
+  rows.forEach((r, ri) => {
+    const y = 20 + ri * ROW;
+    const v = p.vmas[r.first];
     const col = COLORS[v.kind] ?? '#999';
+    if (r.last > r.first) {
+      // a folded run of alike small VMAs: drawn as their summed size, shaded by their dumped share
+      const n = r.last - r.first + 1;
+      let size = 0, pres = 0;
+      for (let k = r.first; k <= r.last; k++) { size += sizes[k]; pres += present[k]; }
+      const w = Math.max(2, Math.round((size / max) * W));
+      const share = size ? (pres * PAGE) / size : 0;
+      const end = p.vmas[r.last].end;
+      parts.push(`<g class="vma folded" data-kind="${v.kind}" data-start="${hex(v.start)}" data-count="${n}">`);
+      parts.push(`<title>${esc(`${n} VMAs ${perms(v)} ${v.kind} ${v.name} from ${hex(v.start)} to ${hex(end)}\n${human(size)} in total, ${pres} pages dumped`)}</title>`);
+      parts.push(`<text x="0" y="${y + 12}" class="lbl">${esc(hex(v.start))} ${perms(v)} ${n} × ${esc((v.name || v.kind).slice(-20))}</text>`);
+      parts.push(`<rect x="${LABEL}" y="${y}" width="${w}" height="${ROW - 4}" fill="${col}" fill-opacity="0.35" stroke="${col}" stroke-dasharray="3 2"/>`);
+      if (pres) parts.push(`<rect class="present" x="${LABEL}" y="${y}" width="${Math.max(1, Math.round(w * share))}" height="${ROW - 4}" fill="${col}" fill-opacity="0.85"/>`);
+      parts.push(`<text x="${LABEL + w + 4}" y="${y + 12}" class="sz">${esc(human(size))} in ${n} VMAs${pres ? `, ${pres} pg` : ''}</text>`);
+      parts.push('</g>');
+      return;
+    }
+    const i = r.first;
+    const w = Math.max(2, Math.round((sizes[i] / max) * W));
     parts.push(`<g class="vma" data-kind="${v.kind}" data-start="${hex(v.start)}">`);
     parts.push(`<title>${esc(`${hex(v.start)}-${hex(v.end)} ${perms(v)} ${v.kind} ${v.name}\n${human(sizes[i])}, ${present[i]} of ${sizes[i] / PAGE} pages dumped`)}</title>`);
     parts.push(`<text x="0" y="${y + 12}" class="lbl">${esc(hex(v.start))} ${perms(v)} ${esc((v.name || v.kind).slice(-28))}</text>`);
@@ -117,11 +157,12 @@ function treeHtml(procs: Proc[]): string {
 
 function fdTable(cp: Checkpoint, p: Proc, files: Map<number, any>): string {
   if (!p.fds.length) return '<p class="muted">no open files</p>';
+  const queued = cp.queues();
   const rows = p.fds.map((f) => {
     const e = files.get(f.id);
     let what = '';
     if (e?.reg) what = `${e.reg.name ?? ''}${e.reg.pos ? ` (offset ${num(e.reg.pos)})` : ''}`;
-    else if (e?.pipe) what = `pipe:[${num(e.pipe.pipe_id)}]`;
+    else if (e?.pipe) what = `pipe:[${num(e.pipe.pipe_id)}]${queued.get(f.id) ? `, ${queued.get(f.id)!.in} bytes buffered` : ''}`;
     else if (e?.usk) what = `unix ${e.usk.type ?? ''} ${e.usk.state ?? ''} ino ${num(e.usk.ino)} peer ${num(e.usk.peer)}`;
     else if (e?.isk) what = `${e.isk.proto} ${(e.isk.src_addr ?? []).join(',')}:${num(e.isk.src_port)} → ${(e.isk.dst_addr ?? []).join(',')}:${num(e.isk.dst_port)} ${e.isk.state}`;
     else if (e) { const k = Object.keys(e).find((x) => x !== 'type' && x !== 'id'); what = k && e[k]?.name ? e[k].name : ''; }
@@ -132,12 +173,14 @@ function fdTable(cp: Checkpoint, p: Proc, files: Map<number, any>): string {
 
 function connections(cp: Checkpoint): string {
   const rows: string[] = [];
+  const q = cp.queues();
+  const qd = (id: unknown) => { const x = q.get(num(id)); return x ? `${x.in} in${x.out !== undefined ? ` / ${x.out} out` : ''}` : ''; };
   for (const e of cp.entries('files.img')) {
-    if (e.isk) rows.push(`<tr><td>${esc(e.isk.family)} ${esc(e.isk.proto)}</td><td>${esc((e.isk.src_addr ?? []).join(','))}:${num(e.isk.src_port)}</td><td>${esc((e.isk.dst_addr ?? []).join(','))}:${num(e.isk.dst_port)}</td><td>${esc(e.isk.state)}</td><td>${num(e.isk.ino)}</td></tr>`);
-    else if (e.usk) rows.push(`<tr><td>UNIX ${esc(e.usk.type)}</td><td>${esc(e.usk.name ?? '')} ino ${num(e.usk.ino)}</td><td>peer ${num(e.usk.peer)}</td><td>${esc(e.usk.state)}</td><td>${num(e.usk.ino)}</td></tr>`);
+    if (e.isk) rows.push(`<tr><td>${esc(e.isk.family)} ${esc(e.isk.proto)}</td><td>${esc((e.isk.src_addr ?? []).join(','))}:${num(e.isk.src_port)}</td><td>${esc((e.isk.dst_addr ?? []).join(','))}:${num(e.isk.dst_port)}</td><td>${esc(e.isk.state)}</td><td>${esc(qd(e.id))}</td><td>${num(e.isk.ino)}</td></tr>`);
+    else if (e.usk) rows.push(`<tr><td>UNIX ${esc(e.usk.type)}</td><td>${esc(e.usk.name ?? '')} ino ${num(e.usk.ino)}</td><td>peer ${num(e.usk.peer)}</td><td>${esc(e.usk.state)}</td><td>${esc(qd(e.id))}</td><td>${num(e.usk.ino)}</td></tr>`);
   }
   if (!rows.length) return '<p class="muted">no sockets</p>';
-  return `<table class="conns"><tr><th>kind</th><th>local</th><th>remote</th><th>state</th><th>ino</th></tr>${rows.join('')}</table>`;
+  return `<table class="conns"><tr><th>kind</th><th>local</th><th>remote</th><th>state</th><th>queued bytes</th><th>ino</th></tr>${rows.join('')}</table>`;
 }
 
 function findingsHtml(v: ValidateResult): string {

@@ -32,13 +32,34 @@ export interface ValidateResult {
   clean: boolean;
 }
 
+const MAX_PER_KIND = 100;
+
 class Ctx {
   findings: Finding[] = [];
   digests: Record<string, string> = {};
+  pageData = true;
   onBytes?: (done: number, total: number) => void;
   constructor(readonly cp: Checkpoint) {}
+  private perKind = new Map<string, number>();
+  counts: Record<Severity, number> = { error: 0, warning: 0, info: 0 };
   add(severity: Severity, code: string, file: string, offset: number, message: string, pid?: number) {
+    // a damaged image can produce the same finding a million times: keep the
+    // first 100 of each kind per file, then say how many more there were
+    this.counts[severity]++;
+    const key = `${code}\0${file}`;
+    const n = (this.perKind.get(key) ?? 0) + 1;
+    this.perKind.set(key, n);
+    if (n > MAX_PER_KIND) return;
     this.findings.push({ severity, code, file, offset, message, ...(pid !== undefined ? { pid } : {}) });
+  }
+  summarizeCapped() {
+    for (const [key, n] of this.perKind) {
+      if (n <= MAX_PER_KIND) continue;
+      const [code, file] = key.split('\0');
+      const kept = this.findings.filter((f) => f.code === code && f.file === file);
+      const last = kept.reduce((a, f) => (f.offset >= a.offset ? f : a), kept[0]);
+      this.findings.push({ ...last, message: `... and ${n - MAX_PER_KIND} more findings like the ones above (${code}) in this file` });
+    }
   }
   at(file: string, i: number): number { return this.cp.entryOffset(file, i); }
 }
@@ -79,6 +100,8 @@ function checkFrames(v: Ctx) {
     }
     const expected = expectedKind(name);
     if (expected && expected !== f.kind) v.add('error', 'file.wrong-kind', name, 4, `file name says ${expected} but the image is ${f.kind}`);
+    // mm and pagemap images read by the core's fast path need no second, full decode
+    if ((f.kind === 'MM' || f.kind === 'PAGEMAP') && /^(mm|pagemap)-\d+\.img$/.test(name) && cp.fast(name)) continue;
     try { cp.image(name); } catch (e) {
       v.add('error', 'decode.failed', name, 0, `cannot decode: ${(e as Error).message}`);
     }
@@ -126,10 +149,15 @@ function checkTree(v: Ctx, procs: Proc[]) {
     const off = v.at('pstree.img', p.index);
     if (p.ppid === 0) roots++;
     else if (!pids.has(p.ppid)) v.add('error', 'pstree.orphan', 'pstree.img', off, `pid ${p.pid} names parent ${p.ppid}, which is not in the tree`, p.pid);
-    // ancestry cycle
-    let q: Proc | undefined = p; let steps = 0;
-    while (q && q.ppid !== 0 && steps <= procs.length) { q = pids.get(q.ppid); steps++; }
-    if (steps > procs.length) v.add('error', 'pstree.cycle', 'pstree.img', off, `pid ${p.pid} is its own ancestor`, p.pid);
+  }
+  // ancestry cycles, in linear time: walk up from each process, marking the path
+  const state = new Map<number, number>(); // 1 = on the current path, 2 = known to reach a root
+  for (const p of procs) {
+    const path: Proc[] = [];
+    let q: Proc | undefined = p;
+    while (q && !state.has(q.pid)) { state.set(q.pid, 1); path.push(q); q = q.ppid ? pids.get(q.ppid) : undefined; }
+    if (q && state.get(q.pid) === 1) v.add('error', 'pstree.cycle', 'pstree.img', v.at('pstree.img', q.index), `pid ${q.pid} is its own ancestor (a loop in the parent links)`, q.pid);
+    for (const x of path) state.set(x.pid, 2);
   }
   if (roots !== 1) v.add('error', 'pstree.roots', 'pstree.img', 0, `the tree has ${roots} roots (ppid 0); it must have exactly one`);
   // per-process images
@@ -145,7 +173,7 @@ function checkTree(v: Ctx, procs: Proc[]) {
       if (!coreE.tc) v.add('error', 'core.no-tc', `core-${p.pid}.img`, v.at(`core-${p.pid}.img`, 0), `the main thread's core has no task state (tc)`, p.pid);
     }
     if (zombie) continue;
-    for (const f of [`mm-${p.pid}.img`, `ids-${p.pid}.img`, `pagemap-${p.pid}.img`]) {
+    for (const f of [`mm-${p.pid}.img`, `ids-${p.pid}.img`, `pagemap-${p.pid}.img`, `fs-${p.pid}.img`]) {
       if (!cp.has(f)) v.add('error', 'missing.' + f.split('-')[0], 'pstree.img', off, `${f} is missing for pid ${p.pid}`, p.pid);
     }
   }
@@ -218,10 +246,10 @@ function checkFds(v: Ctx, procs: Proc[]) {
   }
   // memfd files name memfd inodes; epoll targets name fds of the same table
   const memfdInodes = new Set<number>(cp.entries('memfd.img').map((e: any) => num(e.inode_id)));
-  const fdsByFile = new Map<number, Set<number>>();
-  for (const p of procs) for (const fd of p.fds) {
-    if (!fdsByFile.has(fd.id)) fdsByFile.set(fd.id, new Set());
-    for (const f of p.fds) fdsByFile.get(fd.id)!.add(f.fd);
+  const fdsByFile = new Map<number, Set<number>>(); // file id -> the fd numbers of a table holding it
+  for (const p of procs) {
+    const table = new Set(p.fds.map((f) => f.fd));
+    for (const fd of p.fds) if (!fdsByFile.has(fd.id)) fdsByFile.set(fd.id, table);
   }
   cp.entries('files.img').forEach((e, i) => {
     const off = v.at('files.img', i);
@@ -269,9 +297,9 @@ function checkMemory(v: Ctx, procs: Proc[]): number {
     const mmf = `mm-${p.pid}.img`, pmf = `pagemap-${p.pid}.img`;
     if (!cp.has(mmf) || !cp.has(pmf)) continue;
     const mmOff = v.at(mmf, 0);
-    const mm = cp.entries(mmf)[0];
-    if (mm && files.size && mm.exe_file_id !== undefined && !files.has(num(mm.exe_file_id))) {
-      v.add('error', 'mm.dangling-exe', mmf, mmOff, `exe_file_id ${num(mm.exe_file_id)} is not defined in files.img`, p.pid);
+    const exe = cp.exeFileId(p.pid);
+    if (exe !== undefined && files.size && !files.has(exe)) {
+      v.add('error', 'mm.dangling-exe', mmf, mmOff, `exe_file_id ${exe} is not defined in files.img`, p.pid);
     }
     if (p.vmas.length > LIMITS.vmas) v.add('error', 'limit.vmas', mmf, mmOff, `${p.vmas.length} VMAs (limit ${LIMITS.vmas})`, p.pid);
     for (const vm of p.vmas) {
@@ -288,10 +316,15 @@ function checkMemory(v: Ctx, procs: Proc[]): number {
       }
     }
     // ranges in the Wasm core
-    const vb = Buffer.alloc(16 * p.vmas.length);
-    p.vmas.forEach((x, i) => { vb.writeBigUInt64LE(BigInt.asUintN(64, x.start), 16 * i); vb.writeBigUInt64LE(BigInt.asUintN(64, x.end), 16 * i + 8); });
-    const pb = Buffer.alloc(24 * p.pm.length);
-    p.pm.forEach((x, i) => { pb.writeBigUInt64LE(BigInt.asUintN(64, x.vaddr), 24 * i); pb.writeBigUInt64LE(BigInt(Math.max(0, Math.trunc(x.nr))), 24 * i + 8); pb.writeBigUInt64LE(BigInt(x.flags), 24 * i + 16); });
+    // typed arrays take BigInts directly (and wrap to u64), far cheaper than Buffer.writeBigUInt64LE
+    const vt = new BigUint64Array(2 * p.vmas.length);
+    for (let i = 0; i < p.vmas.length; i++) { vt[2 * i] = p.vmas[i].start; vt[2 * i + 1] = p.vmas[i].end; }
+    const pt = new BigUint64Array(3 * p.pm.length);
+    for (let i = 0; i < p.pm.length; i++) {
+      const x = p.pm[i];
+      pt[3 * i] = x.vaddr; pt[3 * i + 1] = BigInt(Math.max(0, Math.trunc(x.nr))); pt[3 * i + 2] = BigInt(x.flags >>> 0);
+    }
+    const vb = new Uint8Array(vt.buffer), pb = new Uint8Array(pt.buffer);
     const a = passBytes(vb), b = passBytes(pb);
     let words: BigUint64Array;
     try {
@@ -357,6 +390,7 @@ function checkPagesFile(v: Ctx, pmf: string, pagesId: number, present: number, p
   else if (size % PAGE) v.add('error', 'pages.unaligned', pf, size, `${pf} is not a whole number of pages`, pid);
   // read every page once through the core: proves the data is readable and
   // gives a digest to compare copies of the checkpoint by
+  if (!v.pageData) return size;
   try {
     v.digests[pf] = digestOf(hashPagesFile(cp, pf, v.onBytes));
   } catch (e) {
@@ -368,8 +402,14 @@ function checkPagesFile(v: Ctx, pmf: string, pagesId: number, present: number, p
 function hex(x: bigint): string { return '0x' + BigInt.asUintN(64, x).toString(16); }
 
 /** Run every check. Findings are sorted by file then offset, errors first within an offset. */
-export function validateCheckpoint(cp: Checkpoint, onBytes?: (done: number, total: number) => void, host?: HostDescription): ValidateResult {
+export interface ValidateOptions { onBytes?: (done: number, total: number) => void; host?: HostDescription; pageData?: boolean }
+
+export function validateCheckpoint(cp: Checkpoint, opts: ValidateOptions | ((done: number, total: number) => void) = {}, host?: HostDescription): ValidateResult {
+  const o: ValidateOptions = typeof opts === 'function' ? { onBytes: opts, host } : { host, ...opts };
+  const onBytes = o.onBytes;
+  host = o.host;
   const v = new Ctx(cp);
+  v.pageData = o.pageData !== false;
   v.onBytes = onBytes;
   if (cp.src.kind === 'archive') {
     // the archive's own integrity first: every block hash, the whole-file hash, parents
@@ -383,11 +423,12 @@ export function validateCheckpoint(cp: Checkpoint, onBytes?: (done: number, tota
   checkTree(v, procs);
   checkFds(v, procs);
   const pageBytes = checkMemory(v, procs);
-  if (host) v.findings.push(...checkPolicy(cp, host, (f, i) => v.at(f, i)));
+  if (host) for (const f of checkPolicy(cp, host, (file, i) => v.at(file, i))) v.add(f.severity, f.code, f.file, f.offset, f.message, f.pid);
+  v.summarizeCapped();
   const order: Record<Severity, number> = { error: 0, warning: 1, info: 2 };
   v.findings.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : a.offset - b.offset || order[a.severity] - order[b.severity]));
-  const errors = v.findings.filter((f) => f.severity === 'error').length;
-  const warnings = v.findings.filter((f) => f.severity === 'warning').length;
+  const errors = v.counts.error;
+  const warnings = v.counts.warning;
   return { dir: cp.dir, findings: v.findings, errors, warnings, pageBytes, pages: v.digests, clean: errors === 0 && warnings === 0 };
 }
 

@@ -18,6 +18,8 @@ import { Checkpoint, big, num, flagSet } from './checkpoint.ts';
 import { buildPlan, type PlanOp, type PlanProc } from './plan.ts';
 import { restoreNative, check, ptraceShimRaw, type RestoreShim } from '../../shim/native.ts';
 import { kindForType, kinds } from '../kinds/index.ts';
+import { shmemFdForVma } from '../kinds/shmem.ts';
+import { fillFromArchive } from '../archive-restore.ts';
 import { xsaveLayout } from '../dump/task.ts';
 
 // x86_64 syscall numbers
@@ -52,6 +54,8 @@ export interface RestoreOptions {
   progress?: (done: number, total: number) => void;
   /** Keep the tree stopped under ptrace at the end instead of starting it (tests). */
   stubPath?: string;
+  /** Pages from a tscr archive instead of pages-N.img files (lib/archive-restore.ts). */
+  pages?: import('../archive-restore.ts').PageSourceHook;
 }
 
 export interface RestoreResult {
@@ -473,7 +477,12 @@ class Engine {
       let flags = 0; for (const f of flagSet(v.flags)) flags |= MAP[f] ?? 0;
       flags |= MAP.MAP_FIXED;
       let fd = -1, pgoff = 0n, mapProt = prot | 2;
-      if (s.has('VMA_FILE_PRIVATE')) {
+      let closeAfter = false;
+      if (s.has('VMA_AREA_MEMFD') || s.has('VMA_ANON_SHARED')) {
+        fd = this.shmemFdIn(p, v, s.has('VMA_AREA_MEMFD')); closeAfter = true; pgoff = big(v.pgoff); flags &= ~MAP.MAP_ANON;
+        if (s.has('VMA_ANON_SHARED')) flags = (flags & ~MAP.MAP_PRIVATE) | MAP.MAP_SHARED;
+        if (flags & MAP.MAP_SHARED) mapProt = prot; // pages come with the memfd
+      } else if (s.has('VMA_FILE_PRIVATE')) {
         fd = fileFd(num(v.shmid), false); pgoff = big(v.pgoff); flags &= ~MAP.MAP_ANON;
       } else if (s.has('VMA_AREA_MEMFD') || (s.has('VMA_FILE_SHARED') && this.ck.file(num(v.shmid)).type === 'MEMFD')) {
         // memfd (and, from CRIU 4, shared anonymous memory): one object per inode, filled once, mapped by every holder
@@ -492,6 +501,7 @@ class Engine {
         flags |= MAP.MAP_ANON; flags &= ~MAP.MAP_SHARED; flags |= MAP.MAP_PRIVATE;
       }
       const r = this.sys(p, NR.mmap, [start, len, mapProt, flags, fd, pgoff], `mapping VMA 0x${start.toString(16)}-0x${big(v.end).toString(16)} in pid ${p.pid}`);
+      if (closeAfter) this.sys(p, NR.close, [fd], 'close');
       if (r !== start) throw new TscrError('E_RESTORE', `VMA 0x${start.toString(16)} landed at 0x${r.toString(16)}`, { pid: p.pid });
       finals.push({ start, len, prot, mapped: mapProt, madv: big(v.madv ?? 0) });
     }
@@ -551,6 +561,18 @@ class Engine {
       off += len;
     }
     if (!runs.length) return;
+    if (this.opts.pages) {
+      // tscr archive: decoded block by block and written with process_vm_writev (no pages-N.img)
+      this.bytes += fillFromArchive(this.opts.pages, `pages-${pagesId}.img`, runs, (va, bytes) => {
+        for (let done = 0; done < bytes.length;) {
+          const n = Number(this.sh.vmWrite(p.pid, va + BigInt(done), bytes.subarray(done), bytes.length - done));
+          check(n, `writing pages into pid ${p.pid} at 0x${(va + BigInt(done)).toString(16)}`, { pid: p.pid });
+          if (n === 0) throw new TscrError('E_RESTORE', `no progress writing pages into pid ${p.pid}`, { pid: p.pid });
+          done += n;
+        }
+      });
+      return;
+    }
     const path = this.ck.pagesPath(pagesId);
     if (!existsSync(path)) throw new TscrError('E_NOT_FOUND', `pages image ${basename(path)} is missing`, { file: path, pid: p.pid, hint: 'the checkpoint is incomplete; dump again' });
     const size = BigInt(statSync(path).size);
@@ -739,7 +761,6 @@ class Engine {
         { pid: p.pid, fd: num(info?.fd), kind: f.type, hint: 'this fd kind is not implemented yet' });
     }
     const local = await k.restore(this.kindCtx(p, num(info?.fd)), f, info);
-    this.kindsUsed = kinds;
     return this.takeLocal(p, local);
   }
 
@@ -752,18 +773,33 @@ class Engine {
     }
   }
 
+  kindsAll: any[] = [];
+  /** fd kinds' end of restore (issue 5: TCP repair off + network unlock, also on failures before any socket). Never throws. */
+  kindsDone(ok: boolean) {
+    const opts = { tcpEstablished: this.opts.tcpEstablished, rootPid: this.ck.tryImage('pstree')?.entries[0]?.pid };
+    for (const k of this.kindsAll) { try { k.restoreDone?.(this.kindShared, ok, (s: string) => this.log(3, s), opts); } catch (e) { this.log(1, `warning: ${(e as Error).message}`); } }
+    this.kindsAll = [];
+  }
+
   /** What an fd kind module gets to restore an object for fd `fd` of p. */
   kindCtx(p: Proc, fd: number): any {
     return {
       pid: p.pid, fd, image: (m: string) => this.ck.tryImage(m.toLowerCase().replace(/_/g, '-'))?.entries ?? [],
       shared: this.kindShared, opts: { tcpEstablished: this.opts.tcpEstablished, extUnixSk: this.opts.extUnixSk, rootPid: this.ck.tryImage('pstree')?.entries[0]?.pid }, log: (s: string) => this.log(3, s),
       imageFile: (file: string) => this.ck.tryImage(file.replace(/\.img$/, ''))?.entries ?? null,
-      // issue 4: epoll takes the watched files from the target (installed before it in plan order),
+      // issue 4: epoll takes the watched files from the target (installed before it: epoll fds come last),
       // memfd/shmem read their pages, cached objects are closed when the restore ends
       localFd: (n: number) => this.localCopyOf(p.pid, n),
       shmem: (shmid: number) => this.shmemRuns(shmid),
+      shmemSource: (shmid: number) => this.shmemSource(shmid),
       defer: (fn: () => void) => { this.kindDefer.push(fn); },
     };
+  }
+
+  /** issue 4: fd in p of the memfd behind a shared VMA (MAP_SHARED anonymous or memfd mapping); one memfd per object for all processes. */
+  shmemFdIn(p: Proc, v: any, memfdFile: boolean): number {
+    const local = shmemFdForVma(this.kindCtx(p, -1), v, memfdFile ? this.ck.file(num(v.shmid)) : null);
+    try { return this.takeFd(p, process.pid, local); } finally { ptraceShimRaw().close(local); }
   }
 
   /** A fd in p for a memfd-backed mapping (CRIU 4 records MAP_SHARED|MAP_ANONYMOUS memory this way too). */
@@ -771,17 +807,10 @@ class Engine {
     const k = kindForType('MEMFD');
     if (!k) throw new TscrError('E_UNSUPPORTED', `unsupported: memfd mapping (file ${num(f.id)}) of pid ${p.pid}`, { pid: p.pid, kind: 'MEMFD' });
     const local = await k.restore(this.kindCtx(p, -1), { ...f, memfd: { ...f.memfd, flags: write ? 'O_RDWR' : f.memfd?.flags } }, null);
-    this.kindsUsed = kinds;
     return this.takeLocal(p, local);
   }
   kindShared = new Map<string, unknown>();
   kindDefer: (() => void)[] = [];
-  kindsUsed: any[] = [];
-  /** fd kinds' end of restore (issue 5: TCP repair off + network unlock). Never throws. */
-  kindsDone(ok: boolean) {
-    for (const k of this.kindsUsed) { try { k.restoreDone?.(this.kindShared, ok, (s: string) => this.log(3, s)); } catch (e) { this.log(1, `warning: ${(e as Error).message}`); } }
-    this.kindsUsed = [];
-  }
 
   /** tscr's own copy of fd n of restored process pid (pidfd_getfd from tscr). */
   localCopyOf(pid: number, n: number): number {
@@ -790,6 +819,21 @@ class Engine {
     try {
       return check(s.pidfd_getfd(pfd, n), `taking fd ${n} of pid ${pid} (an epoll watches it; it must be restored first)`, { pid, fd: n });
     } finally { s.close(pfd); }
+  }
+
+  /** Where the pages of shmem `shmid` are: its pages file and the runs in it (pagemap-shmem-<shmid>.img). */
+  shmemSource(shmid: number): { file: string; runs: { off: number; fileOff: number; len: number }[] } | null {
+    const pm = this.ck.tryImage(`pagemap-shmem-${shmid}`)?.entries ?? [];
+    if (!pm.length) return null;
+    const file = this.ck.pagesPath(num(pm[0].pages_id));
+    const runs: { off: number; fileOff: number; len: number }[] = [];
+    let at = 0;
+    for (const e of pm.slice(1)) {
+      const len = num(e.nr_pages) * 4096;
+      runs.push({ off: num(e.vaddr), fileOff: at, len });
+      at += len;
+    }
+    return { file, runs };
   }
 
   /** Pages of shmem `shmid`: pagemap-shmem-<shmid>.img and its pages file. */
@@ -1126,11 +1170,18 @@ class Engine {
 
   async run(): Promise<RestoreResult> {
     const t0 = performance.now();
-    const plan = this.load();
-    const tLoad = performance.now();
-    this.log(2, `read the checkpoint and planned ${plan.length} operations in ${(tLoad - t0).toFixed(1)} ms`);
-    this.preflight();
-    this.log(2, `checks (pids free, files present) in ${(performance.now() - tLoad).toFixed(1)} ms`);
+    try { this.kindsAll = (await import('../kinds/index.ts')).kinds; } catch { /* no registry */ }
+    let plan: PlanOp[];
+    try {
+      plan = this.load();
+      const tLoad = performance.now();
+      this.log(2, `read the checkpoint and planned ${plan.length} operations in ${(tLoad - t0).toFixed(1)} ms`);
+      this.preflight();
+      this.log(2, `checks (pids free, files present) in ${(performance.now() - tLoad).toFixed(1)} ms`);
+    } catch (e) {
+      this.kindsDone(false);   // issue 5: a refused restore unlocks the network too
+      throw e;
+    }
     const seen = new Set<number>();
     for (const op of plan) if (op.op === 'fork' && !seen.has(op.pid)) { seen.add(op.pid); this.order.push(this.procs.get(op.pid)!); }
     let tTree = 0, tMem = 0;

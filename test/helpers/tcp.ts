@@ -102,3 +102,9 @@ export async function startServer(args: string[], connect: (port: number) => num
     return { pid, out, dir, sent, client, kill };
   } catch (e) { kill(); throw e; }
 }
+
+/** Close a socket without a FIN (repair mode first): no TIME_WAIT left on fixed ports. */
+export function closeSilently(fd: number): void {
+  try { tcpShimRaw().tcp_repair(fd, 1); } catch { /* not TCP */ }
+  tcpShimRaw().fd_close(fd);
+}
