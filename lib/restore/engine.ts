@@ -798,7 +798,12 @@ class Engine {
 
   /** issue 4: fd in p of the memfd behind a shared VMA (MAP_SHARED anonymous or memfd mapping); one memfd per object for all processes. */
   shmemFdIn(p: Proc, v: any, memfdFile: boolean): number {
-    const local = shmemFdForVma(this.kindCtx(p, -1), v, memfdFile ? this.ck.file(num(v.shmid)) : null);
+    let file = memfdFile ? this.ck.file(num(v.shmid)) : null;
+    // A shared writable mapping needs a read-write fd, whatever flags the file entry has
+    // (CRIU records shared anonymous memory as a memfd file used only by VMAs): its own
+    // open file description (a distinct cache id), so fds of the same file keep theirs.
+    if (file?.memfd && flagSet(v.flags).has('MAP_SHARED')) file = { ...file, id: -1 - num(file.id), memfd: { ...file.memfd, flags: 'O_RDWR' } };
+    const local = shmemFdForVma(this.kindCtx(p, -1), v, file);
     try { return this.takeFd(p, process.pid, local); } finally { ptraceShimRaw().close(local); }
   }
 
