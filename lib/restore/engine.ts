@@ -352,7 +352,7 @@ class Engine {
   /** Session helpers: stand-ins for session leaders that are gone (see core-as/assembly/plan.ts). */
   readonly helpers = new Map<number, Proc>();
 
-  helper(op: PlanOp) {
+  helper(op: PlanOp, session = true) {
     const parent = this.procs.get(op.a) ?? this.helpers.get(op.a);
     if (!parent) throw new TscrError('E_INTERNAL', `helper ${op.pid}: no parent ${op.a}`);
     const h: Proc = {
@@ -361,19 +361,29 @@ class Engine {
     };
     this.helpers.set(op.pid, h);
     if (!this.sh.pidFree(op.pid)) {
-      throw new TscrError('E_RESTORE', `pid ${op.pid} is taken; the checkpoint needs it for a session helper (its session leader ${op.pid} had exited)`, { pid: op.pid, hint: 'stop the process that has it and restore again' });
+      throw new TscrError('E_RESTORE', `pid ${op.pid} is taken; the checkpoint needs it for a helper (process ${op.pid} led a session or group and had exited)`, { pid: op.pid, hint: 'stop the process that has it and restore again' });
     }
     this.procs.set(op.pid, h); // fork() looks the child up here
     try { this.fork({ ...op, op: 'fork', a: op.a }); } finally { this.procs.delete(op.pid); }
-    this.sys(h, NR.setsid, [], `setsid in session helper ${op.pid}`);
+    if (session) {
+      this.sys(h, NR.setsid, [], `setsid in session helper ${op.pid}`);
+      (h as any).sessionHelper = true;
+    }
+  }
+
+  groupHelper(op: PlanOp) {
+    this.helper({ ...op, op: 'helper' }, false);
+    this.sys(this.helpers.get(op.pid)!, NR.setpgid, [0, 0], `setpgid in group helper ${op.pid}`);
   }
 
   helperExit(op: PlanOp) {
     const h = this.helpers.get(op.pid)!;
     const q = this.procs.get(op.a) ?? this.helpers.get(op.a)!;
-    // the helper's children go to q, which must reap the helper
-    this.sys(q, NR.prctl, [36 /* PR_SET_CHILD_SUBREAPER */, 1, 0, 0, 0], `making pid ${q.pid} a subreaper`);
-    (q as any).madeSubreaper = true;
+    // the helper's children (a session helper has some) go to q, which must reap the helper
+    if ((h as any).sessionHelper) {
+      this.sys(q, NR.prctl, [36 /* PR_SET_CHILD_SUBREAPER */, 1, 0, 0, 0], `making pid ${q.pid} a subreaper`);
+      (q as any).madeSubreaper = true;
+    }
     this.argb.fill(0);
     const rc = this.sh.syscall(h.pid, h.gadget, 231 /* exit_group */, this.argb, this.out);
     if (rc !== -3 && rc < 0) check(rc, `ending session helper ${h.pid}`, { pid: h.pid }, 'E_PTRACE');
@@ -1221,6 +1231,7 @@ class Engine {
           case 'zombie': this.zombie(op); break;
           case 'helper': this.helper(op); break;
           case 'helper-exit': this.helperExit(op); break;
+          case 'group-helper': this.groupHelper(op); break;
           case 'start': this.start(); break;
           default: throw new TscrError('E_INTERNAL', `unknown plan op ${(op as any).op}`);
         }
