@@ -28,7 +28,7 @@ const NR = {
   madvise: 28, setitimer: 38, wait4: 61, fcntl: 72, chdir: 80, umask: 95, setpgid: 109, setsid: 112, setgroups: 116,
   setresuid: 117, setresgid: 119, setfsuid: 122, setfsgid: 123, capset: 126, rt_sigqueueinfo: 129, sigaltstack: 131, personality: 135, prctl: 157,
   chroot: 161, set_tid_address: 218, timer_create: 222, timer_settime: 223, openat: 257, set_robust_list: 273, rt_tgsigqueueinfo: 297, dup3: 292,
-  pipe2: 293, rseq: 334, pidfd_open: 434, clone3: 435, close_range: 436, pidfd_getfd: 438,
+  pipe2: 293, seccomp: 317, rseq: 334, pidfd_open: 434, clone3: 435, close_range: 436, pidfd_getfd: 438,
 } as const;
 
 const PAGE = 4096;
@@ -1042,6 +1042,7 @@ class Engine {
       if (rs && big(rs.rseq_abi_pointer)) {
         this.sys(p, NR.rseq, [big(rs.rseq_abi_pointer), num(rs.rseq_abi_size), 0, num(rs.signature)], `registering rseq of tid ${t.tid}`, t.tid);
       }
+      this.seccompOf(p, t);
     }
     // pending signals: shared then per thread (blocked ones stay pending; others are delivered at start)
     const queue = (tid: number, list: any[] | undefined, shared: boolean) => {
@@ -1058,6 +1059,46 @@ class Engine {
     for (const t of p.threads) check(this.sh.setsigmask(t.tid, this.sigmaskOf(p, t)), `setting the signal mask of ${t.tid}`, { pid: t.tid }, 'E_PTRACE');
     queue(p.pid, p.core.tc?.signals_s?.signals, true);
     for (const t of p.threads) queue(t.tid, t.core.thread_core?.signals_p?.signals, false);
+  }
+
+  /**
+   * no_new_privs and seccomp of one thread. The tracees run with
+   * PTRACE_O_SUSPEND_SECCOMP, so the filters do not touch the syscalls the
+   * restore still injects; they act from the moment the thread is let go.
+   * A thread's filters form a chain (prev links in seccomp.img) ending at its
+   * seccomp_filter index; they are installed from the first to the last.
+   */
+  seccompOf(p: Proc, t: Thread) {
+    const tc = t.core.thread_core ?? {};
+    const nnp = num(tc.creds?.no_new_privs ?? tc.no_new_privs ?? 0);
+    if (nnp) this.sys(p, NR.prctl, [38 /* PR_SET_NO_NEW_PRIVS */, 1, 0, 0, 0], `no_new_privs of tid ${t.tid}`, t.tid);
+    const mode = tc.seccomp_mode;
+    if (mode === undefined || mode === 0 || mode === 'disabled') return;
+    if (mode === 1 || mode === 'strict') {
+      this.sys(p, NR.prctl, [22 /* PR_SET_SECCOMP */, 1, 0, 0, 0], `strict seccomp of tid ${t.tid}`, t.tid);
+      return;
+    }
+    const all: any[] = this.ck.tryImage('seccomp')?.entries[0]?.seccomp_filters ?? [];
+    const chain: any[] = [];
+    const seen = new Set<number>();
+    for (let i: number | undefined = num(tc.seccomp_filter ?? 0); i !== undefined; ) {
+      const f = all[i];
+      if (!f || seen.has(i)) throw new TscrError('E_CORRUPT', `seccomp filter ${i} of tid ${t.tid} is missing or loops`, { pid: t.tid, kind: 'SECCOMP', file: join(this.ck.dir, 'seccomp.img') });
+      seen.add(i);
+      chain.unshift(f);
+      i = f.prev === undefined ? undefined : num(f.prev);
+    }
+    for (const f of chain) {
+      const code = Buffer.from(String(f.filter ?? ''), 'base64');
+      if (!code.length || code.length % 8) throw new TscrError('E_CORRUPT', `seccomp filter of tid ${t.tid} is not a BPF program (${code.length} bytes)`, { pid: t.tid, kind: 'SECCOMP' });
+      const codeA = this.scratchPut(p, code, 4096);
+      const prog = Buffer.alloc(16);
+      prog.writeUInt16LE(code.length / 8, 0);
+      u64le(prog, 8, codeA);
+      const progA = this.scratchPut(p, prog, 0);
+      // each thread gets its own chain: no TSYNC
+      this.sys(p, NR.seccomp, [1 /* SECCOMP_SET_MODE_FILTER */, num(f.flags ?? 0) & ~1, progA], `installing a seccomp filter in tid ${t.tid}`, t.tid);
+    }
   }
 
   sigmaskOf(p: Proc, t: Thread): bigint {
