@@ -525,12 +525,13 @@ class Engine {
       }
     }
     // 6. mm fields, auxv, exe file
+    // the exe first: its path goes through the scratch area too
+    let exeFd = -1;
+    if (mm.exe_file_id !== undefined) exeFd = fileFd(num(mm.exe_file_id), false);
     const auxv: any[] = mm.mm_saved_auxv ?? [];
     const ab = Buffer.alloc(auxv.length * 8);
     auxv.forEach((x, i) => u64le(ab, i * 8, big(x)));
     const auxAddr = this.scratchPut(p, ab, 2048);
-    let exeFd = -1;
-    if (mm.exe_file_id !== undefined) exeFd = fileFd(num(mm.exe_file_id), false);
     const m = Buffer.alloc(104);
     const fields = ['mm_start_code', 'mm_end_code', 'mm_start_data', 'mm_end_data', 'mm_start_brk', 'mm_brk', 'mm_start_stack', 'mm_arg_start', 'mm_arg_end', 'mm_env_start', 'mm_env_end'];
     fields.forEach((k, i) => u64le(m, i * 8, big(mm[k])));
