@@ -13,20 +13,40 @@ const tmp = mkdtempSync(join(tmpdir(), 'tscr-bench-'));
 const TSCR = [process.execPath, join(ROOT, 'bin', 'tscr.js')];
 const hasCrit = spawnSync('crit', ['--help'], { stdio: 'ignore' }).status === 0;
 
-function wall(cmd: string[], runs: number): number {
-  let best = Infinity;
+const TIME = ['/usr/bin/time', '-f', '@@cpu %U %S'];
+const hasTime = spawnSync(TIME[0], [...TIME.slice(1), 'true'], { stdio: 'ignore' }).status === 0;
+
+interface M { wall: number; cpu: number }
+/** One run: wall ms, and CPU ms (user+sys of the child, via /usr/bin/time when present). */
+function once(cmd: string[]): M {
+  const argv = hasTime ? [...TIME, ...cmd] : cmd;
+  const t = performance.now();
+  const r = spawnSync(argv[0], argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
+  const wall = performance.now() - t;
+  const err = r.stderr.toString();
+  if (r.status !== 0) throw new Error(`${cmd.join(' ')} failed: ${err}`);
+  const m = /@@cpu ([\d.]+) ([\d.]+)/.exec(err);
+  return { wall, cpu: m ? (Number(m[1]) + Number(m[2])) * 1000 : NaN };
+}
+/** Interleaved runs of several commands (fair on a shared, noisy machine); best of each. */
+function race(cmds: (string[] | null)[], runs: number): (M | null)[] {
+  const best: (M | null)[] = cmds.map((c) => (c ? { wall: Infinity, cpu: Infinity } : null));
   for (let i = 0; i < runs; i++) {
-    const t = performance.now();
-    const r = spawnSync(cmd[0], cmd.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
-    const ms = performance.now() - t;
-    if (r.status !== 0) throw new Error(`${cmd.join(' ')} failed: ${r.stderr}`);
-    best = Math.min(best, ms);
+    cmds.forEach((c, k) => {
+      if (!c) return;
+      const m = once(c);
+      best[k]!.wall = Math.min(best[k]!.wall, m.wall);
+      best[k]!.cpu = Math.min(best[k]!.cpu, m.cpu);
+    });
   }
   return best;
 }
-const fmt = (ms: number) => `${ms.toFixed(1).padStart(8)} ms`;
-const row = (what: string, tscr: number, crit: number | null) =>
-  console.log(`${what.padEnd(44)} tscr ${fmt(tscr)}   crit ${crit === null ? '    n/a    ' : fmt(crit)}   ${crit === null ? '' : `crit/tscr = ${(crit / tscr).toFixed(1)}x`}`);
+const fmt = (ms: number) => (Number.isFinite(ms) ? `${ms.toFixed(0).padStart(6)} ms` : '    n/a  ');
+function row(what: string, t: M, c: M | null) {
+  const ratio = (a: number, b: number) => (Number.isFinite(a) && Number.isFinite(b) ? `${(a / b).toFixed(1)}x` : 'n/a');
+  console.log(`${what.padEnd(40)} tscr ${fmt(t.wall)} (cpu ${fmt(t.cpu)})   crit ${c ? `${fmt(c.wall)} (cpu ${fmt(c.cpu)})` : '   n/a'}` +
+    (c ? `   crit/tscr: wall ${ratio(c.wall, t.wall)}, cpu ${ratio(c.cpu, t.cpu)}` : ''));
+}
 
 try {
   // the synthetic pagemap: 16-byte entries like a real dump's
@@ -44,25 +64,22 @@ try {
   if (hasCrit) console.log('note: Debian crit 3.17 mis-decodes 4.2 pagemaps (nr_pages), but does the same amount of work');
 
   const out = join(tmp, 'out.json');
-  const big = (pretty: boolean) => [
-    wall([...TSCR, 'decode', '-i', pm, '-o', out, ...(pretty ? ['--pretty'] : [])], 5),
-    hasCrit ? wall(['crit', 'decode', '-i', pm, '-o', out, ...(pretty ? ['--pretty'] : [])], 2) : null,
-  ] as const;
-  const [t1, c1] = big(false); row('decode 300k pagemap -> JSON (compact)', t1, c1);
-  const [t2, c2] = big(true); row('decode 300k pagemap -> JSON (--pretty)', t2, c2);
+  const outc = join(tmp, 'outc.json');
+  const crit = (args: string[]) => (hasCrit ? ['crit', ...args] : null);
+  let [t, c] = race([[...TSCR, 'decode', '-i', pm, '-o', out], crit(['decode', '-i', pm, '-o', outc])], 3);
+  row('decode 300k pagemap -> JSON (compact)', t!, c);
+  [t, c] = race([[...TSCR, 'decode', '-i', pm, '-o', out, '--pretty'], crit(['decode', '-i', pm, '-o', outc, '--pretty'])], 2);
+  row('decode 300k pagemap -> JSON (--pretty)', t!, c);
   const json = join(tmp, 'pm.json');
   spawnSync(TSCR[0], [TSCR[1], 'decode', '-i', pm, '-o', json]);
   const enc = join(tmp, 'pm.img');
-  const t3 = wall([...TSCR, 'encode', '-i', json, '-o', enc], 5);
+  [t, c] = race([[...TSCR, 'encode', '-i', json, '-o', enc], crit(['encode', '-i', json, '-o', join(tmp, 'pmc.img')])], 2);
   if (!readFileSync(enc).equals(readFileSync(pm))) throw new Error('encode is not byte-identical');
-  const c3 = hasCrit ? wall(['crit', 'encode', '-i', json, '-o', join(tmp, 'pmc.img')], 1) : null;
-  row('encode 300k pagemap JSON -> image', t3, c3);
-
-  const t4 = wall([...TSCR, 'decode', '-i', small], 15);
-  const c4 = hasCrit ? wall(['crit', 'decode', '-i', small], 5) : null;
-  row('start-up: decode one small image', t4, c4);
-  const n = wall([process.execPath, '-e', '0'], 15);
-  console.log(`${'  (bare `node -e 0` on this machine)'.padEnd(44)}      ${fmt(n)}`);
+  row('encode 300k pagemap JSON -> image', t!, c);
+  const [ts, cs, n] = race([[...TSCR, 'decode', '-i', small], crit(['decode', '-i', small]), [process.execPath, '-e', '0']], 15);
+  row('start-up: decode one small image', ts!, cs);
+  console.log(`${'  bare `node -e 0`, same runs'.padEnd(40)}      ${fmt(n!.wall)} (cpu ${fmt(n!.cpu)})`);
+  if (!hasTime) console.log('(no /usr/bin/time: CPU columns are n/a)');
 
   // in-process library speed (no process start-up), warm
   let bytes = 0;

@@ -1,6 +1,6 @@
 // Input/output helpers for the crit-compatible commands: `-` (or no option) means
 // stdin/stdout; files are read and written synchronously.
-import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync, unlinkSync, writeSync } from 'node:fs';
 import { TscrError } from '../lib/errors.ts';
 
 export function isStd(p: unknown): boolean {
@@ -12,12 +12,30 @@ export function readInput(p: string | undefined, what: string): Uint8Array {
     throw new TscrError('E_USAGE', `no ${what} given: stdin is a terminal`, { hint: `name the ${what} with -i FILE, or pipe it in` });
   }
   try {
-    return readFileSync(isStd(p) ? 0 : p!);
+    return isStd(p) ? readStdin() : readFileSync(p!);
   } catch (e: any) {
     const name = isStd(p) ? 'stdin' : p!;
     throw new TscrError(e?.code === 'ENOENT' ? 'E_NOT_FOUND' : 'E_IO', `cannot read ${what} ${name}: ${e?.code ?? e?.message ?? e}`,
       { file: name, hint: e?.code === 'ENOENT' ? 'check the path' : undefined });
   }
+}
+
+/** All of stdin, also when it is a non-blocking pipe (readFileSync(0) then fails with EAGAIN). */
+function readStdin(): Uint8Array {
+  const parts: Buffer[] = [];
+  let buf = Buffer.allocUnsafe(1 << 16);
+  for (;;) {
+    let n: number;
+    try { n = readSync(0, buf, 0, buf.length, null); } catch (e: any) {
+      if (e?.code === 'EAGAIN') { Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2); continue; }
+      if (e?.code === 'EOF') break;
+      throw e;
+    }
+    if (n === 0) break;
+    parts.push(buf.subarray(0, n));
+    if (n === buf.length) buf = Buffer.allocUnsafe(Math.min(buf.length * 2, 1 << 24)); else buf = buf.subarray(n);
+  }
+  return Buffer.concat(parts);
 }
 
 /** A sink writing to a file (created/truncated) or to the context's stdout. */

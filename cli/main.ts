@@ -64,6 +64,8 @@ function fastParse(argv: string[]): Record<string, any> | null {
 function reporter(io: Io) {
   const stderr = io.stderr ?? ((s: string) => { process.stderr.write(s); });
   return (e: unknown, json: boolean) => {
+    // The reader of our output went away (`tscr decode ... | head`): not an error.
+    if ((e as NodeJS.ErrnoException)?.code === 'EPIPE') return 0;
     if (e instanceof TscrError) {
       if (json) (io.stdout ?? ((s: string) => process.stdout.write(s)))(JSON.stringify(e.toJSON()) + '\n');
       stderr(`tscr: ${e.describe()}\n`);
@@ -127,5 +129,10 @@ const isMain = (() => {
   return /(?:^|[\\/])(tscr(\.js)?|main\.ts)$/.test(entry) || entry.endsWith('/bin/tscr.js');
 })();
 if (isMain) {
+  // A reader that goes away (`tscr mem ... | head`) is not an error: stop quietly,
+  // as other Unix tools do, instead of printing an EPIPE stack.
+  for (const s of [process.stdout, process.stderr]) {
+    s.on('error', (e: NodeJS.ErrnoException) => { if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0); else throw e; });
+  }
   main(process.argv.slice(2)).then((rc) => { process.exitCode = rc; });
 }

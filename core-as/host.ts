@@ -35,6 +35,8 @@ export interface CoreExports extends RuntimeExports {
   codec_decode(kind: number, buf: number, len: number, index: number, flags: number): number;
   codec_encode(kind: number, text: number, len: number, base: number, seq: number): number;
   codec_split(text: number, len: number): number;
+  codec_pagemap(buf: number, len: number, flags: number): number;
+  codec_pagemap_encode(src: number, n: number): number;
   codec_split_ended(): number;
   codec_locate(text: number, len: number): number;
   codec_loc(i: number): number;

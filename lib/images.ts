@@ -34,6 +34,9 @@
 //                                                  Uint8Array views valid only during the call)
 //   forEachEntry(path, fn, {batch?})               streams decoded entries in batches (e.g.
 //                                                  a huge pagemap) without holding the file
+//   readPagemap(path|bytes): Pagemap               a pagemap as typed-array columns (vaddr,
+//                                                  nrPages, flags), streamed, no objects
+//   encodePagemap({pagesId, vaddr, nrPages, flags}) the inverse, CRIU 4.2's exact bytes
 // Errors are TscrError (E_TRUNCATED, E_BAD_MAGIC, E_BAD_VARINT, E_BAD_LENGTH, E_BAD_WIRE,
 // E_TOO_LARGE, E_BAD_JSON, E_CORRUPT) naming the file, the image kind and the byte offset.
 
@@ -111,7 +114,7 @@ const HINTS: Partial<Record<ErrorCode, string>> = {
   E_CORRUPT: 'the image is corrupt at this offset',
 };
 
-function coreError(kind: string, file: string | undefined, base: number, what: string): TscrError {
+function coreError(kind: string | undefined, file: string | undefined, base: number, what: string): TscrError {
   const ex = core();
   const code = ERR_CODES[ex.codec_err_code()] ?? 'E_CORRUPT';
   const off = base + (ex.codec_err_offset() >>> 0);
@@ -235,9 +238,8 @@ function decodeEntries(src: Source, file: string | undefined, flags: number,
       if (rc < 0) throw coreError(h.kind!.name, file, pos, `cannot decode entry #${index + ex.codec_count()}`);
       const n = ex.codec_count();
       if (n > 0) sink(outView(), index, n);
-      ex.codec_out_reset();
       index += n;
-    } finally { release(p); }
+    } finally { ex.codec_out_reset(); release(p); }
     if (rc === 0) {
       const needRaw = ex.codec_need();
       const toEof = needRaw === 0xffffffffffffffffn || needRaw === -1n;
@@ -362,12 +364,12 @@ function unknownKindBytes(magic: string, entries: any[], file?: string, offset?:
 function encodeAt(kindName: string, ptr: number, len: number, base: number, file: string | undefined, offsetBase: number, seq = false): Uint8Array {
   const idx = kindByName.get(kindName)!;
   const ex = codec();
-  if (guard(kindName, file, offsetBase, () => ex.codec_encode(idx, ptr, len, base, seq ? 1 : 0)) < 0) {
-    throw coreError(kindName, file, offsetBase, `cannot encode entry #${base + ex.codec_count()}`);
-  }
-  const out = outView().slice();
-  ex.codec_out_reset();
-  return out;
+  try {
+    if (guard(kindName, file, offsetBase, () => ex.codec_encode(idx, ptr, len, base, seq ? 1 : 0)) < 0) {
+      throw coreError(kindName, file, offsetBase, `cannot encode entry #${base + ex.codec_count()}`);
+    }
+    return outView().slice();
+  } finally { ex.codec_out_reset(); }
 }
 
 function encodeEntriesText(kindName: string, text: Uint8Array, base: number, file: string | undefined, offsetBase: number): Uint8Array {
@@ -420,7 +422,7 @@ export function encodeFromJSON(text: string | Uint8Array, opts: CodecOptions = {
   }
   const p = passBytes(bytes);
   try {
-    if (guard('JSON', opts.file, 0, () => ex.codec_locate(p, bytes.length)) < 0) throw coreError('JSON', opts.file, 0, 'not a crit image document');
+    if (guard('JSON', opts.file, 0, () => ex.codec_locate(p, bytes.length)) < 0) throw coreError(undefined, opts.file, 0, 'cannot read the JSON');
     const ms = ex.codec_loc(0) >>> 0;
     const me = ex.codec_loc(1) >>> 0;
     const es = ex.codec_loc(2) >>> 0, ee = ex.codec_loc(3) >>> 0;
@@ -504,6 +506,129 @@ export function encodeImage(img: Image, opts: CodecOptions = {}): Uint8Array {
     const text = Buffer.from(JSON.stringify(slice, bigReplacer), 'utf8');
     parts.push(encodeEntriesText(k.name, text, i, opts.file, 0));
     if (img.entries.length === 0) break;
+  }
+  return concat(parts);
+}
+
+// ------------------------------------------------------------------ pagemap fast path
+
+/** A pagemap as columns (no per-entry objects): for dump/restore of large memories. */
+export interface Pagemap {
+  pagesId: number;
+  count: number;
+  vaddr: Float64Array;     // exact: x86_64 user addresses are < 2^57
+  nrPages: Float64Array;   // nr_pages, or compat_nr_pages in images that lack it
+  flags: Uint32Array;      // PE_PARENT 1, PE_LAZY 2, PE_PRESENT 4
+  inParent: Uint8Array;    // the old in_parent field (0/1)
+}
+
+function readVarint(b: Uint8Array, pos: number, end: number): [number, number] {
+  let v = 0, mul = 1;
+  for (let i = 0; i < 10 && pos < end; i++) {
+    const c = b[pos++];
+    v += (c & 0x7f) * mul;
+    if (c < 0x80) return [v, pos];
+    mul *= 128;
+  }
+  return [-1, pos];
+}
+
+// small loops in their own functions, so V8 optimizes them
+function splitFlags(u32: Uint32Array, fl: Uint32Array, ip: Uint8Array, at: number, n: number): void {
+  for (let i = 0; i < n; i++) { fl[at + i] = u32[i * 6 + 4]; ip[at + i] = u32[i * 6 + 5]; }
+}
+function splitColumns(rec: Float64Array, a: Float64Array, b: Float64Array, n: number): void {
+  for (let i = 0; i < n; i++) { a[i] = rec[i * 3]; b[i] = rec[i * 3 + 1]; }
+}
+
+/** Read a pagemap image (path or bytes) into columns, streaming the file in chunks. */
+export function readPagemap(input: string | Uint8Array, opts: CodecOptions = {}): Pagemap {
+  const file = typeof input === 'string' ? input : opts.file;
+  const fd = typeof input === 'string' ? openFile(input) : -1;
+  try {
+    const src = fd >= 0 ? fileSource(fd) : memSource(input as Uint8Array);
+    const h = readHeader(src.read(0, Math.min(8, src.size)), file);
+    if (h.kind?.layout !== 'pagemap') throw new TscrError('E_BAD_MAGIC', `not a pagemap image (magic ${h.magicName})`, { file, offset: 0, kind: h.magicName });
+    const hb = src.read(h.headerLen, Math.min(src.size - h.headerLen, 64));
+    if (hb.length < 4) throw new TscrError('E_TRUNCATED', 'the pagemap has no head entry', { file, offset: h.headerLen, kind: 'PAGEMAP', hint: HINTS.E_TRUNCATED });
+    const hsize = new DataView(hb.buffer, hb.byteOffset, 4).getUint32(0, true);
+    if (hsize + 4 > hb.length) throw new TscrError('E_BAD_LENGTH', `the pagemap head claims ${hsize} bytes`, { file, offset: h.headerLen, kind: 'PAGEMAP', hint: HINTS.E_BAD_LENGTH });
+    let pagesId = 0;
+    for (let p = 4; p < 4 + hsize;) {
+      const [tag, p1] = readVarint(hb, p, 4 + hsize);
+      const [v, p2] = readVarint(hb, p1, 4 + hsize);
+      if (tag < 0 || v < 0 || (tag & 7) !== 0) throw new TscrError('E_BAD_WIRE', 'bad pagemap head', { file, offset: h.headerLen + p, kind: 'PAGEMAP', hint: HINTS.E_BAD_WIRE });
+      if (tag >>> 3 === 1) pagesId = v;
+      p = p2;
+    }
+    let cap = 1024, count = 0;
+    let rec = new Float64Array(cap * 3); // vaddr, pages, (flags | inParent<<32) packed below
+    let fl = new Uint32Array(cap), ip = new Uint8Array(cap);
+    const ex = codec();
+    let pos = h.headerLen + 4 + hsize;
+    let chunk = CHUNK * 4;
+    while (pos < src.size) {
+      const buf = src.read(pos, Math.min(chunk, src.size - pos));
+      const last = pos + buf.length >= src.size;
+      const p = passBytes(buf);
+      let rc: number;
+      try {
+        rc = guard('PAGEMAP', file, pos, () => ex.codec_pagemap(p, buf.length, last ? F_LAST : 0));
+        if (rc < 0) throw coreError('PAGEMAP', file, pos, `cannot decode pagemap entry #${count + ex.codec_count() + 1}`);
+        const n = ex.codec_count();
+        if (count + n > cap) {
+          while (count + n > cap) cap *= 2;
+          const r2 = new Float64Array(cap * 3); r2.set(rec); rec = r2;
+          const f2 = new Uint32Array(cap); f2.set(fl); fl = f2;
+          const i2 = new Uint8Array(cap); i2.set(ip); ip = i2;
+        }
+        const o = ex.codec_out_ptr() >>> 0; // 16-byte aligned by the allocator
+        const mem = ex.memory.buffer;
+        rec.set(new Float64Array(mem, o, n * 3), count * 3);
+        splitFlags(new Uint32Array(mem, o, n * 6), fl, ip, count, n);
+        count += n;
+        ex.codec_out_reset();
+      } finally { release(p); }
+      if (rc === 0) {
+        const need = Number(ex.codec_need());
+        if (need > src.size - pos) throw new TscrError('E_TRUNCATED', `pagemap entry needs ${need} bytes but only ${src.size - pos} remain`, { file, offset: pos, kind: 'PAGEMAP', hint: HINTS.E_TRUNCATED });
+        chunk = Math.max(chunk * 2, need);
+        continue;
+      }
+      pos += rc;
+    }
+    const vaddr = new Float64Array(count), nrPages = new Float64Array(count);
+    splitColumns(rec, vaddr, nrPages, count);
+    return { pagesId, count, vaddr, nrPages, flags: fl.slice(0, count), inParent: ip.slice(0, count) };
+  } finally { if (fd >= 0) closeSync(fd); }
+}
+
+/** Encode a pagemap from columns; byte-identical to what CRIU 4.2 (and readPagemap's input) has. */
+export function encodePagemap(pm: { pagesId: number; vaddr: ArrayLike<number>; nrPages: ArrayLike<number>; flags: ArrayLike<number>; inParent?: ArrayLike<number> }): Uint8Array {
+  const n = pm.vaddr.length;
+  if (pm.nrPages.length !== n || pm.flags.length !== n) throw new TscrError('E_BAD_JSON', 'pagemap columns differ in length');
+  const k = kindDef('PAGEMAP')!;
+  const parts: Uint8Array[] = [headerBytes(k, k.magic), encodeImage({ magic: 'PAGEMAP', entries: [{ pages_id: pm.pagesId }] }).subarray(8)];
+  const ex = codec();
+  const BATCH = 65536;
+  for (let s = 0; s < n; s += BATCH) {
+    const m = Math.min(BATCH, n - s);
+    const recs = new Uint8Array(m * 24);
+    const dv = new DataView(recs.buffer);
+    for (let i = 0; i < m; i++) {
+      const v = pm.vaddr[s + i], np = pm.nrPages[s + i], f = pm.flags[s + i];
+      if (!(Number.isSafeInteger(v) && v >= 0 && Number.isSafeInteger(np) && np >= 0 && Number.isInteger(f) && f >= 0 && f <= 0xffffffff)) {
+        throw new TscrError('E_BAD_JSON', `pagemap entry #${s + i + 1}: vaddr, nr_pages and flags must be non-negative integers`, { kind: 'PAGEMAP' });
+      }
+      dv.setFloat64(i * 24, v, true); dv.setFloat64(i * 24 + 8, np, true);
+      dv.setUint32(i * 24 + 16, f, true); dv.setUint32(i * 24 + 20, pm.inParent?.[s + i] ? 1 : 0, true);
+    }
+    const p = passBytes(recs);
+    try {
+      ex.codec_pagemap_encode(p, m);
+      parts.push(outView().slice());
+      ex.codec_out_reset();
+    } finally { release(p); }
   }
   return concat(parts);
 }

@@ -95,7 +95,7 @@ async function buildCli() {
   const esbuild = await import('esbuild');
   // chunk names carry hashes: clear old outputs so stale chunks do not pile up
   const dist = join(root, 'dist');
-  if (existsSync(dist)) for (const f of readdirSync(dist)) if (/\.js(\.map)?$/.test(f)) rmSync(join(dist, f));
+  if (existsSync(dist)) for (const f of readdirSync(dist)) if (/\.c?js(\.map)?$/.test(f)) rmSync(join(dist, f));
   const entries = { tscr: 'cli/main.ts' };
   if (existsSync(join(root, 'shim', 'worker.ts'))) entries.worker = 'shim/worker.ts';
   if (existsSync(join(root, 'lib', 'archive-worker.ts'))) entries['archive-worker'] = 'lib/archive-worker.ts';
@@ -116,7 +116,23 @@ async function buildCli() {
     logLevel: 'warning',
     banner: { js: "import { createRequire as __tscrCreateRequire } from 'node:module'; const require = __tscrCreateRequire(import.meta.url);" },
   });
-  log('cli -> dist/tscr.js');
+  // the crit-style commands' one-file fast path (bin/tscr.js picks it): CommonJS, no
+  // splitting, so `tscr decode` loads no ES module machinery at all
+  await esbuild.build({
+    absWorkingDir: root,
+    entryPoints: ['cli/fast.ts'],
+    outfile: 'dist/fast.cjs',
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    external: ['koffi', 'yargs'],
+    sourcemap: 'linked',
+    logLevel: 'warning',
+    define: { 'import.meta.url': '__tscrImportMetaUrl' },
+    banner: { js: "const __tscrImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
+  });
+  log('cli -> dist/tscr.js, dist/fast.cjs');
 }
 
 try {

@@ -4,7 +4,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
-import { decodeImage, decodeToJSON, encodeFromJSON, encodeImage } from '../lib/images.ts';
+import { decodeImage, decodeToJSON, encodeFromJSON, encodeImage, readPagemap } from '../lib/images.ts';
 import { TscrError } from '../lib/errors.ts';
 import { core, passBytes, release } from '../core-as/host.ts';
 import { sharedImages } from './codec-shared.ts';
@@ -57,6 +57,7 @@ test('binary mutations decode or fail cleanly', () => {
       decodeToJSON(m, { pretty: true, file: img.name });
       encodeImage(o); // what decodes must encode again
     }) === 'ok') ok++;
+    if (img.name.startsWith('pagemap-')) check(what + ' (readPagemap)', () => readPagemap(m, { file: img.name }));
     n++;
   }
   const mem = core().memory.buffer.byteLength;

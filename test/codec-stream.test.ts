@@ -5,7 +5,9 @@ import * as assert from 'uvu/assert';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { decodeFileToJSON, decodeImage, decodeToJSON, encodeFileFromJSON, encodeFromJSON, encodeImage, forEachEntry, imageInfo } from '../lib/images.ts';
+import { decodeFileToJSON, decodeImage, decodeToJSON, encodeFileFromJSON, encodeFromJSON, encodeImage, encodePagemap, forEachEntry, imageInfo, readPagemap } from '../lib/images.ts';
+import { readFileSync } from 'node:fs';
+import { sharedImages } from './codec-shared.ts';
 import { TscrError } from '../lib/errors.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'tscr-stream-'));
@@ -89,6 +91,36 @@ test('tcp queues, sk queues, sem and shm payloads round-trip', () => {
   assert.equal(decodeImage(encodeImage(sem)), sem);
   const shm = { magic: 'IPCNS_SHM', entries: [{ desc: { key: 1, uid: 0, gid: 0, cuid: 0, cgid: 0, mode: 438, id: 0 }, size: 5, extra: 'aGVsbG8=\n' }] };
   assert.equal(decodeImage(encodeImage(shm)), shm);
+});
+
+test('readPagemap / encodePagemap: columns, streamed, byte-identical', () => {
+  for (const img of sharedImages().filter((i) => i.name.startsWith('pagemap-'))) {
+    const bytes = readFileSync(img.path);
+    const pm = readPagemap(img.path);
+    const ref = JSON.parse(readFileSync(img.json, 'utf8'));
+    assert.is(pm.pagesId, ref.entries[0].pages_id);
+    assert.is(pm.count, ref.entries.length - 1);
+    ref.entries.slice(1).forEach((e: any, i: number) => {
+      assert.is(pm.vaddr[i], Number(e.vaddr));
+      assert.is(pm.nrPages[i], e.nr_pages);
+    });
+    assert.ok(Buffer.from(encodePagemap(pm)).equals(bytes), `${img.set}/${img.name}`);
+  }
+  const n = 200000;
+  const vaddr = new Float64Array(n), nrPages = new Float64Array(n), flags = new Uint32Array(n);
+  for (let i = 0; i < n; i++) { vaddr[i] = 0x7f0000000000 + i * 0x10000; nrPages[i] = 1 + (i % 9); flags[i] = i % 2 ? 4 : 6; }
+  const b = encodePagemap({ pagesId: 3, vaddr, nrPages, flags });
+  const path = join(tmp, 'pagemap-9.img');
+  writeFileSync(path, b);
+  const back = readPagemap(path);
+  assert.is(back.count, n);
+  assert.equal(Array.from(back.vaddr.subarray(0, 5)), Array.from(vaddr.subarray(0, 5)));
+  assert.is(back.nrPages[n - 1], nrPages[n - 1]);
+  assert.is(back.flags[n - 2], flags[n - 2]);
+  const img = decodeImage(b);
+  assert.is(img.entries[n].vaddr, '0x' + vaddr[n - 1].toString(16));
+  assert.is(img.entries[n].flags, 'PE_PRESENT');
+  try { readPagemap(b.subarray(0, b.length - 2)); assert.unreachable(); } catch (e) { assert.is((e as TscrError).code, 'E_TRUNCATED'); }
 });
 
 test.run();

@@ -28,7 +28,7 @@ const convert: Command = {
     if (!existsSync(src)) throw new TscrError('E_NOT_FOUND', `${src} does not exist`, { file: src, hint: 'give a CRIU image directory or a tscr archive' });
     const t0 = performance.now();
     if (statSync(src).isDirectory()) {
-      imageFiles(src);
+      if (imageFiles(src).length === 0) throw new TscrError('E_NOT_FOUND', `${src} holds no image files`, { file: src, hint: 'give the directory `tscr dump -D` or `criu dump -D` wrote' });
       if (existsSync(dst) && !args.force) throw usage(`${dst} already exists`, 'pick a new archive name, or add --force');
       if (existsSync(dst) && statSync(dst).isDirectory()) throw usage(`${dst} is a directory; converting a directory writes an archive file`);
       const level = Number(args.level);
@@ -47,6 +47,7 @@ const convert: Command = {
       }
       return 0;
     }
+    if (args.prev) throw usage('--prev applies when a directory is converted into an archive', 'an archive names its own parent');
     if (!ArchiveReader.isArchive(src)) throw new TscrError('E_BAD_MAGIC', `${src} is neither a directory nor a tscr archive`, { file: src, offset: 0, hint: 'give a CRIU image directory or a tscr archive' });
     if (existsSync(dst)) {
       if (!statSync(dst).isDirectory()) throw usage(`${dst} exists and is not a directory`);

@@ -63,6 +63,7 @@ class Field {
   key: ArrayBuffer = new ArrayBuffer(0);   // "name": 
   ckey: ArrayBuffer = new ArrayBuffer(0);  // , "name":   (compact layout, not first)
   plain: bool = false; // unsigned varint with no display hints: digits either way
+  unsigned: bool = false; // uint32/uint64: digits whenever hints are off (compact mode)
 }
 
 class Msg {
@@ -153,7 +154,8 @@ function getMsg(i: i32): Msg {
     f.ckey = new ArrayBuffer(kl + 2);
     store<u8>(changetype<usize>(f.ckey), 0x2c); store<u8>(changetype<usize>(f.ckey), 0x20, 1);
     memory.copy(changetype<usize>(f.ckey) + 2, changetype<usize>(f.key), kl);
-    f.plain = (f.type == T_UINT32 || f.type == T_UINT64) && f.hints == 0 && f.flags < 0 && f.dict < 0;
+    f.unsigned = f.type == T_UINT32 || f.type == T_UINT64;
+    f.plain = f.unsigned && f.hints == 0 && f.flags < 0 && f.dict < 0;
     if (f.num > maxNum) maxNum = f.num;
     if (f.label == L_REP) m.fastOk = false;
     m.fields[j] = f;
@@ -763,7 +765,7 @@ function emitFast(m: Msg, s: usize, e: usize, depth: i32, hex: bool): bool {
       let raw: u64;
       if (p < e && load<u8>(p) < 0x80) { raw = <u64>load<u8>(p); p++; }
       else { vp = p; raw = varint(e); if (!vok) { vok = true; errCode = 0; outLen = mark; return false; } p = vp; }
-      if (f.plain && !hex && !modeBig) putU64(f.type == T_UINT32 ? raw & 0xffffffff : raw);
+      if ((f.plain || (f.unsigned && !modeValues)) && !hex && !modeBig) putU64(f.type == T_UINT32 ? raw & 0xffffffff : raw);
       else putScalar(f, raw, hex);
     } else if (wt == 1) {
       if (e - p < 8) { outLen = mark; return false; }
@@ -1736,5 +1738,82 @@ export function codec_locate(text: usize, len: usize): i32 {
   if (jp != jend) { jfail('unexpected text after the JSON document'); return -1; }
   if (locMagicE == 0 && locMagicS == 0) { jfail('no "magic" key: not a crit image document'); return -1; }
   if (locEntE == 0) { jfail('no "entries" key: not a crit image document'); return -1; }
+  return 0;
+}
+
+// ---------------------------------------------------------------- pagemap fast path
+
+/**
+ * Pagemap entries straight to packed records (no JSON), for dump/restore of large
+ * memories: per entry 24 bytes in the output buffer: f64 vaddr, f64 pages, u32 flags,
+ * u32 in_parent. pages is nr_pages when present, else compat_nr_pages (as CRIU reads
+ * it). buf holds whole entries after the pagemap head (the host splits the head off).
+ * Returns bytes consumed or -1; codec_count() = records written.
+ */
+export function codec_pagemap(buf: usize, len: usize, flags: u32): isize {
+  errCode = 0; errMsg = ''; needBytes = 0; vok = true; emitted = 0; outLen = 0;
+  const last = (flags & 8) != 0;
+  const s0 = buf; const end = buf + len;
+  let p = s0;
+  while (p < end) {
+    if (end - p < 4) { if (last) { fail(ERR_TRUNCATED, p - s0, 'file ends inside an entry size'); return -1; } needBytes = 4; break; }
+    const size = load<u32>(p);
+    if (size > MAX_ENTRY) { fail(ERR_TOO_LARGE, p - s0, 'entry claims an absurd size of ' + size.toString() + ' bytes'); return -1; }
+    const ms = p + 4; const me = ms + <usize>size;
+    if (<usize>size > end - ms) {
+      if (last) { fail(ERR_TRUNCATED, p - s0, 'entry claims ' + size.toString() + ' bytes but only ' + (end - ms).toString() + ' remain in the file'); return -1; }
+      needBytes = 4 + <u64>size; break;
+    }
+    let vaddr: u64 = 0, compat: u64 = 0, pages: u64 = 0, fl: u64 = 0, inParent: u64 = 0;
+    let hasPages = false, hasVaddr = false;
+    let q = ms;
+    while (q < me) {
+      vp = q;
+      const tag = varint(me); if (!vok) { errOff -= s0; return -1; }
+      q = vp;
+      const num = <u32>(tag >> 3); const wt = <u32>(tag & 7);
+      if (wt == 0) {
+        vp = q; const v = varint(me); if (!vok) { errOff -= s0; return -1; } q = vp;
+        if (num == 1) { vaddr = v; hasVaddr = true; } else if (num == 2) compat = v; else if (num == 3) inParent = v;
+        else if (num == 4) fl = v; else if (num == 5) { pages = v; hasPages = true; }
+      } else if (wt == 1) { if (me - q < 8) { fail(ERR_BAD_LENGTH, q - s0, 'fixed64 field runs past the end of its message'); return -1; } q += 8; }
+      else if (wt == 5) { if (me - q < 4) { fail(ERR_BAD_LENGTH, q - s0, 'fixed32 field runs past the end of its message'); return -1; } q += 4; }
+      else if (wt == 2) {
+        vp = q; const l = varint(me); if (!vok) { errOff -= s0; return -1; }
+        if (l > <u64>(me - vp)) { fail(ERR_BAD_LENGTH, q - s0, 'length-delimited field runs past the end of its message'); return -1; }
+        q = vp + <usize>l;
+      } else { fail(ERR_BAD_WIRE, q - s0, 'unsupported wire type ' + wt.toString()); return -1; }
+    }
+    if (!hasVaddr) { fail(ERR_CORRUPT, p - s0, 'pagemap entry without vaddr'); return -1; }
+    ensure(24);
+    const o = outPtr + outLen;
+    store<f64>(o, <f64>vaddr);
+    store<f64>(o, <f64>(hasPages ? pages : compat), 8);
+    store<u32>(o, <u32>fl, 16);
+    store<u32>(o, <u32>(inParent != 0), 20);
+    outLen += 24;
+    emitted++;
+    p = me;
+  }
+  return <isize>(p - s0);
+}
+
+/** Pagemap records (as codec_pagemap writes them, n of them at src) to canonical entries. */
+export function codec_pagemap_encode(src: usize, n: u32): i32 {
+  errCode = 0; outLen = 0;
+  for (let i: u32 = 0; i < n; i++) {
+    const r = src + <usize>i * 24;
+    const vaddr = <u64>load<f64>(r); const pages = <u64>load<f64>(r, 8);
+    const fl = <u64>load<u32>(r, 16); const inParent = load<u32>(r, 20);
+    // vaddr(1) compat_nr_pages(2)=0 [in_parent(3)] flags(4) nr_pages(5), like CRIU 4.2
+    aLen = 0;
+    aVarint(0x08); aVarint(vaddr);
+    aVarint(0x10); aVarint(0);
+    if (inParent) { aVarint(0x18); aVarint(1); }
+    aVarint(0x20); aVarint(fl);
+    aVarint(0x28); aVarint(pages);
+    outU32(<u32>aLen);
+    putBytes(aPtr, aLen);
+  }
   return 0;
 }
