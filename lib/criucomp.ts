@@ -1,0 +1,379 @@
+// CRIU's own compressed memory pages (criu-dev, 2026: `criu dump --compress` and
+// `--compress-region SIZE`). Offline and portable: LZ4 runs in our Wasm core.
+//
+// Layout (as tscr understands it, from go-criu PR #259's pagemap.proto/inventory.proto
+// and CRIU PR #2895's description; see README "Compact checkpoints"):
+// - inventory_entry.compress (15): 0 off, 1 one LZ4 block per page, 2 regions;
+//   compress_region_size (16): region bytes in region mode; img_version is 3.
+// - pagemap_entry.compressed_size (6, packed uint32): one size per block of a present
+//   entry; a block is one page, or region_pages (8) pages (the entry's last block may
+//   be shorter). 0 = all-zero block, no payload; == the block's raw size = stored raw;
+//   anything else = one LZ4 *block-format* payload (no frame) of that many bytes.
+//   total_compressed_size (7) = the sum.
+// - flags bit PE_PAYLOAD_ALIGNED (8): the entry's payload starts at the next 4 KiB
+//   boundary of pages-N.img (zero padding before it).
+// - An entry with no compressed_size is stored raw (nr_pages * 4096 bytes).
+import { readFileSync, readdirSync, statSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { TscrError } from './errors.ts';
+import { decodeImage, encodeImage } from './images.ts';
+import { lz4Compress, lz4Decompress } from './archive-core.ts';
+
+export const PAGE = 4096;
+export const PE_PARENT = 1, PE_LAZY = 2, PE_PRESENT = 4, PE_PAYLOAD_ALIGNED = 8;
+export const COMPRESS_OFF = 0, COMPRESS_PER_PAGE = 1, COMPRESS_REGION = 2;
+export const MAX_REGION = 4 << 20;
+export const DEFAULT_REGION = 256 << 10;
+/** Inventory img_version of images that may hold compressed pages. */
+export const IMG_VERSION_COMPRESSED = 3;
+
+export type CompressMode = 'page' | 'region';
+
+/** One block of a present pagemap entry, where its payload is in pages-N.img. */
+export interface Block {
+  pages: number;       // pages in the block
+  rawOffset: number;   // offset of its first page in the uncompressed pages file
+  offset: number;      // payload offset in pages-N.img
+  size: number;        // stored size (0 = zero block; pages*4096 = raw; else LZ4)
+}
+
+export interface PagemapLayout {
+  pagemap: string;     // pagemap-P.img file name
+  pages: string;       // pages-N.img file name
+  compressed: boolean; // any entry carries compressed_size or PE_PAYLOAD_ALIGNED
+  rawSize: number;     // bytes of the uncompressed pages file
+  fileSize: number;    // bytes the payload occupies in pages-N.img (incl. padding)
+  blocks: Block[];
+  padding: { offset: number; len: number }[];
+}
+
+const num = (v: unknown): number => typeof v === 'bigint' ? Number(v) : Number(v ?? 0);
+const entryPages = (e: any): number => num(e.nr_pages) || num(e.compat_nr_pages);
+/** Does this entry have pages in the pages file? (old images have no flags: not in_parent = present) */
+const isPresent = (e: any): boolean => e.flags === undefined ? !e.in_parent : (num(e.flags) & PE_PRESENT) !== 0;
+
+function corrupt(file: string, msg: string, offset?: number, hint?: string): TscrError {
+  return new TscrError('E_CORRUPT', msg, { file, offset, hint: hint ?? 'the checkpoint is damaged; dump again or restore from a good copy' });
+}
+
+/** Compression recorded in a directory's inventory.img (mode 0 when absent). */
+export function inventoryCompression(dir: string): { mode: number; regionSize: number; imgVersion: number } {
+  const p = join(dir, 'inventory.img');
+  if (!existsSync(p)) return { mode: 0, regionSize: 0, imgVersion: 0 };
+  const inv = decodeImage(readFileSync(p), { file: p, raw: true }).entries[0] ?? {};
+  const mode = num(inv.compress);
+  if (mode > COMPRESS_REGION) throw corrupt(p, `${p}: unknown page compression mode ${mode}`);
+  const regionSize = num(inv.compress_region_size);
+  if (mode === COMPRESS_REGION && (regionSize === 0 || regionSize % PAGE || regionSize > MAX_REGION)) {
+    throw corrupt(p, `${p}: compression region size ${regionSize} is not a multiple of 4096 up to 4 MiB`);
+  }
+  return { mode, regionSize, imgVersion: num(inv.img_version) };
+}
+
+/** The pagemap-*.img files of a directory, sorted. */
+export function pagemapFiles(dir: string): string[] {
+  return readdirSync(dir).filter((n) => /^pagemap-\d+\.img$/.test(n)).sort();
+}
+
+/**
+ * Where every block of a pagemap lives in its pages file, with every size checked
+ * against the pagemap's own promises and against the pages file's size.
+ */
+export function pagemapLayout(dir: string, pagemap: string, entries?: any[]): PagemapLayout {
+  const pmPath = join(dir, pagemap);
+  entries ??= decodeImage(readFileSync(pmPath), { file: pmPath, raw: true }).entries;
+  const head = entries[0];
+  if (!head || head.pages_id === undefined) throw corrupt(pmPath, `${pmPath} has no pagemap head`, 0);
+  const pages = `pages-${num(head.pages_id)}.img`;
+  const out: PagemapLayout = { pagemap, pages, compressed: false, rawSize: 0, fileSize: 0, blocks: [], padding: [] };
+  let off = 0, raw = 0;
+  for (let i = 1; i < entries.length; i++) {
+    const e = entries[i];
+    const flags = num(e.flags);
+    const n = entryPages(e);
+    const sizes: number[] = (e.compressed_size ?? []).map(num);
+    const where = `${pmPath} entry ${i}`;
+    const present = isPresent(e);
+    if (!present) {
+      if (sizes.length || (flags & PE_PAYLOAD_ALIGNED)) throw corrupt(pmPath, `${where}: compression data on an entry with no pages in the pages file`);
+      continue;
+    }
+    if (flags & PE_PAYLOAD_ALIGNED) {
+      out.compressed = true;
+      const a = Math.ceil(off / PAGE) * PAGE;
+      if (a > off) out.padding.push({ offset: off, len: a - off });
+      off = a;
+    }
+    if (!sizes.length) {
+      if (e.total_compressed_size !== undefined || e.region_pages !== undefined) throw corrupt(pmPath, `${where}: compression totals without block sizes`);
+      out.blocks.push({ pages: n, rawOffset: raw, offset: off, size: n * PAGE });
+      off += n * PAGE; raw += n * PAGE;
+      continue;
+    }
+    out.compressed = true;
+    const rp = num(e.region_pages);
+    if (rp * PAGE > MAX_REGION) throw corrupt(pmPath, `${where}: region of ${rp} pages is larger than 4 MiB`);
+    const per = rp || 1;
+    const want = Math.ceil(n / per);
+    if (sizes.length !== want) throw corrupt(pmPath, `${where}: ${sizes.length} block sizes for ${n} pages in blocks of ${per} (expected ${want})`);
+    let total = 0;
+    for (let b = 0; b < sizes.length; b++) {
+      const bp = Math.min(per, n - b * per);
+      const s = sizes[b];
+      if (s > bp * PAGE) throw corrupt(pmPath, `${where}: block ${b} claims ${s} bytes, more than its ${bp * PAGE} raw bytes`);
+      out.blocks.push({ pages: bp, rawOffset: raw, offset: off, size: s });
+      off += s; raw += bp * PAGE; total += s;
+    }
+    if (e.total_compressed_size !== undefined && num(e.total_compressed_size) !== total) {
+      throw corrupt(pmPath, `${where}: total_compressed_size ${num(e.total_compressed_size)} differs from the sum of its block sizes ${total}`);
+    }
+  }
+  out.rawSize = raw; out.fileSize = off;
+  return out;
+}
+
+/** Does this directory hold CRIU-compressed pages (inventory flag or any pagemap field)? */
+export function isCompressedDir(dir: string): boolean {
+  if (inventoryCompression(dir).mode) return true;
+  return pagemapFiles(dir).some((pm) => pagemapLayout(dir, pm).compressed);
+}
+
+function checkFileSize(dir: string, l: PagemapLayout, data: Uint8Array): void {
+  const p = join(dir, l.pages);
+  if (data.length < l.fileSize) {
+    throw new TscrError('E_TRUNCATED', `${p} is ${data.length} bytes but ${l.pagemap} needs ${l.fileSize}`, { file: p, offset: data.length, hint: 'the pages image was cut short; the checkpoint is incomplete' });
+  }
+  if (data.length > l.fileSize) throw corrupt(p, `${p} has ${data.length - l.fileSize} bytes after the last block ${l.pagemap} describes`, l.fileSize);
+}
+
+/** Decode one stored block to its raw pages (checked: exact length, valid LZ4). */
+export function decodeBlock(file: string, b: Block, payload: Uint8Array): Uint8Array {
+  const rawLen = b.pages * PAGE;
+  if (b.size === 0) return new Uint8Array(rawLen);
+  if (b.size === rawLen) return payload;
+  const r = lz4Decompress(payload, rawLen);
+  if (!(r instanceof Uint8Array)) throw corrupt(file, `${file}: bad LZ4 block at offset ${b.offset} (${b.size} bytes, byte ${r.badOffset} of the block)`, b.offset + r.badOffset);
+  if (r.length !== rawLen) throw corrupt(file, `${file}: LZ4 block at offset ${b.offset} decodes to ${r.length} bytes, not ${rawLen}`, b.offset);
+  return r;
+}
+
+/** The uncompressed pages file (what `criu dump` without --compress writes) of one pagemap. */
+export function rawPages(dir: string, l: PagemapLayout, data?: Uint8Array): Uint8Array {
+  const p = join(dir, l.pages);
+  data ??= readFileSync(p);
+  checkFileSize(dir, l, data);
+  if (!l.compressed) return data;
+  const out = new Uint8Array(l.rawSize);
+  for (const b of l.blocks) out.set(decodeBlock(p, b, data.subarray(b.offset, b.offset + b.size)), b.rawOffset);
+  return out;
+}
+
+/** Read `count` raw pages starting at raw page `first` (only the blocks needed). */
+export function readRawRange(dir: string, l: PagemapLayout, first: number, count: number, data?: Uint8Array): Uint8Array {
+  const p = join(dir, l.pages);
+  data ??= readFileSync(p);
+  checkFileSize(dir, l, data);
+  const lo = first * PAGE, hi = (first + count) * PAGE;
+  if (hi > l.rawSize) throw new TscrError('E_CORRUPT', `${p}: pages ${first}..${first + count} lie past its ${l.rawSize / PAGE} pages`, { file: p });
+  const out = new Uint8Array(hi - lo);
+  for (const b of l.blocks) {
+    const be = b.rawOffset + b.pages * PAGE;
+    if (be <= lo || b.rawOffset >= hi) continue;
+    const raw = decodeBlock(p, b, data.subarray(b.offset, b.offset + b.size));
+    const s = Math.max(lo, b.rawOffset), e = Math.min(hi, be);
+    out.set(raw.subarray(s - b.rawOffset, e - b.rawOffset), s - lo);
+  }
+  return out;
+}
+
+function isZero(b: Uint8Array): boolean {
+  for (let i = 0; i < b.length; i++) if (b[i]) return false;
+  return true;
+}
+
+export interface CompressOptions { mode: CompressMode; regionSize?: number; level?: number }
+
+/**
+ * Compress one pagemap's pages the way criu-dev lays them out. `entries` are the
+ * pagemap's raw-decoded entries (head first); returns new entries and the new pages file.
+ * A block is stored LZ4 when that is smaller than raw, raw otherwise, and as nothing
+ * when all zero. An entry whose payload starts with a raw block is page-aligned
+ * (PE_PAYLOAD_ALIGNED); an entry of raw blocks only keeps the plain layout.
+ */
+export function compressPagemap(entries: any[], raw: Uint8Array, opts: CompressOptions): { entries: any[]; pages: Uint8Array } {
+  const rs = opts.regionSize ?? DEFAULT_REGION;
+  if (opts.mode === 'region' && (!(rs > 0) || rs % PAGE || rs > MAX_REGION)) {
+    throw new TscrError('E_USAGE', `region size ${rs} must be a multiple of 4 KiB up to 4 MiB`);
+  }
+  const per = opts.mode === 'region' ? rs / PAGE : 1;
+  const level = opts.level ?? 1;
+  const parts: Uint8Array[] = [];
+  let off = 0, rawOff = 0;
+  const outEntries = [entries[0]];
+  for (let i = 1; i < entries.length; i++) {
+    const e = { ...entries[i] };
+    delete e.compressed_size; delete e.total_compressed_size; delete e.region_pages;
+    let flags = num(e.flags);
+    const present = isPresent(e);
+    flags &= ~PE_PAYLOAD_ALIGNED;
+    if (e.flags !== undefined) e.flags = flags;
+    outEntries.push(e);
+    if (!present) continue;
+    const n = entryPages(e);
+    if (rawOff + n * PAGE > raw.length) throw new TscrError('E_CORRUPT', `the pages file is shorter than pagemap entry ${i} needs`);
+    const sizes: number[] = [];
+    const payload: Uint8Array[] = [];
+    let startedRaw: boolean | null = null;
+    let anyCompressed = false;
+    for (let p = 0; p < n; p += per) {
+      const bp = Math.min(per, n - p);
+      const blk = raw.subarray(rawOff + p * PAGE, rawOff + (p + bp) * PAGE);
+      if (isZero(blk)) { sizes.push(0); anyCompressed = true; continue; }
+      const c = lz4Compress(blk, level);
+      if (c.length < blk.length) { sizes.push(c.length); payload.push(c); anyCompressed = true; startedRaw ??= false; }
+      else { sizes.push(blk.length); payload.push(blk); startedRaw ??= true; }
+    }
+    rawOff += n * PAGE;
+    if (startedRaw) {
+      const a = Math.ceil(off / PAGE) * PAGE;
+      if (a > off) { parts.push(new Uint8Array(a - off)); off = a; }
+      e.flags = flags | PE_PAYLOAD_ALIGNED;
+    }
+    for (const b of payload) { parts.push(b); off += b.length; }
+    if (anyCompressed) {
+      e.compressed_size = sizes;
+      e.total_compressed_size = sizes.reduce((a, b) => a + b, 0);
+      if (opts.mode === 'region') e.region_pages = per;
+    }
+  }
+  if (rawOff !== raw.length) throw new TscrError('E_CORRUPT', `the pages file has ${raw.length - rawOff} bytes the pagemap does not describe`);
+  const pages = new Uint8Array(off);
+  let o = 0;
+  for (const b of parts) { pages.set(b, o); o += b.length; }
+  return { entries: outEntries, pages };
+}
+
+/** Entries with the compression fields removed (what an uncompressed dump would hold). */
+export function plainEntries(entries: any[]): any[] {
+  return entries.map((e, i) => {
+    if (i === 0) return e;
+    const c = { ...e };
+    delete c.compressed_size; delete c.total_compressed_size; delete c.region_pages;
+    if (c.flags !== undefined) c.flags = num(c.flags) & ~PE_PAYLOAD_ALIGNED;
+    return c;
+  });
+}
+
+/** New inventory.img bytes with the compression mode recorded (or cleared). */
+export function inventoryWith(invBytes: Uint8Array, file: string, mode: number, regionSize: number): Uint8Array {
+  const img = decodeImage(invBytes, { file, raw: true });
+  const inv = { ...img.entries[0] };
+  delete inv.compress; delete inv.compress_region_size;
+  if (mode) {
+    inv.img_version = Math.max(num(inv.img_version), IMG_VERSION_COMPRESSED);
+    inv.compress = mode;
+    if (mode === COMPRESS_REGION) inv.compress_region_size = regionSize;
+  } else if (num(inv.img_version) === IMG_VERSION_COMPRESSED) {
+    inv.img_version = IMG_VERSION_COMPRESSED - 1; // undo what compressing did (V1.1 readers accept it)
+  }
+  return encodeImage({ magic: img.magic, entries: [inv, ...img.entries.slice(1)] }, { file });
+}
+
+/** Files of a CRIU directory transformed to the given page compression (null = uncompressed). */
+export function transformDir(dir: string, opts: CompressOptions | null): Map<string, Uint8Array> {
+  const out = new Map<string, Uint8Array>();
+  const inv = inventoryCompression(dir);
+  for (const pm of pagemapFiles(dir)) {
+    const pmPath = join(dir, pm);
+    const img = decodeImage(readFileSync(pmPath), { file: pmPath, raw: true });
+    const l = pagemapLayout(dir, pm, img.entries);
+    const raw = rawPages(dir, l);
+    if (opts) {
+      const r = compressPagemap(img.entries, raw, opts);
+      out.set(pm, encodeImage({ magic: img.magic, entries: r.entries }, { file: pm }));
+      out.set(l.pages, r.pages);
+    } else {
+      out.set(pm, encodeImage({ magic: img.magic, entries: plainEntries(img.entries) }, { file: pm }));
+      out.set(l.pages, raw);
+    }
+  }
+  const invPath = join(dir, 'inventory.img');
+  if (existsSync(invPath)) {
+    const mode = opts ? (opts.mode === 'region' ? COMPRESS_REGION : COMPRESS_PER_PAGE) : COMPRESS_OFF;
+    if (mode !== inv.mode || (opts?.mode === 'region' && (opts.regionSize ?? DEFAULT_REGION) !== inv.regionSize)) {
+      out.set('inventory.img', inventoryWith(readFileSync(invPath), invPath, mode, opts?.regionSize ?? DEFAULT_REGION));
+    }
+  }
+  return out;
+}
+
+/** Parse a --compress-region style size: bytes, or with K/M suffix; multiple of 4 KiB, at most 4 MiB. */
+export function parseRegionSize(s: string | number | undefined): number {
+  if (s === undefined || s === '' || s === true as any) return DEFAULT_REGION;
+  const m = /^(\d+)([kKmM]?)$/.exec(String(s));
+  const v = m ? Number(m[1]) * (m[2] ? (/k/i.test(m[2]) ? 1024 : 1 << 20) : 1) : NaN;
+  if (!(v > 0) || v % PAGE || v > MAX_REGION) {
+    throw new TscrError('E_USAGE', `region size "${s}" must be a multiple of 4 KiB up to 4 MiB`, { hint: 'e.g. 256K (the default) or 4M' });
+  }
+  return v;
+}
+
+// ------------------------------------------------------------ lossless archive form
+//
+// In a tscr archive, a compressed pages-N.img is kept as its raw pages (deduplicated
+// like any other) plus a small recipe file `pages-N.img.criu-lz4` that rebuilds the
+// exact CRIU bytes: for every LZ4 block, either "our compressor at level L gives these
+// exact bytes" (1 byte) or the original block bytes (liblz4's output generally differs
+// from ours, so real criu-dev blocks are usually kept). Zero blocks, raw blocks and
+// alignment padding (checked to be zeroes) follow from the pagemap.
+
+export const RECIPE_SUFFIX = '.criu-lz4';
+const RECIPE_MAGIC = 'TSCRCLZ1';
+
+/** Build the recipe for a compressed pages file; null if it cannot be rebuilt exactly. */
+export function makeRecipe(dir: string, l: PagemapLayout, data: Uint8Array, raw: Uint8Array): Uint8Array | null {
+  for (const p of l.padding) if (!isZero(data.subarray(p.offset, p.offset + p.len))) return null;
+  const parts: Uint8Array[] = [Buffer.from(RECIPE_MAGIC)];
+  for (const b of l.blocks) {
+    if (b.size === 0 || b.size === b.pages * PAGE) continue;
+    const orig = data.subarray(b.offset, b.offset + b.size);
+    const src = raw.subarray(b.rawOffset, b.rawOffset + b.pages * PAGE);
+    let lvl = 0;
+    for (const L of [1, 2]) { const c = lz4Compress(src, L); if (c.length === orig.length && Buffer.compare(c, orig) === 0) { lvl = L; break; } }
+    if (lvl) parts.push(Uint8Array.of(lvl));
+    else { const h = Buffer.alloc(5); h[0] = 255; h.writeUInt32LE(orig.length, 1); parts.push(h, orig); }
+  }
+  const recipe = Buffer.concat(parts);
+  const back = applyRecipe(join(dir, l.pages), l, raw, recipe);
+  return Buffer.compare(back, data) === 0 ? recipe : null;
+}
+
+/** Rebuild the compressed pages file from its raw pages and its recipe. */
+export function applyRecipe(file: string, l: PagemapLayout, raw: Uint8Array, recipe: Uint8Array): Uint8Array {
+  if (raw.length !== l.rawSize) throw corrupt(file, `${file}: ${raw.length} raw bytes, the pagemap needs ${l.rawSize}`);
+  if (Buffer.from(recipe.subarray(0, 8)).toString('latin1') !== RECIPE_MAGIC) throw corrupt(file + RECIPE_SUFFIX, `${file}${RECIPE_SUFFIX} is not a tscr compression recipe`, 0);
+  const out = new Uint8Array(l.fileSize);
+  let r = 8;
+  for (const b of l.blocks) {
+    const src = raw.subarray(b.rawOffset, b.rawOffset + b.pages * PAGE);
+    if (b.size === 0) { if (!isZero(src)) throw corrupt(file, `${file}: a zero block of the pagemap holds data`); continue; }
+    if (b.size === src.length) { out.set(src, b.offset); continue; }
+    if (r >= recipe.length) throw corrupt(file + RECIPE_SUFFIX, `${file}${RECIPE_SUFFIX} ends early`, r);
+    const t = recipe[r++];
+    let blk: Uint8Array;
+    if (t === 255) {
+      if (r + 4 > recipe.length) throw corrupt(file + RECIPE_SUFFIX, `${file}${RECIPE_SUFFIX} ends early`, r);
+      const n = Buffer.from(recipe.buffer, recipe.byteOffset + r, 4).readUInt32LE(0); r += 4;
+      blk = recipe.subarray(r, r + n); r += n;
+    } else blk = lz4Compress(src, t);
+    if (blk.length !== b.size) throw corrupt(file + RECIPE_SUFFIX, `${file}${RECIPE_SUFFIX}: block at ${b.offset} rebuilds to ${blk.length} bytes, the pagemap says ${b.size}`, r);
+    out.set(blk, b.offset);
+  }
+  if (r !== recipe.length) throw corrupt(file + RECIPE_SUFFIX, `${file}${RECIPE_SUFFIX} has trailing bytes`, r);
+  return out;
+}
+
+/** Size of a file in a directory, or -1. */
+export function sizeOf(dir: string, name: string): number {
+  try { return statSync(join(dir, name)).size; } catch { return -1; }
+}
