@@ -5,6 +5,7 @@ import { closeSync, openSync, readdirSync, readFileSync, readSync, statSync } fr
 import { join } from 'node:path';
 import { TscrError } from '../errors.ts';
 import { ArchiveReader } from '../archive.ts';
+import { isCompressedDir, pagemapFiles, pagemapLayout, rawPages, type PagemapLayout } from '../criucomp.ts';
 
 export interface Source {
   readonly kind: 'dir' | 'archive';
@@ -28,9 +29,32 @@ export class DirSource implements Source {
     }).sort();
   }
   names() { return this.list; }
-  size(name: string) { return statSync(join(this.label, name)).size; }
-  readAll(name: string) { return readFileSync(join(this.label, name)); }
+  // criu-dev compressed pages (lib/criucomp.ts): pages-N.img reads see the raw pages,
+  // decompressed (and checked) on first use; one pages file is held at a time.
+  private comp: Map<string, PagemapLayout> | null = null;
+  private cached: { name: string; raw: Uint8Array } | null = null;
+  private compressed(name: string): PagemapLayout | null {
+    if (!/^pages-\d+\.img$/.test(name)) return null;
+    if (!this.comp) {
+      this.comp = new Map();
+      if (isCompressedDir(this.label)) for (const pm of pagemapFiles(this.label)) { const l = pagemapLayout(this.label, pm); if (l.compressed) this.comp.set(l.pages, l); }
+    }
+    return this.comp.get(name) ?? null;
+  }
+  private raw(name: string, l: PagemapLayout): Uint8Array {
+    if (this.cached?.name !== name) this.cached = { name, raw: rawPages(this.label, l) };
+    return this.cached.raw;
+  }
+  size(name: string) { const l = this.compressed(name); return l ? l.rawSize : statSync(join(this.label, name)).size; }
+  readAll(name: string) { const l = this.compressed(name); return l ? this.raw(name, l) : readFileSync(join(this.label, name)); }
   readAt(name: string, off: number, dst: Uint8Array): number {
+    const l = this.compressed(name);
+    if (l) {
+      const raw = this.raw(name, l);
+      const len = Math.max(0, Math.min(dst.length, raw.length - off));
+      dst.set(raw.subarray(off, off + len));
+      return len;
+    }
     const fd = openSync(join(this.label, name), 'r');
     try {
       let got = 0;

@@ -124,7 +124,7 @@ function checkTree(v: Ctx, procs: Proc[]) {
   if (!cp.has('inventory.img')) v.add('error', 'missing.inventory', 'inventory.img', 0, 'inventory.img is missing: this is not a complete checkpoint');
   else {
     const inv = cp.entries('inventory.img')[0];
-    if (inv && num(inv.img_version) !== 2) v.add('warning', 'inventory.version', 'inventory.img', v.at('inventory.img', 0), `image version ${num(inv.img_version)} (tscr reads version 2)`);
+    if (inv && num(inv.img_version) !== 2 && !(num(inv.img_version) === 3 && num(inv.compress))) v.add('warning', 'inventory.version', 'inventory.img', v.at('inventory.img', 0), `image version ${num(inv.img_version)} (tscr reads version 2, and 3 with criu-dev compressed pages)`);
   }
   if (!cp.has('pstree.img')) { v.add('error', 'missing.pstree', 'pstree.img', 0, 'pstree.img is missing: no process tree'); return; }
   if (procs.length === 0) { v.add('error', 'pstree.empty', 'pstree.img', 0, 'the process tree is empty'); return; }
