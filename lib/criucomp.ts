@@ -377,3 +377,33 @@ export function applyRecipe(file: string, l: PagemapLayout, raw: Uint8Array, rec
 export function sizeOf(dir: string, name: string): number {
   try { return statSync(join(dir, name)).size; } catch { return -1; }
 }
+
+/**
+ * Restore from a CRIU directory with compressed pages: every block is decoded and
+ * checked first (before any process exists), then the restore engine reads raw pages
+ * through this hook (RestoreOptions.pages), decoding only the blocks it needs.
+ * Returns null when the directory holds no compressed pages.
+ */
+export function openCompressedDirForRestore(dir: string): { read(name: string, firstPage: number, count: number): Uint8Array; has(name: string): boolean } | null {
+  if (!isCompressedDir(dir)) return null;
+  const layouts = new Map<string, PagemapLayout>();
+  const shmem = readdirSync(dir).filter((n) => /^pagemap-shmem-\d+\.img$/.test(n));
+  for (const pm of [...pagemapFiles(dir), ...shmem]) {
+    const l = pagemapLayout(dir, pm);
+    if (shmem.includes(pm) && l.compressed) {
+      throw new TscrError('E_UNSUPPORTED', `compressed shared-memory pages (${pm}) cannot be restored yet`, { file: join(dir, pm), hint: 'run `tscr convert DIR NEWDIR --to-criu-plain` and restore NEWDIR' });
+    }
+    rawPages(dir, l); // full check of every block and size
+    layouts.set(l.pages, l);
+  }
+  let cache: { name: string; data: Uint8Array } | null = null;
+  return {
+    has: (name) => layouts.has(name),
+    read: (name, first, count) => {
+      const l = layouts.get(name);
+      if (!l) throw new TscrError('E_NOT_FOUND', `${join(dir, name)} belongs to no pagemap`, { file: join(dir, name) });
+      if (cache?.name !== name) cache = { name, data: readFileSync(join(dir, name)) };
+      return readRawRange(dir, l, first, count, cache.data);
+    },
+  };
+}
