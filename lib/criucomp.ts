@@ -191,7 +191,11 @@ function isZero(b: Uint8Array): boolean {
   return true;
 }
 
-export interface CompressOptions { mode: CompressMode; regionSize?: number; level?: number }
+export interface CompressOptions {
+  mode: CompressMode; regionSize?: number; level?: number;
+  /** Another LZ4 block compressor (e.g. liblz4 through the lz4 CLI, in tests). */
+  compress?: (raw: Uint8Array) => Uint8Array;
+}
 
 /**
  * Compress one pagemap's pages the way criu-dev lays them out. `entries` are the
@@ -229,7 +233,7 @@ export function compressPagemap(entries: any[], raw: Uint8Array, opts: CompressO
       const bp = Math.min(per, n - p);
       const blk = raw.subarray(rawOff + p * PAGE, rawOff + (p + bp) * PAGE);
       if (isZero(blk)) { sizes.push(0); anyCompressed = true; continue; }
-      const c = lz4Compress(blk, level);
+      const c = opts.compress ? opts.compress(blk) : lz4Compress(blk, level);
       if (c.length < blk.length) { sizes.push(c.length); payload.push(c); anyCompressed = true; startedRaw ??= false; }
       else { sizes.push(blk.length); payload.push(blk); startedRaw ??= true; }
     }

@@ -164,6 +164,41 @@ test('Debian lz4 decodes our blocks (LZ4 block format)', () => {
   assert.ok(checked > 0);
 });
 
+/** One LZ4 block made by liblz4 (Debian's lz4 CLI, -1), taken out of its frame. */
+function liblz4Block(raw: Uint8Array): Uint8Array {
+  const r = spawnSync('lz4', ['-1', '-c', '-B4', '--no-frame-crc'], { input: raw });
+  assert.is(r.status, 0, String(r.stderr));
+  const f = r.stdout as Buffer;
+  const flg = f[4];
+  let p = 7 + ((flg & 0x08) ? 8 : 0) + ((flg & 0x01) ? 4 : 0);
+  const size = f.readUInt32LE(p); p += 4;
+  if (size & 0x80000000) return raw; // stored uncompressed by lz4: not smaller
+  return f.subarray(p, p + size);
+}
+
+test('blocks made by liblz4 (not by us): read back, and archive round trip keeps them byte-identical', async () => {
+  if (spawnSync('lz4', ['--version']).status !== 0) { console.log('  (lz4 CLI not installed: skipped)'); return; }
+  const src = join(SHARED, 'loop', 'images');
+  const dir = join(tmp, 'loop-liblz4');
+  mkdirSync(dir);
+  for (const f of readdirSync(src)) copyFileSync(join(src, f), join(dir, f));
+  let same = 0, differ = 0;
+  const { lz4Compress } = await import('../lib/archive-core.ts');
+  for (const [n, b] of transformDir(src, { mode: 'page', compress: (raw) => {
+    const c = liblz4Block(raw);
+    if (Buffer.from(lz4Compress(raw, 1)).equals(c)) same++; else differ++;
+    return c;
+  } })) writeFileSync(join(dir, n), b);
+  console.log(`  liblz4 -1 vs tscr level 1 on ${same + differ} loop pages: ${same} identical blocks, ${differ} different`);
+  const l = pagemapLayout(dir, pagemapFiles(dir)[0]);
+  assert.ok(Buffer.from(rawPages(dir, l)).equals(readFileSync(join(src, l.pages))));
+  const arc = join(tmp, 'loop-liblz4.tscr');
+  await dirToArchive(dir, arc, { workers: 0 });
+  const back = join(tmp, 'loop-liblz4-back');
+  archiveToDir(arc, back);
+  sameDir(dir, back);
+});
+
 test('CLI: convert --to-criu-compressed, archive round trip, --to-criu-plain', () => {
   if (!existsSync(join(ROOT, 'dist', 'tscr.js'))) { console.log('  (dist/ missing: skipped)'); return; }
   const src = join(SHARED, 'tree', 'images');

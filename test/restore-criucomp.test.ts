@@ -14,7 +14,7 @@ const SHARED = process.env.TSCR_SHARED ?? '/work/shared/criu-images';
 const FXDIR = '/tmp/tscr-fixtures';
 const tmp = mkdtempSync(join(tmpdir(), 'tscr-criucomp-r-'));
 
-async function restoreCase(name: string, mode: string, corrupt = false) {
+async function restoreCase(name: string, mode: string, corrupt = false, viaArchive = false) {
   const dir = join(SHARED, name);
   if (!existsSync(dir)) { console.log(`  skip ${name}: ${dir} not present`); return; }
   const pstree = JSON.parse(readFileSync(join(dir, 'crit', 'pstree.json'), 'utf8'));
@@ -44,7 +44,13 @@ async function restoreCase(name: string, mode: string, corrupt = false) {
       for (const p of pids) assert.not.ok(pidExists(p), `pid ${p} must not exist after a refused restore`);
       return;
     }
-    const r = tscr(['restore', '-D', images, '-d', '--json']);
+    let from = images;
+    if (viaArchive) {
+      from = `${images}.tscr`;
+      const a = tscr(['convert', images, from]);
+      assert.is(a.code, 0, a.stderr);
+    }
+    const r = tscr(['restore', '-D', from, '-d', '--json']);
     assert.is(r.code, 0, `restore ${name} failed: ${r.stderr}`);
     process.kill(pstree.entries[0].pid, 'SIGUSR1');
     let verdict = '';
@@ -57,6 +63,7 @@ async function restoreCase(name: string, mode: string, corrupt = false) {
 
 test('compressed (per page) mem: restore -d, self-check PASS', () => restoreCase('mem', 'page'));
 test('compressed (regions) threads: restore -d, self-check PASS', () => restoreCase('threads', 'region'));
+test('compressed (per page) tree -> tscr archive: restore -d, self-check PASS', () => restoreCase('tree', 'page', false, true));
 test('compressed loop with a damaged LZ4 block: refused, nothing created', () => restoreCase('loop', 'page', true));
 test.after(() => rmSync(tmp, { recursive: true, force: true }));
 test.run();
