@@ -13,7 +13,7 @@
 // - flags bit PE_PAYLOAD_ALIGNED (8): the entry's payload starts at the next 4 KiB
 //   boundary of pages-N.img (zero padding before it).
 // - An entry with no compressed_size is stored raw (nr_pages * 4096 bytes).
-import { readFileSync, readdirSync, statSync, existsSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync, existsSync, openSync, writeSync, fsyncSync, closeSync, renameSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { TscrError } from './errors.ts';
 import { decodeImage, encodeImage } from './images.ts';
@@ -411,3 +411,32 @@ export function openCompressedDirForRestore(dir: string): { read(name: string, f
     },
   };
 }
+
+/**
+ * Rewrite a CRIU directory in place with compressed (opts) or plain (null) pages.
+ * Every new file is written beside its old one first and only then renamed over it,
+ * so a failure before the renames leaves the directory as it was. Returns the bytes
+ * of the new pages files.
+ */
+export function rewriteDir(dir: string, opts: CompressOptions | null, sync = false): { pagesBytes: number; files: number } {
+  const files = transformDir(dir, opts);
+  const tmps: [string, string][] = [];
+  try {
+    for (const [n, b] of files) {
+      const tmp = join(dir, `${n}.tscr-partial`);
+      const fd = openSync(tmp, 'w', 0o600);
+      try { writeSync(fd, b); if (sync) fsyncSync(fd); } finally { closeSync(fd); }
+      tmps.push([tmp, join(dir, n)]);
+    }
+  } catch (e) {
+    for (const [t] of tmps) { try { unlinkSync(t); } catch { /* */ } }
+    throw new TscrError('E_IO', `cannot write the rewritten images in ${dir}: ${(e as Error).message}`, { file: dir, hint: 'the directory was left as it was; check free space and permissions' });
+  }
+  // pages files first, then pagemaps, then inventory: readers see old or new pairs
+  tmps.sort((a, b) => rank(a[1]) - rank(b[1]));
+  for (const [t, d] of tmps) renameSync(t, d);
+  let pagesBytes = 0;
+  for (const [n, b] of files) if (n.startsWith('pages-')) pagesBytes += b.length;
+  return { pagesBytes, files: files.size };
+}
+const rank = (p: string) => /\/pages-/.test(p) ? 0 : /\/pagemap-/.test(p) ? 1 : 2;

@@ -7,8 +7,8 @@ import * as assert from 'uvu/assert';
 import { copyFileSync, chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { tscr, pidExists, killAll, waitGone, treePids, sleep } from './helpers/restore.ts';
-import { pagemapFiles, pagemapLayout } from '../lib/criucomp.ts';
+import { tscr, pidExists, killAll, waitGone, treePids, sleep, startOwnSession, verdict, descendants } from './helpers/restore.ts';
+import { pagemapFiles, pagemapLayout, inventoryCompression, isCompressedDir } from '../lib/criucomp.ts';
 
 const SHARED = process.env.TSCR_SHARED ?? '/work/shared/criu-images';
 const FXDIR = '/tmp/tscr-fixtures';
@@ -65,5 +65,29 @@ test('compressed (per page) mem: restore -d, self-check PASS', () => restoreCase
 test('compressed (regions) threads: restore -d, self-check PASS', () => restoreCase('threads', 'region'));
 test('compressed (per page) tree -> tscr archive: restore -d, self-check PASS', () => restoreCase('tree', 'page', false, true));
 test('compressed loop with a damaged LZ4 block: refused, nothing created', () => restoreCase('loop', 'page', true));
+test('dump --criu-compress=region of a live program -> restore -> PASS (r-mem)', async () => {
+  const fx = await startOwnSession('r-mem', []);
+  let pids = descendants(fx.pid);
+  try {
+    const img = join(fx.dir, 'img');
+    mkdirSync(img);
+    const d = tscr(['dump', '-t', String(fx.pid), '-D', img, '--criu-compress=region', '--criu-compress-region', '64K', '--json']);
+    assert.is(d.code, 0, `dump failed: ${d.stderr}`);
+    const res = JSON.parse(d.stdout);
+    assert.is(res.criuCompress.mode, 'region');
+    assert.ok(res.criuCompress.pagesBytes < res.bytes, `pages ${res.criuCompress.pagesBytes} < raw ${res.bytes}`);
+    assert.ok(isCompressedDir(img));
+    assert.is(inventoryCompression(img).regionSize, 64 << 10);
+    assert.ok(await waitGone(pids, 8000), 'dump killed the tree');
+    const r = tscr(['restore', '-D', img, '-d', '--json']);
+    assert.is(r.code, 0, `restore failed: ${r.stderr}`);
+    pids = descendants(fx.pid);
+    assert.is(await verdict(fx.pid, fx.out), 'PASS');
+  } finally {
+    killAll(pids);
+    rmSync(fx.dir, { recursive: true, force: true });
+  }
+});
+
 test.after(() => rmSync(tmp, { recursive: true, force: true }));
 test.run();

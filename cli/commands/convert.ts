@@ -1,6 +1,6 @@
 // tscr convert SRC DST: a CRIU image directory -> a tscr archive, and back.
 // Offline: Wasm only, never the shim.
-import { statSync, existsSync, readdirSync, mkdirSync, copyFileSync, writeFileSync, renameSync } from 'node:fs';
+import { statSync, existsSync, readdirSync, mkdirSync, copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from '../context.ts';
 import { usage } from '../context.ts';
@@ -71,7 +71,7 @@ const convert: Command = {
 
 /** SRC (directory or archive) -> a CRIU directory with compressed (criu-dev layout) or plain pages. */
 async function toCriuDir(src: string, dst: string, args: any, ctx: any, t0: number): Promise<number> {
-  const { transformDir, parseRegionSize } = await import('../../lib/criucomp.ts');
+  const { rewriteDir, parseRegionSize } = await import('../../lib/criucomp.ts');
   if (args.toCriuCompressed !== undefined && args.toCriuPlain) throw usage('--to-criu-compressed and --to-criu-plain exclude each other');
   const m = args.toCriuCompressed === undefined ? null : String(args.toCriuCompressed || 'page');
   if (m !== null && m !== 'page' && m !== 'region') throw usage(`--to-criu-compressed must be page or region, not ${m}`);
@@ -88,14 +88,7 @@ async function toCriuDir(src: string, dst: string, args: any, ctx: any, t0: numb
     if (!ArchiveReader.isArchive(src)) throw new TscrError('E_BAD_MAGIC', `${src} is neither a directory nor a tscr archive`, { file: src, offset: 0, hint: 'give a CRIU image directory or a tscr archive' });
     archiveToDir(src, dst);
   }
-  const files = transformDir(dst, m ? { mode: m as 'page' | 'region', regionSize, level: 1 } : null);
-  let pagesBytes = 0;
-  for (const [n, b] of files) {
-    const tmp = join(dst, `${n}.tscr-partial`);
-    writeFileSync(tmp, b, { mode: 0o600 });
-    renameSync(tmp, join(dst, n));
-    if (n.startsWith('pages-')) pagesBytes += b.length;
-  }
+  const { pagesBytes } = rewriteDir(dst, m ? { mode: m as 'page' | 'region', regionSize, level: 1 } : null);
   const secs = (performance.now() - t0) / 1000;
   const what = m ? (m === 'region' ? `compressed pages (regions of ${regionSize / 1024} KiB)` : 'compressed pages (one LZ4 block per page)') : 'plain pages';
   if (ctx.jsonMode) ctx.json({ direction: 'to-criu-dir', src, dst, pages: m ?? 'plain', regionSize: regionSize || undefined, pagesBytes, seconds: secs });
