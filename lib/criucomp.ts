@@ -440,3 +440,21 @@ export function rewriteDir(dir: string, opts: CompressOptions | null, sync = fal
   return { pagesBytes, files: files.size };
 }
 const rank = (p: string) => /\/pages-/.test(p) ? 0 : /\/pagemap-/.test(p) ? 1 : 2;
+
+/** Problems with a directory's compressed pages, for `tscr validate`: [file, offset, message]. */
+export function criucompProblems(dir: string): { file: string; offset: number; message: string }[] {
+  const out: { file: string; offset: number; message: string }[] = [];
+  const add = (e: unknown, file: string) => {
+    const w = (e as TscrError).where ?? {};
+    out.push({ file: String(w.file ?? file).split('/').pop()!, offset: Number(w.offset ?? 0), message: (e as Error).message });
+  };
+  let pms: string[];
+  try { if (!isCompressedDir(dir)) return out; pms = pagemapFiles(dir); } catch (e) { add(e, 'inventory.img'); return out; }
+  for (const pm of pms) {
+    let l: PagemapLayout;
+    try { l = pagemapLayout(dir, pm); } catch (e) { add(e, pm); continue; }
+    if (!l.compressed) continue;
+    try { rawPages(dir, l); } catch (e) { add(e, l.pages); }
+  }
+  return out;
+}

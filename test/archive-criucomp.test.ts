@@ -239,6 +239,12 @@ test('offline tools read compressed pages: diff, validate, mem', () => {
     r = run('diff', join(SHARED, 'mem', 'images'), dir);
     assert.is.not(r.status, 0);
     assert.match(r.stderr, /LZ4/);
+    r = run('validate', dir, '--json');
+    assert.is.not(r.status, 0);
+    const found = JSON.parse(r.stdout).findings.filter((f: any) => f.code === 'pages.compressed');
+    assert.is(found.length, 1, r.stdout);
+    assert.is(found[0].file, l.pages);
+    assert.ok(found[0].offset >= lz.offset && found[0].offset < lz.offset + lz.size, `offset ${found[0].offset} in the bad block`);
   }
 });
 

@@ -37,7 +37,10 @@ export class DirSource implements Source {
     if (!/^pages-\d+\.img$/.test(name)) return null;
     if (!this.comp) {
       this.comp = new Map();
-      if (isCompressedDir(this.label)) for (const pm of pagemapFiles(this.label)) { const l = pagemapLayout(this.label, pm); if (l.compressed) this.comp.set(l.pages, l); }
+      // a pagemap tscr cannot lay out is reported by `tscr validate` (criucompProblems); here its pages read as stored
+      try {
+        if (isCompressedDir(this.label)) for (const pm of pagemapFiles(this.label)) { const l = pagemapLayout(this.label, pm); if (l.compressed) this.comp.set(l.pages, l); }
+      } catch { this.comp.clear(); }
     }
     return this.comp.get(name) ?? null;
   }
