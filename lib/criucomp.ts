@@ -17,7 +17,7 @@ import { readFileSync, readdirSync, statSync, existsSync, openSync, writeSync, f
 import { join } from 'node:path';
 import { TscrError } from './errors.ts';
 import { decodeImage, encodeImage } from './images.ts';
-import { lz4Compress, lz4Decompress } from './archive-core.ts';
+import { lz4Compress, lz4Decompress, Scratch, ex } from './archive-core.ts';
 
 export const PAGE = 4096;
 export const PE_PARENT = 1, PE_LAZY = 2, PE_PRESENT = 4, PE_PAYLOAD_ALIGNED = 8;
@@ -164,8 +164,40 @@ export function rawPages(dir: string, l: PagemapLayout, data?: Uint8Array): Uint
   checkFileSize(dir, l, data);
   if (!l.compressed) return data;
   const out = new Uint8Array(l.rawSize);
-  for (const b of l.blocks) out.set(decodeBlock(p, b, data.subarray(b.offset, b.offset + b.size)), b.rawOffset);
+  decodeBlocks(p, l.blocks, data, out, 0);
   return out;
+}
+
+const zIn = new Scratch(), zOut = new Scratch();
+const GROUP = 16 << 20;
+
+/**
+ * Decode blocks (in file order) into out, where block b lands at b.rawOffset - outBase.
+ * Groups of up to 16 MiB go through Wasm in one copy in and one copy out.
+ */
+function decodeBlocks(file: string, blocks: Block[], data: Uint8Array, out: Uint8Array, outBase: number): void {
+  const e = ex();
+  for (let i = 0; i < blocks.length;) {
+    let j = i, rawLen = 0;
+    while (j < blocks.length && (j === i || rawLen + blocks[j].pages * PAGE <= GROUP)) { rawLen += blocks[j].pages * PAGE; j++; }
+    const g0 = blocks[i], gl = blocks[j - 1];
+    const inLo = g0.offset, inHi = gl.offset + gl.size, rawLo = g0.rawOffset;
+    const contiguous = gl.rawOffset + gl.pages * PAGE - rawLo === rawLen;
+    if (!contiguous) { for (let k = i; k < j; k++) out.set(decodeBlock(file, blocks[k], data.subarray(blocks[k].offset, blocks[k].offset + blocks[k].size)), blocks[k].rawOffset - outBase); i = j; continue; }
+    zOut.ensure(rawLen);
+    zIn.put(data.subarray(inLo, inHi));
+    const inPtr = zIn.ptr, outPtr = zOut.ptr;
+    for (let k = i; k < j; k++) {
+      const b = blocks[k], n = b.pages * PAGE, dOff = b.rawOffset - rawLo;
+      if (b.size === 0) { new Uint8Array(e.memory.buffer, outPtr + dOff, n).fill(0); continue; }
+      if (b.size === n) { new Uint8Array(e.memory.buffer).copyWithin(outPtr + dOff, inPtr + b.offset - inLo, inPtr + b.offset - inLo + n); continue; }
+      const r = e.lz4_decompress(inPtr, b.offset - inLo, b.size, outPtr, dOff, n);
+      if (r < 0) throw corrupt(file, `${file}: bad LZ4 block at offset ${b.offset} (${b.size} bytes, byte ${-r - 1} of the block)`, b.offset + (-r - 1));
+      if (r !== n) throw corrupt(file, `${file}: LZ4 block at offset ${b.offset} decodes to ${r} bytes, not ${n}`, b.offset);
+    }
+    out.set(new Uint8Array(e.memory.buffer, outPtr, rawLen), rawLo - outBase);
+    i = j;
+  }
 }
 
 /** Read `count` raw pages starting at raw page `first` (only the blocks needed). */
@@ -175,15 +207,17 @@ export function readRawRange(dir: string, l: PagemapLayout, first: number, count
   checkFileSize(dir, l, data);
   const lo = first * PAGE, hi = (first + count) * PAGE;
   if (hi > l.rawSize) throw new TscrError('E_CORRUPT', `${p}: pages ${first}..${first + count} lie past its ${l.rawSize / PAGE} pages`, { file: p });
-  const out = new Uint8Array(hi - lo);
-  for (const b of l.blocks) {
-    const be = b.rawOffset + b.pages * PAGE;
-    if (be <= lo || b.rawOffset >= hi) continue;
-    const raw = decodeBlock(p, b, data.subarray(b.offset, b.offset + b.size));
-    const s = Math.max(lo, b.rawOffset), e = Math.min(hi, be);
-    out.set(raw.subarray(s - b.rawOffset, e - b.rawOffset), s - lo);
-  }
-  return out;
+  // blocks are in raw order: binary-search the first one that reaches lo
+  let a = 0, z = l.blocks.length;
+  while (a < z) { const m = (a + z) >> 1; const b = l.blocks[m]; if (b.rawOffset + b.pages * PAGE <= lo) a = m + 1; else z = m; }
+  let end = a;
+  while (end < l.blocks.length && l.blocks[end].rawOffset < hi) end++;
+  if (a >= end) return new Uint8Array(0);
+  const need = l.blocks.slice(a, end);
+  const base = need[0].rawOffset;
+  const span = new Uint8Array(need[need.length - 1].rawOffset + need[need.length - 1].pages * PAGE - base);
+  decodeBlocks(p, need, data, span, base);
+  return span.subarray(lo - base, hi - base);
 }
 
 function isZero(b: Uint8Array): boolean {
@@ -225,18 +259,9 @@ export function compressPagemap(entries: any[], raw: Uint8Array, opts: CompressO
     if (!present) continue;
     const n = entryPages(e);
     if (rawOff + n * PAGE > raw.length) throw new TscrError('E_CORRUPT', `the pages file is shorter than pagemap entry ${i} needs`);
-    const sizes: number[] = [];
-    const payload: Uint8Array[] = [];
-    let startedRaw: boolean | null = null;
-    let anyCompressed = false;
-    for (let p = 0; p < n; p += per) {
-      const bp = Math.min(per, n - p);
-      const blk = raw.subarray(rawOff + p * PAGE, rawOff + (p + bp) * PAGE);
-      if (isZero(blk)) { sizes.push(0); anyCompressed = true; continue; }
-      const c = opts.compress ? opts.compress(blk) : lz4Compress(blk, level);
-      if (c.length < blk.length) { sizes.push(c.length); payload.push(c); anyCompressed = true; startedRaw ??= false; }
-      else { sizes.push(blk.length); payload.push(blk); startedRaw ??= true; }
-    }
+    const { sizes, payload, startedRaw, anyCompressed } = opts.compress
+      ? compressEntrySlow(raw.subarray(rawOff, rawOff + n * PAGE), per, opts.compress)
+      : compressEntry(raw.subarray(rawOff, rawOff + n * PAGE), per, level);
     rawOff += n * PAGE;
     if (startedRaw) {
       const a = Math.ceil(off / PAGE) * PAGE;
@@ -255,6 +280,55 @@ export function compressPagemap(entries: any[], raw: Uint8Array, opts: CompressO
   let o = 0;
   for (const b of parts) { pages.set(b, o); o += b.length; }
   return { entries: outEntries, pages };
+}
+
+interface EntryOut { sizes: number[]; payload: Uint8Array[]; startedRaw: boolean | null; anyCompressed: boolean }
+
+function compressEntrySlow(raw: Uint8Array, per: number, compress: (b: Uint8Array) => Uint8Array): EntryOut {
+  const o: EntryOut = { sizes: [], payload: [], startedRaw: null, anyCompressed: false };
+  for (let p = 0; p * PAGE < raw.length; p += per) {
+    const blk = raw.subarray(p * PAGE, Math.min(raw.length, (p + per) * PAGE));
+    if (isZero(blk)) { o.sizes.push(0); o.anyCompressed = true; continue; }
+    const c = compress(blk);
+    if (c.length < blk.length) { o.sizes.push(c.length); o.payload.push(c); o.anyCompressed = true; o.startedRaw ??= false; }
+    else { o.sizes.push(blk.length); o.payload.push(blk); o.startedRaw ??= true; }
+  }
+  return o;
+}
+
+const cIn = new Scratch(), cOut = new Scratch();
+let zeroBuf = new Uint8Array(0);
+
+/** One entry's pages in blocks of `per` pages, through Wasm in 16 MiB groups (one copy in, one out). */
+function compressEntry(raw: Uint8Array, per: number, level: number): EntryOut {
+  const e = ex();
+  const o: EntryOut = { sizes: [], payload: [], startedRaw: null, anyCompressed: false };
+  const bs = per * PAGE;
+  if (zeroBuf.length < bs) zeroBuf = new Uint8Array(bs);
+  const group = Math.max(bs, Math.floor(GROUP / bs) * bs);
+  for (let g = 0; g < raw.length; g += group) {
+    const chunk = raw.subarray(g, Math.min(raw.length, g + group));
+    const nb = Math.ceil(chunk.length / bs);
+    cOut.ensure(e.lz4_bound(bs) * nb);
+    cIn.put(chunk);
+    const inPtr = cIn.ptr, outPtr = cOut.ptr;
+    let w = 0;
+    for (let k = 0; k < nb; k++) {
+      const off = k * bs, len = Math.min(bs, chunk.length - off);
+      const blk = chunk.subarray(off, off + len);
+      if (Buffer.compare(blk, zeroBuf.subarray(0, len)) === 0) { o.sizes.push(0); o.anyCompressed = true; continue; }
+      const cap = e.lz4_bound(len);
+      const n = level >= 2 ? e.lz4_compress_hc(inPtr, off, len, outPtr, w, cap, level >= 3 ? 64 : 4) : e.lz4_compress(inPtr, off, len, outPtr, w, cap);
+      if (n > 0 && n < len) { o.sizes.push(n); w += n; o.anyCompressed = true; o.startedRaw ??= false; }
+      else {
+        o.startedRaw ??= true;
+        new Uint8Array(e.memory.buffer).copyWithin(outPtr + w, inPtr + off, inPtr + off + len);
+        o.sizes.push(len); w += len;
+      }
+    }
+    o.payload.push(new Uint8Array(e.memory.buffer, outPtr, w).slice());
+  }
+  return o;
 }
 
 /** Entries with the compression fields removed (what an uncompressed dump would hold). */
