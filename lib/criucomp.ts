@@ -13,7 +13,7 @@
 // - flags bit PE_PAYLOAD_ALIGNED (8): the entry's payload starts at the next 4 KiB
 //   boundary of pages-N.img (zero padding before it).
 // - An entry with no compressed_size is stored raw (nr_pages * 4096 bytes).
-import { readFileSync, readdirSync, statSync, existsSync, openSync, writeSync, fsyncSync, closeSync, renameSync, unlinkSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync, existsSync, openSync, writeSync, fsyncSync, closeSync, renameSync, unlinkSync, readSync, fstatSync } from 'node:fs';
 import { join } from 'node:path';
 import { TscrError } from './errors.ts';
 import { decodeImage, encodeImage } from './images.ts';
@@ -239,13 +239,26 @@ export interface CompressOptions {
  * (PE_PAYLOAD_ALIGNED); an entry of raw blocks only keeps the plain layout.
  */
 export function compressPagemap(entries: any[], raw: Uint8Array, opts: CompressOptions): { entries: any[]; pages: Uint8Array } {
+  const parts: Uint8Array[] = [];
+  let size = 0;
+  const out = compressPagemapTo(entries, raw.length, (o, n) => raw.subarray(o, o + n), (b) => { parts.push(b); size += b.length; }, opts);
+  const pages = new Uint8Array(size);
+  let o = 0;
+  for (const b of parts) { pages.set(b, o); o += b.length; }
+  return { entries: out, pages };
+}
+
+/**
+ * Streaming form: raw pages come from read(offset, len) (len at most 16 MiB), the new
+ * pages file goes out through write() in order; one entry's output is held at a time.
+ */
+export function compressPagemapTo(entries: any[], rawTotal: number, read: (off: number, len: number) => Uint8Array, write: (b: Uint8Array) => void, opts: CompressOptions): any[] {
   const rs = opts.regionSize ?? DEFAULT_REGION;
   if (opts.mode === 'region' && (!(rs > 0) || rs % PAGE || rs > MAX_REGION)) {
     throw new TscrError('E_USAGE', `region size ${rs} must be a multiple of 4 KiB up to 4 MiB`);
   }
   const per = opts.mode === 'region' ? rs / PAGE : 1;
   const level = opts.level ?? 1;
-  const parts: Uint8Array[] = [];
   let off = 0, rawOff = 0;
   const outEntries = [entries[0]];
   for (let i = 1; i < entries.length; i++) {
@@ -258,28 +271,25 @@ export function compressPagemap(entries: any[], raw: Uint8Array, opts: CompressO
     outEntries.push(e);
     if (!present) continue;
     const n = entryPages(e);
-    if (rawOff + n * PAGE > raw.length) throw new TscrError('E_CORRUPT', `the pages file is shorter than pagemap entry ${i} needs`);
+    if (rawOff + n * PAGE > rawTotal) throw new TscrError('E_CORRUPT', `the pages file is shorter than pagemap entry ${i} needs`);
     const { sizes, payload, startedRaw, anyCompressed } = opts.compress
-      ? compressEntrySlow(raw.subarray(rawOff, rawOff + n * PAGE), per, opts.compress)
-      : compressEntry(raw.subarray(rawOff, rawOff + n * PAGE), per, level);
+      ? compressEntrySlow(read(rawOff, n * PAGE), per, opts.compress)
+      : compressEntry(read, rawOff, n * PAGE, per, level);
     rawOff += n * PAGE;
     if (startedRaw) {
       const a = Math.ceil(off / PAGE) * PAGE;
-      if (a > off) { parts.push(new Uint8Array(a - off)); off = a; }
+      if (a > off) { write(new Uint8Array(a - off)); off = a; }
       e.flags = flags | PE_PAYLOAD_ALIGNED;
     }
-    for (const b of payload) { parts.push(b); off += b.length; }
+    for (const b of payload) { write(b); off += b.length; }
     if (anyCompressed) {
       e.compressed_size = sizes;
       e.total_compressed_size = sizes.reduce((a, b) => a + b, 0);
       if (opts.mode === 'region') e.region_pages = per;
     }
   }
-  if (rawOff !== raw.length) throw new TscrError('E_CORRUPT', `the pages file has ${raw.length - rawOff} bytes the pagemap does not describe`);
-  const pages = new Uint8Array(off);
-  let o = 0;
-  for (const b of parts) { pages.set(b, o); o += b.length; }
-  return { entries: outEntries, pages };
+  if (rawOff !== rawTotal) throw new TscrError('E_CORRUPT', `the pages file has ${rawTotal - rawOff} bytes the pagemap does not describe`);
+  return outEntries;
 }
 
 interface EntryOut { sizes: number[]; payload: Uint8Array[]; startedRaw: boolean | null; anyCompressed: boolean }
@@ -300,14 +310,14 @@ const cIn = new Scratch(), cOut = new Scratch();
 let zeroBuf = new Uint8Array(0);
 
 /** One entry's pages in blocks of `per` pages, through Wasm in 16 MiB groups (one copy in, one out). */
-function compressEntry(raw: Uint8Array, per: number, level: number): EntryOut {
+function compressEntry(read: (off: number, len: number) => Uint8Array, base: number, total: number, per: number, level: number): EntryOut {
   const e = ex();
   const o: EntryOut = { sizes: [], payload: [], startedRaw: null, anyCompressed: false };
   const bs = per * PAGE;
   if (zeroBuf.length < bs) zeroBuf = new Uint8Array(bs);
   const group = Math.max(bs, Math.floor(GROUP / bs) * bs);
-  for (let g = 0; g < raw.length; g += group) {
-    const chunk = raw.subarray(g, Math.min(raw.length, g + group));
+  for (let g = 0; g < total; g += group) {
+    const chunk = read(base + g, Math.min(total - g, group));
     const nb = Math.ceil(chunk.length / bs);
     cOut.ensure(e.lz4_bound(bs) * nb);
     cIn.put(chunk);
@@ -493,25 +503,87 @@ export function openCompressedDirForRestore(dir: string): { read(name: string, f
  * of the new pages files.
  */
 export function rewriteDir(dir: string, opts: CompressOptions | null, sync = false): { pagesBytes: number; files: number } {
-  const files = transformDir(dir, opts);
   const tmps: [string, string][] = [];
+  const newFile = (name: string): { fd: number; write: (b: Uint8Array) => void } => {
+    const tmp = join(dir, `${name}.tscr-partial`);
+    const fd = openSync(tmp, 'w', 0o600);
+    tmps.push([tmp, join(dir, name)]);
+    return { fd, write: (b) => { let o = 0; while (o < b.length) o += writeSync(fd, b, o, b.length - o); } };
+  };
+  const finish = (f: { fd: number }) => { try { if (sync) fsyncSync(f.fd); } finally { closeSync(f.fd); } };
+  let pagesBytes = 0;
   try {
-    for (const [n, b] of files) {
-      const tmp = join(dir, `${n}.tscr-partial`);
-      const fd = openSync(tmp, 'w', 0o600);
-      try { writeSync(fd, b); if (sync) fsyncSync(fd); } finally { closeSync(fd); }
-      tmps.push([tmp, join(dir, n)]);
+    const inv = inventoryCompression(dir);
+    for (const pm of pagemapFiles(dir)) {
+      const pmPath = join(dir, pm);
+      const img = decodeImage(readFileSync(pmPath), { file: pmPath, raw: true });
+      const l = pagemapLayout(dir, pm, img.entries);
+      const src = openSync(join(dir, l.pages), 'r');
+      try {
+        const size = fstatSync(src).size;
+        if (size !== l.fileSize) checkFileSize(dir, l, { length: size } as Uint8Array);
+        const readAt = (off: number, len: number): Uint8Array => {
+          const b = Buffer.allocUnsafe(len);
+          let got = 0;
+          while (got < len) { const n = readSync(src, b, got, len - got, off + got); if (n <= 0) break; got += n; }
+          if (got < len) throw new TscrError('E_TRUNCATED', `${join(dir, l.pages)} ends early at ${off + got}`, { file: join(dir, l.pages), offset: off + got });
+          return b;
+        };
+        const out = newFile(l.pages);
+        let entries: any[];
+        try {
+          if (opts) {
+            // raw offsets -> the plain pages, decoded group by group when the source is compressed
+            const rawRead = l.compressed ? (off: number, len: number) => readRawRangeFrom(join(dir, l.pages), l, off, len, readAt) : readAt;
+            entries = compressPagemapTo(img.entries, l.rawSize, rawRead, (b) => { out.write(b); pagesBytes += b.length; }, opts);
+          } else {
+            for (let o = 0; o < l.rawSize; o += GROUP) {
+              const len = Math.min(GROUP, l.rawSize - o);
+              const b = l.compressed ? readRawRangeFrom(join(dir, l.pages), l, o, len, readAt) : readAt(o, len);
+              out.write(b); pagesBytes += b.length;
+            }
+            entries = plainEntries(img.entries);
+          }
+        } finally { finish(out); }
+        const pmOut = newFile(pm);
+        try { pmOut.write(encodeImage({ magic: img.magic, entries }, { file: pm })); } finally { finish(pmOut); }
+      } finally { closeSync(src); }
+    }
+    const invPath = join(dir, 'inventory.img');
+    if (existsSync(invPath)) {
+      const mode = opts ? (opts.mode === 'region' ? COMPRESS_REGION : COMPRESS_PER_PAGE) : COMPRESS_OFF;
+      if (mode !== inv.mode || (opts?.mode === 'region' && (opts.regionSize ?? DEFAULT_REGION) !== inv.regionSize)) {
+        const f = newFile('inventory.img');
+        try { f.write(inventoryWith(readFileSync(invPath), invPath, mode, opts?.regionSize ?? DEFAULT_REGION)); } finally { finish(f); }
+      }
     }
   } catch (e) {
     for (const [t] of tmps) { try { unlinkSync(t); } catch { /* */ } }
+    if (e instanceof TscrError) throw e;
     throw new TscrError('E_IO', `cannot write the rewritten images in ${dir}: ${(e as Error).message}`, { file: dir, hint: 'the directory was left as it was; check free space and permissions' });
   }
   // pages files first, then pagemaps, then inventory: readers see old or new pairs
   tmps.sort((a, b) => rank(a[1]) - rank(b[1]));
   for (const [t, d] of tmps) renameSync(t, d);
-  let pagesBytes = 0;
-  for (const [n, b] of files) if (n.startsWith('pages-')) pagesBytes += b.length;
-  return { pagesBytes, files: files.size };
+  return { pagesBytes, files: tmps.length };
+}
+
+/** Raw bytes [off, off+len) of a compressed pages file, reading only the blocks needed through readAt. */
+function readRawRangeFrom(file: string, l: PagemapLayout, off: number, len: number, readAt: (off: number, len: number) => Uint8Array): Uint8Array {
+  const lo = off, hi = off + len;
+  let a = 0, z = l.blocks.length;
+  while (a < z) { const m = (a + z) >> 1; const b = l.blocks[m]; if (b.rawOffset + b.pages * PAGE <= lo) a = m + 1; else z = m; }
+  let end = a;
+  while (end < l.blocks.length && l.blocks[end].rawOffset < hi) end++;
+  const need = l.blocks.slice(a, end);
+  if (!need.length) return new Uint8Array(0);
+  const inLo = need[0].offset, inHi = need[need.length - 1].offset + need[need.length - 1].size;
+  const data = readAt(inLo, inHi - inLo);
+  const shifted = need.map((b) => ({ ...b, offset: b.offset - inLo }));
+  const base = need[0].rawOffset;
+  const span = new Uint8Array(need[need.length - 1].rawOffset + need[need.length - 1].pages * PAGE - base);
+  decodeBlocks(file, shifted, data, span, base);
+  return span.subarray(lo - base, hi - base);
 }
 const rank = (p: string) => /\/pages-/.test(p) ? 0 : /\/pagemap-/.test(p) ? 1 : 2;
 

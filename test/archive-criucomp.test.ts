@@ -213,6 +213,11 @@ test('CLI: convert --to-criu-compressed, archive round trip, --to-criu-plain', (
   sameDir(c, b);
   r = run('convert', a, p, '--to-criu-plain'); assert.is(r.status, 0, r.stderr);
   sameDir(src, p);
+  // region -> per page from a compressed source equals per page from the plain one
+  const c2 = join(tmp, 'cli-c2'), c3 = join(tmp, 'cli-c3');
+  r = run('convert', c, c2, '--to-criu-compressed'); assert.is(r.status, 0, r.stderr);
+  r = run('convert', src, c3, '--to-criu-compressed=page'); assert.is(r.status, 0, r.stderr);
+  sameDir(c3, c2);
   r = run('convert', src, join(tmp, 'cli-x'), '--to-criu-compressed=zstd');
   assert.is.not(r.status, 0);
   assert.match(r.stderr, /page or region/);
