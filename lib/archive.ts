@@ -1081,9 +1081,9 @@ export async function dirToArchive(dir: string, archive: string, opts: WriterOpt
       onFile?.(n);
       const l = comp.get(n);
       if (l) {
-        const data = readFileSync(join(dir, n));
+        // (held in memory: a file too large for that, or one tscr cannot decode, is stored verbatim)
         let raw: Uint8Array | null = null, recipe: Uint8Array | null = null;
-        try { raw = rawPages(dir, l, data); recipe = makeRecipe(dir, l, data, raw); } catch { recipe = null; }
+        try { const data = readFileSync(join(dir, n)); raw = rawPages(dir, l, data); recipe = makeRecipe(dir, l, data, raw); } catch { recipe = null; }
         if (recipe) {
           const mode = statSync(join(dir, n)).mode & 0o7777;
           const sink = w.pages(n, mode);

@@ -472,27 +472,31 @@ export function sizeOf(dir: string, name: string): number {
  * through this hook (RestoreOptions.pages), decoding only the blocks it needs.
  * Returns null when the directory holds no compressed pages.
  */
-export function openCompressedDirForRestore(dir: string): { read(name: string, firstPage: number, count: number): Uint8Array; has(name: string): boolean } | null {
+export function openCompressedDirForRestore(dir: string): { read(name: string, firstPage: number, count: number): Uint8Array; has(name: string): boolean; close(): void } | null {
   if (!isCompressedDir(dir)) return null;
-  const layouts = new Map<string, PagemapLayout>();
-  const shmem = readdirSync(dir).filter((n) => /^pagemap-shmem-\d+\.img$/.test(n));
-  for (const pm of [...pagemapFiles(dir), ...shmem]) {
-    const l = pagemapLayout(dir, pm);
-    if (shmem.includes(pm) && l.compressed) {
-      throw new TscrError('E_UNSUPPORTED', `compressed shared-memory pages (${pm}) cannot be restored yet`, { file: join(dir, pm), hint: 'run `tscr convert DIR NEWDIR --to-criu-plain` and restore NEWDIR' });
+  const readers = new Map<string, CompressedPages>();
+  const closeAll = () => { for (const r of readers.values()) r.close(); };
+  try {
+    const shmem = readdirSync(dir).filter((n) => /^pagemap-shmem-\d+\.img$/.test(n));
+    for (const pm of [...pagemapFiles(dir), ...shmem]) {
+      const l = pagemapLayout(dir, pm);
+      if (shmem.includes(pm) && l.compressed) {
+        throw new TscrError('E_UNSUPPORTED', `compressed shared-memory pages (${pm}) cannot be restored yet`, { file: join(dir, pm), hint: 'run `tscr convert DIR NEWDIR --to-criu-plain` and restore NEWDIR' });
+      }
+      if (shmem.includes(pm)) continue;
+      const r = new CompressedPages(dir, l);
+      readers.set(l.pages, r);
+      r.verify(); // full check of every block and size, before any process exists
     }
-    rawPages(dir, l); // full check of every block and size
-    layouts.set(l.pages, l);
-  }
-  let cache: { name: string; data: Uint8Array } | null = null;
+  } catch (e) { closeAll(); throw e; }
   return {
-    has: (name) => layouts.has(name),
+    has: (name) => readers.has(name),
     read: (name, first, count) => {
-      const l = layouts.get(name);
-      if (!l) throw new TscrError('E_NOT_FOUND', `${join(dir, name)} belongs to no pagemap`, { file: join(dir, name) });
-      if (cache?.name !== name) cache = { name, data: readFileSync(join(dir, name)) };
-      return readRawRange(dir, l, first, count, cache.data);
+      const r = readers.get(name);
+      if (!r) throw new TscrError('E_NOT_FOUND', `${join(dir, name)} belongs to no pagemap`, { file: join(dir, name) });
+      return r.read(first * PAGE, count * PAGE);
     },
+    close: closeAll,
   };
 }
 
@@ -603,4 +607,31 @@ export function criucompProblems(dir: string): { file: string; offset: number; m
     try { rawPages(dir, l); } catch (e) { add(e, l.pages); }
   }
   return out;
+}
+
+/** Raw-offset reads of one compressed pages file through a file descriptor (no whole-file copy). */
+export class CompressedPages {
+  private fd: number;
+  readonly file: string;
+  constructor(dir: string, readonly layout: PagemapLayout) {
+    this.file = join(dir, layout.pages);
+    try { this.fd = openSync(this.file, 'r'); } catch (e) { throw new TscrError('E_NOT_FOUND', `cannot open ${this.file}: ${(e as Error).message}`, { file: this.file }); }
+    const size = fstatSync(this.fd).size;
+    if (size !== layout.fileSize) { closeSync(this.fd); checkFileSize(dir, layout, { length: size } as Uint8Array); }
+  }
+  private readAt = (off: number, len: number): Uint8Array => {
+    const b = Buffer.allocUnsafe(len);
+    let got = 0;
+    while (got < len) { const n = readSync(this.fd, b, got, len - got, off + got); if (n <= 0) break; got += n; }
+    if (got < len) throw new TscrError('E_TRUNCATED', `${this.file} ends early at ${off + got}`, { file: this.file, offset: off + got });
+    return b;
+  };
+  /** Raw bytes [off, off+len) (clipped to the raw size). */
+  read(off: number, len: number): Uint8Array {
+    len = Math.max(0, Math.min(len, this.layout.rawSize - off));
+    return len ? readRawRangeFrom(this.file, this.layout, off, len, this.readAt) : new Uint8Array(0);
+  }
+  /** Decode every block (16 MiB at a time): throws a TscrError naming the file and offset. */
+  verify(): void { for (let o = 0; o < this.layout.rawSize; o += GROUP) this.read(o, GROUP); }
+  close(): void { closeSync(this.fd); }
 }

@@ -68,6 +68,7 @@ const restore: Command = {
     return status.signal ? 128 + status.signal : status.code;
     } finally {
       staged?.close();
+      criuComp?.close();
     }
   },
 };

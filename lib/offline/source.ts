@@ -5,7 +5,7 @@ import { closeSync, openSync, readdirSync, readFileSync, readSync, statSync } fr
 import { join } from 'node:path';
 import { TscrError } from '../errors.ts';
 import { ArchiveReader } from '../archive.ts';
-import { isCompressedDir, pagemapFiles, pagemapLayout, rawPages, type PagemapLayout } from '../criucomp.ts';
+import { isCompressedDir, pagemapFiles, pagemapLayout, CompressedPages, type PagemapLayout } from '../criucomp.ts';
 
 export interface Source {
   readonly kind: 'dir' | 'archive';
@@ -30,9 +30,9 @@ export class DirSource implements Source {
   }
   names() { return this.list; }
   // criu-dev compressed pages (lib/criucomp.ts): pages-N.img reads see the raw pages,
-  // decompressed (and checked) on first use; one pages file is held at a time.
+  // only the blocks a read needs are read and decoded (checked).
   private comp: Map<string, PagemapLayout> | null = null;
-  private cached: { name: string; raw: Uint8Array } | null = null;
+  private readers = new Map<string, CompressedPages>();
   private compressed(name: string): PagemapLayout | null {
     if (!/^pages-\d+\.img$/.test(name)) return null;
     if (!this.comp) {
@@ -44,19 +44,19 @@ export class DirSource implements Source {
     }
     return this.comp.get(name) ?? null;
   }
-  private raw(name: string, l: PagemapLayout): Uint8Array {
-    if (this.cached?.name !== name) this.cached = { name, raw: rawPages(this.label, l) };
-    return this.cached.raw;
+  private reader(name: string, l: PagemapLayout): CompressedPages {
+    let r = this.readers.get(name);
+    if (!r) { r = new CompressedPages(this.label, l); this.readers.set(name, r); }
+    return r;
   }
   size(name: string) { const l = this.compressed(name); return l ? l.rawSize : statSync(join(this.label, name)).size; }
-  readAll(name: string) { const l = this.compressed(name); return l ? this.raw(name, l) : readFileSync(join(this.label, name)); }
+  readAll(name: string) { const l = this.compressed(name); return l ? this.reader(name, l).read(0, l.rawSize) : readFileSync(join(this.label, name)); }
   readAt(name: string, off: number, dst: Uint8Array): number {
     const l = this.compressed(name);
     if (l) {
-      const raw = this.raw(name, l);
-      const len = Math.max(0, Math.min(dst.length, raw.length - off));
-      dst.set(raw.subarray(off, off + len));
-      return len;
+      const b = this.reader(name, l).read(off, dst.length);
+      dst.set(b);
+      return b.length;
     }
     const fd = openSync(join(this.label, name), 'r');
     try {
@@ -70,7 +70,7 @@ export class DirSource implements Source {
     } finally { closeSync(fd); }
   }
   where(name: string) { return join(this.label, name); }
-  close() { /* nothing held */ }
+  close() { for (const r of this.readers.values()) r.close(); this.readers.clear(); }
 }
 
 export class ArchiveSource implements Source {
