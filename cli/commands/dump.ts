@@ -61,7 +61,8 @@ const dump: Command = {
     if (ctx.jsonMode) ctx.json(res);
     else {
       const mb = (res.bytes / (1 << 20)).toFixed(1);
-      ctx.out(`dumped ${res.processes} process${res.processes === 1 ? '' : 'es'} (${res.threads} threads, ${res.vmas} VMAs, ${mb} MiB of pages) to ${res.dir} in ${res.seconds.toFixed(2)} s${res.mbps ? ` (${res.mbps.toFixed(0)} MiB/s)` : ''}; ${args['leave-running'] ? 'left running' : 'tree killed'}\n`);
+      const z = res.zombies?.length ? ` + ${res.zombies.length} zombie${res.zombies.length === 1 ? '' : 's'}` : '';
+      ctx.out(`dumped ${res.processes} process${res.processes === 1 ? '' : 'es'}${z} (${res.threads} thread${res.threads === 1 ? '' : 's'}, ${res.vmas} VMAs, ${mb} MiB of pages) to ${res.dir} in ${res.seconds.toFixed(2)} s${res.mbps ? ` (${res.mbps.toFixed(0)} MiB/s)` : ''}; ${args['leave-running'] ? 'left running' : 'tree killed'}\n`);
     }
     return 0;
   },
