@@ -25,10 +25,12 @@ const restore: Command = {
     const staged = ArchiveReader.isArchive(dir) ? (await import('../../lib/archive-restore.ts')).openArchiveForRestore(dir) : null;
     const shown = dir;
     if (staged) dir = staged.dir;
+    // criu-dev compressed pages in an image directory: checked in full, then decoded as restore reads them.
+    const criuComp = staged ? null : (await import('../../lib/criucomp.ts')).openCompressedDirForRestore(dir);
     try {
     const opts = {
       dir, shellJob: args.shellJob, tcpEstablished: args.tcpEstablished, extUnixSk: args.extUnixSk,
-      log: (l: 1 | 2 | 3 | 4, s: string) => ctx.log(l, s), pages: staged?.pages,
+      log: (l: 1 | 2 | 3 | 4, s: string) => ctx.log(l, s), pages: staged?.pages ?? criuComp ?? undefined,
     };
     const eng = await import('../../lib/restore/engine.ts');
     if (args.dryRun) {
@@ -66,6 +68,7 @@ const restore: Command = {
     return status.signal ? 128 + status.signal : status.code;
     } finally {
       staged?.close();
+      criuComp?.close();
     }
   },
 };
