@@ -9,8 +9,9 @@ import { join } from 'node:path';
 import { dirToArchive, archiveToDir, ArchiveReader, HEADER_SIZE, TRAILER_SIZE } from '../lib/archive.ts';
 import { TscrError } from '../lib/errors.ts';
 import { ROOT } from '../lib/paths.ts';
+import { SHARED_IMAGES } from './helpers/shared.ts';
 
-const SHARED = existsSync(join(ROOT, '..', 'shared', 'criu-images')) ? join(ROOT, '..', 'shared', 'criu-images') : '/work/shared/criu-images';
+const SHARED = SHARED_IMAGES;
 const SRC = join(SHARED, 'tree', 'images');
 const tmp = mkdtempSync(join(tmpdir(), 'tscr-arc-bad-'));
 const good = join(tmp, 'good.tscr');

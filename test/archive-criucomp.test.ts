@@ -12,12 +12,13 @@ import { spawnSync } from 'node:child_process';
 import { ROOT } from '../lib/paths.ts';
 import { decodeImage, encodeImage, decodeToJSON, encodeFromJSON } from '../lib/images.ts';
 import { dirToArchive, archiveToDir } from '../lib/archive.ts';
+import { SHARED_IMAGES } from './helpers/shared.ts';
 import {
   transformDir, pagemapFiles, pagemapLayout, rawPages, readRawRange, isCompressedDir, inventoryCompression,
   PE_PAYLOAD_ALIGNED, COMPRESS_PER_PAGE, COMPRESS_REGION,
 } from '../lib/criucomp.ts';
 
-const SHARED = existsSync(join(ROOT, '..', 'shared', 'criu-images')) ? join(ROOT, '..', 'shared', 'criu-images') : '/work/shared/criu-images';
+const SHARED = SHARED_IMAGES;
 const NAMES = ['loop', 'mem', 'tree', 'threads'].filter((n) => existsSync(join(SHARED, n, 'images')));
 const tmp = mkdtempSync(join(tmpdir(), 'tscr-criucomp-'));
 const CLI = join(ROOT, 'bin', 'tscr.js');

@@ -9,9 +9,9 @@ import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { dirToArchive, archiveToDir, ArchiveReader } from '../lib/archive.ts';
 import { ROOT } from '../lib/paths.ts';
+import { SHARED_IMAGES } from './helpers/shared.ts';
 
-const SHARED = join(ROOT, '..', 'shared', 'criu-images');
-const shared = existsSync(SHARED) ? SHARED : '/work/shared/criu-images';
+const shared = SHARED_IMAGES;
 const dirs = readdirSync(shared).filter((d) => existsSync(join(shared, d, 'images'))).map((d) => join(shared, d, 'images'));
 const tmp = mkdtempSync(join(tmpdir(), 'tscr-arc-'));
 

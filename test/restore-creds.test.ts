@@ -7,8 +7,9 @@ import { copyFileSync, chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tscr, pidExists, killAll, waitGone, sleep } from './helpers/restore.ts';
+import { SHARED_IMAGES } from './helpers/shared.ts';
 
-const SHARED = process.env.TSCR_SHARED ?? '/work/shared/criu-images';
+const SHARED = SHARED_IMAGES;
 
 test('uids, gids, groups, capabilities (eff/prm/inh/amb/bnd)', async () => {
   const src = join(SHARED, 'loop');

@@ -1,54 +1,10 @@
 // tscr restores CRIU 4.2's reference checkpoints (../shared/criu-images) and
 // every program checks itself (PASS) after SIGUSR1.
 import { test } from 'uvu';
-import * as assert from 'uvu/assert';
-import { copyFileSync, chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
-import { tscr, pidExists, killAll, waitGone, treePids, sleep } from './helpers/restore.ts';
-
-const SHARED = process.env.TSCR_SHARED ?? '/work/shared/criu-images';
-const FXDIR = '/tmp/tscr-fixtures';
-
-async function restoreCase(name: string) {
-  const dir = join(SHARED, name);
-  if (!existsSync(dir)) { console.log(`  skip ${name}: ${dir} not present`); return; }
-  const pstree = JSON.parse(readFileSync(join(dir, 'crit', 'pstree.json'), 'utf8'));
-  const pids = treePids(pstree);
-  await waitGone(pids, 3000);
-  const taken = pids.filter(pidExists);
-  if (taken.length) { console.log(`  skip ${name}: pid(s) ${taken.join(', ')} taken on this machine`); return; }
-  mkdirSync(join(FXDIR, 'out'), { recursive: true });
-  copyFileSync(join(dir, 'bin'), join(FXDIR, name));
-  chmodSync(join(FXDIR, name), 0o755);
-  for (const f of readdirSync(join(dir, 'files'))) { copyFileSync(join(dir, 'files', f), join(FXDIR, 'out', f)); chmodSync(join(FXDIR, 'out', f), 0o644); }
-  const out = join(FXDIR, 'out', name);
-  rmSync(out, { force: true });
-  try {
-    const r = tscr(['restore', '-D', join(dir, 'images'), '-d', '--json']);
-    assert.is(r.code, 0, `restore ${name} failed: ${r.stderr}`);
-    const res = JSON.parse(r.stdout);
-    assert.equal(res.pids, pstree.entries.map((e: any) => e.pid));
-    const root = pstree.entries[0].pid;
-    // pids, parents, groups and sessions came back exactly
-    for (const e of pstree.entries) {
-      const stat = readFileSync(`/proc/${e.pid}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (e.ppid) assert.is(Number(f[1]), e.ppid, `ppid of ${e.pid}`);
-      assert.is(Number(f[2]), e.pgid, `pgid of ${e.pid}`);
-      assert.is(Number(f[3]), e.sid, `sid of ${e.pid}`);
-      for (const t of e.threads) assert.ok(existsSync(`/proc/${e.pid}/task/${t}`), `thread ${t}`);
-    }
-    process.kill(root, 'SIGUSR1');
-    let verdict = '';
-    for (let i = 0; i < 200 && !verdict; i++) { await sleep(25); if (existsSync(out)) verdict = readFileSync(out, 'utf8').trim(); }
-    assert.is(verdict, 'PASS', `${name}: ${verdict || 'no verdict'}`);
-  } finally {
-    killAll(pids);
-  }
-}
+import { restoreSharedImage } from './helpers/restore.ts';
 
 for (const name of ['loop', 'mem', 'tree', 'threads', 'files']) {
-  test(`CRIU 4.2 image ${name}: restore -d, self-check PASS`, () => restoreCase(name));
+  test(`CRIU 4.2 image ${name}: restore -d, self-check PASS`, () => restoreSharedImage(name));
 }
 
 test.run();

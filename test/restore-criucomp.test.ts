@@ -9,8 +9,9 @@ import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { tscr, pidExists, killAll, waitGone, treePids, sleep, startOwnSession, verdict, descendants } from './helpers/restore.ts';
 import { pagemapFiles, pagemapLayout, inventoryCompression, isCompressedDir } from '../lib/criucomp.ts';
+import { SHARED_IMAGES } from './helpers/shared.ts';
 
-const SHARED = process.env.TSCR_SHARED ?? '/work/shared/criu-images';
+const SHARED = SHARED_IMAGES;
 const FXDIR = '/tmp/tscr-fixtures';
 const tmp = mkdtempSync(join(tmpdir(), 'tscr-criucomp-r-'));
 

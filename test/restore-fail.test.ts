@@ -6,8 +6,9 @@ import { copyFileSync, chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tscr, pidExists, killAll, waitGone, treePids, sleep, TSCR_BIN, startOwnSession } from './helpers/restore.ts';
+import { SHARED_IMAGES } from './helpers/shared.ts';
 
-const SHARED = process.env.TSCR_SHARED ?? '/work/shared/criu-images';
+const SHARED = SHARED_IMAGES;
 const FXDIR = '/tmp/tscr-fixtures';
 
 /** A private copy of a reference checkpoint (crit JSON + pages), with edits. */

@@ -1,5 +1,5 @@
 // Issue 5: both ends of a connection inside the dumped tree.
-// 1. CRIU 4.2's own checkpoint of /work/shared/criu-images/tcp: its INETSK and
+// 1. CRIU 4.2's own checkpoint of ../shared/criu-images/tcp: its INETSK and
 //    TCP_STREAM entries (crit JSON) are rebuilt by the inet module; the queued
 //    bytes are there and the connection works both ways.
 // 2. The same program, live: tscr dumps both ends (the entries must have the
@@ -16,8 +16,9 @@ import { join } from 'node:path';
 import { dumpSockets, finishInetDump, finishInetRestore, restoreInetSocket, readExact, writeAll, setTimeouts, closeSilently } from './helpers/tcp.ts';
 import { waitFile, sleep } from './helpers/fixture.ts';
 import { listLocks } from '../lib/netlock.ts';
+import { SHARED_IMAGES } from './helpers/shared.ts';
 
-const REF = '/work/shared/criu-images/tcp';
+const REF = join(SHARED_IMAGES, 'tcp');
 const crit = (n: string) => JSON.parse(readFileSync(join(REF, 'crit', n + '.json'), 'utf8'));
 
 function keysDeep(o: any, p = ''): string[] {

@@ -1,7 +1,9 @@
 // Helpers for restore tests: run `tscr restore` as a subprocess, check pids,
 // clean up every process a test may have left.
 import { spawnSync } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
+import { copyFileSync, chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import * as assert from 'uvu/assert';
+import { SHARED_IMAGES } from './shared.ts';
 import { join } from 'node:path';
 import { ROOT } from '../../lib/paths.ts';
 
@@ -89,4 +91,50 @@ export function descendants(pid: number): number[] {
   const walk = (p: number) => { out.push(p); for (const k of kids.get(p) ?? []) walk(k); };
   walk(pid);
   return out;
+}
+
+const FXDIR = '/tmp/tscr-fixtures';
+
+/**
+ * Restore CRIU 4.2's reference checkpoint `name` from the shared images (binary and
+ * files put where it was dumped), check pids/ppid/pgid/sid/threads came back exactly,
+ * then SIGUSR1 it and expect its own verdict PASS. Skips (with a line) when the
+ * images are absent or one of its pids is taken on this machine.
+ */
+export async function restoreSharedImage(name: string): Promise<void> {
+  const dir = join(SHARED_IMAGES, name);
+  if (!existsSync(dir)) { console.log(`  skip ${name}: ${dir} not present`); return; }
+  const pstree = JSON.parse(readFileSync(join(dir, 'crit', 'pstree.json'), 'utf8'));
+  const pids = treePids(pstree);
+  await waitGone(pids, 3000);
+  const taken = pids.filter(pidExists);
+  if (taken.length) { console.log(`  skip ${name}: pid(s) ${taken.join(', ')} taken on this machine`); return; }
+  mkdirSync(join(FXDIR, 'out'), { recursive: true });
+  copyFileSync(join(dir, 'bin'), join(FXDIR, name));
+  chmodSync(join(FXDIR, name), 0o755);
+  for (const f of readdirSync(join(dir, 'files'))) { copyFileSync(join(dir, 'files', f), join(FXDIR, 'out', f)); chmodSync(join(FXDIR, 'out', f), 0o644); }
+  const out = join(FXDIR, 'out', name);
+  rmSync(out, { force: true });
+  try {
+    const r = tscr(['restore', '-D', join(dir, 'images'), '-d', '--json']);
+    assert.is(r.code, 0, `restore ${name} failed: ${r.stderr}`);
+    const res = JSON.parse(r.stdout);
+    assert.equal(res.pids, pstree.entries.map((e: any) => e.pid));
+    const root = pstree.entries[0].pid;
+    // pids, parents, groups and sessions came back exactly
+    for (const e of pstree.entries) {
+      const stat = readFileSync(`/proc/${e.pid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (e.ppid) assert.is(Number(f[1]), e.ppid, `ppid of ${e.pid}`);
+      assert.is(Number(f[2]), e.pgid, `pgid of ${e.pid}`);
+      assert.is(Number(f[3]), e.sid, `sid of ${e.pid}`);
+      for (const t of e.threads) assert.ok(existsSync(`/proc/${e.pid}/task/${t}`), `thread ${t}`);
+    }
+    process.kill(root, 'SIGUSR1');
+    let verdict = '';
+    for (let i = 0; i < 200 && !verdict; i++) { await sleep(25); if (existsSync(out)) verdict = readFileSync(out, 'utf8').trim(); }
+    assert.is(verdict, 'PASS', `${name}: ${verdict || 'no verdict'}`);
+  } finally {
+    killAll(pids);
+  }
 }
