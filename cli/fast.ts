@@ -6,7 +6,7 @@
 // line is parsed from the command's own yargs definition (cli/argspec.ts); anything
 // that parser leaves to yargs (help, odd forms, errors) returns null and the launcher
 // runs the full CLI (dist/tscr.js) on the same command line.
-import { makeCtx, type Command } from './context.ts';
+import { makeCtx, writeAllSync, type Command } from './context.ts';
 import { TscrError } from '../lib/errors.ts';
 import { argSpec, parseArgs } from './argspec.ts';
 
@@ -15,18 +15,19 @@ export async function runFast(cmd: Command, argv: string[]): Promise<number | nu
   const spec = argSpec(cmd);
   const args = spec && spec.name === argv[0] ? parseArgs(spec, argv) : null;
   if (!args) return null;
-  // A reader that goes away (`tscr mem ... | head`) is not an error (as in cli/main.ts).
-  for (const s of [process.stdout, process.stderr]) {
-    s.on('error', (e: NodeJS.ErrnoException) => { if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0); else throw e; });
-  }
+  // Output goes straight to fd 1 with synchronous writes (what process.stdout does on
+  // Linux for files, pipes and terminals), without creating the stdout/stderr streams:
+  // that costs start-up time. A reader that goes away (`tscr mem ... | head`) is not an
+  // error: EPIPE ends the command quietly, as in cli/main.ts.
+  const outBytes = (b: Uint8Array) => writeAllSync(1, b);
   try {
-    const ctx = makeCtx({ json: args.json, verbosity: args.verbose, logFile: args['log-file'] });
+    const ctx = makeCtx({ json: args.json, verbosity: args.verbose, logFile: args['log-file'], stdout: (s) => outBytes(Buffer.from(s)), stdoutBytes: outBytes });
     const rc = await cmd.run(args, ctx);
     return typeof rc === 'number' ? rc : 0;
   } catch (e) {
     if ((e as NodeJS.ErrnoException)?.code === 'EPIPE') return 0;
     if (e instanceof TscrError) {
-      if (args.json) process.stdout.write(JSON.stringify(e.toJSON()) + '\n');
+      if (args.json) outBytes(Buffer.from(JSON.stringify(e.toJSON()) + '\n'));
       process.stderr.write(`tscr: ${e.describe()}\n`);
       return e.code === 'E_USAGE' ? 2 : 1;
     }

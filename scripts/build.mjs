@@ -95,7 +95,7 @@ async function buildCli() {
   const esbuild = await import('esbuild');
   // chunk names carry hashes: clear old outputs so stale chunks do not pile up
   const dist = join(root, 'dist');
-  if (existsSync(dist)) for (const f of readdirSync(dist)) if (/\.c?js(\.map)?$/.test(f)) rmSync(join(dist, f));
+  if (existsSync(dist)) for (const f of readdirSync(dist)) if (/\.c?js(\.map)?$|\.v8cache$/.test(f)) rmSync(join(dist, f));
   const entries = { tscr: 'cli/main.ts' };
   if (existsSync(join(root, 'shim', 'worker.ts'))) entries.worker = 'shim/worker.ts';
   if (existsSync(join(root, 'lib', 'archive-worker.ts'))) entries['archive-worker'] = 'lib/archive-worker.ts';
