@@ -17,17 +17,31 @@ export async function runFast(cmd: Command, argv: string[]): Promise<number | nu
   if (!args) return null;
   // Output goes straight to fd 1 with synchronous writes (what process.stdout does on
   // Linux for files, pipes and terminals), without creating the stdout/stderr streams:
-  // that costs start-up time. A reader that goes away (`tscr mem ... | head`) is not an
-  // error: EPIPE ends the command quietly, as in cli/main.ts.
-  const outBytes = (b: Uint8Array) => writeAllSync(1, b);
+  // that costs start-up time. Text is gathered into large writes (a command printing a
+  // line at a time would otherwise make a syscall per line) and flushed before anything
+  // goes to stderr, so the two stay in order. A reader that goes away (`tscr mem ... |
+  // head`) is not an error: EPIPE ends the command quietly, as in cli/main.ts.
+  let pending: string[] = [];
+  let pendingLen = 0;
+  const flush = () => {
+    if (!pendingLen) return;
+    const text = pending.join('');
+    pending = []; pendingLen = 0;
+    writeAllSync(1, Buffer.from(text));
+  };
+  const out = (s: string) => { pending.push(s); pendingLen += s.length; if (pendingLen >= 1 << 16) flush(); };
+  const outBytes = (b: Uint8Array) => { flush(); writeAllSync(1, b); };
+  const err = (s: string) => { flush(); process.stderr.write(s); };
   try {
-    const ctx = makeCtx({ json: args.json, verbosity: args.verbose, logFile: args['log-file'], stdout: (s) => outBytes(Buffer.from(s)), stdoutBytes: outBytes });
+    const ctx = makeCtx({ json: args.json, verbosity: args.verbose, logFile: args['log-file'], stdout: out, stdoutBytes: outBytes, stderr: err });
     const rc = await cmd.run(args, ctx);
+    flush();
     return typeof rc === 'number' ? rc : 0;
   } catch (e) {
     if ((e as NodeJS.ErrnoException)?.code === 'EPIPE') return 0;
+    try { flush(); } catch (e2) { if ((e2 as NodeJS.ErrnoException)?.code === 'EPIPE') return 0; throw e2; }
     if (e instanceof TscrError) {
-      if (args.json) outBytes(Buffer.from(JSON.stringify(e.toJSON()) + '\n'));
+      if (args.json) writeAllSync(1, Buffer.from(JSON.stringify(e.toJSON()) + '\n'));
       process.stderr.write(`tscr: ${e.describe()}\n`);
       return e.code === 'E_USAGE' ? 2 : 1;
     }
