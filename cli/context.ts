@@ -49,7 +49,7 @@ export function makeCtx(o: CtxOptions = {}): Ctx {
   const stderr = o.stderr ?? ((s: string) => { process.stderr.write(s); });
   // looked up when first needed: creating the stderr stream costs start-up time
   let tty = o.isTTY;
-  const isTTY = () => (tty ??= Boolean(process.stderr.isTTY));
+  const isTTY = () => (tty ??= stderrIsTTY());
   const verbosity = o.verbosity ?? 0;
   let logSink: ((s: string) => void) | null = null;
   if (o.logFile) {
@@ -94,6 +94,15 @@ export function makeCtx(o: CtxOptions = {}): Ctx {
       };
     },
   };
+}
+
+/** Whether stderr is a terminal, without creating process.stderr when it plainly is not (that loads the stream modules). */
+function stderrIsTTY(): boolean {
+  try {
+    const st = (process as any).getBuiltinModule('node:fs').fstatSync(2);
+    if (!st.isCharacterDevice() || st.rdev === 0x103 /* /dev/null */) return false;
+  } catch { return false; }
+  return Boolean(process.stderr.isTTY);
 }
 
 /** Synchronous write of all bytes to fd 1 (retries when stdout is a non-blocking pipe). */
