@@ -23,34 +23,40 @@ const MB = 1e6;
 const kids: ChildProcess[] = [];
 process.on('exit', () => { for (const k of kids) { try { k.kill('SIGKILL'); } catch { /* */ } } rmSync(tmp, { recursive: true, force: true }); });
 
-function startTarget(cmd: string, args: string[]): Promise<ChildProcess> {
-  return new Promise((resolve, reject) => {
-    const c = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'inherit'], detached: true }); // own session: tscr dump needs no --shell-job
-    kids.push(c);
-    let out = '';
-    c.stdout!.on('data', (d) => { out += d; if (out.includes('ready')) resolve(c); });
-    c.on('exit', (code) => reject(new Error(`${cmd} exited with ${code} before it was ready`)));
-  });
+// Targets run in their own session with no pipes or sockets to us (so tscr dump can take them
+// whole) and say they are ready by writing a file.
+async function startTarget(cmd: string, args: string[]): Promise<ChildProcess> {
+  const ready = join(tmp, `ready-${kids.length}`);
+  const c = spawn(cmd, [...args, ready], { stdio: 'ignore', detached: true });
+  kids.push(c);
+  let exited = false;
+  c.on('exit', () => { exited = true; });
+  for (let i = 0; i < 6000 && !exited; i++) {
+    if (existsSync(ready) && readFileSync(ready, 'utf8') === 'ready') return c;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`${cmd} did not get ready`);
 }
-function stop(c: ChildProcess): void { c.stdin!.end(); c.kill('SIGKILL'); }
+function stop(c: ChildProcess): void { c.kill('SIGKILL'); }
 
 const PY = `
-import sys, random
+import sys, random, time
 random.seed(7)
 n = int(sys.argv[1])
 d = {}
 for i in range(n):
     d["user:%d:%d" % (i, random.randrange(10**9))] = (i, random.random(), "name-%d" % random.randrange(100000))
-print("ready", flush=True)
-sys.stdin.read()
+open(sys.argv[2], "w").write("ready")
+while True:
+    time.sleep(1000)
 `;
 const NODE = `
 const n = Number(process.argv[1]);
 const m = new Map();
 for (let i = 0; i < n; i++) m.set('key' + i, { id: i, v: Math.random(), s: 'val' + (i % 1000), t: [i, i * 2] });
 globalThis.keep = m;
-console.log('ready');
-process.stdin.resume();
+require('fs').writeFileSync(process.argv[2], 'ready');
+setInterval(() => {}, 1e9);
 `;
 
 async function archiveSize(pages: Buffer, workers = 2, parent?: string, path = join(tmp, 'a.tscr'), level = 1): Promise<{ bytes: number; secs: number; stats: any }> {

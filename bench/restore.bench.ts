@@ -140,5 +140,36 @@ for (const mib of sizes) {
     }
   } finally { rmSync(dir, { recursive: true, force: true }); }
 }
+// a tree: r-tree (6 processes in 3 sessions/groups); tscr vs CRIU wall, alternating, best of 3
+{
+  const t = await startOwnSession('r-tree');
+  const img = join(t.dir, 'img');
+  mkdirSync(img);
+  const d = tscr(['dump', '-t', String(t.pid), '-D', img]);
+  if (d.code === 0) {
+    await waitGone([t.pid], 8000);
+    const treePids = (readImage(join(img, 'pstree.img')).entries as any[]).map((e) => Number(e.pid));
+    let tb: any = null, cb: number | null = null;
+    for (let i = 0; i < 3; i++) {
+      await waitGone(treePids, 5000);
+      const t0 = performance.now();
+      const r = tscr(['restore', '-D', img, '-d', '--json']);
+      const wall = performance.now() - t0;
+      killAll(treePids);
+      if (r.code === 0 && (!tb || wall < tb.wall)) tb = { wall, res: JSON.parse(r.stdout) };
+      if (CRIU) {
+        await waitGone(treePids, 5000);
+        const c0 = performance.now();
+        const c = spawnSync(CRIU, ['restore', '-D', img, '-d', '-o', join(t.dir, 'criu.log')], { encoding: 'utf8' });
+        const cw = performance.now() - c0;
+        killAll(treePids);
+        if (c.status === 0 && (cb === null || cw < cb)) cb = cw;
+      }
+    }
+    if (tb) rows.push(`| r-tree (6 processes, sessions and groups) | ${tb.res.bytes} | ${tb.res.ms.memory} ms | - | ${tb.res.ms.total} ms | ${tb.wall.toFixed(0)} ms | ${cb === null ? 'n/a' : cb.toFixed(0) + ' ms'} |`);
+    await waitGone(treePids, 5000);
+  }
+  rmSync(t.dir, { recursive: true, force: true });
+}
 console.log(rows.join('\n'));
 rmSync(base.dir, { recursive: true, force: true });

@@ -11,7 +11,7 @@ import { TscrError } from '../lib/errors.ts';
 
 type Io = { stdout?: (s: string) => void; stderr?: (s: string) => void; stdoutBytes?: (b: Uint8Array) => void };
 
-const FAST: Record<string, { load: () => Promise<{ default: Command }>; opts: Record<string, 'string' | 'boolean'>; positional?: string; short?: Record<string, string> }> = {
+const FAST: Record<string, { load: () => Promise<{ default: Command }>; opts: Record<string, 'string' | 'boolean'>; positional?: string; short?: Record<string, string>; prewarm?: () => void }> = {
   decode: { load: () => import('./commands/decode.ts'), opts: { in: 'string', out: 'string', pretty: 'boolean' } },
   encode: { load: () => import('./commands/encode.ts'), opts: { in: 'string', out: 'string' } },
   info: { load: () => import('./commands/info.ts'), opts: { in: 'string' }, positional: 'file' },
@@ -21,6 +21,8 @@ const FAST: Record<string, { load: () => Promise<{ default: Command }>; opts: Re
     load: () => import('./commands/dump.ts'),
     opts: { tree: 'string', 'images-dir': 'string', 'leave-running': 'boolean', 'shell-job': 'boolean', 'tcp-established': 'boolean', 'ext-unix-sk': 'boolean', sync: 'boolean' },
     short: { t: 'tree', D: 'images-dir', R: 'leave-running', o: 'log-file', v: 'verbose' },
+    // start the tracer thread while the command loads (lib/tracer.ts prewarmTracer)
+    prewarm: () => { import('../lib/tracer.ts').then((m) => m.prewarmTracer(), () => {}); },
   },
 };
 const SHORT: Record<string, string> = { i: 'in', o: 'out', v: 'verbose' };
@@ -82,6 +84,7 @@ export async function main(argv: string[], io: Io = {}): Promise<number> {
   const fast = fastParse(argv);
   if (fast) {
     try {
+      FAST[argv[0]].prewarm?.();
       const c = (await FAST[argv[0]].load()).default;
       const ctx = makeCtx({ json: fast.json, verbosity: fast.verbose, logFile: fast['log-file'], stdout: io.stdout, stdoutBytes: io.stdoutBytes, stderr: io.stderr });
       const rc = await c.run(fast, ctx);

@@ -18,12 +18,13 @@
 //
 // The heavy work (hashing, zero detection, LZ4, block checks) is in core-as;
 // this module only moves bytes and keeps the tables.
-import { openSync, closeSync, writeSync, readSync, fstatSync, unlinkSync, readdirSync, statSync, mkdirSync, chmodSync, renameSync } from 'node:fs';
+import { openSync, closeSync, writeSync, readSync, fstatSync, unlinkSync, readdirSync, statSync, mkdirSync, chmodSync, renameSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve, relative, basename } from 'node:path';
 import { TscrError } from './errors.ts';
 import { packBlock, unpackBlock, xxh64, Xxh64Stream, hashPages, UNPACK_ERRORS, BLOCK_HEADER, BLOCK_MAGIC, hex64, Scratch } from './archive-core.ts';
 import { core } from '../core-as/host.ts';
 import { CompressPool } from './archive-pool.ts';
+import { isCompressedDir, pagemapFiles, pagemapLayout, rawPages, makeRecipe, applyRecipe, RECIPE_SUFFIX, type PagemapLayout } from './criucomp.ts';
 
 export const PAGE = 4096;
 export const HEADER_SIZE = 64;
@@ -1068,9 +1069,32 @@ export async function dirToArchive(dir: string, archive: string, opts: WriterOpt
   // Worker threads pay off only for a fair amount of pages (a worker starts in ~50 ms).
   const pageBytes = files.reduce((a, n) => { const sz = statSync(join(dir, n)).size; return a + (isPagesImage(n, sz) ? sz : 0); }, 0);
   if (pageBytes < 32 << 20) opts = { ...opts, workers: 0 };
+  // CRIU-compressed pages (criu-dev --compress): raw pages to the store + a recipe (lib/criucomp.ts).
+  const comp = new Map<string, PagemapLayout>();
+  // Anything tscr cannot read as such (not an image, damaged) is stored verbatim: still lossless.
+  try {
+    if (isCompressedDir(dir)) for (const pm of pagemapFiles(dir)) { const l = pagemapLayout(dir, pm); if (l.compressed) comp.set(l.pages, l); }
+  } catch { comp.clear(); }
   const w = ArchiveWriter.create(archive, opts);
   try {
-    for (const n of files) { onFile?.(n); await w.addFileFrom(n, join(dir, n)); }
+    for (const n of files) {
+      onFile?.(n);
+      const l = comp.get(n);
+      if (l) {
+        // (held in memory: a file too large for that, or one tscr cannot decode, is stored verbatim)
+        let raw: Uint8Array | null = null, recipe: Uint8Array | null = null;
+        try { const data = readFileSync(join(dir, n)); raw = rawPages(dir, l, data); recipe = makeRecipe(dir, l, data, raw); } catch { recipe = null; }
+        if (recipe) {
+          const mode = statSync(join(dir, n)).mode & 0o7777;
+          const sink = w.pages(n, mode);
+          await sink.write(raw!);
+          await sink.end();
+          await w.addBytes(n + RECIPE_SUFFIX, recipe, mode);
+          continue;
+        }
+      }
+      await w.addFileFrom(n, join(dir, n));
+    }
     return await w.finish();
   } catch (e) {
     await w.abort();
@@ -1097,7 +1121,24 @@ export function archiveToDir(archive: string, dir: string, onFile?: (name: strin
       renameSync(tmp, dst);
       bytes += f.size;
     }
-    return { files: r.files.size, bytes };
+    // Rebuild CRIU-compressed pages files from their raw pages and recipes.
+    let recipes = 0;
+    for (const f of r.list()) {
+      if (!f.name.endsWith(RECIPE_SUFFIX)) continue;
+      const pages = f.name.slice(0, -RECIPE_SUFFIX.length);
+      const pm = pagemapFiles(dir).map((p) => pagemapLayout(dir, p)).find((l) => l.pages === pages);
+      if (!pm) throw new TscrError('E_CORRUPT', `${archive}: ${f.name} belongs to no pagemap`, { file: archive });
+      const raw = readFileSync(join(dir, pages));
+      const recipe = readFileSync(join(dir, f.name));
+      const out = applyRecipe(join(dir, pages), pm, raw, recipe);
+      const tmp = join(dir, `${pages}.tscr-partial`);
+      writeFileSync(tmp, out, { mode: statSync(join(dir, pages)).mode & 0o7777 });
+      renameSync(tmp, join(dir, pages));
+      unlinkSync(join(dir, f.name));
+      bytes += out.length - raw.length - recipe.length;
+      recipes++;
+    }
+    return { files: r.files.size - recipes, bytes };
   } finally { r.close(); }
 }
 

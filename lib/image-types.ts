@@ -407,6 +407,8 @@ export interface inventory_entry {
   plugins_entry?: plugins_entry; // 12
   dump_criu_run_id?: string; // 13
   allow_uprobes?: boolean; // 14
+  compress?: number; // 15
+  compress_region_size?: number; // 16
   _unknown?: string;
 }
 export interface ip_opts_entry {
@@ -681,6 +683,9 @@ export interface pagemap_entry {
   in_parent?: boolean; // 3
   flags?: string; // 4
   nr_pages?: Int64; // 5
+  compressed_size?: (number)[]; // 6
+  total_compressed_size?: Int64; // 7
+  region_pages?: number; // 8
   _unknown?: string;
 }
 export interface pagemap_head {

@@ -150,8 +150,9 @@ export class Tracee {
   }
 
   detach(): number {
-    const sig = this.pendingSigs.shift() ?? 0;
-    const r = ptraceShimRaw().detach(this.tid, sig);
+    // The thread sits in an event stop, where PTRACE_DETACH's signal argument is not
+    // delivered: re-send every held signal with tgkill after detaching.
+    const r = ptraceShimRaw().detach(this.tid, 0);
     for (const s of this.pendingSigs.splice(0)) ptraceShimRaw().tgkill(this.pid, this.tid, s);
     this.stopped = false;
     return r;

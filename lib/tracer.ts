@@ -34,12 +34,39 @@ function workerEntry(): { file: string; execArgv: string[] } {
   return { file: dist, execArgv: [] };
 }
 
+let warm: { w: Worker; abort: SharedArrayBuffer } | null = null;
+
+/**
+ * Start the tracer thread now, before the job is known (its start-up then overlaps
+ * the CLI's own); the next runInTracer() hands it the job. Commands call this as
+ * early as they can (the CLI's fast path does it for dump).
+ */
+export function prewarmTracer(): void {
+  if (warm) return;
+  try {
+    const abort = new SharedArrayBuffer(4);
+    const { file, execArgv } = workerEntry();
+    const w = new Worker(file, { workerData: { abort }, execArgv });
+    w.unref();
+    w.on('error', () => { /* reported by the job that uses it */ });
+    warm = { w, abort };
+  } catch { warm = null; }
+}
+
 /** Run a tracer job (e.g. 'dump') on its own OS thread; resolves with its result. */
 export function runInTracer<T = any>(job: string, opts: unknown, hooks: TracerHooks = {}): Promise<T> {
-  const abort = new SharedArrayBuffer(4);
+  let w: Worker, abort: SharedArrayBuffer;
+  if (warm) {
+    ({ w, abort } = warm);
+    warm = null;
+    w.ref();
+    w.postMessage({ job, opts });
+  } else {
+    abort = new SharedArrayBuffer(4);
+    const { file, execArgv } = workerEntry();
+    w = new Worker(file, { workerData: { job, opts, abort }, execArgv });
+  }
   const flag = new Int32Array(abort);
-  const { file, execArgv } = workerEntry();
-  const w = new Worker(file, { workerData: { job, opts, abort }, execArgv });
   const onSig = (sig: string) => { Atomics.store(flag, 0, 1); hooks.onLog?.(1, `received ${sig}; stopping the job and restoring the target`); };
   const onInt = () => onSig('SIGINT');
   const onTerm = () => onSig('SIGTERM');

@@ -23,6 +23,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/signalfd.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -380,4 +381,48 @@ int64_t tscr_fd_copy(int in, int64_t in_off, int out, int64_t out_off, int64_t l
     done += r;
   }
   return done;
+}
+
+/* Dump a shmem file (memfd, shared mapping) of `size` bytes: copy every data
+ * extent (SEEK_DATA/SEEK_HOLE: holes were never written) to the end of `out`
+ * with sendfile(2), in the kernel. runs receives (offset, length) pairs, page
+ * aligned; returns the number of runs, -ENOSPC if max is too small. */
+int tscr_shmem_copy(int in, int64_t size, int out, uint64_t *runs, int max) {
+  int n = 0;
+  off_t pos = 0;
+  off_t base = lseek(out, 0, SEEK_CUR);
+  if (base < 0) return -errno;
+  while (pos < size) {
+    off_t d = lseek(in, pos, SEEK_DATA);
+    if (d < 0) { if (errno == ENXIO) break; return -errno; }
+    if (d >= size) break;
+    off_t h = lseek(in, d, SEEK_HOLE);
+    if (h < 0) return -errno;
+    if (h > size) h = size;
+    d &= ~(off_t)4095;
+    h = (h + 4095) & ~(off_t)4095;
+    if (n > 0 && runs[2 * (n - 1)] + runs[2 * (n - 1) + 1] == (uint64_t)d) {
+      /* extends the previous run */
+    } else {
+      if (n >= max) { /* undo: the caller retries with more room */
+        if (ftruncate(out, base) < 0 || lseek(out, base, SEEK_SET) < 0) return -errno;
+        return -ENOSPC;
+      }
+      runs[2 * n] = (uint64_t)d; runs[2 * n + 1] = 0; n++;
+    }
+    off_t o = d;
+    while (o < h) {
+      ssize_t r = sendfile(out, in, &o, (size_t)(h - o));
+      if (r < 0) { if (errno == EINTR) continue; return -errno; }
+      if (r == 0) { /* past EOF of the source: pad with zeros up to the page end */
+        static const char zero[4096];
+        ssize_t z = write(out, zero, (size_t)(h - o) < sizeof zero ? (size_t)(h - o) : sizeof zero);
+        if (z <= 0) return z < 0 ? -errno : -EIO;
+        o += z;
+      }
+    }
+    runs[2 * (n - 1) + 1] += (uint64_t)(h - d);
+    pos = h;
+  }
+  return n;
 }

@@ -281,6 +281,7 @@ export interface FdsShim {
   sk_peek(fd: number, stream: number, buf: Buffer, len: number, lens: Int32Array, maxmsgs: number, nmsgs: Int32Array): number | bigint;
   unix_diag(out: Buffer, max: number): number;
   spawn_fds(path: string, argvBlock: Buffer, argc: number, map: Int32Array, n: number): number;
+  shmem_copy(inFd: number, size: number, outFd: number, runs: BigUint64Array, max: number): number;
   fd_copy(inFd: number, inOff: number, outFd: number, outOff: number, len: number): number | bigint;
 }
 
@@ -328,6 +329,7 @@ export function fdsShim(): FdsShim {
     sk_peek: f('int64_t tscr_sk_peek(int fd, int stream, void *buf, int64_t len, void *lens, int maxmsgs, void *nmsgs)'),
     unix_diag: f('int tscr_unix_diag(void *out, int max)'),
     spawn_fds: f('int tscr_spawn_fds(const char *path, void *argv_block, int argc, void *map, int n)'),
+    shmem_copy: f('int tscr_shmem_copy(int in, int64_t size, int out, void *runs, int max)'),
     fd_copy: f('int64_t tscr_fd_copy(int in, int64_t in_off, int out, int64_t out_off, int64_t len)'),
   };
   return fdsShimObj;

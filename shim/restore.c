@@ -32,7 +32,11 @@
 #define PTRACE_SETSIGMASK 0x420b
 #endif
 
-#define RS_OPTS (PTRACE_O_TRACECLONE | PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK | PTRACE_O_EXITKILL)
+#ifndef PTRACE_O_SUSPEND_SECCOMP
+#define PTRACE_O_SUSPEND_SECCOMP (1 << 21)
+#endif
+/* SUSPEND_SECCOMP: restored filters must not filter the injected syscalls that follow them */
+#define RS_OPTS (PTRACE_O_TRACECLONE | PTRACE_O_TRACEFORK | PTRACE_O_TRACEVFORK | PTRACE_O_EXITKILL | PTRACE_O_SUSPEND_SECCOMP)
 
 static int neg(void) { return -errno; }
 

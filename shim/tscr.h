@@ -160,6 +160,7 @@ int64_t tscr_sendto_un(int fd, const void *buf, int64_t len, const void *name, i
 int64_t tscr_sk_peek(int fd, int stream, void *buf, int64_t len, int *lens, int maxmsgs, int *nmsgs);
 int tscr_unix_diag(struct tscr_unix_diag *out, int max);
 int tscr_spawn_fds(const char *path, const char *argv_block, int argc, const int *map, int n);
+int tscr_shmem_copy(int in, int64_t size, int out, uint64_t *runs, int max);
 int64_t tscr_fd_copy(int in, int64_t in_off, int out, int64_t out_off, int64_t len);
 /* ---- end fdkinds block ---- */
 

@@ -16,8 +16,7 @@ const jobs: Record<string, () => Promise<Job>> = {
   caps: async () => (await import('../lib/caps.ts')).capsJob,
 };
 
-async function run(): Promise<void> {
-  const { job, opts, abort } = workerData as { job: string; opts: any; abort: SharedArrayBuffer };
+async function run(job: string, opts: any, abort: SharedArrayBuffer): Promise<void> {
   const flag = new Int32Array(abort);
   const post = (m: any) => parentPort!.postMessage(m);
   const ctx: JobCtx = {
@@ -39,4 +38,8 @@ async function run(): Promise<void> {
     else post({ type: 'error', error: { tscr: false, message: String(e?.message ?? e), stack: e?.stack } });
   }
 }
-run();
+// The job comes with workerData, or (for a worker started early, while the CLI was
+// still parsing its arguments: lib/tracer.ts prewarmTracer) in the first message.
+const wd = workerData as { job?: string; opts?: any; abort: SharedArrayBuffer };
+if (wd.job) run(wd.job, wd.opts, wd.abort);
+else parentPort!.once('message', (m: any) => { run(m.job, m.opts, wd.abort); });

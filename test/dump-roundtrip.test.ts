@@ -30,6 +30,6 @@ async function cycle(name: string, args: string[] = []) {
   }
 }
 
-for (const name of ['memory', 'tree', 'threads', 'signals', 'files', 'forker']) test(`dump -> restore -> PASS: ${name}`, () => cycle(name));
+for (const name of ['memory', 'tree', 'threads', 'signals', 'files', 'forker', 'r-zombie']) test(`dump -> restore -> PASS: ${name}`, () => cycle(name));
 
 test.run();

@@ -10,6 +10,8 @@ test('shim primitives: seize, regs, xstate, injection, vm_read; target unharmed'
     const mapsBefore = readFileSync(`/proc/${fx.pid}/maps`, 'utf8');
     const r: any = await runInTracer('selftest', { pid: fx.pid });
     assert.is(r.getpid, fx.pid);
+    assert.is(r.pokeGetpid, fx.pid, 'injection through a poked gadget');
+    assert.ok(r.codeRestored, 'the poked code is put back');
     assert.ok(r.mmapOk, 'injected mmap returned an address');
     assert.is(r.munmap, 0);
     assert.ok(r.regsRestored);

@@ -73,7 +73,13 @@ async function criuRestoresTscr(name: string, args: string[] = []) {
     const log = existsSync(join(img, 'restore.log')) ? readFileSync(join(img, 'restore.log'), 'utf8') : '';
     assert.is(r.status, 0, `criu restore: ${r.stderr}\n${log.split('\n').filter((l) => /Error/.test(l)).slice(0, 5).join('\n')}`);
     pids = descendants(fx.pid);
-    assert.is(await verdict(fx.pid, fx.out), 'PASS');
+    const v = await verdict(fx.pid, fx.out);
+    if (v !== 'PASS') {
+      for (const p of descendants(fx.pid)) {
+        try { console.log(p, readFileSync(`/proc/${p}/stat`, 'utf8').slice(0, 60), readFileSync(`/proc/${p}/wchan`, 'utf8'), readFileSync(`/proc/${p}/status`, 'utf8').split('\n').filter((l) => /Sig|Shd/.test(l)).join(' ')); } catch {}
+      }
+    }
+    assert.is(v, 'PASS');
   } finally {
     killAll(pids);
     rmSync(fx.dir, { recursive: true, force: true });

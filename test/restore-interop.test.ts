@@ -43,7 +43,7 @@ for (const name of ['r-counter', 'r-mem', 'r-threads']) {
 
 // and the other way: CRIU 4.x dumps our fixtures (richer state than the shared
 // reference images), tscr restores them, each program checks itself.
-for (const name of ['r-counter', 'r-mem', 'r-threads', 'r-signals', 'r-files', 'r-tree', 'r-shm', 'r-zombie', 'r-daemon', 'r-creds']) {
+for (const name of ['r-counter', 'r-mem', 'r-threads', 'r-signals', 'r-files', 'r-tree', 'r-shm', 'r-zombie', 'r-daemon', 'r-pipeline', 'r-seccomp', 'r-creds']) {
   test(`tscr restores a CRIU 4.x dump of ${name}`, async () => {
     const criu = findCriu();
     if (!criu) { console.log('  skip: no CRIU 4.x here (set TSCR_CRIU to a locally built one)'); return; }

@@ -36,8 +36,9 @@ test('files: offsets, O_APPEND, dup, cloexec, /dev/null (r-files)', () => roundT
 test('files deleted while open (ghost) (r-files)', () => roundTrip('r-files', [], [], /remap-fpath/));
 test('tree: sessions and groups (r-tree)', () => roundTrip('r-tree'));
 test('shared anonymous memory between parent and child (r-shm)', () => roundTrip('r-shm', [], [], /shared anonymous memory|mapping of \/dev\/zero/));
-test('a zombie in the tree, leading a process group (r-zombie)', () => roundTrip('r-zombie', [], [], /cannot attach to thread/));
+test('a zombie in the tree, leading a process group (r-zombie)', () => roundTrip('r-zombie', [], [], /cannot attach to thread|zombie process/));
 test('double-fork daemon under a subreaper: session and group of a leader that is gone (r-daemon)', () => roundTrip('r-daemon'));
+test('a pipeline whose first command exited: a group whose leader is gone (r-pipeline)', () => roundTrip('r-pipeline'));
 test('credentials (r-creds)', () => roundTrip('r-creds', [], [], /rlimit/));
 // the dump developer's fixtures (fixtures/*.c without the r- prefix)
 test('dump fixture: memory', () => roundTrip('memory'));

@@ -1,6 +1,7 @@
 // tscr convert SRC DST: a CRIU image directory -> a tscr archive, and back.
 // Offline: Wasm only, never the shim.
-import { statSync, existsSync, readdirSync } from 'node:fs';
+import { statSync, existsSync, readdirSync, mkdirSync, copyFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Command } from '../context.ts';
 import { usage } from '../context.ts';
 import { TscrError } from '../../lib/errors.ts';
@@ -22,13 +23,17 @@ const convert: Command = {
     .option('prev', { type: 'string', describe: 'previous checkpoint (a tscr archive or a CRIU directory): store only pages whose content is not already there' })
     .option('level', { type: 'number', default: 2, describe: '0 = store uncompressed, 1 = fast LZ4, 2 = LZ4 with hash chains (smaller, slower), 3 = smallest' })
     .option('workers', { type: 'number', default: 2, describe: 'compression threads (0 = compress in the main thread)' })
-    .option('force', { type: 'boolean', default: false, describe: 'overwrite an existing archive / write into a non-empty directory' }),
+    .option('force', { type: 'boolean', default: false, describe: 'overwrite an existing archive / write into a non-empty directory' })
+    .option('to-criu-compressed', { type: 'string', describe: "write a CRIU directory whose pages are LZ4-compressed like criu-dev's `--compress` (page: one block per page, the default) or `--compress-region` (region)" })
+    .option('region-size', { type: 'string', describe: 'block size for --to-criu-compressed=region: bytes or K/M, a multiple of 4 KiB up to 4M (default 256K)' })
+    .option('to-criu-plain', { type: 'boolean', default: false, describe: 'write a CRIU directory with uncompressed pages (decompresses criu-dev compressed pages)' }),
   async run(args, ctx) {
     const src = String(args.src), dst = String(args.dst);
     if (!existsSync(src)) throw new TscrError('E_NOT_FOUND', `${src} does not exist`, { file: src, hint: 'give a CRIU image directory or a tscr archive' });
     const t0 = performance.now();
+    if (args.toCriuCompressed !== undefined || args.toCriuPlain) return toCriuDir(src, dst, args, ctx, t0);
     if (statSync(src).isDirectory()) {
-      imageFiles(src);
+      if (imageFiles(src).length === 0) throw new TscrError('E_NOT_FOUND', `${src} holds no image files`, { file: src, hint: 'give the directory `tscr dump -D` or `criu dump -D` wrote' });
       if (existsSync(dst) && !args.force) throw usage(`${dst} already exists`, 'pick a new archive name, or add --force');
       if (existsSync(dst) && statSync(dst).isDirectory()) throw usage(`${dst} is a directory; converting a directory writes an archive file`);
       const level = Number(args.level);
@@ -47,6 +52,7 @@ const convert: Command = {
       }
       return 0;
     }
+    if (args.prev) throw usage('--prev applies when a directory is converted into an archive', 'an archive names its own parent');
     if (!ArchiveReader.isArchive(src)) throw new TscrError('E_BAD_MAGIC', `${src} is neither a directory nor a tscr archive`, { file: src, offset: 0, hint: 'give a CRIU image directory or a tscr archive' });
     if (existsSync(dst)) {
       if (!statSync(dst).isDirectory()) throw usage(`${dst} exists and is not a directory`);
@@ -62,4 +68,31 @@ const convert: Command = {
     return 0;
   },
 };
+
+/** SRC (directory or archive) -> a CRIU directory with compressed (criu-dev layout) or plain pages. */
+async function toCriuDir(src: string, dst: string, args: any, ctx: any, t0: number): Promise<number> {
+  const { rewriteDir, parseRegionSize } = await import('../../lib/criucomp.ts');
+  if (args.toCriuCompressed !== undefined && args.toCriuPlain) throw usage('--to-criu-compressed and --to-criu-plain exclude each other');
+  const m = args.toCriuCompressed === undefined ? null : String(args.toCriuCompressed || 'page');
+  if (m !== null && m !== 'page' && m !== 'region') throw usage(`--to-criu-compressed must be page or region, not ${m}`);
+  if (args.regionSize !== undefined && m !== 'region') throw usage('--region-size applies to --to-criu-compressed=region');
+  const regionSize = m === 'region' ? parseRegionSize(args.regionSize) : 0;
+  if (existsSync(dst)) {
+    if (!statSync(dst).isDirectory()) throw usage(`${dst} exists and is not a directory`);
+    if (readdirSync(dst).length && !args.force) throw usage(`${dst} is not empty`, 'pick an empty or new directory, or add --force');
+  }
+  if (statSync(src).isDirectory()) {
+    mkdirSync(dst, { recursive: true });
+    for (const n of imageFiles(src)) copyFileSync(join(src, n), join(dst, n));
+  } else {
+    if (!ArchiveReader.isArchive(src)) throw new TscrError('E_BAD_MAGIC', `${src} is neither a directory nor a tscr archive`, { file: src, offset: 0, hint: 'give a CRIU image directory or a tscr archive' });
+    archiveToDir(src, dst);
+  }
+  const { pagesBytes } = rewriteDir(dst, m ? { mode: m as 'page' | 'region', regionSize, level: 1 } : null);
+  const secs = (performance.now() - t0) / 1000;
+  const what = m ? (m === 'region' ? `compressed pages (regions of ${regionSize / 1024} KiB)` : 'compressed pages (one LZ4 block per page)') : 'plain pages';
+  if (ctx.jsonMode) ctx.json({ direction: 'to-criu-dir', src, dst, pages: m ?? 'plain', regionSize: regionSize || undefined, pagesBytes, seconds: secs });
+  else ctx.out(`${src} -> ${dst}: CRIU directory with ${what}, pages files ${human(pagesBytes)} in ${secs.toFixed(2)} s\n`);
+  return 0;
+}
 export default convert;

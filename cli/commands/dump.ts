@@ -18,12 +18,20 @@ const dump: Command = {
     .option('ext-unix-sk', { type: 'boolean', describe: 'allow unix sockets connected outside the tree' })
     .option('sync', { type: 'boolean', describe: 'fsync images before killing the tree (default: on unless -R)' })
     .option('compress', { type: 'boolean', describe: 'write a compact tscr archive (deduplicated, LZ4) to the -D path instead of a directory' })
-    .option('prev', { type: 'string', describe: 'with --compress: previous checkpoint (archive or CRIU dir); store only pages not already there' }),
+    .option('prev', { type: 'string', describe: 'with --compress: previous checkpoint (archive or CRIU dir); store only pages not already there' })
+    .option('criu-compress', { type: 'string', describe: "write CRIU images with LZ4-compressed pages as criu-dev does: page (like `criu dump --compress`, the default) or region (like `--compress-region`)" })
+    .option('criu-compress-region', { type: 'string', describe: 'region size for --criu-compress=region (bytes or K/M, multiple of 4 KiB, at most 4M; default 256K)' }),
   async run(args: any, ctx) {
     if (args.tree !== undefined && !/^\d+$/.test(String(args.tree))) throw usage(`-t needs a pid (a number), not "${args.tree}"`);
     if (!args.tree) throw usage('which tree? give its root pid with -t PID', 'e.g. tscr dump -t 1234 -D /tmp/ckpt');
     const { runInTracer } = await import('../../lib/tracer.ts');
     if (args.prev && !args.compress) throw usage('--prev needs --compress', 'e.g. tscr dump -t PID --compress --prev old.tscr -D new.tscr');
+    const cc = args.criuCompress === undefined ? null : String(args.criuCompress || 'page');
+    if (cc !== null && cc !== 'page' && cc !== 'region') throw usage(`--criu-compress must be page or region, not ${cc}`);
+    if (cc && args.compress) throw usage('--criu-compress writes a CRIU directory; --compress writes a tscr archive: pick one');
+    if (args.criuCompressRegion !== undefined && cc !== 'region') throw usage('--criu-compress-region applies to --criu-compress=region');
+    const criucomp = cc ? await import('../../lib/criucomp.ts') : null;
+    const regionSize = cc === 'region' ? criucomp!.parseRegionSize(args.criuCompressRegion) : 0;
     const stage = args.compress ? await import('../../lib/archive-stage.ts') : null;
     const archive = stage ? resolve(args['images-dir'] ?? 'checkpoint.tscr') : null;
     const dir = stage ? stage.dumpStageFor(archive!) : resolve(args['images-dir'] ?? '.');
@@ -45,10 +53,16 @@ const dump: Command = {
     } finally {
       bar.end();
     }
+    if (criucomp) {
+      // The dump is complete (plain images); now rewrite its pages the criu-dev way.
+      const r = criucomp.rewriteDir(res.dir ?? dir, { mode: cc as 'page' | 'region', regionSize }, args.sync !== false);
+      res.criuCompress = { mode: cc, regionSize: regionSize || undefined, pagesBytes: r.pagesBytes };
+    }
     if (ctx.jsonMode) ctx.json(res);
     else {
       const mb = (res.bytes / (1 << 20)).toFixed(1);
-      ctx.out(`dumped ${res.processes} process${res.processes === 1 ? '' : 'es'} (${res.threads} threads, ${res.vmas} VMAs, ${mb} MiB of pages) to ${res.dir} in ${res.seconds.toFixed(2)} s${res.mbps ? ` (${res.mbps.toFixed(0)} MiB/s)` : ''}; ${args['leave-running'] ? 'left running' : 'tree killed'}\n`);
+      const z = res.zombies?.length ? ` + ${res.zombies.length} zombie${res.zombies.length === 1 ? '' : 's'}` : '';
+      ctx.out(`dumped ${res.processes} process${res.processes === 1 ? '' : 'es'}${z} (${res.threads} thread${res.threads === 1 ? '' : 's'}, ${res.vmas} VMAs, ${mb} MiB of pages) to ${res.dir} in ${res.seconds.toFixed(2)} s${res.mbps ? ` (${res.mbps.toFixed(0)} MiB/s)` : ''}; ${args['leave-running'] ? 'left running' : 'tree killed'}\n`);
     }
     return 0;
   },

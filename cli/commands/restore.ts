@@ -10,7 +10,7 @@ const restore: Command = {
   needsShim: true,
   builder: (y: any) => y
     .alias('o', 'log-file') // CRIU's -o LOGFILE
-    .option('images-dir', { alias: 'D', type: 'string', describe: 'directory with the checkpoint images', demandOption: true })
+    .option('images-dir', { alias: 'D', type: 'string', describe: 'directory with the checkpoint images, or a tscr archive', demandOption: true })
     .alias('o', 'log-file')
     .option('restore-detached', { alias: 'd', type: 'boolean', default: false, describe: 'start the tree and exit (do not wait for it)' })
     .option('pidfile', { type: 'string', describe: 'write the pid of the restored root here' })
@@ -24,19 +24,22 @@ const restore: Command = {
     // A tscr archive: verified in full first; metadata staged in RAM, pages streamed (lib/archive-restore.ts).
     const { ArchiveReader } = await import('../../lib/archive.ts');
     const staged = ArchiveReader.isArchive(dir) ? (await import('../../lib/archive-restore.ts')).openArchiveForRestore(dir) : null;
+    const shown = dir;
     if (staged) dir = staged.dir;
+    // criu-dev compressed pages in an image directory: checked in full, then decoded as restore reads them.
+    const criuComp = staged ? null : (await import('../../lib/criucomp.ts')).openCompressedDirForRestore(dir);
     try {
     const opts = {
       dir, shellJob: args.shellJob, tcpEstablished: args.tcpEstablished, extUnixSk: args.extUnixSk,
-      log: (l: 1 | 2 | 3 | 4, s: string) => ctx.log(l, s), pages: staged?.pages,
+      log: (l: 1 | 2 | 3 | 4, s: string) => ctx.log(l, s), pages: staged?.pages ?? criuComp ?? undefined,
     };
     const eng = await import('../../lib/restore/engine.ts');
     if (args.dryRun) {
       const { describeOp } = await import('../../lib/restore/plan.ts');
       const plan = eng.planOnly(opts);
-      if (ctx.jsonMode) ctx.json({ dir, ops: plan });
+      if (ctx.jsonMode) ctx.json({ dir: shown, ops: plan });
       else {
-        ctx.out(`restore plan for ${dir}: ${plan.length} operations\n`);
+        ctx.out(`restore plan for ${shown}: ${plan.length} operations\n`);
         plan.forEach((o, i) => ctx.out(`${String(i + 1).padStart(4)}  ${describeOp(o)}${o.detail ? `  [${o.detail}]` : ''}\n`));
       }
       return 0;
@@ -66,6 +69,7 @@ const restore: Command = {
     return status.signal ? 128 + status.signal : status.code;
     } finally {
       staged?.close();
+      criuComp?.close();
     }
   },
 };

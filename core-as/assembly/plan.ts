@@ -41,6 +41,7 @@ const OP_START: i64 = 16;    // -
 const OP_FDS_DONE: i64 = 17; // pid: close the temporaries kept for passing
 const OP_HELPER: i64 = 19;   // pid = a session leader that is gone, a = the parent that makes it (then setsid)
 const OP_HELPER_EXIT: i64 = 20; // pid = helper, a = its parent: the helper exits and is reaped
+const OP_GROUP_HELPER: i64 = 21; // pid = a group leader that is gone, a = the member that makes it (then setpgid(0, 0))
 const OP_ZOMBIE: i64 = 18;   // pid, a = parent: the process exits (its parent keeps it as a zombie)
 
 const E_BAD_INPUT: i64 = 1;
@@ -233,6 +234,8 @@ export function plan_build(input: ArrayBuffer): ArrayBuffer {
   }
   for (let h = 0; h < helpers.length; h++) out.op(OP_HELPER_EXIT, unchecked(helpers[h]), unchecked(helperParent[h]));
   // 2. groups: leaders, then members.
+  const groupHelpers: i64[] = [];
+  const groupHelperParent: i64[] = [];
   for (let pass = 0; pass < 2; pass++) {
     for (let k = 0; k < order.length; k++) {
       const p = unchecked(procs[unchecked(order[k])]);
@@ -243,14 +246,22 @@ export function plan_build(input: ArrayBuffer): ArrayBuffer {
         const li = indexOf(procs, p.pgid);
         if (li < 0) {
           if (k == 0 && shellJob) continue;
-          return result(E_PGID, p.pid, null);
-        }
-        if (unchecked(procs[li]).sid != p.sid) return result(E_PGID, p.pid, null);
+          if (p.pgid == p.sid) return result(E_PGID, p.pid, null);
+          // The group's leader is gone (a pipeline whose first command exited):
+          // a helper with the leader's pid, made by this process (so in its
+          // session), makes the group; this process joins it; the helper exits.
+          if (!groupHelpers.includes(p.pgid)) {
+            out.op(OP_GROUP_HELPER, p.pgid, p.pid);
+            groupHelpers.push(p.pgid);
+            groupHelperParent.push(p.pid);
+          }
+        } else if (unchecked(procs[li]).sid != p.sid) return result(E_PGID, p.pid, null);
       }
       out.op(OP_SETPGID, p.pid, p.pgid);
       p.curPgid = p.pgid;
     }
   }
+  for (let h = 0; h < groupHelpers.length; h++) out.op(OP_HELPER_EXIT, unchecked(groupHelpers[h]), unchecked(groupHelperParent[h]));
   // Zombies exit now: every group they lead is in place, and their parents
   // are still clean stubs (no SIGCHLD handler yet).
   for (let k = order.length - 1; k >= 0; k--) {

@@ -100,7 +100,7 @@ export const FLAG_MAPS: Record<string, [string, number][]> = {
     ['O_TRUNC', 0o1000], ['O_APPEND', 0o2000], ['O_NONBLOCK', 0o4000], ['O_DSYNC', 0o10000], ['FASYNC', 0o20000],
     ['O_DIRECT', 0o40000], ['O_LARGEFILE', 0o100000], ['O_DIRECTORY', 0o200000], ['O_NOFOLLOW', 0o400000],
     ['O_NOATIME', 0o1000000], ['O_CLOEXEC', 0o2000000]],
-  'pmap.flags': [['PE_PARENT', 1], ['PE_LAZY', 2], ['PE_PRESENT', 4]],
+  'pmap.flags': [['PE_PARENT', 1], ['PE_LAZY', 2], ['PE_PRESENT', 4], ['PE_PAYLOAD_ALIGNED', 8]],
   'seals.flags': [['F_SEAL_SEAL', 0x1], ['F_SEAL_SHRINK', 0x2], ['F_SEAL_GROW', 0x4], ['F_SEAL_WRITE', 0x8], ['F_SEAL_FUTURE_WRITE', 0x10]],
 };
 

@@ -361,6 +361,8 @@ export const MESSAGES: Record<string, FieldDef[]> = {
     [12, 'plugins_entry', 'msg:plugins_entry', 'opt'],
     [13, 'dump_criu_run_id', 'string', 'opt'],
     [14, 'allow_uprobes', 'bool', 'opt'],
+    [15, 'compress', 'uint32', 'opt'],
+    [16, 'compress_region_size', 'uint32', 'opt'],
   ],
   'ip_opts_entry': [
     [1, 'freebind', 'bool', 'opt'],
@@ -608,6 +610,9 @@ export const MESSAGES: Record<string, FieldDef[]> = {
     [3, 'in_parent', 'bool', 'opt'],
     [4, 'flags', 'uint32', 'opt', {flags: 'pmap.flags'}],
     [5, 'nr_pages', 'uint64', 'opt'],
+    [6, 'compressed_size', 'uint32', 'rep', {packed: true}],
+    [7, 'total_compressed_size', 'uint64', 'opt'],
+    [8, 'region_pages', 'uint32', 'opt'],
   ],
   'pagemap_head': [
     [1, 'pages_id', 'uint32', 'req'],

@@ -7,7 +7,7 @@ import { ptraceShimRaw } from '../../shim/native.ts';
 import { fdList, fdLink, fdinfo, status } from '../proc.ts';
 import { classify } from '../kinds/index.ts';
 import type { DumpFdCtx, ShmemSink } from '../kinds/types.ts';
-import { regEntry, describeProcLink, toStat } from '../kinds/regfile.ts';
+import { regEntry, describeProcLink, toStat, elfBuildId } from '../kinds/regfile.ts';
 import { TscrError } from '../errors.ts';
 import type { Vma } from './mm.ts';
 
@@ -87,7 +87,10 @@ function mappedFileIdSlow(ft: FileTable, pid: number, v: Vma): number {
   try { link = readlinkSync(path); } catch { link = v.name + (v.deleted ? ' (deleted)' : ''); }
   const d = describeProcLink(path, link, 0, 0n);
   const { id, isNew } = ft.idFor(`map:${d.stat.dev}:${d.stat.ino}`, pid, -1);
-  if (isNew) ft.add(regEntry(regCtx(ft, pid), id, d));
+  if (isNew) {
+    if (v.prot[2] === 'x') d.buildId = elfBuildId(path) ?? undefined;
+    ft.add(regEntry(regCtx(ft, pid), id, d));
+  }
   return id;
 }
 
@@ -95,7 +98,10 @@ export function exeFileId(ft: FileTable, pid: number): number {
   const path = `/proc/${pid}/exe`;
   const d = describeProcLink(path, readlinkSync(path), 0, 0n);
   const { id, isNew } = ft.idFor(`map:${d.stat.dev}:${d.stat.ino}`, pid, -1);
-  if (isNew) ft.add(regEntry(regCtx(ft, pid), id, d));
+  if (isNew) {
+    d.buildId = elfBuildId(path) ?? undefined;
+    ft.add(regEntry(regCtx(ft, pid), id, d));
+  }
   return id;
 }
 

@@ -16,13 +16,28 @@ export interface Frozen {
   /** Threads per process, leader first. */
   threads: Map<number, Tracee[]>;
   all: Map<number, Tracee>;
+  /** Children that have exited but are not reaped yet (not seized: nothing to stop). */
+  zombies: Map<number, Zombie>;
+  /** Every process, live or zombie, in the order the walk found them (parents first). */
+  order: number[];
+}
+
+export interface Zombie { pid: number; ppid: number; pgid: number; sid: number; exitCode: number; comm: string }
+
+function readZombie(pid: number): Zombie | null {
+  try {
+    const st = stat(pid);
+    if (st.f[0] !== 'Z' && st.f[0] !== 'X') return null;
+    return { pid, ppid: Number(st.f[1]), pgid: Number(st.f[2]), sid: Number(st.f[3]), exitCode: Number(st.f[49] ?? 0), comm: st.comm };
+  } catch { return null; }
 }
 
 export function freezeTree(root: number, log: (t: string) => void, checkAbort: () => void): Frozen {
-  const fz: Frozen = { root, pids: [], threads: new Map(), all: new Map() };
+  const fz: Frozen = { root, pids: [], threads: new Map(), all: new Map(), zombies: new Map(), order: [] };
   try {
     const st = stat(root);
-    if (st.f[0] === 'Z') throw new TscrError('E_DUMP', `process ${root} is a zombie`, { pid: root });
+    if (st.f[0] === 'Z' && tasks(root).length > 1) throw leaderGone(root);
+    if (st.f[0] === 'Z') throw new TscrError('E_DUMP', `process ${root} is a zombie (it has exited; its parent has not reaped it)`, { pid: root });
   } catch (e) {
     if (e instanceof TscrError && e.code === 'E_NOT_FOUND') throw new TscrError('E_NOT_FOUND', `no process with pid ${root}`, { pid: root, hint: 'check the pid with `ps`' });
     throw e;
@@ -45,7 +60,9 @@ export function freezeTree(root: number, log: (t: string) => void, checkAbort: (
       // (TRACEFORK/TRACECLONE) before we saw its fork event. Wait for its first stop.
       if (r === -1 && tracedByUs(tid)) { auto.add(tid); r = 0; }
       else if (r === -1 && isDead(tid)) {
-        throw new ZombieError('E_UNSUPPORTED', `unsupported: zombie process ${tid} in the tree (its parent has not reaped it yet)`, { pid: tid, hint: 'wait until the parent reaps its child; the tree was left running as it was' });
+        // it died between the listing and the seize: a process becomes a zombie of the tree
+        if (tid === pid && pid !== root) { const z = readZombie(pid); if (z) { fz.zombies.set(pid, z); fz.order.push(pid); } }
+        return;
       }
       else if (r < 0) {
         const why = r === -1 ? 'EPERM: is it traced by another debugger, or not ours to trace?' : `errno ${-r}`;
@@ -55,7 +72,7 @@ export function freezeTree(root: number, log: (t: string) => void, checkAbort: (
     }
     fz.all.set(tid, t);
     const list = fz.threads.get(pid) ?? [];
-    if (!fz.threads.has(pid)) { fz.threads.set(pid, list); fz.pids.push(pid); }
+    if (!fz.threads.has(pid)) { fz.threads.set(pid, list); fz.pids.push(pid); fz.order.push(pid); }
     if (tid === pid) list.unshift(t); else list.push(t);
     // Wait until it sits in a clean PTRACE_EVENT_STOP. A thread reporting a fork/clone/exec
     // event is still inside that syscall (its return value not yet in rax): let it finish the
@@ -98,12 +115,12 @@ export function freezeTree(root: number, log: (t: string) => void, checkAbort: (
   }
   // processes that exited during the walk
   fz.pids = fz.pids.filter((p) => (fz.threads.get(p)?.length ?? 0) > 0 && fz.threads.get(p)![0].tid === p);
-  log(`frozen ${fz.pids.length} processes, ${fz.all.size} threads`);
+  const live = new Set(fz.pids);
+  fz.order = fz.order.filter((p) => live.has(p) || fz.zombies.has(p));
+  log(`frozen ${fz.pids.length} processes, ${fz.all.size} threads${fz.zombies.size ? `, ${fz.zombies.size} zombies` : ''}`);
   return fz;
 }
 
-/** Zombie found in the tree (the dump engine retries: a running parent may reap it). */
-export class ZombieError extends TscrError {}
 
 function walk(fz: Frozen, root: number, seizeOne: (pid: number, tid: number) => void, checkAbort: () => void): void {
   for (let pass = 0; ; pass++) {
@@ -115,13 +132,16 @@ function walk(fz: Frozen, root: number, seizeOne: (pid: number, tid: number) => 
       const pid = queue.shift()!;
       if (seen.has(pid)) continue;
       seen.add(pid);
+      if (fz.zombies.has(pid)) continue;
       if (pid !== root && !fz.threads.has(pid)) {
         let state = '';
         try { state = stat(pid).f[0]; } catch { continue; }
+        if (state === 'Z' && tasks(pid).length > 1) throw leaderGone(pid);
         if (state === 'Z' || state === 'X') {
-          throw new ZombieError('E_UNSUPPORTED', `unsupported: zombie process ${pid} in the tree (its parent has not reaped it yet)`, {
-            pid, hint: 'wait until the parent reaps its child (or dump when no child has exited unreaped); the tree was left running as it was',
-          });
+          // exited, not reaped by its (frozen) parent: recorded as a zombie, as CRIU does
+          const z = readZombie(pid);
+          if (z) { fz.zombies.set(pid, z); fz.order.push(pid); found++; }
+          continue;
         }
       }
       for (const tid of tasks(pid)) {
@@ -132,6 +152,12 @@ function walk(fz: Frozen, root: number, seizeOne: (pid: number, tid: number) => 
     if (found === 0) break;
     if (pass > 100) throw new TscrError('E_DUMP', `the tree under ${root} keeps creating processes; cannot freeze it`, { pid: root });
   }
+}
+
+function leaderGone(pid: number): TscrError {
+  return new TscrError('E_UNSUPPORTED', `unsupported: the main thread of process ${pid} has exited (pthread_exit) while its other threads run`, {
+    pid, hint: 'tscr cannot checkpoint a process without its main thread; the process was left running as it was',
+  });
 }
 
 function isDead(tid: number): boolean {

@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { rmSync, existsSync, openSync, writeSync, closeSync } from 'node:fs';
 import { shmemHooks } from '../kinds/shmem.ts';
-import { freezeTree, thawTree, ZombieError, type Frozen } from './freeze.ts';
+import { freezeTree, thawTree, type Frozen } from './freeze.ts';
 import { Injector } from './inject.ts';
 import { procState, coreEntries, type ProcState } from './task.ts';
 import { readSmaps, planVmas, mmEntry, findPages, pagemapEntries, copyPages, type PageRun, type VmaPlan } from './mm.ts';
@@ -53,6 +53,8 @@ export interface DumpResult {
   frozenMs: number;
   encoding: 'binary' | 'json';
   pids: number[];
+  /** Zombies recorded (exited children not reaped yet). */
+  zombies: number[];
   /** Wall time of each phase: freeze, collect (injected queries, VMAs, files), pages, images. */
   phasesMs: { freeze: number; collect: number; pages: number; images: number };
   /** With `archive`: the archive's statistics (lib/archive.ts ArchiveStats). */
@@ -82,19 +84,9 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
   if (pid === process.pid) throw new TscrError('E_USAGE', 'tscr cannot dump itself');
   const sink = new ImageSink(opts.dir);
   const arc = opts.archive ? new (await import('../archive-dump.ts')).DumpArchive(opts.archive) : null;
-  // A zombie child (exited, not yet reaped) cannot be checkpointed; its parent,
-  // once running again, usually reaps it at once: let go and retry a few times.
-  let fz: Frozen;
-  for (let attempt = 0; ; attempt++) {
-    try {
-      fz = freezeTree(pid, log, () => ctx.checkAbort());
-      break;
-    } catch (e) {
-      if (!(e instanceof ZombieError) || attempt >= 20) throw e;
-      log(`${(e as Error).message}; retrying`);
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10 + 10 * attempt);
-    }
-  }
+  // Zombies (exited children not yet reaped) are recorded as CRIU does: a pstree
+  // entry and a core with task_state 2 (dead) and the exit status.
+  const fz: Frozen = freezeTree(pid, log, () => ctx.checkAbort());
   const tFrozen = performance.now();
   let ok = false;
   let ftRef: FileTable | null = null;
@@ -165,6 +157,13 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
           else entries.push({ vaddr: '0x' + off.toString(16), compat_nr_pages: 0, flags: 'PE_PRESENT', nr_pages: data.length / 4096 });
           nextOff = off + data.length;
         },
+        fd: pf,
+        wrote(off: number, len: number) {
+          const last = entries[entries.length - 1];
+          if (off === nextOff && entries.length > 1) last.nr_pages += len / 4096;
+          else entries.push({ vaddr: '0x' + off.toString(16), compat_nr_pages: 0, flags: 'PE_PRESENT', nr_pages: len / 4096 });
+          nextOff = off + len;
+        },
         end() { closeSync(pf); ft.shmemMaps.set(shmid, entries); },
       };
     };
@@ -212,10 +211,17 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
       img_version: 2, fdinfo_per_id: true, root_ids: rootIds, ns_per_id: true, root_cg_set: 1, lsmtype: 'NO_LSM',
       network_lock_method: 0, plugins_entry: {}, dump_criu_run_id: randomUUID(),
     }]);
-    sink.put('pstree.img', 'PSTREE', dumps.map((d) => {
-      const f = stat(d.pid).f;
-      return { pid: d.pid, ppid: d.pid === pid ? 0 : Number(f[1]), pgid: Number(f[2]), sid: Number(f[3]), threads: fz.threads.get(d.pid)!.map((t) => t.tid) };
+    const byPid = new Map(dumps.map((d) => [d.pid, d]));
+    sink.put('pstree.img', 'PSTREE', fz.order.filter((p) => byPid.has(p) || fz.zombies.has(p)).map((p) => {
+      const z = fz.zombies.get(p);
+      if (z) return { pid: p, ppid: z.ppid, pgid: z.pgid, sid: z.sid, threads: [p] };
+      const f = stat(p).f;
+      return { pid: p, ppid: p === pid ? 0 : Number(f[1]), pgid: Number(f[2]), sid: Number(f[3]), threads: fz.threads.get(p)!.map((t) => t.tid) };
     }));
+    for (const z of fz.zombies.values()) {
+      // task_state 2 is CRIU's TASK_DEAD (crit has no name for it); exit_code is the wait status
+      sink.put(`core-${z.pid}.img`, 'CORE', [{ mtype: 'X86_64', tc: { task_state: 2, exit_code: z.exitCode, personality: 0, flags: 0, blk_sigset: '0x0', comm: z.comm } }]);
+    }
     for (const d of dumps) {
       for (const [tid, core] of d.cores) sink.put(`core-${tid}.img`, 'CORE', [core]);
       sink.put(`mm-${d.pid}.img`, 'MM', [d.mm]);
@@ -265,6 +271,7 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
     if (!ok) {
       // leave no half-written pages behind
       for (const d of dumps) { const f = join(opts.dir, `pages-${d.pagesId}.img`); if (existsSync(f)) rmSync(f, { force: true }); }
+      for (const f of sink.written) rmSync(f, { force: true });
       for (const f of shmemFilesRef) if (existsSync(f)) rmSync(f, { force: true });
     }
   }
@@ -274,7 +281,7 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
     dir: opts.dir, processes: dumps.length, threads: fz.all.size,
     vmas: dumps.reduce((a, d) => a + d.plans.length, 0), pages: bytes / 4096, bytes, seconds,
     mbps: tMem > 0 ? bytes / (1 << 20) / (tMem / 1000) : 0, frozenMs: Math.round(performance.now() - tFrozen),
-    encoding, pids: dumps.map((d) => d.pid),
+    encoding, pids: dumps.map((d) => d.pid), zombies: [...fz.zombies.keys()],
     phasesMs: {
       freeze: Math.round(tFrozen - t0), collect: Math.round(tm0 - tFrozen), pages: Math.round(tMem),
       images: Math.round(performance.now() - tf0),

@@ -25,6 +25,13 @@ export function selftest(opts: { pid: number }, ctx: JobCtx) {
     const addr = t0.syscall(g.addr, g.poke, SYS.mmap, 0, 4096, 3, 0x22, -1, 0);
     out.mmapOk = addr > 0n && addr < (1n << 47n);
     out.munmap = Number(t0.syscall(g.addr, g.poke, SYS.munmap, addr, 4096));
+    // the poke path: write `0f 05` over real code, run, put the code back
+    const code = m.find((x) => x.prot.includes('x') && x.name !== '[vdso]' && x.name !== '[vsyscall]')!;
+    const before = Buffer.alloc(16), after = Buffer.alloc(16);
+    ptraceShimRaw().vm_read(pid, code.start, before, 16);
+    out.pokeGetpid = Number(t0.syscall(code.start, true, SYS.getpid));
+    ptraceShimRaw().vm_read(pid, code.start, after, 16);
+    out.codeRestored = before.equals(after);
     const regs2 = t0.getRegs();
     out.regsRestored = regs2.ip === regs.ip && regs2.sp === regs.sp && regs2.ax === regs.ax;
     const stack = m.find((x) => x.name === '[stack]')!;

@@ -39,6 +39,8 @@ async function findEncoder(): Promise<Encoder | null> {
 export class ImageSink {
   readonly dir: string;
   images: { file: string; img: Image }[] = [];
+  /** Paths written so far (removed again if the dump fails). */
+  written: string[] = [];
   constructor(dir: string) {
     this.dir = dir;
     try { mkdirSync(dir, { recursive: true }); } catch (e: any) {
@@ -59,6 +61,7 @@ export class ImageSink {
         throw new TscrError('E_INTERNAL', `encoding ${file} failed: ${e.message}`, { file, kind: img.magic });
       }
       try {
+        this.written.push(path);
         writeFileSync(path, bytes);
         if (sync) { const fd = openSync(path, 'r'); fsyncSync(fd); closeSync(fd); }
       } catch (e: any) {

@@ -290,7 +290,8 @@ export function coreEntries(pid: number, ps: ProcState): Map<number, any> {
     };
     if (leader) {
       core.tc = {
-        task_state: th.t.stopSig ? 'Stopped' : 'Alive', exit_code: 0, personality, flags: Number(st.f[6]),
+        // 3 is CRIU's TASK_STOPPED (crit mislabels 3 'Zombie' and 6 'Stopped': write the number)
+        task_state: th.t.stopSig ? 3 : 'Alive', exit_code: 0, personality, flags: Number(st.f[6]),
         blk_sigset: hex(th.blocked), comm,
         timers: { ...ps.itimers, ...(ps.posix.length ? { posix: ps.posix } : {}) },
         rlimits: rlimits(pid),

@@ -48,7 +48,20 @@ export function readShmemRuns(fd: number, size: number): { off: number; data: Bu
 export function dumpShmem(ctx: Pick<DumpFdCtx, 'openShmem' | 'writeShmem' | 'pid' | 'fd'>, shmid: number, fd: number, size: number): void {
   if (ctx.openShmem) {
     const sink = ctx.openShmem(shmid);
-    try { scanShmem(fd, size, (off, data) => sink.pages(off, data)); } finally { sink.end(); }
+    try {
+      if (sink.fd !== undefined && sink.wrote) {
+        // in the kernel: data extents of the shmem file appended to the pages file (sendfile)
+        let max = 4096;
+        for (;;) {
+          const runs = new BigUint64Array(max * 2);
+          const n = fds().shmem_copy(fd, size, sink.fd, runs, max);
+          if (n === -28 /* ENOSPC */ && max < 1 << 22) { max *= 16; continue; } // nothing was lost: runs are appended in order
+          ck(n, `copying the contents of shmem ${shmid}`, { pid: ctx.pid, fd: ctx.fd });
+          for (let i = 0; i < n; i++) sink.wrote(Number(runs[2 * i]), Number(runs[2 * i + 1]));
+          break;
+        }
+      } else scanShmem(fd, size, (off, data) => sink.pages(off, data));
+    } finally { sink.end(); }
     return;
   }
   if (!ctx.writeShmem) throw new TscrError('E_INTERNAL', 'the dump engine cannot store shmem contents (DumpFdCtx.openShmem/writeShmem)', { pid: ctx.pid, fd: ctx.fd });
@@ -94,14 +107,15 @@ export function restoreShmemSync(ctx: RestoreFdCtx, shmid: number, minSize: numb
 export const restoreShmemFd = (ctx: RestoreFdCtx, shmid: number, size: number, name?: string) => restoreShmemSync(ctx, shmid, size, name);
 
 /** The local fd (a dup) of a MEMFD files.img entry: its inode's pages, seals, mode, then its own flags and position. */
-export function memfdLocalSync(ctx: RestoreFdCtx, file: any): number {
+export function memfdLocalSync(ctx: RestoreFdCtx, file: any, accmode?: number): number {
   const m = file.memfd;
   const inodes = [...(ctx.image('MEMFD_INODE') ?? []), ...(ctx.image('MEMFD') ?? [])]; // engines name it by magic or by file (memfd.img)
   const inode = inodes.find((e: any) => num(e.inode_id) === num(m.inode_id));
   if (!inode) throw new TscrError('E_INCONSISTENT', `memfd file ${num(file.id)} names inode ${num(m.inode_id)}, which is not in memfd.img`, { kind: 'MEMFD_INODE', pid: ctx.pid, fd: ctx.fd });
-  const flags = parseFlags(m.flags);
+  let flags = parseFlags(m.flags);
+  if (accmode !== undefined) flags = (flags & ~O.ACCMODE) | accmode;
   const seals = parseFlags(inode.seals, SEALS);
-  return cachedOfdSync(ctx, `memfd:${num(file.id)}`, () => {
+  return cachedOfdSync(ctx, `memfd:${num(file.id)}${accmode !== undefined ? `:${accmode}` : ''}`, () => {
     const base = restoreShmemSync(ctx, num(inode.shmid), num(inode.size), inode.name);
     try {
       if (num(inode.size) !== Number(fstatSync(base).size)) ck(fds().ftruncate(base, num(inode.size)), 'ftruncate of a memfd');

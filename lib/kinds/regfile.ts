@@ -37,6 +37,45 @@ export interface RegDesc {
   pos: bigint;
   /** Reads the file's content (for ghost files). */
   readAll?: () => Buffer;
+  /** ELF build-id of an executable file, as CRIU records it (20 bytes as 5 LE u32). */
+  buildId?: number[];
+}
+
+/** The GNU build-id note of a 64-bit little-endian ELF file (null if none or not ELF). */
+export function elfBuildId(path: string): number[] | null {
+  let fd = -1;
+  try {
+    fd = openSync(path, 'r');
+    const h = Buffer.alloc(64);
+    if (readSync(fd, h, 0, 64, 0) !== 64 || h.readUInt32BE(0) !== 0x7f454c46 || h[4] !== 2 || h[5] !== 1) return null;
+    const phoff = Number(h.readBigUInt64LE(32)), phentsize = h.readUInt16LE(54), phnum = h.readUInt16LE(56);
+    if (phnum > 256 || phentsize < 56) return null;
+    const ph = Buffer.alloc(phentsize * phnum);
+    readSync(fd, ph, 0, ph.length, phoff);
+    for (let i = 0; i < phnum; i++) {
+      const o = i * phentsize;
+      if (ph.readUInt32LE(o) !== 4 /* PT_NOTE */) continue;
+      const off = Number(ph.readBigUInt64LE(o + 8)), size = Math.min(Number(ph.readBigUInt64LE(o + 32)), 1 << 16);
+      const n = Buffer.alloc(size);
+      readSync(fd, n, 0, size, off);
+      for (let p = 0; p + 12 <= size; ) {
+        const namesz = n.readUInt32LE(p), descsz = n.readUInt32LE(p + 4), type = n.readUInt32LE(p + 8);
+        const name = p + 12, desc = name + ((namesz + 3) & ~3);
+        if (desc + descsz > size) break;
+        if (type === 3 && namesz === 4 && n.toString('latin1', name, name + 3) === 'GNU' && descsz % 4 === 0) {
+          const words: number[] = [];
+          for (let k = 0; k < descsz; k += 4) words.push(n.readUInt32LE(desc + k));
+          return words;
+        }
+        p = desc + ((descsz + 3) & ~3);
+      }
+    }
+    return null;
+  } catch {
+    return null;
+  } finally {
+    if (fd >= 0) closeSync(fd);
+  }
 }
 
 export interface RegCtx {
@@ -55,6 +94,7 @@ export function regEntry(c: RegCtx, id: number, d: RegDesc): any {
   const reg: any = { id, flags: rfileFlags(d.flags & ~O_CLOEXEC), pos: d.pos, fown: FOWN(), name: d.path };
   if ((mode & S_IFMT) === S_IFREG && d.stat.size > 0n) reg.size = d.stat.size;
   reg.mode = mode;
+  if (d.buildId?.length) reg.build_id = d.buildId;
   // A character device node that was unlinked is still the same device: reopen it by path.
   if (d.deleted && (d.stat.nlink ?? 0) === 0 && (mode & S_IFMT) !== S_IFCHR) {
     if ((mode & S_IFMT) !== S_IFREG) {

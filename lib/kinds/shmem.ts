@@ -13,6 +13,8 @@ import type { DumpFdCtx, RestoreFdCtx } from './types.ts';
 import type { FdStat } from './types.ts';
 import { TscrError } from '../errors.ts';
 import { dumpShmem, restoreShmemSync, memfdLocalSync } from './memfd.ts';
+
+const O_RDWR = 2;
 import memfd from './memfd.ts';
 
 /** What the dump engine's file table offers (lib/dump/files.ts FileTable). */
@@ -80,6 +82,12 @@ export function shmemHooks(ft: ShmemTable, pid: number, log: (t: string) => void
 export function shmemFdForVma(ctx: RestoreFdCtx, v: any, file: any | null): number {
   const start = BigInt(v.start), end = BigInt(v.end), pgoff = BigInt(v.pgoff ?? 0);
   const need = Number(pgoff + (end - start));
-  if (file) return memfdLocalSync(ctx, file);
+  if (file) {
+    // a shared writable mapping needs the memfd open read-write, whatever the MEMFD entry says
+    // (CRIU 4 dumps shared anonymous memory as a memfd whose entry is read-only)
+    const prot = String(v.prot ?? ''), flags = String(v.flags ?? '');
+    const sharedWrite = /PROT_WRITE/.test(prot) && /MAP_SHARED/.test(flags);
+    return memfdLocalSync(ctx, file, sharedWrite ? O_RDWR : undefined);
+  }
   return restoreShmemSync(ctx, Number(v.shmid), need);
 }

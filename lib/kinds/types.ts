@@ -26,7 +26,13 @@ export interface FdInfo {
   lines: string[];                  // raw lines (for repeated keys: tfd, inotify wd, ...)
 }
 
-export interface ShmemSink { pages(off: number, data: Buffer): void; end(): void }
+export interface ShmemSink {
+  pages(off: number, data: Buffer): void;
+  end(): void;
+  /** Optional fast path: the pages file's fd (append at its end) and a way to record a run written there directly. */
+  fd?: number;
+  wrote?(off: number, len: number): void;
+}
 
 export interface DumpFdCtx {
   pid: number;

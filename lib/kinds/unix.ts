@@ -82,6 +82,12 @@ function setInt(fd: number, opt: number, v: number, what: string) {
   const b = Buffer.alloc(4); b.writeInt32LE(v | 0);
   ck(fds().setsockopt(fd, SOL_SOCKET, opt, b, 4), `setsockopt(${what})`);
 }
+/** Buffer sizes: the FORCE option (root) so the image's value is taken as it is, else the plain one. */
+function setBuf(fd: number, force: number, plain: number, v: number, what: string) {
+  const b = Buffer.alloc(4); b.writeInt32LE(v | 0);
+  if (fds().setsockopt(fd, SOL_SOCKET, force, b, 4) >= 0) return;
+  ck(fds().setsockopt(fd, SOL_SOCKET, plain, b, 4), `setsockopt(${what})`);
+}
 function getTv(fd: number, opt: number): [number, number] {
   const b = Buffer.alloc(16);
   ck(fds().getsockopt(fd, SOL_SOCKET, opt, b, 16), `getsockopt(${opt})`);
@@ -113,8 +119,8 @@ function dumpOpts(fd: number): any {
 
 function restoreOpts(fd: number, o: any) {
   if (!o) return;
-  if (o.so_sndbuf) setInt(fd, SO.SNDBUFFORCE, Math.floor(num(o.so_sndbuf) / 2), 'SO_SNDBUFFORCE');
-  if (o.so_rcvbuf) setInt(fd, SO.RCVBUFFORCE, Math.floor(num(o.so_rcvbuf) / 2), 'SO_RCVBUFFORCE');
+  if (o.so_sndbuf) setBuf(fd, SO.SNDBUFFORCE, SO.SNDBUF, Math.floor(num(o.so_sndbuf) / 2), 'SO_SNDBUF');
+  if (o.so_rcvbuf) setBuf(fd, SO.RCVBUFFORCE, SO.RCVBUF, Math.floor(num(o.so_rcvbuf) / 2), 'SO_RCVBUF');
   const tv = (opt: number, s: unknown, u: unknown, what: string) => {
     if (!num(s) && !num(u)) return;
     const b = Buffer.alloc(16); b.writeBigInt64LE(big(s), 0); b.writeBigInt64LE(big(u), 8);
@@ -336,7 +342,7 @@ function sendAll(ctx: RestoreFdCtx, via: number, msgs: Buffer[], what: string, t
   if (!msgs.length) return;
   const total = msgs.reduce((a, m) => a + m.length, 0);
   // Room for the whole queue in the sender, whatever the image's buffer sizes are (set after).
-  setInt(via, SO.SNDBUFFORCE, Math.max(total * 2 + (1 << 16), 1 << 18), 'SO_SNDBUFFORCE');
+  setBuf(via, SO.SNDBUFFORCE, SO.SNDBUF, Math.max(total * 2 + (1 << 16), 1 << 18), 'SO_SNDBUF');
   for (const m of msgs) {
     const r = Number(to ? fds().sendto_un(via, m, m.length, to, to.length) : fds().send(via, m, m.length, 0x40 /* MSG_DONTWAIT */));
     ck(r, `refilling the queue of ${what}`, { pid: ctx.pid, fd: ctx.fd });

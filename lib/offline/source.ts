@@ -5,6 +5,7 @@ import { closeSync, openSync, readdirSync, readFileSync, readSync, statSync } fr
 import { join } from 'node:path';
 import { TscrError } from '../errors.ts';
 import { ArchiveReader } from '../archive.ts';
+import { isCompressedDir, pagemapFiles, pagemapLayout, CompressedPages, type PagemapLayout } from '../criucomp.ts';
 
 export interface Source {
   readonly kind: 'dir' | 'archive';
@@ -28,9 +29,35 @@ export class DirSource implements Source {
     }).sort();
   }
   names() { return this.list; }
-  size(name: string) { return statSync(join(this.label, name)).size; }
-  readAll(name: string) { return readFileSync(join(this.label, name)); }
+  // criu-dev compressed pages (lib/criucomp.ts): pages-N.img reads see the raw pages,
+  // only the blocks a read needs are read and decoded (checked).
+  private comp: Map<string, PagemapLayout> | null = null;
+  private readers = new Map<string, CompressedPages>();
+  private compressed(name: string): PagemapLayout | null {
+    if (!/^pages-\d+\.img$/.test(name)) return null;
+    if (!this.comp) {
+      this.comp = new Map();
+      // a pagemap tscr cannot lay out is reported by `tscr validate` (criucompProblems); here its pages read as stored
+      try {
+        if (isCompressedDir(this.label)) for (const pm of pagemapFiles(this.label)) { const l = pagemapLayout(this.label, pm); if (l.compressed) this.comp.set(l.pages, l); }
+      } catch { this.comp.clear(); }
+    }
+    return this.comp.get(name) ?? null;
+  }
+  private reader(name: string, l: PagemapLayout): CompressedPages {
+    let r = this.readers.get(name);
+    if (!r) { r = new CompressedPages(this.label, l); this.readers.set(name, r); }
+    return r;
+  }
+  size(name: string) { const l = this.compressed(name); return l ? l.rawSize : statSync(join(this.label, name)).size; }
+  readAll(name: string) { const l = this.compressed(name); return l ? this.reader(name, l).read(0, l.rawSize) : readFileSync(join(this.label, name)); }
   readAt(name: string, off: number, dst: Uint8Array): number {
+    const l = this.compressed(name);
+    if (l) {
+      const b = this.reader(name, l).read(off, dst.length);
+      dst.set(b);
+      return b.length;
+    }
     const fd = openSync(join(this.label, name), 'r');
     try {
       let got = 0;
@@ -43,7 +70,7 @@ export class DirSource implements Source {
     } finally { closeSync(fd); }
   }
   where(name: string) { return join(this.label, name); }
-  close() { /* nothing held */ }
+  close() { for (const r of this.readers.values()) r.close(); this.readers.clear(); }
 }
 
 export class ArchiveSource implements Source {

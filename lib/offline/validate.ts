@@ -4,6 +4,7 @@
 // core (val_frames, val_ranges); this module cross-references the decoded
 // objects: pstree <-> core/mm/ids/fdinfo, fds <-> files.img, pagemap <-> pages
 // files, VMAs <-> files, sockets/pipes/ghosts <-> the objects they name.
+import { criucompProblems } from '../criucomp.ts';
 import { core, passBytes, release, takeBytes } from '../../core-as/host.ts';
 import { Checkpoint, FRAME_STATUS, LIMITS, PAGE, PE_PARENT, PE_PRESENT, describeMagic, num, big, type Proc } from './checkpoint.ts';
 import { hex32 } from './magic.ts';
@@ -124,7 +125,7 @@ function checkTree(v: Ctx, procs: Proc[]) {
   if (!cp.has('inventory.img')) v.add('error', 'missing.inventory', 'inventory.img', 0, 'inventory.img is missing: this is not a complete checkpoint');
   else {
     const inv = cp.entries('inventory.img')[0];
-    if (inv && num(inv.img_version) !== 2) v.add('warning', 'inventory.version', 'inventory.img', v.at('inventory.img', 0), `image version ${num(inv.img_version)} (tscr reads version 2)`);
+    if (inv && num(inv.img_version) !== 2 && !(num(inv.img_version) === 3 && num(inv.compress))) v.add('warning', 'inventory.version', 'inventory.img', v.at('inventory.img', 0), `image version ${num(inv.img_version)} (tscr reads version 2, and 3 with criu-dev compressed pages)`);
   }
   if (!cp.has('pstree.img')) { v.add('error', 'missing.pstree', 'pstree.img', 0, 'pstree.img is missing: no process tree'); return; }
   if (procs.length === 0) { v.add('error', 'pstree.empty', 'pstree.img', 0, 'the process tree is empty'); return; }
@@ -394,6 +395,7 @@ function checkPagesFile(v: Ctx, pmf: string, pagesId: number, present: number, p
   try {
     v.digests[pf] = digestOf(hashPagesFile(cp, pf, v.onBytes));
   } catch (e) {
+    if (v.findings.some((f) => f.code === 'pages.compressed' && f.file === pf)) return size; // already named, with its offset
     v.add('error', 'pages.unreadable', pf, 0, `cannot read: ${(e as Error).message}`, pid);
   }
   return size;
@@ -419,6 +421,10 @@ export function validateCheckpoint(cp: Checkpoint, opts: ValidateOptions | ((don
     }
   }
   checkFrames(v);
+  if (cp.src.kind === 'dir') {
+    // criu-dev compressed pages: every block size and every LZ4 block (lib/criucomp.ts)
+    for (const f of criucompProblems(cp.dir)) v.add('error', 'pages.compressed', f.file, f.offset, f.message);
+  }
   const procs = cp.procs();
   checkTree(v, procs);
   checkFds(v, procs);

@@ -28,7 +28,7 @@ const NR = {
   madvise: 28, setitimer: 38, wait4: 61, fcntl: 72, chdir: 80, umask: 95, setpgid: 109, setsid: 112, setgroups: 116,
   setresuid: 117, setresgid: 119, setfsuid: 122, setfsgid: 123, capset: 126, rt_sigqueueinfo: 129, sigaltstack: 131, personality: 135, prctl: 157,
   chroot: 161, set_tid_address: 218, timer_create: 222, timer_settime: 223, openat: 257, set_robust_list: 273, rt_tgsigqueueinfo: 297, dup3: 292,
-  pipe2: 293, rseq: 334, pidfd_open: 434, clone3: 435, close_range: 436, pidfd_getfd: 438,
+  pipe2: 293, seccomp: 317, rseq: 334, pidfd_open: 434, clone3: 435, close_range: 436, pidfd_getfd: 438,
 } as const;
 
 const PAGE = 4096;
@@ -352,7 +352,7 @@ class Engine {
   /** Session helpers: stand-ins for session leaders that are gone (see core-as/assembly/plan.ts). */
   readonly helpers = new Map<number, Proc>();
 
-  helper(op: PlanOp) {
+  helper(op: PlanOp, session = true) {
     const parent = this.procs.get(op.a) ?? this.helpers.get(op.a);
     if (!parent) throw new TscrError('E_INTERNAL', `helper ${op.pid}: no parent ${op.a}`);
     const h: Proc = {
@@ -361,19 +361,29 @@ class Engine {
     };
     this.helpers.set(op.pid, h);
     if (!this.sh.pidFree(op.pid)) {
-      throw new TscrError('E_RESTORE', `pid ${op.pid} is taken; the checkpoint needs it for a session helper (its session leader ${op.pid} had exited)`, { pid: op.pid, hint: 'stop the process that has it and restore again' });
+      throw new TscrError('E_RESTORE', `pid ${op.pid} is taken; the checkpoint needs it for a helper (process ${op.pid} led a session or group and had exited)`, { pid: op.pid, hint: 'stop the process that has it and restore again' });
     }
     this.procs.set(op.pid, h); // fork() looks the child up here
     try { this.fork({ ...op, op: 'fork', a: op.a }); } finally { this.procs.delete(op.pid); }
-    this.sys(h, NR.setsid, [], `setsid in session helper ${op.pid}`);
+    if (session) {
+      this.sys(h, NR.setsid, [], `setsid in session helper ${op.pid}`);
+      (h as any).sessionHelper = true;
+    }
+  }
+
+  groupHelper(op: PlanOp) {
+    this.helper({ ...op, op: 'helper' }, false);
+    this.sys(this.helpers.get(op.pid)!, NR.setpgid, [0, 0], `setpgid in group helper ${op.pid}`);
   }
 
   helperExit(op: PlanOp) {
     const h = this.helpers.get(op.pid)!;
     const q = this.procs.get(op.a) ?? this.helpers.get(op.a)!;
-    // the helper's children go to q, which must reap the helper
-    this.sys(q, NR.prctl, [36 /* PR_SET_CHILD_SUBREAPER */, 1, 0, 0, 0], `making pid ${q.pid} a subreaper`);
-    (q as any).madeSubreaper = true;
+    // the helper's children (a session helper has some) go to q, which must reap the helper
+    if ((h as any).sessionHelper) {
+      this.sys(q, NR.prctl, [36 /* PR_SET_CHILD_SUBREAPER */, 1, 0, 0, 0], `making pid ${q.pid} a subreaper`);
+      (q as any).madeSubreaper = true;
+    }
     this.argb.fill(0);
     const rc = this.sh.syscall(h.pid, h.gadget, 231 /* exit_group */, this.argb, this.out);
     if (rc !== -3 && rc < 0) check(rc, `ending session helper ${h.pid}`, { pid: h.pid }, 'E_PTRACE');
@@ -515,12 +525,13 @@ class Engine {
       }
     }
     // 6. mm fields, auxv, exe file
+    // the exe first: its path goes through the scratch area too
+    let exeFd = -1;
+    if (mm.exe_file_id !== undefined) exeFd = fileFd(num(mm.exe_file_id), false);
     const auxv: any[] = mm.mm_saved_auxv ?? [];
     const ab = Buffer.alloc(auxv.length * 8);
     auxv.forEach((x, i) => u64le(ab, i * 8, big(x)));
     const auxAddr = this.scratchPut(p, ab, 2048);
-    let exeFd = -1;
-    if (mm.exe_file_id !== undefined) exeFd = fileFd(num(mm.exe_file_id), false);
     const m = Buffer.alloc(104);
     const fields = ['mm_start_code', 'mm_end_code', 'mm_start_data', 'mm_end_data', 'mm_start_brk', 'mm_brk', 'mm_start_stack', 'mm_arg_start', 'mm_arg_end', 'mm_env_start', 'mm_env_end'];
     fields.forEach((k, i) => u64le(m, i * 8, big(mm[k])));
@@ -798,7 +809,12 @@ class Engine {
 
   /** issue 4: fd in p of the memfd behind a shared VMA (MAP_SHARED anonymous or memfd mapping); one memfd per object for all processes. */
   shmemFdIn(p: Proc, v: any, memfdFile: boolean): number {
-    const local = shmemFdForVma(this.kindCtx(p, -1), v, memfdFile ? this.ck.file(num(v.shmid)) : null);
+    let file = memfdFile ? this.ck.file(num(v.shmid)) : null;
+    // A shared writable mapping needs a read-write fd, whatever flags the file entry has
+    // (CRIU records shared anonymous memory as a memfd file used only by VMAs): its own
+    // open file description (a distinct cache id), so fds of the same file keep theirs.
+    if (file?.memfd && flagSet(v.flags).has('MAP_SHARED')) file = { ...file, id: -1 - num(file.id), memfd: { ...file.memfd, flags: 'O_RDWR' } };
+    const local = shmemFdForVma(this.kindCtx(p, -1), v, file);
     try { return this.takeFd(p, process.pid, local); } finally { ptraceShimRaw().close(local); }
   }
 
@@ -1027,6 +1043,7 @@ class Engine {
       if (rs && big(rs.rseq_abi_pointer)) {
         this.sys(p, NR.rseq, [big(rs.rseq_abi_pointer), num(rs.rseq_abi_size), 0, num(rs.signature)], `registering rseq of tid ${t.tid}`, t.tid);
       }
+      this.seccompOf(p, t);
     }
     // pending signals: shared then per thread (blocked ones stay pending; others are delivered at start)
     const queue = (tid: number, list: any[] | undefined, shared: boolean) => {
@@ -1043,6 +1060,46 @@ class Engine {
     for (const t of p.threads) check(this.sh.setsigmask(t.tid, this.sigmaskOf(p, t)), `setting the signal mask of ${t.tid}`, { pid: t.tid }, 'E_PTRACE');
     queue(p.pid, p.core.tc?.signals_s?.signals, true);
     for (const t of p.threads) queue(t.tid, t.core.thread_core?.signals_p?.signals, false);
+  }
+
+  /**
+   * no_new_privs and seccomp of one thread. The tracees run with
+   * PTRACE_O_SUSPEND_SECCOMP, so the filters do not touch the syscalls the
+   * restore still injects; they act from the moment the thread is let go.
+   * A thread's filters form a chain (prev links in seccomp.img) ending at its
+   * seccomp_filter index; they are installed from the first to the last.
+   */
+  seccompOf(p: Proc, t: Thread) {
+    const tc = t.core.thread_core ?? {};
+    const nnp = num(tc.creds?.no_new_privs ?? tc.no_new_privs ?? 0);
+    if (nnp) this.sys(p, NR.prctl, [38 /* PR_SET_NO_NEW_PRIVS */, 1, 0, 0, 0], `no_new_privs of tid ${t.tid}`, t.tid);
+    const mode = tc.seccomp_mode;
+    if (mode === undefined || mode === 0 || mode === 'disabled') return;
+    if (mode === 1 || mode === 'strict') {
+      this.sys(p, NR.prctl, [22 /* PR_SET_SECCOMP */, 1, 0, 0, 0], `strict seccomp of tid ${t.tid}`, t.tid);
+      return;
+    }
+    const all: any[] = this.ck.tryImage('seccomp')?.entries[0]?.seccomp_filters ?? [];
+    const chain: any[] = [];
+    const seen = new Set<number>();
+    for (let i: number | undefined = num(tc.seccomp_filter ?? 0); i !== undefined; ) {
+      const f = all[i];
+      if (!f || seen.has(i)) throw new TscrError('E_CORRUPT', `seccomp filter ${i} of tid ${t.tid} is missing or loops`, { pid: t.tid, kind: 'SECCOMP', file: join(this.ck.dir, 'seccomp.img') });
+      seen.add(i);
+      chain.unshift(f);
+      i = f.prev === undefined ? undefined : num(f.prev);
+    }
+    for (const f of chain) {
+      const code = Buffer.from(String(f.filter ?? ''), 'base64');
+      if (!code.length || code.length % 8) throw new TscrError('E_CORRUPT', `seccomp filter of tid ${t.tid} is not a BPF program (${code.length} bytes)`, { pid: t.tid, kind: 'SECCOMP' });
+      const codeA = this.scratchPut(p, code, 4096);
+      const prog = Buffer.alloc(16);
+      prog.writeUInt16LE(code.length / 8, 0);
+      u64le(prog, 8, codeA);
+      const progA = this.scratchPut(p, prog, 0);
+      // each thread gets its own chain: no TSYNC
+      this.sys(p, NR.seccomp, [1 /* SECCOMP_SET_MODE_FILTER */, num(f.flags ?? 0) & ~1, progA], `installing a seccomp filter in tid ${t.tid}`, t.tid);
+    }
   }
 
   sigmaskOf(p: Proc, t: Thread): bigint {
@@ -1174,7 +1231,10 @@ class Engine {
     let plan: PlanOp[];
     try {
       plan = this.load();
+      const tLoad = performance.now();
+      this.log(2, `read the checkpoint and planned ${plan.length} operations in ${(tLoad - t0).toFixed(1)} ms`);
       this.preflight();
+      this.log(2, `checks (pids free, files present) in ${(performance.now() - tLoad).toFixed(1)} ms`);
     } catch (e) {
       this.kindsDone(false);   // issue 5: a refused restore unlocks the network too
       throw e;
@@ -1213,6 +1273,7 @@ class Engine {
           case 'zombie': this.zombie(op); break;
           case 'helper': this.helper(op); break;
           case 'helper-exit': this.helperExit(op); break;
+          case 'group-helper': this.groupHelper(op); break;
           case 'start': this.start(); break;
           default: throw new TscrError('E_INTERNAL', `unknown plan op ${(op as any).op}`);
         }

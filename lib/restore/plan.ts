@@ -7,7 +7,7 @@ import { TscrError } from '../errors.ts';
 export const OPS = {
   1: 'fork', 2: 'setsid', 3: 'setpgid', 4: 'gadget', 5: 'mm', 6: 'fs', 7: 'fd', 8: 'thread',
   9: 'sigactions', 10: 'timers', 11: 'rlimits', 12: 'creds', 13: 'pending', 14: 'ungadget', 15: 'regs', 16: 'start',
-  17: 'fds-done', 18: 'zombie', 19: 'helper', 20: 'helper-exit',
+  17: 'fds-done', 18: 'zombie', 19: 'helper', 20: 'helper-exit', 21: 'group-helper',
 } as const;
 export type OpName = (typeof OPS)[keyof typeof OPS];
 
@@ -89,7 +89,8 @@ export function describeOp(o: PlanOp): string {
     case 'ungadget': return `unmap   pid ${o.pid}: remove gadget ${hex(o.a)}`;
     case 'regs': return `regs    pid ${o.pid}: registers, FPU/xstate, sigmask of every thread`;
     case 'helper': return `helper  pid ${o.pid} from ${o.a}: setsid (stands in for a session leader that is gone)`;
-    case 'helper-exit': return `helper  pid ${o.pid} exits; ${o.a} (made a subreaper) adopts its children and reaps it`;
+    case 'helper-exit': return `helper  pid ${o.pid} exits; ${o.a} reaps it (and adopts its children, as a subreaper)`;
+    case 'group-helper': return `helper  pid ${o.pid} from ${o.a}: setpgid(0, 0) (stands in for a group leader that is gone)`;
     case 'zombie': return `zombie  pid ${o.pid} exits; parent ${o.a} keeps it unreaped`;
     case 'start': return 'start   detach every thread at once';
   }

@@ -1,0 +1,93 @@
+// tscr restores CRIU checkpoints whose pages are compressed the criu-dev way
+// (built here from CRIU 4.2's reference images with `tscr convert --to-criu-compressed`),
+// and every program checks itself (PASS) after SIGUSR1. A damaged LZ4 block is refused
+// before any process is created.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { copyFileSync, chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { tscr, pidExists, killAll, waitGone, treePids, sleep, startOwnSession, verdict, descendants } from './helpers/restore.ts';
+import { pagemapFiles, pagemapLayout, inventoryCompression, isCompressedDir } from '../lib/criucomp.ts';
+
+const SHARED = process.env.TSCR_SHARED ?? '/work/shared/criu-images';
+const FXDIR = '/tmp/tscr-fixtures';
+const tmp = mkdtempSync(join(tmpdir(), 'tscr-criucomp-r-'));
+
+async function restoreCase(name: string, mode: string, corrupt = false, viaArchive = false) {
+  const dir = join(SHARED, name);
+  if (!existsSync(dir)) { console.log(`  skip ${name}: ${dir} not present`); return; }
+  const pstree = JSON.parse(readFileSync(join(dir, 'crit', 'pstree.json'), 'utf8'));
+  const pids = treePids(pstree);
+  await waitGone(pids, 3000);
+  const taken = pids.filter(pidExists);
+  if (taken.length) { console.log(`  skip ${name}: pid(s) ${taken.join(', ')} taken on this machine`); return; }
+  const images = join(tmp, `${name}-${mode}`);
+  const c = tscr(['convert', join(dir, 'images'), images, `--to-criu-compressed=${mode}`]);
+  assert.is(c.code, 0, c.stderr);
+  mkdirSync(join(FXDIR, 'out'), { recursive: true });
+  copyFileSync(join(dir, 'bin'), join(FXDIR, name));
+  chmodSync(join(FXDIR, name), 0o755);
+  for (const f of readdirSync(join(dir, 'files'))) { copyFileSync(join(dir, 'files', f), join(FXDIR, 'out', f)); chmodSync(join(FXDIR, 'out', f), 0o644); }
+  const out = join(FXDIR, 'out', name);
+  rmSync(out, { force: true });
+  try {
+    if (corrupt) {
+      const l = pagemapLayout(images, pagemapFiles(images)[0]);
+      const b = l.blocks.find((x) => x.size > 0 && x.size < x.pages * 4096)!;
+      const data = readFileSync(join(images, l.pages));
+      data.fill(0xff, b.offset, b.offset + b.size);
+      writeFileSync(join(images, l.pages), data);
+      const r = tscr(['restore', '-D', images, '-d']);
+      assert.is.not(r.code, 0);
+      assert.match(r.stderr, /LZ4/);
+      for (const p of pids) assert.not.ok(pidExists(p), `pid ${p} must not exist after a refused restore`);
+      return;
+    }
+    let from = images;
+    if (viaArchive) {
+      from = `${images}.tscr`;
+      const a = tscr(['convert', images, from]);
+      assert.is(a.code, 0, a.stderr);
+    }
+    const r = tscr(['restore', '-D', from, '-d', '--json']);
+    assert.is(r.code, 0, `restore ${name} failed: ${r.stderr}`);
+    process.kill(pstree.entries[0].pid, 'SIGUSR1');
+    let verdict = '';
+    for (let i = 0; i < 200 && !verdict; i++) { await sleep(25); if (existsSync(out)) verdict = readFileSync(out, 'utf8').trim(); }
+    assert.is(verdict, 'PASS', `${name}: ${verdict || 'no verdict'}`);
+  } finally {
+    killAll(pids);
+  }
+}
+
+test('compressed (per page) mem: restore -d, self-check PASS', () => restoreCase('mem', 'page'));
+test('compressed (regions) threads: restore -d, self-check PASS', () => restoreCase('threads', 'region'));
+test('compressed (per page) tree -> tscr archive: restore -d, self-check PASS', () => restoreCase('tree', 'page', false, true));
+test('compressed loop with a damaged LZ4 block: refused, nothing created', () => restoreCase('loop', 'page', true));
+test('dump --criu-compress=region of a live program -> restore -> PASS (r-mem)', async () => {
+  const fx = await startOwnSession('r-mem', []);
+  let pids = descendants(fx.pid);
+  try {
+    const img = join(fx.dir, 'img');
+    mkdirSync(img);
+    const d = tscr(['dump', '-t', String(fx.pid), '-D', img, '--criu-compress=region', '--criu-compress-region', '64K', '--json']);
+    assert.is(d.code, 0, `dump failed: ${d.stderr}`);
+    const res = JSON.parse(d.stdout);
+    assert.is(res.criuCompress.mode, 'region');
+    assert.ok(res.criuCompress.pagesBytes < res.bytes, `pages ${res.criuCompress.pagesBytes} < raw ${res.bytes}`);
+    assert.ok(isCompressedDir(img));
+    assert.is(inventoryCompression(img).regionSize, 64 << 10);
+    assert.ok(await waitGone(pids, 8000), 'dump killed the tree');
+    const r = tscr(['restore', '-D', img, '-d', '--json']);
+    assert.is(r.code, 0, `restore failed: ${r.stderr}`);
+    pids = descendants(fx.pid);
+    assert.is(await verdict(fx.pid, fx.out), 'PASS');
+  } finally {
+    killAll(pids);
+    rmSync(fx.dir, { recursive: true, force: true });
+  }
+});
+
+test.after(() => rmSync(tmp, { recursive: true, force: true }));
+test.run();
