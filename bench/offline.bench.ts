@@ -157,18 +157,37 @@ if (spawnSync('lz4', ['--version']).status === 0) {
   rows.push(['reference: lz4 -1 pages-1.img', `${tlz.toFixed(3)} s`, gbs(vbytes, tlz)]);
 }
 
-// side by side with crit on the same work
+// side by side with crit on the same work: interleaved runs (crit, tscr, crit, tscr...),
+// best of each, with bare `node -e 0` in the same runs (Node's own start-up, which no
+// tscr command can go below)
 const hasCrit = spawnSync('crit', ['--help'], { stdio: 'ignore' }).status === 0;
 const cmp: [string, number, number][] = [];
+function pair(n: number, a: () => void, b: () => void): [number, number] {
+  let ba = Infinity, bb = Infinity;
+  for (let i = 0; i < n; i++) {
+    let t0 = performance.now(); a(); ba = Math.min(ba, performance.now() - t0);
+    t0 = performance.now(); b(); bb = Math.min(bb, performance.now() - t0);
+  }
+  return [ba / 1000, bb / 1000];
+}
+let bareNode = Infinity;
+const vsCrit = (label: string, n: number, crit: () => void, tscr: () => void) => {
+  const [c, t] = pair(n, crit, tscr);
+  bareNode = Math.min(bareNode, best(1, run(process.execPath, ['-e', '0'])));
+  cmp.push([label, c, t]);
+};
 if (hasCrit) {
   const images = (d: string) => readdirSync(d).filter((f) => f.endsWith('.img') && !f.startsWith('pages-')).map((f) => join(d, f));
   const pyDecodeAll = (d: string) => run(PY, ['-c', 'import sys\nfrom pycriu import images\nfor f in sys.argv[1:]:\n    images.load(open(f, "rb"))', ...images(d)]);
-  cmp.push(['startup only: crit --help vs tscr version', best(5, run('crit', ['--help'])), best(5, run(process.execPath, [TSCR, 'version']))]);
+  vsCrit('startup only: crit --help vs tscr version', 7, run('crit', ['--help']), run(process.execPath, [TSCR, 'version']));
   for (const [label, d] of [['shared mem checkpoint', SHARED], ['synthetic checkpoint', A]] as const) {
-    const py = best(3, pyDecodeAll(d));
-    cmp.push([`decode every image (${label}): crit (one python process) vs tscr validate --no-page-data (decode + all checks)`, py, best(3, run(process.execPath, [TSCR, 'validate', '--no-page-data', d]))]);
-    cmp.push([`same, tscr validate also reading and hashing every page`, py, best(3, run(process.execPath, [TSCR, 'validate', d]))]);
-    cmp.push([`memory map (${label}): crit x DIR mems vs tscr mem DIR`, best(3, run('crit', ['x', d, 'mems'])), best(3, run(process.execPath, [TSCR, 'mem', d]))]);
+    const n = label.startsWith('shared') ? 7 : 3;
+    vsCrit(`decode every image (${label}): crit (one python process) vs tscr validate --no-page-data (decode + all checks)`, n, pyDecodeAll(d), run(process.execPath, [TSCR, 'validate', '--no-page-data', d]));
+    vsCrit(`same, tscr validate also reading and hashing every page`, n, pyDecodeAll(d), run(process.execPath, [TSCR, 'validate', d]));
+    vsCrit(`memory map (${label}): crit x DIR mems vs tscr mem DIR`, n, run('crit', ['x', d, 'mems']), run(process.execPath, [TSCR, 'mem', d]));
+    for (const w of ['ps', 'fds', 'mems', 'rss']) {
+      vsCrit(`crit x DIR ${w} vs tscr x DIR ${w} (${label})`, n, run('crit', ['x', d, w]), run(process.execPath, [TSCR, 'x', d, w]));
+    }
   }
 }
 
@@ -178,6 +197,7 @@ for (const r of rows) process.stdout.write(`| ${r.join(' | ')} |\n`);
 if (cmp.length) {
   process.stdout.write(`\n| same work | crit 3.17 | tscr | tscr faster by |\n|---|---|---|---|\n`);
   for (const [l, c, t] of cmp) process.stdout.write(`| ${l} | ${c.toFixed(3)} s | ${t.toFixed(3)} s | ${(c / t).toFixed(1)}x |\n`);
+  process.stdout.write(`| bare \`node -e 0\` (best, run between the rows above) | | ${bareNode.toFixed(3)} s | |\n`);
 } else process.stdout.write('\n(crit not installed: apt-get install criu for the side-by-side table)\n');
 if (process.env.TSCR_BENCH_KEEP) process.stdout.write(`kept ${tmp}\n`);
 else rmSync(tmp, { recursive: true, force: true });

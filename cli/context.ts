@@ -47,7 +47,9 @@ function human(n: number): string {
 export function makeCtx(o: CtxOptions = {}): Ctx {
   const stdout = o.stdout ?? ((s: string) => { process.stdout.write(s); });
   const stderr = o.stderr ?? ((s: string) => { process.stderr.write(s); });
-  const isTTY = o.isTTY ?? Boolean(process.stderr.isTTY);
+  // looked up when first needed: creating the stderr stream costs start-up time
+  let tty = o.isTTY;
+  const isTTY = () => (tty ??= stderrIsTTY());
   const verbosity = o.verbosity ?? 0;
   let logSink: ((s: string) => void) | null = null;
   if (o.logFile) {
@@ -70,9 +72,9 @@ export function makeCtx(o: CtxOptions = {}): Ctx {
     },
     jsonMode: Boolean(o.json),
     verbosity,
-    isTTY,
+    get isTTY() { return isTTY(); },
     progress(label, unit = 'bytes') {
-      const show = isTTY && !o.json;
+      const show = !o.json && isTTY();
       let last = 0;
       const t0 = performance.now();
       return {
@@ -94,12 +96,24 @@ export function makeCtx(o: CtxOptions = {}): Ctx {
   };
 }
 
+/** Whether stderr is a terminal, without creating process.stderr when it plainly is not (that loads the stream modules). */
+function stderrIsTTY(): boolean {
+  try {
+    const st = (process as any).getBuiltinModule('node:fs').fstatSync(2);
+    if (!st.isCharacterDevice() || st.rdev === 0x103 /* /dev/null */) return false;
+  } catch { return false; }
+  return Boolean(process.stderr.isTTY);
+}
+
 /** Synchronous write of all bytes to fd 1 (retries when stdout is a non-blocking pipe). */
-function writeAllSync1(b: Uint8Array): void {
+function writeAllSync1(b: Uint8Array): void { writeAllSync(1, b); }
+
+/** Synchronous write of all bytes to fd (retries when it is a non-blocking pipe). */
+export function writeAllSync(fd: number, b: Uint8Array): void {
   const fs = (process as any).getBuiltinModule('node:fs');
   let off = 0;
   while (off < b.length) {
-    try { off += fs.writeSync(1, b, off, b.length - off); } catch (e: any) {
+    try { off += fs.writeSync(fd, b, off, b.length - off); } catch (e: any) {
       if (e?.code !== 'EAGAIN') throw e;
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1);
     }

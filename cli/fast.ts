@@ -1,67 +1,47 @@
-// Entry of dist/fast.js: the crit-style commands (decode/encode/info/show) in one
-// self-contained bundle, so their start-up loads two modules (bin + this) instead of
-// the CLI's chunks. bin/tscr.js uses it for those commands; anything it cannot parse
-// simply (help, odd forms) falls through to the full CLI (dist/tscr.js).
-import { makeCtx, type Command } from './context.ts';
+// The offline commands' fast start-up path. scripts/build.mjs bundles every command of
+// the one command list (cli/commands/index.ts) that does not need the native shim into
+// its own self-contained CommonJS file, dist/fast-<name>.cjs (the command + this
+// runner + the libraries it uses; no yargs, no other commands, no ES module loader).
+// bin/tscr.js runs `tscr <name> ...` through that file when it exists. The command
+// line is parsed from the command's own yargs definition (cli/argspec.ts); anything
+// that parser leaves to yargs (help, odd forms, errors) returns null and the launcher
+// runs the full CLI (dist/tscr.js) on the same command line.
+import { makeCtx, writeAllSync, type Command } from './context.ts';
 import { TscrError } from '../lib/errors.ts';
-import decode from './commands/decode.ts';
-import encode from './commands/encode.ts';
-import info from './commands/info.ts';
-import show from './commands/show.ts';
+import { argSpec, parseArgs } from './argspec.ts';
 
-const SPECS: Record<string, { cmd: Command; opts: Record<string, 'string' | 'boolean'>; positional?: string }> = {
-  decode: { cmd: decode, opts: { in: 'string', out: 'string', pretty: 'boolean' } },
-  encode: { cmd: encode, opts: { in: 'string', out: 'string' } },
-  info: { cmd: info, opts: { in: 'string' }, positional: 'file' },
-  show: { cmd: show, opts: { in: 'string', nopl: 'boolean' }, positional: 'file' },
-};
-const SHORT: Record<string, string> = { i: 'in', o: 'out', v: 'verbose' };
-
-function parse(argv: string[]): Record<string, any> | null {
-  const spec = SPECS[argv[0]];
-  if (!spec) return null;
-  const args: Record<string, any> = { _: [argv[0]], verbose: 0 };
-  let positional = 0;
-  for (let i = 1; i < argv.length; i++) {
-    let a = argv[i];
-    let val: string | undefined;
-    if (a === '-' || !a.startsWith('-')) {
-      if (!spec.positional || positional++ > 0) return null;
-      args[spec.positional] = a;
-      continue;
-    }
-    if (a.startsWith('--')) {
-      const eq = a.indexOf('=');
-      if (eq > 0) { val = a.slice(eq + 1); a = a.slice(0, eq); }
-      a = a.slice(2);
-    } else {
-      if (a.length !== 2 || !SHORT[a[1]]) return null;
-      a = SHORT[a[1]];
-    }
-    if (a === 'verbose' && val === undefined) { args.verbose++; continue; }
-    if (a === 'json' && val === undefined) { args.json = true; continue; }
-    if (a === 'log-file') { const v = val ?? argv[++i]; if (v === undefined) return null; args['log-file'] = v; continue; }
-    const t = spec.opts[a];
-    if (!t) return null;
-    if (t === 'boolean') { if (val !== undefined) return null; args[a] = true; continue; }
-    const v = val ?? argv[++i];
-    if (v === undefined) return null;
-    args[a] = v;
-  }
-  return args;
-}
-
-/** Run a crit-style command line; null when it needs the full CLI. Prints errors like cli/main.ts. */
-export async function runFast(argv: string[]): Promise<number | null> {
-  const args = parse(argv);
+/** Run one command from argv (argv[0] is its name); null when the full CLI must parse it. */
+export async function runFast(cmd: Command, argv: string[]): Promise<number | null> {
+  const spec = argSpec(cmd);
+  const args = spec && spec.name === argv[0] ? parseArgs(spec, argv) : null;
   if (!args) return null;
+  // Output goes straight to fd 1 with synchronous writes (what process.stdout does on
+  // Linux for files, pipes and terminals), without creating the stdout/stderr streams:
+  // that costs start-up time. Text is gathered into large writes (a command printing a
+  // line at a time would otherwise make a syscall per line) and flushed before anything
+  // goes to stderr, so the two stay in order. A reader that goes away (`tscr mem ... |
+  // head`) is not an error: EPIPE ends the command quietly, as in cli/main.ts.
+  let pending: string[] = [];
+  let pendingLen = 0;
+  const flush = () => {
+    if (!pendingLen) return;
+    const text = pending.join('');
+    pending = []; pendingLen = 0;
+    writeAllSync(1, Buffer.from(text));
+  };
+  const out = (s: string) => { pending.push(s); pendingLen += s.length; if (pendingLen >= 1 << 16) flush(); };
+  const outBytes = (b: Uint8Array) => { flush(); writeAllSync(1, b); };
+  const err = (s: string) => { flush(); process.stderr.write(s); };
   try {
-    const ctx = makeCtx({ json: args.json, verbosity: args.verbose, logFile: args['log-file'] });
-    const rc = await SPECS[argv[0]].cmd.run(args, ctx);
+    const ctx = makeCtx({ json: args.json, verbosity: args.verbose, logFile: args['log-file'], stdout: out, stdoutBytes: outBytes, stderr: err });
+    const rc = await cmd.run(args, ctx);
+    flush();
     return typeof rc === 'number' ? rc : 0;
   } catch (e) {
+    if ((e as NodeJS.ErrnoException)?.code === 'EPIPE') return 0;
+    try { flush(); } catch (e2) { if ((e2 as NodeJS.ErrnoException)?.code === 'EPIPE') return 0; throw e2; }
     if (e instanceof TscrError) {
-      if (args.json) process.stdout.write(JSON.stringify(e.toJSON()) + '\n');
+      if (args.json) writeAllSync(1, Buffer.from(JSON.stringify(e.toJSON()) + '\n'));
       process.stderr.write(`tscr: ${e.describe()}\n`);
       return e.code === 'E_USAGE' ? 2 : 1;
     }

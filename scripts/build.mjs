@@ -95,7 +95,7 @@ async function buildCli() {
   const esbuild = await import('esbuild');
   // chunk names carry hashes: clear old outputs so stale chunks do not pile up
   const dist = join(root, 'dist');
-  if (existsSync(dist)) for (const f of readdirSync(dist)) if (/\.c?js(\.map)?$/.test(f)) rmSync(join(dist, f));
+  if (existsSync(dist)) for (const f of readdirSync(dist)) if (/\.c?js(\.map)?$|\.v8cache$/.test(f)) rmSync(join(dist, f));
   const entries = { tscr: 'cli/main.ts' };
   if (existsSync(join(root, 'shim', 'worker.ts'))) entries.worker = 'shim/worker.ts';
   if (existsSync(join(root, 'lib', 'archive-worker.ts'))) entries['archive-worker'] = 'lib/archive-worker.ts';
@@ -116,23 +116,43 @@ async function buildCli() {
     logLevel: 'warning',
     banner: { js: "import { createRequire as __tscrCreateRequire } from 'node:module'; const require = __tscrCreateRequire(import.meta.url);" },
   });
-  // the crit-style commands' one-file fast path (bin/tscr.js picks it): CommonJS, no
-  // splitting, so `tscr decode` loads no ES module machinery at all
-  await esbuild.build({
-    absWorkingDir: root,
-    entryPoints: ['cli/fast.ts'],
-    outfile: 'dist/fast.cjs',
-    bundle: true,
-    platform: 'node',
-    format: 'cjs',
-    target: 'node20',
-    external: ['koffi', 'yargs'],
-    sourcemap: 'linked',
-    logLevel: 'warning',
-    define: { 'import.meta.url': '__tscrImportMetaUrl' },
-    banner: { js: "const __tscrImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
-  });
-  log('cli -> dist/tscr.js, dist/fast.cjs');
+  // The offline commands' fast path (see cli/fast.ts): every command of the one list in
+  // cli/commands/index.ts that does not need the native shim gets its own self-contained
+  // CommonJS file dist/fast-<name>.cjs (no splitting, no yargs), which bin/tscr.js runs
+  // when it exists. The set is derived here from the list, never written out by hand.
+  const list = readFileSync(join(root, 'cli', 'commands', 'index.ts'), 'utf8');
+  const files = [...list.matchAll(/^import\s+\w+\s+from\s+'\.\/([\w-]+)\.ts';/gm)].map((m) => m[1]);
+  const fast = [];
+  for (const f of files) {
+    const out = join(dist, `fast-${f}.cjs`);
+    await esbuild.build({
+      absWorkingDir: root,
+      stdin: {
+        contents: `import c from './cli/commands/${f}.ts';\nimport { runFast } from './cli/fast.ts';\nexport const command = c;\nexport const run = (argv) => runFast(c, argv);\n`,
+        resolveDir: root, sourcefile: `fast-${f}.ts`, loader: 'ts',
+      },
+      outfile: out,
+      bundle: true,
+      platform: 'node',
+      format: 'cjs',
+      target: 'node20',
+      external: ['koffi', 'yargs'],
+      sourcemap: 'linked',
+      logLevel: 'warning',
+      define: { 'import.meta.url': '__tscrImportMetaUrl' },
+      banner: { js: "const __tscrImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
+    });
+    // loading a command module evaluates no shim code (shim commands import it lazily)
+    const c = (await import(out)).command;
+    const name = c.command.trim().split(/\s+/)[0];
+    if (c.needsShim || !/^[a-z][a-z0-9-]*$/.test(name)) { rmSync(out); rmSync(out + '.map'); continue; }
+    if (name !== f) {
+      for (const ext of ['', '.map']) writeFileSync(join(dist, `fast-${name}.cjs${ext}`), readFileSync(out + ext)), rmSync(out + ext);
+    }
+    fast.push(name);
+  }
+  log(`cli fast path: ${fast.join(', ')}`);
+  log('cli -> dist/tscr.js, dist/fast-*.cjs');
 }
 
 try {

@@ -7,6 +7,7 @@ import { writeFileSync } from 'node:fs';
 const restore: Command = {
   command: 'restore',
   describe: 'Restore a process tree from a checkpoint directory',
+  needsShim: true,
   builder: (y: any) => y
     .alias('o', 'log-file') // CRIU's -o LOGFILE
     .option('images-dir', { alias: 'D', type: 'string', describe: 'directory with the checkpoint images, or a tscr archive', demandOption: true })

@@ -2,7 +2,6 @@
 // on the target host (`tscr validate --describe-host [--for DIR]`, from /proc and
 // /sys, no shim) and checked anywhere (`tscr validate DIR --policy host.json`).
 import { readFileSync, readdirSync, statSync, existsSync } from 'node:fs';
-import { spawnSync } from 'node:child_process';
 import { TscrError } from '../errors.ts';
 import { Checkpoint, num } from './checkpoint.ts';
 import type { Finding } from './validate.ts';
@@ -70,6 +69,8 @@ export function describeHost(forCp?: Checkpoint): HostDescription {
   const flags = (/^flags\s*:\s*(.*)$/m.exec(cpuinfo)?.[1] ?? '').split(/\s+/).filter(Boolean);
   let xf = 0;
   let xsaveSize: number | undefined;
+  // child_process is loaded only here: loading it costs every validate run several ms of start-up
+  const { spawnSync } = (process as any).getBuiltinModule('node:child_process') as typeof import('node:child_process');
   const dmesg = spawnSync('dmesg', [], { encoding: 'utf8', timeout: 5000 });
   const log = dmesg.status === 0 ? dmesg.stdout : '';
   const en = /x86\/fpu: Enabled xstate features (0x[0-9a-f]+), context size is (\d+) bytes/.exec(log);
