@@ -134,6 +134,26 @@ int tscr_get_rseq(int tid, void *out32) {
   return r < 0 ? -errno : (int)r;
 }
 
+/* ---- seccomp (dump side) ------------------------------------------------ */
+
+/* Filter number idx of a stopped tracee (0 = the oldest, i.e. the first one
+ * installed). Copies its BPF program into buf, which must hold BPF_MAXINSNS
+ * (4096) instructions of 8 bytes; returns the instruction count, -ENOENT
+ * past the newest filter, -EINVAL when the thread has no filter. */
+int tscr_seccomp_filter(int tid, int idx, void *buf) {
+  long n = ptrace((enum __ptrace_request)0x420c /* PTRACE_SECCOMP_GET_FILTER */, tid, (void *)(long)idx, buf);
+  return n < 0 ? -errno : (int)n;
+}
+
+/* Flags of filter idx (SECCOMP_FILTER_FLAG_LOG is the one the kernel keeps). */
+int tscr_seccomp_flags(int tid, int idx, uint64_t *flags) {
+  uint64_t md[2] = { (uint64_t)idx, 0 }; /* struct seccomp_metadata {filter_off, flags} */
+  long r = ptrace((enum __ptrace_request)0x420d /* PTRACE_SECCOMP_GET_METADATA */, tid, (void *)sizeof md, md);
+  if (r < 0) return -errno;
+  *flags = md[1];
+  return 0;
+}
+
 /* ---- text peek/poke ----------------------------------------------------- */
 
 int tscr_peek(int tid, uint64_t addr, uint64_t *word) {
