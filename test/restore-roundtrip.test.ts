@@ -42,6 +42,7 @@ test('a pipeline whose first command exited: a group whose leader is gone (r-pip
 test('credentials (r-creds)', () => roundTrip('r-creds'));
 test('seccomp filter: getppid -> EPERM, no_new_privs (r-seccomp)', () => roundTrip('r-seccomp'));
 test('seccomp chains shared by threads, one thread\'s own filter, a LOG-flagged killing filter (r-seccomp-threads)', () => roundTrip('r-seccomp-threads'));
+test('a thread in strict seccomp mode blocked in read() (r-seccomp-strict)', () => roundTrip('r-seccomp-strict'));
 // the dump developer's fixtures (fixtures/*.c without the r- prefix)
 test('dump fixture: memory', () => roundTrip('memory'));
 test('dump fixture: tree', () => roundTrip('tree'));
