@@ -61,6 +61,7 @@ int tscr_clock(int clk, int64_t *out);
 int tscr_cpuid(uint32_t leaf, uint32_t sub, uint32_t *out);
 int64_t tscr_scan_zero(int pid, uint64_t addr, uint64_t npages, uint8_t *out);
 int64_t tscr_copy_pages(int pid, const uint64_t *ranges, int n, int out_fd, int mem_fd, uint64_t *fail_addr);
+int64_t tscr_copy_pages_wb(int pid, const uint64_t *ranges, int n, int out_fd, int mem_fd, uint64_t *fail_addr, uint64_t wb_bytes);
 /* ---- end dump block ---- */
 /* ---- restore (owner: restore, issue 3): shim/restore.c ---- */
 int tscr_rs_spawn(int pid, const char *stub);
