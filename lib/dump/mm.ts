@@ -276,7 +276,7 @@ export function copyPages(pid: number, runs: PageRun[], path: string, progress: 
   const fail = new BigUint64Array(1);
   // a dump that fsyncs at the end starts writeback as it goes (every 32 MiB), so
   // the disk works during the copy instead of after it (TSCR_NO_EARLY_WRITEBACK=1: off, for the bench)
-  const wb = sync && !process.env.TSCR_NO_EARLY_WRITEBACK ? 32 << 20 : 0;
+  const wb = sync && !process.env.TSCR_NO_EARLY_WRITEBACK ? Number(process.env.TSCR_WB_MIB ?? 32) * 1048576 : 0;
   try {
     memFd = openSync(`/proc/${pid}/mem`, 'r');
     let i = 0;
