@@ -8,10 +8,15 @@
 // - CRIU 4.x side by side when one is available ($TSCR_CRIU, or the v4.2 build in
 //   /tmp/criu-build; Debian's criu 3.17 cannot dump on this kernel): wall time of
 //   `criu dump -R` of the same process, and its own memdump_time from stats-dump.
+// - Dumps that fsync (the default without -R; here `-R --sync`): page phase and
+//   frozen time with early writeback (sync_file_range during the copy) and
+//   without it (TSCR_NO_EARLY_WRITEBACK=1), alternating in the same run.
+// - The same -R dump into tmpfs (/dev/shm): the copy engine without the disk's
+//   dirty-page throttling, which caps page-cache writes once ~1.5-2 GB are dirty.
 // - Start-up overhead: wall time of `tscr dump -R` of the small `loop` fixture
 //   against `node -e 0`.
 // Usage: npm run bench -- dump
-import { mkdtempSync, rmSync, openSync, writeSync, closeSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, rmSync, openSync, writeSync, closeSync, mkdirSync, existsSync } from 'node:fs';
 import { ROOT } from '../lib/paths.ts';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
@@ -58,6 +63,15 @@ function criuDump(pid: number, dir: string): { wall: number; memMiBs: number } |
 }
 
 const rows = ['| size | tscr page phase MiB/s | tscr wall s | CRIU 4.2 memdump MiB/s | CRIU 4.2 wall s | page-cache write limit MiB/s | tscr frozen ms |', '|---|---|---|---|---|---|---|'];
+const syncRows = ['| size | --sync, early writeback: page phase MiB/s / frozen ms | --sync, without: MiB/s / frozen ms | -R into tmpfs MiB/s |', '|---|---|---|---|'];
+async function dumpOnce(pid: number, dir: string, extra: string[], env: Record<string, string> = {}): Promise<{ mbps: number; frozenMs: number } | null> {
+  rmSync(dir, { recursive: true, force: true });
+  const r = await runTscr(['dump', '-t', String(pid), '-D', dir, '-R', '--json', ...extra], { timeoutMs: 600000, env });
+  rmSync(dir, { recursive: true, force: true });
+  if (r.code !== 0) { console.log(`dump failed: ${r.stderr}`); return null; }
+  const j = JSON.parse(r.stdout);
+  return { mbps: j.mbps, frozenMs: j.frozenMs };
+}
 for (const mib of sizes) {
   const fx = await startFixture('bigmem', [String(mib)]);
   const dir = mkdtempSync(join(tmpdir(), `tscr-bench-dump-${mib}-`));
@@ -77,6 +91,17 @@ for (const mib of sizes) {
       const c = criuDump(fx.pid, dir);
       if (c) { cw.push(c.wall); cm.push(c.memMiBs); }
     }
+    const wbOn: { mbps: number; frozenMs: number }[] = [], wbOff: typeof wbOn = [], shm: number[] = [];
+    const shmDir = existsSync('/dev/shm') ? join('/dev/shm', `tscr-bench-dump-${process.pid}`) : null;
+    for (let i = 0; i < reps; i++) {
+      const a = await dumpOnce(fx.pid, dir, ['--sync']);
+      const b = await dumpOnce(fx.pid, dir, ['--sync'], { TSCR_NO_EARLY_WRITEBACK: '1' });
+      if (a) wbOn.push(a);
+      if (b) wbOff.push(b);
+      if (shmDir) { const c = await dumpOnce(fx.pid, shmDir, []); if (c) shm.push(c.mbps); }
+    }
+    const pair = (a: { mbps: number; frozenMs: number }[]) => (a.length ? `${med(a.map((x) => x.mbps)).toFixed(0)} / ${med(a.map((x) => x.frozenMs))}` : 'n/a');
+    syncRows.push(`| ${mib} MiB | ${pair(wbOn)} | ${pair(wbOff)} | ${shm.length ? med(shm).toFixed(0) : 'n/a'} |`);
     const check = await fx.check(60000);
     const na = (a: number[], d: number) => (a.length ? med(a).toFixed(d) : 'n/a');
     rows.push(`| ${mib} MiB | ${med(rates).toFixed(0)} | ${med(walls).toFixed(2)} | ${na(cm, 0)} | ${na(cw, 2)} | ${med(refs).toFixed(0)} | ${med(frozen)} |${check === 'PASS' ? '' : ' (fixture: ' + check + ')'}`);
@@ -86,6 +111,7 @@ for (const mib of sizes) {
   }
 }
 console.log(rows.join('\n'));
+console.log('\n' + syncRows.join('\n'));
 
 // start-up overhead
 const fx = await startFixture('loop');

@@ -118,6 +118,12 @@ export interface PtraceShim {
   scan_zero(pid: number, addr: bigint | number, npages: number, out: Uint8Array): number | bigint;
   /** Copy remote ranges into out_fd, reading and writing in parallel (two 8 MiB buffers). */
   copy_pages(pid: number, ranges: BigUint64Array, n: number, outFd: number, memFd: number, failAddr: BigUint64Array): number | bigint;
+  /** copy_pages that also starts writeback (sync_file_range WRITE) of every wbBytes written (0 = never). */
+  copy_pages_wb(pid: number, ranges: BigUint64Array, n: number, outFd: number, memFd: number, failAddr: BigUint64Array, wbBytes: number | bigint): number | bigint;
+  /** BPF program of seccomp filter idx (0 = oldest) into buf (32 KiB); returns its instruction count. */
+  seccomp_filter(tid: number, idx: number, buf: Buffer): number;
+  /** Flags of seccomp filter idx. */
+  seccomp_flags(tid: number, idx: number, out: BigUint64Array): number;
 }
 
 let ptraceShim: PtraceShim | null = null;
@@ -166,6 +172,9 @@ export function ptraceShimRaw(): PtraceShim {
     cpuid: f('int tscr_cpuid(uint32_t leaf, uint32_t sub, void *out)'),
     scan_zero: f('int64_t tscr_scan_zero(int pid, uint64_t addr, uint64_t npages, void *out)'),
     copy_pages: f('int64_t tscr_copy_pages(int pid, void *ranges, int n, int out_fd, int mem_fd, void *fail_addr)'),
+    copy_pages_wb: f('int64_t tscr_copy_pages_wb(int pid, void *ranges, int n, int out_fd, int mem_fd, void *fail_addr, uint64_t wb_bytes)'),
+    seccomp_filter: f('int tscr_seccomp_filter(int tid, int idx, void *buf)'),
+    seccomp_flags: f('int tscr_seccomp_flags(int tid, int idx, void *flags)'),
   };
   return ptraceShim;
 }

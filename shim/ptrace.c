@@ -134,6 +134,26 @@ int tscr_get_rseq(int tid, void *out32) {
   return r < 0 ? -errno : (int)r;
 }
 
+/* ---- seccomp (dump side) ------------------------------------------------ */
+
+/* Filter number idx of a stopped tracee (0 = the oldest, i.e. the first one
+ * installed). Copies its BPF program into buf, which must hold BPF_MAXINSNS
+ * (4096) instructions of 8 bytes; returns the instruction count, -ENOENT
+ * past the newest filter, -EINVAL when the thread has no filter. */
+int tscr_seccomp_filter(int tid, int idx, void *buf) {
+  long n = ptrace((enum __ptrace_request)0x420c /* PTRACE_SECCOMP_GET_FILTER */, tid, (void *)(long)idx, buf);
+  return n < 0 ? -errno : (int)n;
+}
+
+/* Flags of filter idx (SECCOMP_FILTER_FLAG_LOG is the one the kernel keeps). */
+int tscr_seccomp_flags(int tid, int idx, uint64_t *flags) {
+  uint64_t md[2] = { (uint64_t)idx, 0 }; /* struct seccomp_metadata {filter_off, flags} */
+  long r = ptrace((enum __ptrace_request)0x420d /* PTRACE_SECCOMP_GET_METADATA */, tid, (void *)sizeof md, md);
+  if (r < 0) return -errno;
+  *flags = md[1];
+  return 0;
+}
+
 /* ---- text peek/poke ----------------------------------------------------- */
 
 int tscr_peek(int tid, uint64_t addr, uint64_t *word) {
@@ -521,6 +541,7 @@ struct cp_job {
   uint64_t first_off;       /* start inside ranges[first] */
   uint64_t last_len;        /* bytes to take from ranges[last-1] (0 = all) */
   uint64_t file_off;
+  uint64_t wb;              /* start writeback every wb bytes (0 = never) */
   int64_t done;
   int rc;
   uint64_t fail_addr;
@@ -549,7 +570,7 @@ static void *cp_run(void *arg) {
   char *buf = mmap(NULL, CP_CHUNK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
   if (buf == MAP_FAILED) { j->rc = -ENOMEM; return NULL; }
   uint64_t rg[2 * 64];
-  uint64_t fo = j->file_off;
+  uint64_t fo = j->file_off, wb_from = j->file_off;
   int i = j->first;
   uint64_t off = j->first_off;
   while (i < j->last && !j->rc) {
@@ -573,12 +594,26 @@ static void *cp_run(void *arg) {
     }
     fo += fill;
     j->done += fill;
+    /* early writeback: the disk starts on what is written while the copy goes
+     * on, so the final fsync finds little left (asynchronous; the kernel only
+     * blocks here when the device queue is full) */
+    if (j->wb && fo - wb_from >= j->wb) {
+      sync_file_range(j->out_fd, (off_t)wb_from, (off_t)(fo - wb_from), SYNC_FILE_RANGE_WRITE);
+      wb_from = fo;
+    }
   }
   munmap(buf, CP_CHUNK);
   return NULL;
 }
 
 int64_t tscr_copy_pages(int pid, const uint64_t *ranges, int n, int out_fd, int mem_fd, uint64_t *fail_addr) {
+  return tscr_copy_pages_wb(pid, ranges, n, out_fd, mem_fd, fail_addr, 0);
+}
+
+/* tscr_copy_pages that also starts writeback of every wb_bytes written
+ * (sync_file_range WRITE), for dumps that fsync at the end: the disk works
+ * while pages are still being copied. */
+int64_t tscr_copy_pages_wb(int pid, const uint64_t *ranges, int n, int out_fd, int mem_fd, uint64_t *fail_addr, uint64_t wb_bytes) {
   *fail_addr = 0;
   off_t base = lseek(out_fd, 0, SEEK_CUR);
   if (base < 0) return -errno;
@@ -597,7 +632,7 @@ int64_t tscr_copy_pages(int pid, const uint64_t *ranges, int n, int out_fd, int 
     }
     if (si >= n) nj = 1;
   }
-  for (int t = 0; t < nj; t++) { jobs[t].pid = pid; jobs[t].out_fd = out_fd; jobs[t].mem_fd = mem_fd; jobs[t].ranges = ranges; }
+  for (int t = 0; t < nj; t++) { jobs[t].pid = pid; jobs[t].out_fd = out_fd; jobs[t].mem_fd = mem_fd; jobs[t].ranges = ranges; jobs[t].wb = wb_bytes; }
   if (nj == 1) {
     jobs[0].first = 0; jobs[0].last = n; jobs[0].file_off = base;
     cp_run(&jobs[0]);

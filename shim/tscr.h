@@ -31,6 +31,8 @@ int tscr_wait(int tid, int timeout_ms, int *status);
 int tscr_getregset(int tid, int nt, void *buf, int len);
 int tscr_setregset(int tid, int nt, const void *buf, int len);
 int tscr_get_rseq(int tid, void *out32);
+int tscr_seccomp_filter(int tid, int idx, void *buf);
+int tscr_seccomp_flags(int tid, int idx, uint64_t *flags);
 int tscr_peek(int tid, uint64_t addr, uint64_t *word);
 int tscr_poke(int tid, uint64_t addr, uint64_t word);
 int tscr_inject(int tid, int64_t nr, const int64_t *args, uint64_t gadget, int flags, int64_t *ret, int *sig_out);
@@ -59,6 +61,7 @@ int tscr_clock(int clk, int64_t *out);
 int tscr_cpuid(uint32_t leaf, uint32_t sub, uint32_t *out);
 int64_t tscr_scan_zero(int pid, uint64_t addr, uint64_t npages, uint8_t *out);
 int64_t tscr_copy_pages(int pid, const uint64_t *ranges, int n, int out_fd, int mem_fd, uint64_t *fail_addr);
+int64_t tscr_copy_pages_wb(int pid, const uint64_t *ranges, int n, int out_fd, int mem_fd, uint64_t *fail_addr, uint64_t wb_bytes);
 /* ---- end dump block ---- */
 /* ---- restore (owner: restore, issue 3): shim/restore.c ---- */
 int tscr_rs_spawn(int pid, const char *stub);

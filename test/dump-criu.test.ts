@@ -20,7 +20,7 @@ function findCriu(): string | null {
 }
 const criu = findCriu();
 
-for (const name of ['loop', 'memory', 'tree', 'threads', 'signals', 'files', 'r-zombie']) {
+for (const name of ['loop', 'memory', 'tree', 'threads', 'signals', 'files', 'r-zombie', 'r-seccomp', 'r-seccomp-threads', 'r-seccomp-strict', 'r-creds']) {
   test(`CRIU restores tscr's dump: ${name}`, async () => {
     if (!criu) { console.log('  skip: no CRIU >= 4 here (set TSCR_CRIU)'); return; }
     const fx = await startFixture(name);

@@ -53,20 +53,26 @@ test('a zombie child is recorded (task_state 2, exit status) and left as it was 
   } finally { fx.kill(); rmSync(dir, { recursive: true, force: true }); }
 });
 
-for (const [what, re] of [['seccomp', /unsupported: seccomp filter in pid \d+/]] as const) {
-  test(`unsupported ${what}: clear error, target unharmed`, async () => {
-    const fx = await startFixture('unsupported', [what]);
-    const dir = tmp(what);
-    try {
-      const before = maps(fx.pid);
-      const r = await runTscr(['dump', '-t', String(fx.pid), '-D', dir]);
-      assert.is(r.code, 1);
-      assert.match(r.stderr, re);
-      await untouched(fx.pid, before);
-      assert.is(await fx.check(), 'PASS');
-    } finally { fx.kill(); rmSync(dir, { recursive: true, force: true }); }
-  });
-}
+test('seccomp filter: dumped (-R), target left running with its filter active', async () => {
+  // r-seccomp: getppid() -> EPERM; its self-check after the dump sees the filter still acting
+  const fx = await startFixture('r-seccomp');
+  const dir = tmp('seccomp');
+  try {
+    const before = maps(fx.pid);
+    const r = await runTscr(['dump', '-t', String(fx.pid), '-D', dir, '-R']);
+    assert.is(r.code, 0, r.stderr);
+    const { readImage } = await import('./helpers/images.ts');
+    const filters = (await readImage(dir, 'seccomp.img')).entries[0].seccomp_filters;
+    assert.is(filters.length, 1);
+    assert.is(Buffer.from(filters[0].filter, 'base64').length, 4 * 8, 'four BPF instructions');
+    const tcore = (await readImage(dir, `core-${fx.pid}.img`)).entries[0].thread_core;
+    assert.is(tcore.seccomp_mode, 'filter');
+    assert.is(tcore.seccomp_filter, 0);
+    assert.is(tcore.creds.no_new_privs, 1);
+    await untouched(fx.pid, before);
+    assert.is(await fx.check(), 'PASS');
+  } finally { fx.kill(); rmSync(dir, { recursive: true, force: true }); }
+});
 
 test('--json error output on failure', async () => {
   const fx = await startFixture('unsupported');

@@ -39,7 +39,10 @@ test('shared anonymous memory between parent and child (r-shm)', () => roundTrip
 test('a zombie in the tree, leading a process group (r-zombie)', () => roundTrip('r-zombie', [], [], /cannot attach to thread|zombie process/));
 test('double-fork daemon under a subreaper: session and group of a leader that is gone (r-daemon)', () => roundTrip('r-daemon'));
 test('a pipeline whose first command exited: a group whose leader is gone (r-pipeline)', () => roundTrip('r-pipeline'));
-test('credentials (r-creds)', () => roundTrip('r-creds', [], [], /rlimit/));
+test('credentials (r-creds)', () => roundTrip('r-creds'));
+test('seccomp filter: getppid -> EPERM, no_new_privs (r-seccomp)', () => roundTrip('r-seccomp'));
+test('seccomp chains shared by threads, one thread\'s own filter, a LOG-flagged killing filter (r-seccomp-threads)', () => roundTrip('r-seccomp-threads'));
+test('a thread in strict seccomp mode blocked in read() (r-seccomp-strict)', () => roundTrip('r-seccomp-strict'));
 // the dump developer's fixtures (fixtures/*.c without the r- prefix)
 test('dump fixture: memory', () => roundTrip('memory'));
 test('dump fixture: tree', () => roundTrip('tree'));

@@ -5,7 +5,7 @@
 // options and picked up by the next pass.
 import { readFileSync, existsSync } from 'node:fs';
 import { Tracee, waitFor } from '../ptrace.ts';
-import { tasks, children, stat } from '../proc.ts';
+import { tasks, children, stat, status } from '../proc.ts';
 import { ptraceShimRaw, PTRACE_EVENT } from '../../shim/native.ts';
 import { TscrError } from '../errors.ts';
 
@@ -94,6 +94,12 @@ export function freezeTree(root: number, log: (t: string) => void, checkAbort: (
       if (st.event === PTRACE_EVENT.STOP) {
         if (st.sig !== 5 /* SIGTRAP: our interrupt */) t.stopSig = st.sig; // it was in a group-stop
         t.stopped = true;
+        // a thread under seccomp: its filters must not see (or kill it for) the syscalls tscr
+        // injects; PTRACE_O_SUSPEND_SECCOMP lasts until we detach
+        if (Number(status(pid, tid).Seccomp ?? 0) !== 0) {
+          const r = s.set_options(tid, 0x2 | 0x4 | 0x8 | 0x200000);
+          if (r < 0) throw new TscrError('E_PTRACE', `cannot suspend the seccomp filter of thread ${tid} of process ${pid} (errno ${-r})`, { pid, hint: 'this needs CAP_SYS_ADMIN, a tscr not itself under seccomp, and a kernel with CONFIG_CHECKPOINT_RESTORE' });
+        }
         return;
       }
       if (st.event !== 0) { // exec, vfork-done, exit...: finish it, stop on the interrupt

@@ -13,11 +13,12 @@ import { shmemHooks } from '../kinds/shmem.ts';
 import { freezeTree, thawTree, type Frozen } from './freeze.ts';
 import { Injector } from './inject.ts';
 import { procState, coreEntries, type ProcState } from './task.ts';
+import { SeccompTable } from './seccomp.ts';
 import { readSmaps, planVmas, mmEntry, findPages, pagemapEntries, copyPages, type PageRun, type VmaPlan } from './mm.ts';
 import { FileTable, mappedFileId, exeFileId, dumpFds, fsEntry } from './files.ts';
 import { kinds } from '../kinds/index.ts';
 import { ImageSink, extraFileName } from './sink.ts';
-import { maps, stat, status } from '../proc.ts';
+import { maps, stat } from '../proc.ts';
 import { ptraceShimRaw } from '../../shim/native.ts';
 import { TscrError } from '../errors.ts';
 import type { JobCtx } from '../tracer.ts';
@@ -93,6 +94,7 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
   let shmemFilesRef: string[] = [];
   let encoding: 'binary' | 'json' = 'json';
   const dumps: ProcDump[] = [];
+  const seccomp = new SeccompTable();
   let bytes = 0;
   let tMem = 0, tWrite = 0, tm0 = 0, tf0 = 0;
   try {
@@ -104,14 +106,6 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
       if (!opts.shellJob && (!inTree.has(sid) || !inTree.has(pgid)) && p === pid) {
         throw new TscrError('E_DUMP', `process ${p} belongs to session ${sid} / group ${pgid}, whose leader is outside the dumped tree`, {
           pid: p, hint: 'pass --shell-job if it was started from a shell, or start it with setsid',
-        });
-      }
-    }
-    for (const p of fz.pids) {
-      const mode = Number(status(p).Seccomp ?? 0);
-      if (mode !== 0) {
-        throw new TscrError('E_UNSUPPORTED', `unsupported: seccomp ${mode === 1 ? 'strict mode' : 'filter'} in pid ${p}`, {
-          pid: p, hint: 'tscr does not checkpoint seccomp filters yet (restoring without them would drop the sandbox); the process was left running as it was',
         });
       }
     }
@@ -176,6 +170,7 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
       const fdinfo = dumpFds(ft, p, { ...opts, 'shell-job': opts.shellJob, 'tcp-established': opts.tcpEstablished, 'ext-unix-sk': opts.extUnixSk, rootPid: pid }, log);
       const fs = fsEntry(ft, p);
       const cores = coreEntries(p, ps);
+      for (const [tid, core] of cores) Object.assign(core.thread_core, seccomp.thread(p, tid));
       const runs = findPages(p, plans);
       ctx.log(1, `pid ${p}: ${fz.threads.get(p)!.length} threads, ${plans.length} VMAs, ${runs.reduce((a, r) => a + r.nr, 0)} pages to store, ${fdinfo.length} fds`);
       const id = vmId++;
@@ -244,7 +239,7 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
       if (magic === 'GHOST_FILE') entries.forEach((e, i) => sink.put(extraFileName(magic, i + 1), magic, [e]));
       else sink.put(extraFileName(magic), magic, entries);
     }
-    sink.put('seccomp.img', 'SECCOMP', [{}]);
+    sink.put('seccomp.img', 'SECCOMP', [seccomp.entry()]);
     const clk = new BigInt64Array(2);
     const ts = (c: number) => { ptraceShimRaw().clock(c, clk); return { tv_sec: Number(clk[0]), tv_nsec: Number(clk[1]) }; };
     sink.put('timens-0.img', 'TIMENS', [{ monotonic: ts(1), boottime: ts(7) }]);
