@@ -16,6 +16,7 @@ export interface ArgSpec {
   positionals: { name: string; required: boolean; type: OptSpec['type']; choices?: unknown[] }[];
   opts: Map<string, OptSpec>; // every name and alias (long or short) -> its spec
   list: OptSpec[];
+  logFileAliases: string[];   // extra names of the global --log-file (dump/restore: CRIU's -o)
 }
 
 const camel = (s: string) => s.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());
@@ -26,7 +27,7 @@ const camel = (s: string) => s.replace(/-([a-z])/g, (_m, c: string) => c.toUpper
  */
 export function argSpec(cmd: Command): ArgSpec | null {
   const words = cmd.command.trim().split(/\s+/);
-  const spec: ArgSpec = { name: words[0], positionals: [], opts: new Map(), list: [] };
+  const spec: ArgSpec = { name: words[0], positionals: [], opts: new Map(), list: [], logFileAliases: [] };
   for (const w of words.slice(1)) {
     const m = /^([<[])([a-z][\w-]*)[>\]]$/.exec(w);
     if (!m) return null; // variadic or odd forms
@@ -49,6 +50,13 @@ export function argSpec(cmd: Command): ArgSpec | null {
   const rec: any = new Proxy({}, {
     get(_t, prop) {
       if (prop === 'option' || prop === 'options') return (name: string, o: any) => { add(name, o ?? {}); return rec; };
+      if (prop === 'alias') {
+        return (name: unknown, target: unknown) => {
+          if (target === 'log-file' && typeof name === 'string' && !spec.opts.has(name)) spec.logFileAliases.push(name);
+          else ok = false;
+          return rec;
+        };
+      }
       if (prop === 'positional') {
         return (name: string, o: any) => {
           const p = spec.positionals.find((x) => x.name === name);
@@ -100,7 +108,7 @@ export function parseArgs(spec: ArgSpec, argv: string[]): Record<string, any> | 
     }
     if ((name === 'verbose' || name === 'v') && val === undefined) { args.verbose++; args.v = args.verbose; continue; }
     if (name === 'json') { if (val !== undefined) return null; args.json = true; continue; }
-    if (name === 'log-file') {
+    if (name === 'log-file' || spec.logFileAliases.includes(name)) {
       const v = val ?? argv[++i];
       if (v === undefined || (val === undefined && v.startsWith('-'))) return null;
       args['log-file'] = args.logFile = v; continue;

@@ -127,6 +127,8 @@ export interface Command<A = any> {
   builder?: (y: any) => any;   // yargs builder
   /** Linux-only commands that need the native shim set this; offline ones must not load it. */
   needsShim?: boolean;
+  /** Optional: start slow set-up (e.g. the tracer thread) as soon as the command is chosen. */
+  prewarm?(): void;
   run(args: A, ctx: Ctx): Promise<number | void> | number | void;
 }
 

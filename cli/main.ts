@@ -1,67 +1,16 @@
 // tscr command line. Each command's run() gets a Ctx and returns an exit code.
 // Errors are printed once, here, in plain words.
-// Start-up matters (one small decode must take <= 60 ms wall): the crit-style
-// commands (decode/encode/info/show) are parsed by a tiny fast path without
-// evaluating yargs or the other commands; everything else loads yargs and the
-// command list lazily via dynamic import().
+// Start-up matters: from the shell, the offline commands run through their own
+// dist/fast-<name>.cjs bundles (cli/fast.ts); here, a plain command line of any
+// command is parsed from that command's own yargs definition (cli/argspec.ts)
+// without evaluating yargs, which is loaded lazily for everything else.
 // Global options: --json, -v/--verbose, --log-file (long form only: `-o` is
 // crit's --out for decode/encode; commands like dump/restore may define -o).
 import { makeCtx, type Command } from './context.ts';
 import { TscrError } from '../lib/errors.ts';
+import { argSpec, parseArgs } from './argspec.ts';
 
 type Io = { stdout?: (s: string) => void; stderr?: (s: string) => void; stdoutBytes?: (b: Uint8Array) => void };
-
-const FAST: Record<string, { load: () => Promise<{ default: Command }>; opts: Record<string, 'string' | 'boolean'>; positional?: string; short?: Record<string, string>; prewarm?: () => void }> = {
-  decode: { load: () => import('./commands/decode.ts'), opts: { in: 'string', out: 'string', pretty: 'boolean' } },
-  encode: { load: () => import('./commands/encode.ts'), opts: { in: 'string', out: 'string' } },
-  info: { load: () => import('./commands/info.ts'), opts: { in: 'string' }, positional: 'file' },
-  show: { load: () => import('./commands/show.ts'), opts: { in: 'string', nopl: 'boolean' }, positional: 'file' },
-  // dump: start-up overhead counts (target <= 0.3 s for a small process)
-  dump: {
-    load: () => import('./commands/dump.ts'),
-    opts: { tree: 'string', 'images-dir': 'string', 'leave-running': 'boolean', 'shell-job': 'boolean', 'tcp-established': 'boolean', 'ext-unix-sk': 'boolean', sync: 'boolean' },
-    short: { t: 'tree', D: 'images-dir', R: 'leave-running', o: 'log-file', v: 'verbose' },
-    // start the tracer thread while the command loads (lib/tracer.ts prewarmTracer)
-    prewarm: () => { import('../lib/tracer.ts').then((m) => m.prewarmTracer(), () => {}); },
-  },
-};
-const SHORT: Record<string, string> = { i: 'in', o: 'out', v: 'verbose' };
-
-/** Parse a simple crit-style command line; null means "let yargs handle it" (help, odd forms). */
-function fastParse(argv: string[]): Record<string, any> | null {
-  const spec = FAST[argv[0]];
-  if (!spec) return null;
-  const args: Record<string, any> = { _: [argv[0]], verbose: 0 };
-  let positional = 0;
-  for (let i = 1; i < argv.length; i++) {
-    let a = argv[i];
-    let val: string | undefined;
-    if (a === '-' || !a.startsWith('-')) {
-      if (!spec.positional || positional++ > 0) return null;
-      args[spec.positional] = a;
-      continue;
-    }
-    if (a.startsWith('--')) {
-      const eq = a.indexOf('=');
-      if (eq > 0) { val = a.slice(eq + 1); a = a.slice(0, eq); }
-      a = a.slice(2);
-    } else {
-      const short = spec.short ?? SHORT;
-      if (a.length !== 2 || !short[a[1]]) return null;
-      a = short[a[1]];
-    }
-    if (a === 'verbose' && val === undefined) { args.verbose++; continue; }
-    if (a === 'json' && val === undefined) { args.json = true; continue; }
-    if (a === 'log-file') { const v = val ?? argv[++i]; if (v === undefined) return null; args['log-file'] = v; continue; }
-    const t = spec.opts[a];
-    if (!t) return null;
-    if (t === 'boolean') { if (val !== undefined) return null; args[a] = true; continue; }
-    const v = val ?? argv[++i];
-    if (v === undefined) return null;
-    args[a] = v;
-  }
-  return args;
-}
 
 function reporter(io: Io) {
   const stderr = io.stderr ?? ((s: string) => { process.stderr.write(s); });
@@ -81,21 +30,27 @@ function reporter(io: Io) {
 
 export async function main(argv: string[], io: Io = {}): Promise<number> {
   const report = reporter(io);
-  const fast = fastParse(argv);
-  if (fast) {
-    try {
-      FAST[argv[0]].prewarm?.();
-      const c = (await FAST[argv[0]].load()).default;
+  // Quick path: a plain command line of a known command is parsed from that command's
+  // own yargs definition (cli/argspec.ts), without evaluating yargs; anything else
+  // (help, odd forms, errors) goes to yargs below.
+  let commands: Command[];
+  try {
+    commands = (await import('./commands/index.ts')).commands;
+    const cmd = argv.length && !argv[0].startsWith('-') ? commands.find((c) => c.command.split(/\s+/)[0] === argv[0]) : undefined;
+    const spec = cmd ? argSpec(cmd) : null;
+    const fast = spec ? parseArgs(spec, argv) : null;
+    if (cmd && fast) {
+      cmd.prewarm?.();
       const ctx = makeCtx({ json: fast.json, verbosity: fast.verbose, logFile: fast['log-file'], stdout: io.stdout, stdoutBytes: io.stdoutBytes, stderr: io.stderr });
-      const rc = await c.run(fast, ctx);
+      const rc = await cmd.run(fast, ctx);
       return typeof rc === 'number' ? rc : 0;
-    } catch (e) {
-      return report(e, argv.includes('--json'));
     }
+  } catch (e) {
+    return report(e, argv.includes('--json'));
   }
   let exitCode = 0;
   try {
-    const [{ default: yargs }, { commands }] = await Promise.all([import('yargs'), import('./commands/index.ts')]);
+    const { default: yargs } = await import('yargs');
     const y = yargs(argv)
       .scriptName('tscr')
       .usage('$0 <command> [options]')
