@@ -75,6 +75,23 @@ export function children(pid: number): number[] {
   return [...out].sort((x, y) => x - y);
 }
 
+/** A process and all its descendants, parents before children (one pass over every /proc/PID/stat). */
+export function descendants(root: number): number[] {
+  const kids = new Map<number, number[]>();
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const st = readFileSync(`/proc/${d}/stat`, 'utf8');
+      const pp = Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[1]);
+      (kids.get(pp) ?? kids.set(pp, []).get(pp)!).push(Number(d));
+    } catch { /* gone */ }
+  }
+  const out: number[] = [];
+  const walk = (p: number) => { out.push(p); for (const k of kids.get(p) ?? []) walk(k); };
+  walk(root);
+  return out;
+}
+
 export function fdList(pid: number): number[] {
   return readdirSync(`/proc/${pid}/fd`).map(Number).sort((a, b) => a - b);
 }

@@ -19,6 +19,7 @@
 
 import type { DumpFdCtx, DumpOutcome, FdKind, RestoreFdCtx } from './types.ts';
 import { TscrError } from '../errors.ts';
+import { descendants } from '../proc.ts';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import {
   check, errnoName, getSockInt, inNetns, ptraceShimRaw, setSockInt, sockName, tcpShimRaw, tcpStateFromBuffer, tcpStateToBuffer,
@@ -627,7 +628,7 @@ export function unlockTree(pid?: number, lockName?: string): { lock: string; loc
   if (pid) {
     const sh = tcpShimRaw();
     const p = ptraceShimRaw();
-    for (const q of treeOf(pid)) {
+    for (const q of descendants(pid)) {
       const pidfd = p.pidfd_open(q, 0);
       if (pidfd < 0) continue;
       try {
@@ -651,22 +652,6 @@ export function unlockTree(pid?: number, lockName?: string): { lock: string; loc
     }
   }
   return { lock: `tscr-${name}`, lockRemoved, repaired };
-}
-
-function treeOf(root: number): number[] {
-  const kids = new Map<number, number[]>();
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const st = readFileSync(`/proc/${d}/stat`, 'utf8');
-      const pp = Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[1]);
-      (kids.get(pp) ?? kids.set(pp, []).get(pp)!).push(Number(d));
-    } catch { /* gone */ }
-  }
-  const out: number[] = [];
-  const walk = (p: number) => { out.push(p); for (const k of kids.get(p) ?? []) walk(k); };
-  walk(root);
-  return out;
 }
 
 // ---- the FdKind ---------------------------------------------------------------

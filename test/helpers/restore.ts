@@ -77,21 +77,7 @@ export async function verdict(pid: number, out: string, ms = 10000): Promise<str
 }
 
 /** pids of a process and all its descendants (from /proc). */
-export function descendants(pid: number): number[] {
-  const kids = new Map<number, number[]>();
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const st = readFileSync(`/proc/${d}/stat`, 'utf8');
-      const pp = Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[1]);
-      (kids.get(pp) ?? kids.set(pp, []).get(pp)!).push(Number(d));
-    } catch { /* gone */ }
-  }
-  const out: number[] = [];
-  const walk = (p: number) => { out.push(p); for (const k of kids.get(p) ?? []) walk(k); };
-  walk(pid);
-  return out;
-}
+export { descendants } from '../../lib/proc.ts';
 
 const FXDIR = '/tmp/tscr-fixtures';
 
