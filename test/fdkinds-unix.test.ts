@@ -1,14 +1,10 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { join } from 'node:path';
-import { rmSync } from 'node:fs';
-import { startFixture, waitFile, sleep } from './helpers/fixture.ts';
-import { dumpFds, restoreFds, spawnWithFds, reap } from './helpers/fdharness.ts';
-import { FIXTURES_BIN } from '../lib/paths.ts';
+import { startFixture } from './helpers/fixture.ts';
+import { dumpFds, restoreIntoChecker } from './helpers/fdharness.ts';
 
 test('unix sockets: pairs, listeners, names, queues with boundaries, closed peers', async () => {
   const fx = await startFixture('fd-unix', [], { daemon: true });
-  let child = 0;
   try {
     const d = dumpFds(fx.pid);
     const sk = d.files.filter((f) => f.type === 'UNIXSK').map((f) => f.usk);
@@ -28,16 +24,8 @@ test('unix sockets: pairs, listeners, names, queues with boundaries, closed peer
     assert.is(byFd(29).shutdown, 'BOTH');
     // the dumped process still has every byte, exactly once (it checks and exits;
     // the FIFO then is empty and closed, as after a real dump that kills the target)
-    assert.is(await fx.check(), 'PASS');
-    const r = await restoreFds(d, fx.pid);
-    const out = fx.out; // same paths as the dumped process (the checker derives its files from it)
-    rmSync(out, { force: true });
-    try {
-      child = spawnWithFds(join(FIXTURES_BIN, 'fd-unix'), [out, '--check'], r.fds);
-    } finally { r.close(); }
-    assert.is((await waitFile(out)).trim(), 'PASS');
+    await restoreIntoChecker(d, fx, 'fd-unix');
   } finally {
-    if (child) { try { process.kill(child, 'SIGKILL'); } catch {} await sleep(10); reap(child); }
     fx.kill();
   }
 });

@@ -6,7 +6,6 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as images from '../images.ts';
 import { TscrError } from '../errors.ts';
-import { core } from '../../core-as/host.ts';
 
 type Decoder = (bytes: Uint8Array, opts?: { file?: string }) => { magic: string; entries: any[] };
 
@@ -20,12 +19,7 @@ export function hasCodec(): boolean { return codecDecoder() !== null; }
 export function decodeImageFile(dir: string, name: string, bytes: Uint8Array, where?: string): { magic: string; entries: any[] } {
   const dec = codecDecoder();
   if (dec) {
-    // The codec keeps its output buffer across calls and (as of this merge) does not
-    // clear it when a decode fails, which would corrupt the next decode: clear it
-    // before and after (reported to the codec owner).
-    const reset = () => { const ex = core() as any; if (typeof ex.codec_out_reset === 'function') ex.codec_out_reset(); };
-    reset();
-    try { return dec(bytes, { file: where ?? join(dir, name) }); } finally { reset(); }
+    return dec(bytes, { file: where ?? join(dir, name) });
   }
   if (!dir) throw new TscrError('E_UNSUPPORTED', `cannot decode ${name}: this build has no image codec`, { file: where });
   const base = name.replace(/\.img$/, '');

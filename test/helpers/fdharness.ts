@@ -7,13 +7,16 @@
 //                    restore() and returns local fds by target fd number.
 //   spawnWithFds()   starts a program with those fds at their numbers (the
 //                    engine installs them by injection instead).
-import { fstatSync, readFileSync, readdirSync, existsSync } from 'node:fs';
+import { fstatSync, readFileSync, readdirSync, existsSync, rmSync } from 'node:fs';
+import * as assert from 'uvu/assert';
 import { join } from 'node:path';
 import type { DumpFdCtx, RestoreFdCtx, FdKind } from '../../lib/kinds/types.ts';
 import { fdKinds } from '../../lib/kinds/fdkinds.ts';
 import { fdinfo, fdLink, fdList } from '../../lib/proc.ts';
 import { ptraceShimRaw, fdsShim, check } from '../../shim/native.ts';
 import { TscrError } from '../../lib/errors.ts';
+import { FIXTURES_BIN } from '../../lib/paths.ts';
+import { waitFile, sleep } from './fixture.ts';
 
 export interface Dumped {
   files: any[];
@@ -168,3 +171,24 @@ export function loadCritDir(dir: string, pid: number): { d: Dumped; shmem: (shmi
 }
 
 export function listCritDirs(root: string): string[] { return readdirSync(root); }
+
+/**
+ * The common end of a standalone fd-kind test: the dumped process must still pass
+ * its own check (every byte there exactly once), then the dumped fds are re-created
+ * in tscr and handed to a fresh `<fixture> OUT --check`, which must say PASS.
+ */
+export async function restoreIntoChecker(d: Dumped, fx: { pid: number; out: string; check(): Promise<string> }, fixture: string): Promise<void> {
+  assert.is(await fx.check(), 'PASS');
+  const r = await restoreFds(d, fx.pid);
+  const out = fx.out; // same paths as the dumped process (the checker derives its files from it)
+  rmSync(out, { force: true });
+  let child = 0;
+  try {
+    try {
+      child = spawnWithFds(join(FIXTURES_BIN, fixture), [out, '--check'], r.fds);
+    } finally { r.close(); }
+    assert.is((await waitFile(out)).trim(), 'PASS');
+  } finally {
+    if (child) { try { process.kill(child, 'SIGKILL'); } catch {} await sleep(10); reap(child); }
+  }
+}
