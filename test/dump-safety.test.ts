@@ -203,7 +203,7 @@ test('a program on a terminal: unsupported tty without --shell-job (with a hint)
   const out = join(dir, 'loop.out');
   const { spawn } = await import('node:child_process');
   const { FIXTURES_BIN } = await import('../lib/paths.ts');
-  const sc = spawn('script', ['-qc', `${FIXTURES_BIN}/loop ${out}`, '/dev/null'], { stdio: 'ignore', detached: true });
+  const sc = spawn('script', ['-qc', `exec ${FIXTURES_BIN}/loop ${out}`, '/dev/null'], { stdio: 'ignore', detached: true });
   sc.on('error', () => {});
   let pid = 0;
   try {
@@ -212,8 +212,8 @@ test('a program on a terminal: unsupported tty without --shell-job (with a hint)
     pid = Number(readFileSync(out + '.ready', 'utf8'));
     const a = await runTscr(['dump', '-t', String(pid), '-D', join(dir, 'a'), '-R']);
     assert.is(a.code, 1);
-    assert.match(a.stderr, /unsupported: tty fd 0/);
-    assert.match(a.stderr, /--shell-job/);
+    assert.match(a.stderr, /unsupported: tty fd 0/, a.stderr);
+    assert.match(a.stderr, /--shell-job/, a.stderr);
     const b = await runTscr(['dump', '-t', String(pid), '-D', join(dir, 'b'), '-R', '--shell-job']);
     assert.is(b.code, 0, b.stderr);
     assert.is(tracer(pid), 0);

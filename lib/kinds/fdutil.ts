@@ -178,3 +178,15 @@ export function parseTimespec(s: string | undefined): [bigint, bigint] {
   const m = /\(\s*(-?\d+)\s*,\s*(-?\d+)\s*\)/.exec(s ?? '');
   return m ? [BigInt(m[1]), BigInt(m[2])] : [0n, 0n];
 }
+
+/**
+ * A terminal, by path or by device number: majors 4 (tty N), 5 (tty, console,
+ * ptmx) and 136-143 (Unix98 pty slaves). The major matters where the /proc link
+ * does not read /dev/... (a devpts mounted outside the reader's root).
+ */
+export function isTtyDevice(link: string, mode: number, rdev: bigint): boolean {
+  if ((mode & 0o170000) !== 0o020000) return false;
+  if (/^\/dev\/(pts\/|tty|ptmx|console)/.test(link)) return true;
+  const major = Number((rdev >> 8n) & 0xfffn);
+  return major === 4 || major === 5 || (major >= 136 && major <= 143);
+}

@@ -5,6 +5,7 @@
 import type { FdKind, DumpFdCtx } from './types.ts';
 import { TscrError } from '../errors.ts';
 import regfile from './regfile.ts';
+import { isTtyDevice } from './fdutil.ts';
 import { inetKind } from './inet.ts';
 import { fdKinds } from './fdkinds.ts';
 
@@ -14,13 +15,13 @@ export const kinds: FdKind[] = [
   regfile,
 ];
 
-/** Plain-words name of what an fd is, from its /proc link and mode. */
-export function describeFd(link: string, mode: number): string {
+/** Plain-words name of what an fd is, from its /proc link, mode and device. */
+export function describeFd(link: string, mode: number, rdev = 0n): string {
   let m: RegExpExecArray | null;
   if ((m = /^anon_inode:\[?([^\]]+)\]?$/.exec(link))) return m[1];       // inotify, eventfd, eventpoll, timerfd, signalfd, pidfd, userfaultfd...
   if ((m = /^(pipe|socket|net|mnt|pid|user|uts|ipc|cgroup|time):\[/.exec(link))) return m[1] === 'socket' ? 'socket' : m[1];
   if (link.startsWith('/memfd:')) return 'memfd';
-  if (link.startsWith('/dev/pts/') || /^\/dev\/tty/.test(link) || link === '/dev/ptmx') return 'tty';
+  if (link.startsWith('/dev/pts/') || /^\/dev\/tty/.test(link) || link === '/dev/ptmx' || isTtyDevice(link, mode, rdev)) return 'tty';
   const t = mode & 0o170000;
   if (t === 0o010000) return 'fifo';
   if (t === 0o140000) return 'socket';
@@ -34,7 +35,7 @@ export function describeFd(link: string, mode: number): string {
 /** The module that dumps this fd, or an E_UNSUPPORTED error naming it. */
 export function classify(ctx: DumpFdCtx): FdKind {
   for (const k of kinds) if (k.match(ctx)) return k;
-  const what = describeFd(ctx.link, ctx.stat.mode);
+  const what = describeFd(ctx.link, ctx.stat.mode, ctx.stat.rdev);
   throw new TscrError('E_UNSUPPORTED', `unsupported: ${what} fd ${ctx.fd} of pid ${ctx.pid} (${ctx.link})`, {
     pid: ctx.pid, fd: ctx.fd,
     hint: what === 'tty'

@@ -4,6 +4,7 @@
 import { readSync, openSync, closeSync, fstatSync } from 'node:fs';
 import type { FdKind, DumpFdCtx, FdStat } from './types.ts';
 import { TscrError } from '../errors.ts';
+import { isTtyDevice } from './fdutil.ts';
 
 const O_CLOEXEC = 0o2000000;
 const S_IFMT = 0o170000, S_IFREG = 0o100000, S_IFDIR = 0o040000, S_IFCHR = 0o020000;
@@ -159,8 +160,7 @@ const regfile: FdKind = {
     if (!ctx.link.startsWith('/') || ctx.link.startsWith('/memfd:')) return false;
     const t = ctx.stat.mode & S_IFMT;
     if (t === S_IFCHR) {
-      const tty = /^\/dev\/(pts\/|tty|ptmx|console)/.test(ctx.link);
-      return !tty || Boolean(ctx.opts['shell-job'] ?? ctx.opts.shellJob);
+      return !isTtyDevice(ctx.link, ctx.stat.mode, ctx.stat.rdev) || Boolean(ctx.opts['shell-job'] ?? ctx.opts.shellJob);
     }
     return t === S_IFREG || t === S_IFDIR;
   },
