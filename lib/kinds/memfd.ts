@@ -88,16 +88,7 @@ export function restoreShmemSync(ctx: RestoreFdCtx, shmid: number, minSize: numb
           end = Math.max(end, r.off + r.len);
         }
       } finally { closeSync(pf); }
-      ck(fds().ftruncate(fd, end), 'ftruncate of a memfd');
-      return fd;
-    }
-    if (!ctx.shmem) throw new TscrError('E_INTERNAL', 'the restore engine gives no access to shmem pages (RestoreFdCtx.shmem)', { pid: ctx.pid, fd: ctx.fd });
-    for (const r of ctx.shmem(shmid)) {
-      if (r.off < 0 || r.off % PAGE) throw new TscrError('E_CORRUPT', `shmem ${shmid}: pages at offset ${r.off}`, { kind: 'PAGEMAP' });
-      let o = 0;
-      while (o < r.data.length) o += writeSync(fd, r.data, o, r.data.length - o, r.off + o);
-      end = Math.max(end, r.off + r.data.length);
-    }
+    } // else no pagemap-shmem image: the object had no pages (all holes)
     ck(fds().ftruncate(fd, end), 'ftruncate of a memfd');
     return fd;
   });

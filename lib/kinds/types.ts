@@ -103,9 +103,7 @@ export interface RestoreFdCtx {
    * epoll needs it: its watches name the target's fd numbers.
    */
   localFd?(fd: number): number | Promise<number>;
-  /** Pages of a shmem inode from pagemap-shmem-<shmid>.img + its pages file. */
-  shmem?(shmid: number): { off: number; data: Buffer }[];
-  /** Where the pages of shmem `shmid` are (preferred over shmem(): copied file to memfd without passing through JS). */
+  /** Where the pages of shmem `shmid` are (pagemap-shmem-<shmid>.img + its pages file; copied file to memfd in C, never through JS); null when it has none. */
   shmemSource?(shmid: number): { file: string; runs: { off: number; fileOff: number; len: number }[] } | null;
   /** Run fn once every fd of the restore is installed (or the restore failed): close cached fds. */
   defer?(fn: () => void): void;

@@ -488,25 +488,18 @@ class Engine {
       flags |= MAP.MAP_FIXED;
       let fd = -1, pgoff = 0n, mapProt = prot | 2;
       let closeAfter = false;
-      if (s.has('VMA_AREA_MEMFD') || s.has('VMA_ANON_SHARED')) {
-        fd = this.shmemFdIn(p, v, s.has('VMA_AREA_MEMFD')); closeAfter = true; pgoff = big(v.pgoff); flags &= ~MAP.MAP_ANON;
+      // shared memory (memfd mappings; MAP_SHARED|MAP_ANONYMOUS, which CRIU 4 records as a memfd file
+      // used only by VMAs): one object per inode, filled once, mapped by every holder
+      const memfd = s.has('VMA_AREA_MEMFD') || (s.has('VMA_FILE_SHARED') && this.ck.file(num(v.shmid))?.type === 'MEMFD');
+      if (memfd || s.has('VMA_ANON_SHARED')) {
+        fd = this.shmemFdIn(p, v, memfd); closeAfter = true; pgoff = big(v.pgoff); flags &= ~MAP.MAP_ANON;
         if (s.has('VMA_ANON_SHARED')) flags = (flags & ~MAP.MAP_PRIVATE) | MAP.MAP_SHARED;
         if (flags & MAP.MAP_SHARED) mapProt = prot; // pages come with the memfd
       } else if (s.has('VMA_FILE_PRIVATE')) {
         fd = fileFd(num(v.shmid), false); pgoff = big(v.pgoff); flags &= ~MAP.MAP_ANON;
-      } else if (s.has('VMA_AREA_MEMFD') || (s.has('VMA_FILE_SHARED') && this.ck.file(num(v.shmid)).type === 'MEMFD')) {
-        // memfd (and, from CRIU 4, shared anonymous memory): one object per inode, filled once, mapped by every holder
-        const w = (prot & 2) !== 0 || flagSet(v.flags).has('MAP_PRIVATE');
-        const key = -1_000_000 - num(v.shmid);
-        if (!openFiles.has(key)) openFiles.set(key, await this.memfdInTarget(p, this.ck.file(num(v.shmid)), true));
-        fd = openFiles.get(key)!; pgoff = big(v.pgoff); flags &= ~MAP.MAP_ANON;
-        mapProt = flagSet(v.flags).has('MAP_SHARED') ? prot : prot | 2;
-        void w;
       } else if (s.has('VMA_FILE_SHARED')) {
         const w = (prot & 2) !== 0;
         fd = fileFd(num(v.shmid), w); pgoff = big(v.pgoff); flags &= ~MAP.MAP_ANON; mapProt = prot;
-      } else if (s.has('VMA_ANON_SHARED')) {
-        flags = (flags & ~MAP.MAP_PRIVATE) | MAP.MAP_SHARED | MAP.MAP_ANON;
       } else {
         flags |= MAP.MAP_ANON; flags &= ~MAP.MAP_SHARED; flags |= MAP.MAP_PRIVATE;
       }
@@ -801,7 +794,6 @@ class Engine {
       // issue 4: epoll takes the watched files from the target (installed before it: epoll fds come last),
       // memfd/shmem read their pages, cached objects are closed when the restore ends
       localFd: (n: number) => this.localCopyOf(p.pid, n),
-      shmem: (shmid: number) => this.shmemRuns(shmid),
       shmemSource: (shmid: number) => this.shmemSource(shmid),
       defer: (fn: () => void) => { this.kindDefer.push(fn); },
     };
@@ -818,13 +810,6 @@ class Engine {
     try { return this.takeFd(p, process.pid, local); } finally { ptraceShimRaw().close(local); }
   }
 
-  /** A fd in p for a memfd-backed mapping (CRIU 4 records MAP_SHARED|MAP_ANONYMOUS memory this way too). */
-  async memfdInTarget(p: Proc, f: any, write: boolean): Promise<number> {
-    const k = kindForType('MEMFD');
-    if (!k) throw new TscrError('E_UNSUPPORTED', `unsupported: memfd mapping (file ${num(f.id)}) of pid ${p.pid}`, { pid: p.pid, kind: 'MEMFD' });
-    const local = await k.restore(this.kindCtx(p, -1), { ...f, memfd: { ...f.memfd, flags: write ? 'O_RDWR' : f.memfd?.flags } }, null);
-    return this.takeLocal(p, local);
-  }
   kindShared = new Map<string, unknown>();
   kindDefer: (() => void)[] = [];
 
@@ -852,21 +837,6 @@ class Engine {
     return { file, runs };
   }
 
-  /** Pages of shmem `shmid`: pagemap-shmem-<shmid>.img and its pages file. */
-  shmemRuns(shmid: number): { off: number; data: Buffer }[] {
-    const pm = this.ck.tryImage(`pagemap-shmem-${shmid}`)?.entries ?? [];
-    if (!pm.length) return [];
-    const pages = readFileSync(this.ck.pagesPath(num(pm[0].pages_id)));
-    const runs: { off: number; data: Buffer }[] = [];
-    let at = 0;
-    for (const e of pm.slice(1)) {
-      const n = num(e.nr_pages) * 4096;
-      if (at + n > pages.length) throw new TscrError('E_TRUNCATED', `pages file of shmem ${shmid} ends early`, { file: this.ck.pagesPath(num(pm[0].pages_id)), offset: at });
-      runs.push({ off: num(e.vaddr), data: pages.subarray(at, at + n) });
-      at += n;
-    }
-    return runs;
-  }
 
   async fdsDone(op: PlanOp) {
     const p = this.procs.get(op.pid)!;

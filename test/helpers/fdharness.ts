@@ -7,7 +7,8 @@
 //                    restore() and returns local fds by target fd number.
 //   spawnWithFds()   starts a program with those fds at their numbers (the
 //                    engine installs them by injection instead).
-import { fstatSync, readFileSync, readdirSync, existsSync, rmSync } from 'node:fs';
+import { fstatSync, readFileSync, readdirSync, existsSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import * as assert from 'uvu/assert';
 import { join } from 'node:path';
 import type { DumpFdCtx, RestoreFdCtx, FdKind } from '../../lib/kinds/types.ts';
@@ -100,6 +101,16 @@ export async function restoreFds(d: Dumped, pid = 1, opts: Record<string, unknow
   const out = new Map<number, number>();
   const kindFor = (type: string) => fdKinds.find((k) => k.types.includes(type));
   const images: Record<string, any[]> = { ...d.images, FILES: d.files };
+  // shmem pages go through a pages file, as the restore engine gives them (RestoreFdCtx.shmemSource)
+  const tmpFiles: string[] = [];
+  const shmemFile = (shmid: number, runs: { off: number; data: Buffer }[]) => {
+    if (!runs.length) return null;
+    const file = join(tmpdir(), `tscr-harness-shmem-${process.pid}-${shmid}-${tmpFiles.length}.img`);
+    writeFileSync(file, Buffer.concat(runs.map((r) => r.data)));
+    tmpFiles.push(file);
+    let at = 0;
+    return { file, runs: runs.map((r) => { const x = { off: r.off, fileOff: at, len: r.data.length }; at += r.data.length; return x; }) };
+  };
   const restoreOne = async (fdNo: number): Promise<number> => {
     const e = d.fdinfo.find((x) => x.fd === fdNo);
     if (!e) throw new TscrError('E_INCONSISTENT', `no fd ${fdNo} in fdinfo`);
@@ -112,7 +123,7 @@ export async function restoreFds(d: Dumped, pid = 1, opts: Record<string, unknow
     const ctx: RestoreFdCtx = {
       pid, fd: fdNo, image: (m) => images[m] ?? [], shared, opts, log: () => {},
       localFd: async (n) => fdsShim().fcntl(await restoreOne(n), 1030, 3),
-      shmem: (shmid) => shmemLoader ? shmemLoader(shmid) : (d.shmem[shmid] ?? []).map((r) => ({ off: r.off, data: Buffer.from(r.data, 'base64') })),
+      shmemSource: (shmid) => shmemFile(shmid, shmemLoader ? shmemLoader(shmid) : (d.shmem[shmid] ?? []).map((r) => ({ off: r.off, data: Buffer.from(r.data, 'base64') }))),
       defer: (fn) => { deferred.push(fn); },
     };
     const local = await kind.restore(ctx, file, e);
@@ -123,6 +134,7 @@ export async function restoreFds(d: Dumped, pid = 1, opts: Record<string, unknow
     for (const fn of deferred.splice(0)) { try { fn(); } catch { /* closing */ } }
     for (const l of new Set(cache.values())) ptraceShimRaw().close(l);
     cache.clear();
+    for (const f of tmpFiles.splice(0)) rmSync(f, { force: true });
   };
   try {
     for (const e of d.fdinfo) if (!only || only(e)) out.set(e.fd, await restoreOne(e.fd));
