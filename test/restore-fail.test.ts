@@ -27,6 +27,24 @@ function copyCase(name: string, edit?: (dir: string) => void): string {
 const have = existsSync(join(SHARED, 'tree'));
 const readJ = (p: string) => JSON.parse(readFileSync(p, 'utf8'));
 
+/**
+ * Restore an edited copy of reference checkpoint `name` (its pids must be free):
+ * the restore must fail, `check` looks at its stderr, and no process may be left.
+ */
+async function expectFailedRestore(name: string, edit: (dir: string) => void, check: (stderr: string) => void): Promise<void> {
+  if (!have) return;
+  const dir = copyCase(name, edit);
+  const pids = treePids(readJ(join(dir, 'pstree.json')));
+  try {
+    await waitGone(pids, 3000);
+    if (pids.some(pidExists)) { console.log('  skip: pid taken'); return; }
+    const r = tscr(['restore', '-D', dir, '-d']);
+    assert.is.not(r.code, 0);
+    check(r.stderr);
+    assert.ok(await waitGone(pids), `no process left: ${pids.filter(pidExists)}`);
+  } finally { killAll(pids); rmSync(dir, { recursive: true, force: true }); }
+}
+
 test('pid taken: clear error, nothing made', async () => {
   if (!have) return;
   // Move the loop checkpoint onto our own pid, which is certainly taken.
@@ -48,59 +66,25 @@ test('pid taken: clear error, nothing made', async () => {
   } finally { rmSync(dir, { recursive: true, force: true }); }
 });
 
-test('file missing: names the file, exits non-zero', async () => {
-  if (!have) return;
-  const dir = copyCase('loop', (d) => {
-    const files = readJ(join(d, 'files.json'));
-    files.entries[0].reg.name = '/tmp/tscr-fixtures/no-such-program';
-    writeFileSync(join(d, 'files.json'), JSON.stringify(files));
-  });
-  const pids = treePids(readJ(join(dir, 'pstree.json')));
-  try {
-    await waitGone(pids, 3000);
-    if (pids.some(pidExists)) { console.log('  skip: pid taken'); return; }
-    const r = tscr(['restore', '-D', dir, '-d']);
-    assert.is.not(r.code, 0);
-    assert.match(r.stderr, /file \/tmp\/tscr-fixtures\/no-such-program is missing/);
-    assert.ok(await waitGone(pids), 'no process left');
-  } finally { killAll(pids); rmSync(dir, { recursive: true, force: true }); }
-});
+test('file missing: names the file, exits non-zero', () => expectFailedRestore('loop', (d) => {
+  const files = readJ(join(d, 'files.json'));
+  files.entries[0].reg.name = '/tmp/tscr-fixtures/no-such-program';
+  writeFileSync(join(d, 'files.json'), JSON.stringify(files));
+}, (err) => assert.match(err, /file \/tmp\/tscr-fixtures\/no-such-program is missing/)));
 
-test('executable changed since the dump: says so, exits non-zero', async () => {
-  if (!have) return;
-  const dir = copyCase('loop', (d) => {
-    const files = readJ(join(d, 'files.json'));
-    files.entries[0].reg.size = Number(files.entries[0].reg.size) + 4096;
-    writeFileSync(join(d, 'files.json'), JSON.stringify(files));
-  });
-  const pids = treePids(readJ(join(dir, 'pstree.json')));
-  try {
-    await waitGone(pids, 3000);
-    if (pids.some(pidExists)) { console.log('  skip: pid taken'); return; }
-    const r = tscr(['restore', '-D', dir, '-d']);
-    assert.is.not(r.code, 0);
-    assert.match(r.stderr, /has changed since the dump/);
-    assert.ok(await waitGone(pids), 'no process left');
-  } finally { killAll(pids); rmSync(dir, { recursive: true, force: true }); }
-});
+test('executable changed since the dump: says so, exits non-zero', () => expectFailedRestore('loop', (d) => {
+  const files = readJ(join(d, 'files.json'));
+  files.entries[0].reg.size = Number(files.entries[0].reg.size) + 4096;
+  writeFileSync(join(d, 'files.json'), JSON.stringify(files));
+}, (err) => assert.match(err, /has changed since the dump/)));
 
-test('corrupt image (pages of the child cut short): both processes killed, clear error', async () => {
-  if (!have) return;
-  const dir = copyCase('tree', (d) => {
-    const pm = readJ(join(d, 'pagemap-21179.json'));
-    truncateSync(join(d, `pages-${pm.entries[0].pages_id}.img`), 4096);
-  });
-  const pids = treePids(readJ(join(dir, 'pstree.json')));
-  try {
-    await waitGone(pids, 3000);
-    if (pids.some(pidExists)) { console.log('  skip: pid taken'); return; }
-    const r = tscr(['restore', '-D', dir, '-d']);
-    assert.is.not(r.code, 0);
-    assert.match(r.stderr, /pages image pages-\d+\.img is 4096 bytes/);
-    assert.match(r.stderr, /pid 21179/);
-    assert.ok(await waitGone(pids), `no process left: ${pids.filter(pidExists)}`);
-  } finally { killAll(pids); rmSync(dir, { recursive: true, force: true }); }
-});
+test('corrupt image (pages of the child cut short): both processes killed, clear error', () => expectFailedRestore('tree', (d) => {
+  const pm = readJ(join(d, 'pagemap-21179.json'));
+  truncateSync(join(d, `pages-${pm.entries[0].pages_id}.img`), 4096);
+}, (err) => {
+  assert.match(err, /pages image pages-\d+\.img is 4096 bytes/);
+  assert.match(err, /pid 21179/);
+}));
 
 test('corrupt image (malformed JSON): error names the file', async () => {
   if (!have) return;
