@@ -22,6 +22,7 @@ import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startFixture, runTscr } from '../test/helpers/fixture.ts';
+import { findCriu } from '../test/helpers/criu.ts';
 
 const sizes = (process.env.TSCR_BENCH_SIZES ?? '64,1024').split(',').map(Number);
 const reps = Number(process.env.TSCR_BENCH_REPS ?? 3);
@@ -39,14 +40,6 @@ function pageCacheWrite(mib: number, dir: string): number {
   return mib / (dt / 1000);
 }
 
-function findCriu(): string | null {
-  for (const c of [process.env.TSCR_CRIU, '/tmp/criu-build/src/criu/criu', 'criu'].filter(Boolean) as string[]) {
-    const r = spawnSync(c, ['--version'], { encoding: 'utf8' });
-    const m = /Version:\s*(\d+)/.exec(r.stdout ?? '');
-    if (r.status === 0 && m && Number(m[1]) >= 4) return c;
-  }
-  return null;
-}
 const criu = findCriu();
 function criuDump(pid: number, dir: string): { wall: number; memMiBs: number } | null {
   if (!criu) return null;

@@ -6,13 +6,14 @@
 // restore of the same process where a CRIU 4.x binary is found (TSCR_CRIU or
 // /tmp/criu-build/criu/criu; CRIU 4.2 is not packaged here).
 // Usage: npm run bench -- fdkinds   (TSCR_BENCH_SIZES=64,256 in MiB)
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { tscr, startOwnSession, verdict, killAll, waitGone, descendants } from '../test/helpers/restore.ts';
+import { findCriu } from '../test/helpers/criu.ts';
 
 const sizes = (process.env.TSCR_BENCH_SIZES ?? '64,256').split(',').map(Number);
-const CRIU = [process.env.TSCR_CRIU, '/tmp/criu-build/criu/criu'].find((p) => p && existsSync(p));
+const CRIU = findCriu();
 const rate = (mib: number, ms: number) => (ms > 0 ? (mib / (ms / 1000)).toFixed(0) : '-');
 const time = (f: () => void) => { const t = performance.now(); f(); return performance.now() - t; };
 

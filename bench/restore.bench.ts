@@ -9,12 +9,13 @@
 // there is a CRIU column only where a locally built CRIU 4.x is found
 // (TSCR_CRIU=/path/to/criu, or /tmp/criu-build/criu/criu; never committed).
 // Usage: npm run bench -- restore   (TSCR_BENCH_SIZES=64,1024 in MiB)
-import { copyFileSync, chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, openSync, writeSync, closeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { tscr, pidExists, killAll, waitGone, startOwnSession } from '../test/helpers/restore.ts';
 import { readImage, writeImage } from '../lib/images.ts';
+import { findCriu } from '../test/helpers/criu.ts';
 
 // The base checkpoint is a tscr dump of the r-counter fixture (its own pid, so
 // the bench does not collide with anything using the CRIU reference pids).
@@ -61,12 +62,6 @@ function makeCheckpoint(mib: number): string {
   return dir;
 }
 
-function findCriu(): string | null {
-  for (const c of [process.env.TSCR_CRIU, '/tmp/criu-build/criu/criu'].filter(Boolean) as string[]) {
-    if (existsSync(c) && /Version:\s*[4-9]\./.test(spawnSync(c, ['--version'], { encoding: 'utf8' }).stdout ?? '')) return c;
-  }
-  return null;
-}
 const CRIU = findCriu();
 
 /** CRIU 4.x restoring the same checkpoint (wall time of `criu restore -d`), self-checked too. */

@@ -8,16 +8,9 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startFixture, runTscr, treePids, pidAlive, sleep, killTree } from './helpers/fixture.ts';
+import { startFixture, runTscr, treePids, sleep, killTree } from './helpers/fixture.ts';
+import { findCriu } from './helpers/criu.ts';
 
-function findCriu(): string | null {
-  for (const c of [process.env.TSCR_CRIU, '/tmp/criu-build/src/criu/criu', 'criu'].filter(Boolean) as string[]) {
-    const r = spawnSync(c, ['--version'], { encoding: 'utf8' });
-    const m = /Version:\s*(\d+)\.(\d+)/.exec(r.stdout ?? '');
-    if (r.status === 0 && m && Number(m[1]) >= 4) return c;
-  }
-  return null;
-}
 const criu = findCriu();
 
 for (const name of ['loop', 'memory', 'tree', 'threads', 'signals', 'files', 'r-zombie', 'r-seccomp', 'r-seccomp-threads', 'r-seccomp-strict', 'r-creds']) {

@@ -3,9 +3,10 @@
 // every program checks itself (PASS) after SIGUSR1.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { tscr, killAll, waitGone, restoreSharedImage } from './helpers/restore.ts';
+import { tscr, killAll, restoreSharedImage } from './helpers/restore.ts';
+import { findCriu } from './helpers/criu.ts';
 
 for (const name of ['sockets']) {
   test(`CRIU 4.2 image ${name}: restore -d, self-check PASS`, () => restoreSharedImage(name));
@@ -14,20 +15,14 @@ for (const name of ['sockets']) {
 // The other direction: CRIU 4.2 restores tscr's images of these kinds. CRIU 4.2
 // is not packaged here (Debian's 3.17 fails on this kernel): the test runs when a
 // locally built one is found (TSCR_CRIU=/path/to/criu or /tmp/criu-build/criu/criu).
-const CRIU = [process.env.TSCR_CRIU, '/tmp/criu-build/criu/criu'].find((p) => p && existsSync(p));
+const CRIU = findCriu();
 
 async function criuRestoresTscr(name: string, args: string[] = []) {
   if (!CRIU) { console.log(`  skip: no CRIU 4.x binary (set TSCR_CRIU)`); return; }
   const { spawnSync } = await import('node:child_process');
-  const { startOwnSession, verdict, descendants } = await import('./helpers/restore.ts');
-  const fx = await startOwnSession(name, args);
-  let pids = descendants(fx.pid);
-  const img = join(fx.dir, 'img');
-  mkdirSync(img);
+  const { dumpFreshFixture, verdict, descendants } = await import('./helpers/restore.ts');
+  let { fx, img, pids } = await dumpFreshFixture(name, args);
   try {
-    const d = tscr(['dump', '-t', String(fx.pid), '-D', img]);
-    assert.is(d.code, 0, d.stderr);
-    assert.ok(await waitGone(pids, 8000));
     const r = spawnSync(CRIU, ['restore', '-D', img, '-d', '-o', 'restore.log', '-v4'], { encoding: 'utf8' });
     const log = existsSync(join(img, 'restore.log')) ? readFileSync(join(img, 'restore.log'), 'utf8') : '';
     assert.is(r.status, 0, `criu restore: ${r.stderr}\n${log.split('\n').filter((l) => /Error/.test(l)).slice(0, 5).join('\n')}`);

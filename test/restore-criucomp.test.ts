@@ -4,10 +4,10 @@
 // before any process is created.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { copyFileSync, chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { tscr, pidExists, killAll, waitGone, treePids, sleep, startOwnSession, verdict, descendants } from './helpers/restore.ts';
+import { tscr, pidExists, killAll, waitGone, sleep, startOwnSession, verdict, descendants, prepareSharedCase } from './helpers/restore.ts';
 import { pagemapFiles, pagemapLayout, inventoryCompression, isCompressedDir } from '../lib/criucomp.ts';
 import { SHARED_IMAGES } from './helpers/shared.ts';
 
@@ -16,22 +16,12 @@ const FXDIR = '/tmp/tscr-fixtures';
 const tmp = mkdtempSync(join(tmpdir(), 'tscr-criucomp-r-'));
 
 async function restoreCase(name: string, mode: string, corrupt = false, viaArchive = false) {
-  const dir = join(SHARED, name);
-  if (!existsSync(dir)) { console.log(`  skip ${name}: ${dir} not present`); return; }
-  const pstree = JSON.parse(readFileSync(join(dir, 'crit', 'pstree.json'), 'utf8'));
-  const pids = treePids(pstree);
-  await waitGone(pids, 3000);
-  const taken = pids.filter(pidExists);
-  if (taken.length) { console.log(`  skip ${name}: pid(s) ${taken.join(', ')} taken on this machine`); return; }
+  const c0 = await prepareSharedCase(name);
+  if (!c0) return;
+  const { dir, pstree, pids, out } = c0;
   const images = join(tmp, `${name}-${mode}`);
   const c = tscr(['convert', join(dir, 'images'), images, `--to-criu-compressed=${mode}`]);
   assert.is(c.code, 0, c.stderr);
-  mkdirSync(join(FXDIR, 'out'), { recursive: true });
-  copyFileSync(join(dir, 'bin'), join(FXDIR, name));
-  chmodSync(join(FXDIR, name), 0o755);
-  for (const f of readdirSync(join(dir, 'files'))) { copyFileSync(join(dir, 'files', f), join(FXDIR, 'out', f)); chmodSync(join(FXDIR, 'out', f), 0o644); }
-  const out = join(FXDIR, 'out', name);
-  rmSync(out, { force: true });
   try {
     if (corrupt) {
       const l = pagemapLayout(images, pagemapFiles(images)[0]);

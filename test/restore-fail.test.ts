@@ -5,7 +5,7 @@ import * as assert from 'uvu/assert';
 import { copyFileSync, chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, truncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { tscr, pidExists, killAll, waitGone, treePids, sleep, TSCR_BIN, startOwnSession } from './helpers/restore.ts';
+import { tscr, pidExists, killAll, waitGone, treePids, sleep, TSCR_BIN, dumpFreshFixture } from './helpers/restore.ts';
 import { SHARED_IMAGES } from './helpers/shared.ts';
 
 const SHARED = SHARED_IMAGES;
@@ -116,13 +116,8 @@ test('tscr killed mid-restore: every process it made dies with it', async () => 
 });
 
 test('corrupt binary image (a tscr dump with a damaged mm image): names file and offset, makes nothing', async () => {
-  const fx = await startOwnSession('r-counter');
-  const img = join(fx.dir, 'img');
-  mkdirSync(img);
+  const { fx, img } = await dumpFreshFixture('r-counter');
   try {
-    const d = tscr(['dump', '-t', String(fx.pid), '-D', img]);
-    assert.is(d.code, 0, d.stderr);
-    await waitGone([fx.pid], 8000);
     const mm = join(img, `mm-${fx.pid}.img`);
     const bytes = readFileSync(mm);
     writeFileSync(mm, bytes.subarray(0, Math.floor(bytes.length / 2)));

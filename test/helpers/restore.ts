@@ -6,6 +6,7 @@ import * as assert from 'uvu/assert';
 import { SHARED_IMAGES } from './shared.ts';
 import { join } from 'node:path';
 import { ROOT } from '../../lib/paths.ts';
+import { descendants as descendantsOf } from '../../lib/proc.ts';
 
 export const TSCR_BIN = join(ROOT, 'bin', 'tscr.js');
 
@@ -82,25 +83,58 @@ export { descendants } from '../../lib/proc.ts';
 const FXDIR = '/tmp/tscr-fixtures';
 
 /**
- * Restore CRIU 4.2's reference checkpoint `name` from the shared images (binary and
- * files put where it was dumped), check pids/ppid/pgid/sid/threads came back exactly,
- * then SIGUSR1 it and expect its own verdict PASS. Skips (with a line) when the
- * images are absent or one of its pids is taken on this machine.
+ * Ready CRIU 4.2's reference checkpoint `name` for a restore: its binary and files
+ * put where it was dumped, its old verdict removed. Null (with a skip line) when
+ * the images are absent or one of its pids is taken on this machine.
  */
-export async function restoreSharedImage(name: string): Promise<void> {
+export async function prepareSharedCase(name: string): Promise<{ dir: string; pstree: any; pids: number[]; out: string } | null> {
   const dir = join(SHARED_IMAGES, name);
-  if (!existsSync(dir)) { console.log(`  skip ${name}: ${dir} not present`); return; }
+  if (!existsSync(dir)) { console.log(`  skip ${name}: ${dir} not present`); return null; }
   const pstree = JSON.parse(readFileSync(join(dir, 'crit', 'pstree.json'), 'utf8'));
   const pids = treePids(pstree);
   await waitGone(pids, 3000);
   const taken = pids.filter(pidExists);
-  if (taken.length) { console.log(`  skip ${name}: pid(s) ${taken.join(', ')} taken on this machine`); return; }
+  if (taken.length) { console.log(`  skip ${name}: pid(s) ${taken.join(', ')} taken on this machine`); return null; }
   mkdirSync(join(FXDIR, 'out'), { recursive: true });
   copyFileSync(join(dir, 'bin'), join(FXDIR, name));
   chmodSync(join(FXDIR, name), 0o755);
   for (const f of readdirSync(join(dir, 'files'))) { copyFileSync(join(dir, 'files', f), join(FXDIR, 'out', f)); chmodSync(join(FXDIR, 'out', f), 0o644); }
   const out = join(FXDIR, 'out', name);
   rmSync(out, { force: true });
+  return { dir, pstree, pids, out };
+}
+
+/**
+ * Start fixture `name` in its own session and dump it with tscr into <fx.dir>/img
+ * (asserting the dump worked and the tree is gone; on failure it cleans up).
+ * Otherwise the caller removes fx.dir.
+ */
+export async function dumpFreshFixture(name: string, args: string[] = []): Promise<{ fx: { pid: number; out: string; dir: string }; img: string; pids: number[] }> {
+  const fx = await startOwnSession(name, args);
+  const pids = descendantsOf(fx.pid);
+  const img = join(fx.dir, 'img');
+  mkdirSync(img);
+  try {
+    const d = tscr(['dump', '-t', String(fx.pid), '-D', img]);
+    assert.is(d.code, 0, `dump of ${name} failed: ${d.stderr}`);
+    assert.ok(await waitGone(pids, 8000), `${name} still running after its dump`);
+  } catch (e) {
+    killAll(pids); rmSync(fx.dir, { recursive: true, force: true });
+    throw e;
+  }
+  return { fx, img, pids };
+}
+
+/**
+ * Restore CRIU 4.2's reference checkpoint `name` from the shared images (binary and
+ * files put where it was dumped), check pids/ppid/pgid/sid/threads came back exactly,
+ * then SIGUSR1 it and expect its own verdict PASS. Skips (with a line) when the
+ * images are absent or one of its pids is taken on this machine.
+ */
+export async function restoreSharedImage(name: string): Promise<void> {
+  const c = await prepareSharedCase(name);
+  if (!c) return;
+  const { dir, pstree, pids, out } = c;
   try {
     const r = tscr(['restore', '-D', join(dir, 'images'), '-d', '--json']);
     assert.is(r.code, 0, `restore ${name} failed: ${r.stderr}`);
