@@ -12,7 +12,7 @@ import { ptraceShimRaw } from '../shim/native.ts';
 
 export interface DumpArchiveOptions { path: string; prev?: string; workers?: number; level?: number }
 
-interface Run { start: bigint; nr: number }
+interface Run { start: bigint; nr: number; parent?: number[] }
 
 export class DumpArchive {
   private w: ArchiveWriter;
@@ -31,6 +31,7 @@ export class DumpArchive {
     const CH = 1024;
     try {
       for (const r of runs) {
+        if (r.parent) { checkAbort(); await sink.fromParent(r.parent); continue; } // unchanged since the parent (memory tracking): not read
         for (let i = 0; i < r.nr; i += CH) {
           checkAbort();
           const k = Math.min(CH, r.nr - i);

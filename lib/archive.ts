@@ -218,6 +218,16 @@ export class PagesSink {
     this.rec.size += n * PAGE;
     return n;
   }
+  /**
+   * Pages known to be unchanged since the parent checkpoint (memory write tracking,
+   * lib/dump/track.ts): page `ids[i]` of the parent's page space, or -1 for a zero page.
+   * They are not read from the process; the parent's bytes feed this file's hash.
+   */
+  async fromParent(ids: ArrayLike<number>): Promise<void> {
+    if (this.ended) throw new TscrError('E_INTERNAL', `pages written to ${this.rec.name} after end()`);
+    for (let o = 0; o < ids.length; o += 1024) await this.w.addParentPages(this.rec, ids, o, Math.min(1024, ids.length - o), this.stream);
+    this.rec.size += ids.length * PAGE;
+  }
   async end(): Promise<void> {
     if (this.ended) return;
     this.ended = true;
@@ -427,6 +437,35 @@ export class ArchiveWriter {
     await this.addStaged(rec, run.length / PAGE, stream);
   }
 
+  /** @internal Pages referenced in the parent by id (see PagesSink.fromParent). */
+  async addParentPages(rec: FileRec, ids: ArrayLike<number>, from: number, n: number, stream: number): Promise<void> {
+    if (!this.parent) throw new TscrError('E_INTERNAL', 'pages from a parent, but the archive has none');
+    const ex = core();
+    const inP = this.inS.ensure(n * PAGE);
+    for (let i = 0; i < n; i++) {
+      const id = ids[from + i];
+      const page = id >= 0 ? this.parent.pageById(id) : null;
+      const m = this.mem(); // renewed: reading the parent may grow Wasm memory
+      if (page) m.set(page, inP + i * PAGE); else m.fill(0, inP + i * PAGE, inP + (i + 1) * PAGE);
+    }
+    ex.xxh_update(stream, inP, 0, n * PAGE);
+    const hp = this.hashS.ptr;
+    ex.xxh_pages(inP, 0, n, hp, hp + n * 8);
+    const m0 = this.mem();
+    const h32 = new Uint32Array(m0.slice(hp, hp + n * 8).buffer);
+    const zero = m0.slice(hp + n * 8, hp + n * 9);
+    const refs = rec.refs!;
+    this.stats.pages += n;
+    for (let i = 0; i < n; i++) {
+      if (zero[i]) { refs.push(0); this.stats.zeroPages++; continue; }
+      const pid = ids[from + i];
+      let id = this.parentMap.get(pid);
+      if (id === undefined) { id = this.addPageEntry(h32[2 * i], h32[2 * i + 1], IN_PARENT, pid); this.parentMap.set(pid, id); }
+      refs.push(id + 1);
+      this.stats.parentPages++;
+    }
+  }
+
   /** The n pages at the start of inS: file hash, page hashes, dedup, into blocks. */
   private async addStaged(rec: FileRec, n: number, stream: number): Promise<void> {
     const ex = core();
@@ -453,7 +492,8 @@ export class ArchiveWriter {
       }
       if (found >= 0) { refs.push(found + 1); this.stats.dupPages++; continue; }
       if (this.parent) {
-        const pid = await this.parent.findPage(lo, hi, this.mem().subarray(p, p + PAGE));
+        // a copy: reading the parent may grow Wasm memory, which detaches views of it
+        const pid = await this.parent.findPage(lo, hi, this.mem().slice(p, p + PAGE));
         if (pid >= 0) {
           let id = this.parentMap.get(pid);
           if (id === undefined) { id = this.addPageEntry(lo, hi, IN_PARENT, pid); this.parentMap.set(pid, id); }

@@ -156,7 +156,11 @@ export function mmEntry(pid: number, brk: bigint, exeFileId: number, plans: VmaP
 // PAGEMAP_SCAN categories
 const PAGE_IS_FILE = 1 << 2, PAGE_IS_PRESENT = 1 << 3, PAGE_IS_SWAPPED = 1 << 4, PAGE_IS_PFNZERO = 1 << 5, PAGE_IS_HUGE = 1 << 6;
 
-export interface PageRun { start: bigint; nr: number; lazy: boolean; readable: boolean }
+export interface PageRun {
+  start: bigint; nr: number; lazy: boolean; readable: boolean;
+  /** Incremental dump with memory tracking (lib/dump/track.ts): pages not read, taken from the parent checkpoint (its page ids; -1 = zero page). */
+  parent?: number[];
+}
 
 /** Runs of pages to store, in address order. */
 export function findPages(pid: number, plans: VmaPlan[]): PageRun[] {
