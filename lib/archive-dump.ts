@@ -24,7 +24,8 @@ export class DumpArchive {
   /** Copy the page runs of pid into pages image `name` of the archive; returns bytes copied. */
   async copyPages(pid: number, runs: Run[], name: string, progress: (bytes: number) => void, checkAbort: () => void): Promise<number> {
     const sh = ptraceShimRaw();
-    const sink = this.w.pages(name);
+    // pages taken from the parent unread (memory tracking): the file hash goes over page hashes
+    const sink = this.w.pages(name, 0o600, { pageHashes: runs.some((r) => r.parent) });
     const ranges = new BigUint64Array(2);
     let memFd = -1;
     let bytes = 0;

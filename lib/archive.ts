@@ -44,6 +44,9 @@ const RING_SLOTS = 64;
 export const IN_PARENT = 0xffffffff;
 const KIND_BYTES = 0;
 const KIND_PAGES = 1;
+/** A pages image whose file hash is XXH64 over its pages' XXH64s (0 for an all-zero page), not over its bytes:
+ *  written by incremental dumps with memory tracking, which never read the unchanged pages they take from the parent. */
+const KIND_PAGES_PH = 2;
 const HINT_DAMAGED = 'the archive is damaged: nothing was restored from it; use another copy, or convert the checkpoint again';
 
 export interface WriterOptions {
@@ -187,6 +190,8 @@ interface FileEntry {
   kind: 'bytes' | 'pages';
   size: number;
   hash: bigint;
+  /** the file hash is over page hashes (KIND_PAGES_PH) */
+  pageHashes?: boolean;
   chunks?: Uint32Array;
   refs?: Uint32Array;
 }
@@ -221,10 +226,12 @@ export class PagesSink {
   /**
    * Pages known to be unchanged since the parent checkpoint (memory write tracking,
    * lib/dump/track.ts): page `ids[i]` of the parent's page space, or -1 for a zero page.
-   * They are not read from the process; the parent's bytes feed this file's hash.
+   * They are not read at all: the sink must be opened with { pageHashes: true } (its file hash is
+   * over page hashes, which the parent's index holds).
    */
   async fromParent(ids: ArrayLike<number>): Promise<void> {
     if (this.ended) throw new TscrError('E_INTERNAL', `pages written to ${this.rec.name} after end()`);
+    if (this.rec.kind !== KIND_PAGES_PH) throw new TscrError('E_INTERNAL', `${this.rec.name}: pages from the parent need a sink with pageHashes`);
     for (let o = 0; o < ids.length; o += 1024) await this.w.addParentPages(this.rec, ids, o, Math.min(1024, ids.length - o), this.stream);
     this.rec.size += ids.length * PAGE;
   }
@@ -437,42 +444,34 @@ export class ArchiveWriter {
     await this.addStaged(rec, run.length / PAGE, stream);
   }
 
-  /** @internal Pages referenced in the parent by id (see PagesSink.fromParent). */
+  /** @internal Pages referenced in the parent by id (see PagesSink.fromParent): only their hashes are used. */
   async addParentPages(rec: FileRec, ids: ArrayLike<number>, from: number, n: number, stream: number): Promise<void> {
     if (!this.parent) throw new TscrError('E_INTERNAL', 'pages from a parent, but the archive has none');
-    const ex = core();
-    const inP = this.inS.ensure(n * PAGE);
-    for (let i = 0; i < n; i++) {
-      const id = ids[from + i];
-      const page = id >= 0 ? this.parent.pageById(id) : null;
-      const m = this.mem(); // renewed: reading the parent may grow Wasm memory
-      if (page) m.set(page, inP + i * PAGE); else m.fill(0, inP + i * PAGE, inP + (i + 1) * PAGE);
-    }
-    ex.xxh_update(stream, inP, 0, n * PAGE);
-    const hp = this.hashS.ptr;
-    ex.xxh_pages(inP, 0, n, hp, hp + n * 8);
-    const m0 = this.mem();
-    const h32 = new Uint32Array(m0.slice(hp, hp + n * 8).buffer);
-    const zero = m0.slice(hp + n * 8, hp + n * 9);
+    const hs = new Uint32Array(n * 2);
     const refs = rec.refs!;
     this.stats.pages += n;
     for (let i = 0; i < n; i++) {
-      if (zero[i]) { refs.push(0); this.stats.zeroPages++; continue; }
       const pid = ids[from + i];
+      const h = pid >= 0 ? this.parent.pageHash(pid) : null;
+      if (!h) { refs.push(0); this.stats.zeroPages++; continue; }
+      hs[2 * i] = h[0]; hs[2 * i + 1] = h[1];
       let id = this.parentMap.get(pid);
-      if (id === undefined) { id = this.addPageEntry(h32[2 * i], h32[2 * i + 1], IN_PARENT, pid); this.parentMap.set(pid, id); }
+      if (id === undefined) { id = this.addPageEntry(h[0], h[1], IN_PARENT, pid); this.parentMap.set(pid, id); }
       refs.push(id + 1);
       this.stats.parentPages++;
     }
+    const hp = this.hashS.ptr;
+    this.mem().set(new Uint8Array(hs.buffer), hp);
+    core().xxh_update(stream, hp, 0, n * 8);
   }
 
   /** The n pages at the start of inS: file hash, page hashes, dedup, into blocks. */
   private async addStaged(rec: FileRec, n: number, stream: number): Promise<void> {
     const ex = core();
     const inP = this.inS.ptr;
-    ex.xxh_update(stream, inP, 0, n * PAGE);
     const hp = this.hashS.ptr;
-    ex.xxh_pages(inP, 0, n, hp, hp + n * 8);
+    if (rec.kind === KIND_PAGES_PH) { ex.xxh_pages(inP, 0, n, hp, hp + n * 8); ex.xxh_update(stream, hp, 0, n * 8); }
+    else { ex.xxh_update(stream, inP, 0, n * PAGE); ex.xxh_pages(inP, 0, n, hp, hp + n * 8); }
     const m0 = this.mem();
     const h32 = new Uint32Array(m0.slice(hp, hp + n * 8).buffer);
     const zero = m0.slice(hp + n * 8, hp + n * 9);
@@ -513,11 +512,11 @@ export class ArchiveWriter {
   }
 
   /** Start a pages image (pages-N.img); feed it with write() then end(). */
-  pages(name: string, mode = 0o600): PagesSink {
+  pages(name: string, mode = 0o600, o: { pageHashes?: boolean } = {}): PagesSink {
     this.checkName(name);
     this.stats.pageFiles++;
     this.stats.files++;
-    return new PagesSink(this, { name, mode, kind: KIND_PAGES, size: 0, hash: 0n, refs: new U32Vec() });
+    return new PagesSink(this, { name, mode, kind: o.pageHashes ? KIND_PAGES_PH : KIND_PAGES, size: 0, hash: 0n, refs: new U32Vec() });
   }
 
   private checkName(name: string): void {
@@ -619,7 +618,7 @@ export class ArchiveWriter {
     ix.u32(this.files.length);
     for (const f of this.files) {
       ix.str(f.name); ix.u32(f.mode); ix.u8(f.kind); ix.u64(f.size); ix.u64(f.hash);
-      const v = f.kind === KIND_PAGES ? f.refs! : f.chunks!;
+      const v = f.kind === KIND_BYTES ? f.chunks! : f.refs!;
       ix.u32(v.n); ix.u32s(v.view());
     }
     const index = ix.done();
@@ -770,10 +769,10 @@ export class ArchiveReader implements PageSource {
         const n = r.u32();
         const v = r.u32s(n);
         if (!name || name.includes('/') || name === '.' || name === '..' || this.files.has(name)) r.bad(`file name "${name}"`);
-        if (kind === KIND_PAGES) {
+        if (kind === KIND_PAGES || kind === KIND_PAGES_PH) {
           if (n * PAGE !== size) r.bad(`${name}: ${n} pages for ${size} bytes`);
           for (const ref of v) if (ref > np) r.bad(`${name}: page ref ${ref} of ${np}`);
-          this.files.set(name, { name, mode, kind: 'pages', size, hash, refs: v });
+          this.files.set(name, { name, mode, kind: 'pages', size, hash, refs: v, ...(kind === KIND_PAGES_PH ? { pageHashes: true } : {}) });
         } else if (kind === KIND_BYTES) {
           if (n % 3) r.bad(`${name}: chunk list`);
           let total = 0;
@@ -860,6 +859,11 @@ export class ArchiveReader implements PageSource {
     const b = this.pBlock[id], o = this.pOff[id];
     if (b === IN_PARENT) return this.openParent().pageById(o);
     return this.block(b).subarray(o, o + PAGE);
+  }
+
+  pageHash(id: number): [number, number] | null {
+    if (!(id >= 0 && id < this.pBlock.length)) throw new TscrError('E_CORRUPT', `page ${id} is not in ${this.path}`, { file: this.path });
+    return [this.pHash[2 * id], this.pHash[2 * id + 1]];
   }
 
   /** Page id holding exactly these bytes (hash then byte compare), or -1. */
@@ -982,7 +986,8 @@ export class ArchiveReader implements PageSource {
     const flush = () => { if (fill) { writeAll(fd, buf.subarray(0, fill), pos); pos += fill; fill = 0; } };
     try {
       this.forEachPiece(f, (p) => {
-        s.update(p);
+        if (f.pageHashes) s.update(new Uint8Array(hashPages(p).hashes.buffer));
+        else s.update(p);
         if (fill + p.length > buf.length) flush();
         if (p.length > buf.length) { writeAll(fd, p, pos); pos += p.length; return; }
         buf.set(p, fill); fill += p.length;
@@ -1010,6 +1015,8 @@ export interface PageSource {
   readonly wholeHash: bigint;
   findPage(lo: number, hi: number, page: Uint8Array): Promise<number>;
   pageById(id: number): Uint8Array;
+  /** XXH64 of page `id` as [lo, hi], or null for an all-zero page (without reading the page). */
+  pageHash(id: number): [number, number] | null;
   verify(): void;
   close(): void;
 }
@@ -1075,6 +1082,10 @@ export class DirSource implements PageSource {
     const b = readAt(this.fds[f], PAGE, (id - this.starts[f]) * PAGE);
     if (b.length !== PAGE) throw new TscrError('E_TRUNCATED', `a pages image of ${this.path} got shorter`, { file: this.path });
     return b;
+  }
+  pageHash(id: number): [number, number] | null {
+    if (!(id >= 0 && id < this.zero.length)) throw new TscrError('E_CORRUPT', `page ${id} is not in ${this.path}`, { file: this.path });
+    return this.zero[id] ? null : [this.hashes[2 * id], this.hashes[2 * id + 1]];
   }
   async findPage(lo: number, hi: number, page: Uint8Array): Promise<number> {
     const cand = this.byKey.get((hi >>> 11) * 0x100000000 + lo);

@@ -74,6 +74,11 @@ test('5% written between two dumps: only the written pages are read; the chain r
     assert.ok(i2.track.procs[0].writtenPages < 40, `second round written ${i2.track.procs[0].writtenPages}`);
     const v = tscr(['validate', inc2]);
     assert.is(v.code, 0, v.stdout + v.stderr);
+    // back to a CRIU directory: the pages image's hash (over page hashes) checks out, and it restores too
+    const back = join(fx.dir, 'inc2.dir');
+    const cv = tscr(['convert', inc2, back]);
+    assert.is(cv.code, 0, cv.stderr);
+    assert.ok(readdirSync(back).includes('tscr-track.json'));
     pids = await restoreAndCheck(fx, inc2, pids);
   } finally {
     killAll(pids);
