@@ -1109,6 +1109,7 @@ export function imageFiles(dir: string): string[] {
   for (const n of names.sort()) {
     const st = statSync(join(dir, n));
     if (st.isFile()) out.push(n);
+    else if (n === 'parent' && st.isDirectory()) continue; // CRIU's link to the parent checkpoint of an incremental dump
     else throw new TscrError('E_UNSUPPORTED', `${join(dir, n)} is not a regular file; a CRIU image directory holds only files`, { file: join(dir, n) });
   }
   return out;

@@ -86,6 +86,42 @@ test('5% written between two dumps: only the written pages are read; the chain r
   }
 });
 
+test('CRIU directories: --prev DIR leaves unchanged pages in the parent (PE_PARENT + parent link), a chain of two restores', async () => {
+  const fx = await startOwnSession('track', ['w,w1', String(NA)]);
+  let pids = descendants(fx.pid);
+  try {
+    const base = join(fx.dir, 'base'), inc1 = join(fx.dir, 'inc1'), inc2 = join(fx.dir, 'inc2');
+    dump(['-t', String(fx.pid), '-R', '--track-mem', '-D', base]);
+    await step(fx, 1);
+    const i1 = dump(['-t', String(fx.pid), '-R', '--prev', base, '-D', inc1]);
+    assert.is(i1.track.path, 'tracking', JSON.stringify(i1.track));
+    assert.ok(i1.track.procs[0].readPages < NA / 10, `read ${i1.track.procs[0].readPages}`);
+    assert.is(readlinkSync(join(inc1, 'parent')), '../base');
+    await step(fx, 2);
+    const i2 = dump(['-t', String(fx.pid), '-R', '--prev', inc1, '-D', inc2]);
+    assert.is(i2.track.path, 'tracking');
+    assert.ok(i2.track.procs[0].parentPages > NA - 10, 'pages the parent keeps in its own parent count too');
+    const pm = JSON.parse(tscr(['decode', '-i', join(inc2, `pagemap-${fx.pid}.img`), '--pretty']).stdout);
+    assert.ok(pm.entries.some((e: any) => e.flags === 'PE_PARENT'), 'PE_PARENT entries');
+    const v = tscr(['validate', inc2]);
+    assert.is(v.code, 0, v.stdout + v.stderr);
+    killAll(pids);
+    assert.ok(await waitGone(pids, 8000));
+    // without its parent the restore stops with a clear error and leaves nothing behind
+    const { renameSync } = await import('node:fs');
+    renameSync(base, base + '.away');
+    const bad = tscr(['restore', '-D', inc2, '-d'], 60000, env);
+    assert.is.not(bad.code, 0);
+    assert.match(bad.stderr, /parent/);
+    assert.not.ok(pidLive(fx.pid), 'no process left from the failed restore');
+    renameSync(base + '.away', base);
+    pids = await restoreAndCheck(fx, inc2, []);
+  } finally {
+    killAll(pids);
+    rmSync(fx.dir, { recursive: true, force: true });
+  }
+});
+
 test('the target keeps working and layout changes are handled: mmap, munmap, mremap, mprotect, MADV_DONTNEED, fork, its own userfaultfd', async () => {
   const steps = ['mmap', 'munmap', 'mremap', 'mprotect', 'dontneed', 'fork', 'uffd', 'w'];
   const fx = await startOwnSession('track', [steps.join(','), String(NA)]);

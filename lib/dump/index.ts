@@ -23,7 +23,8 @@ import { ptraceShimRaw } from '../../shim/native.ts';
 import { TscrError } from '../errors.ts';
 import type { JobCtx } from '../tracer.ts';
 import * as track from './track.ts';
-import { writeFileSync } from 'node:fs';
+import { writeFileSync, statSync, symlinkSync } from 'node:fs';
+import { relative } from 'node:path';
 
 export interface DumpOptions {
   pid: number;
@@ -44,6 +45,8 @@ export interface DumpOptions {
   archive?: { path: string; prev?: string; workers?: number; level?: number };
   /** Start memory write tracking (userfaultfd WP_ASYNC) in every process; needs leaveRunning (lib/dump/track.ts). */
   trackMem?: boolean;
+  /** Directory dump only: the previous checkpoint directory (CRIU's --prev-images-dir: a `parent` link, PE_PARENT pagemap entries). */
+  prev?: string;
 }
 
 export interface DumpResult {
@@ -99,7 +102,12 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
   // entry and a core with task_state 2 (dead) and the exit status.
   if (opts.trackMem && !opts.leaveRunning) throw new TscrError('E_USAGE', '--track-mem needs --leave-running (-R): tracking is for the next dump of a tree that runs on');
   const ckptId = randomUUID();
-  const prevCk = opts.archive?.prev ? await track.PrevCheckpoint.open(opts.archive.prev) : null;
+  if (opts.prev && opts.archive) throw new TscrError('E_INTERNAL', 'prev is for directory dumps; archives take archive.prev');
+  const prevCk = opts.archive?.prev ? await track.PrevCheckpoint.open(opts.archive.prev) : opts.prev ? await track.PrevCheckpoint.open(opts.prev) : null;
+  if (prevCk && opts.prev) {
+    if (!statSync(opts.prev).isDirectory()) throw new TscrError('E_USAGE', `--prev ${opts.prev}: a directory dump needs a CRIU image directory as its parent (an archive parent needs --compress)`, { file: opts.prev });
+    prevCk.chain = true;
+  }
   const trackOwn = new Map<number, number>(); // pid -> its tracker fd
   const trackNew = new Set<number>();         // trackers made by this dump (closed again if it fails)
   const trackProcs = new Map<number, track.TrackProc>();
@@ -199,7 +207,7 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
       if (prevCk) {
         // incremental: with a tracker armed against the previous checkpoint, read only written pages
         const st = trackOwn.has(p) && !trackNew.has(p) ? track.loadState(p) : null;
-        const tp: track.TrackProc = { pid: p, path: 'hashing' };
+        const tp: track.TrackProc = { pid: p, path: arc ? 'hashing' : 'full' };
         if (!st) tp.reason = 'no memory tracker in this process (start one with tscr dump -R --track-mem)';
         else if (!prevCk.record) tp.reason = `the previous checkpoint ${prevCk.path} was not made by a tracking dump`;
         else if (st.ckpt !== prevCk.record.id) tp.reason = 'the tracker was last armed by another checkpoint than --prev';
@@ -207,12 +215,12 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
           const pp = await prevCk.pagesOf(p);
           if (!pp) tp.reason = `the previous checkpoint has no pages of pid ${p}`;
           else {
-            const sp = track.splitRuns(p, plans, runs, pp);
+            const sp = track.splitRuns(p, plans, runs, pp, prevCk.chain);
             runs = sp.runs;
             Object.assign(tp, { path: 'tracking', trackedVmas: sp.trackedVmas, writtenPages: sp.writtenPages, parentPages: sp.parentPages, readPages: sp.readPages });
           }
         }
-        if (tp.reason) ctx.log(1, `pid ${p}: every page is read and hashed: ${tp.reason}`);
+        if (tp.reason) ctx.log(1, `pid ${p}: every page is read${arc ? ' and hashed' : ''}: ${tp.reason}`);
         trackProcs.set(p, tp);
       }
       ctx.log(1, `pid ${p}: ${fz.threads.get(p)!.length} threads, ${plans.length} VMAs, ${runs.reduce((a, r) => a + r.nr, 0)} pages to store, ${fdinfo.length} fds`);
@@ -234,7 +242,7 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
         bytes += await arc.copyPages(d.pid, d.runs, `pages-${d.pagesId}.img`, (b) => ctx.progress(base + b, total), () => ctx.checkAbort());
         continue;
       }
-      const st = copyPages(d.pid, d.runs, join(opts.dir, `pages-${d.pagesId}.img`), (b) => {
+      const st = copyPages(d.pid, d.runs.filter((r) => !r.parent), join(opts.dir, `pages-${d.pagesId}.img`), (b) => {
         ctx.progress(base + b, total);
         if (opts.slowPagesMs && b - lastSleep >= 1 << 20) { lastSleep = b; Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, opts.slowPagesMs); }
       }, () => ctx.checkAbort(), opts.sync ?? !opts.leaveRunning, opts.slowPagesMs ? 1 << 20 : 128 << 20);
@@ -263,7 +271,7 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
     for (const d of dumps) {
       for (const [tid, core] of d.cores) sink.put(`core-${tid}.img`, 'CORE', [core]);
       sink.put(`mm-${d.pid}.img`, 'MM', [d.mm]);
-      sink.put(`pagemap-${d.pid}.img`, 'PAGEMAP', pagemapEntries(d.pagesId, d.runs));
+      sink.put(`pagemap-${d.pid}.img`, 'PAGEMAP', pagemapEntries(d.pagesId, d.runs, !!opts.prev));
       sink.put(`fdinfo-${d.ids.files_id}.img`, 'FDINFO', d.fdinfo);
       sink.put(`fs-${d.pid}.img`, 'FS', [d.fs]);
       sink.put(`ids-${d.pid}.img`, 'IDS', [d.ids]);
@@ -287,6 +295,13 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
     const ts = (c: number) => { ptraceShimRaw().clock(c, clk); return { tv_sec: Number(clk[0]), tv_nsec: Number(clk[1]) }; };
     sink.put('timens-0.img', 'TIMENS', [{ monotonic: ts(1), boottime: ts(7) }]);
     const pagesWritten = bytes / 4096;
+    if (opts.prev && dumps.some((d) => d.runs.some((r) => r.parent))) {
+      // CRIU's parent link: pages marked PE_PARENT are in ../parent (relative, as criu dump --prev-images-dir makes it)
+      const link = join(opts.dir, 'parent');
+      rmSync(link, { force: true });
+      symlinkSync(relative(opts.dir, opts.prev) || '.', link);
+      sink.written.push(link);
+    }
     const pagesParent = [...trackProcs.values()].reduce((a, t) => a + (t.parentPages ?? 0), 0);
     // tscr's own record beside the images (CRIU tools ignore it): this checkpoint's id and its trackers
     if (trackOwn.size && opts.leaveRunning) {

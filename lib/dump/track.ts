@@ -46,7 +46,7 @@ export interface TrackRecord { version: 1; id: string; procs: { pid: number; fd:
 export interface TrackProc {
   pid: number;
   /** tracking: unchanged pages taken from the parent without reading; hashing: every page read. */
-  path: 'tracking' | 'hashing' | 'none';
+  path: 'tracking' | 'hashing' | 'full' | 'none';
   reason?: string;
   trackedVmas?: number;
   writtenPages?: number;
@@ -219,20 +219,25 @@ export function arm(pid: number, fd: number, vmas: Vma[], log: (t: string) => vo
 
 // ---------------------------------------------------------------- the parent's pages
 
+/** ParentPages id of a page the previous (directory) checkpoint itself keeps in its own parent. */
+export const IN_GRANDPARENT = -3;
+
 /** Where each present page of one process sits in the previous checkpoint: a page id of the parent's page space. */
 export class ParentPages {
   private vaddr: number[] = []; private nr: number[] = []; private first: number[] = [];
   /** page ids (-1: an all-zero page the parent stored as nothing) */
   private ids: Int32Array = new Int32Array(0);
   private cur = 0;
-  constructor(vaddr: ArrayLike<number>, nrPages: ArrayLike<number>, flags: ArrayLike<number>, count: number, idOf: (idx: number) => number) {
+  /** chain: count PE_PARENT entries too (id IN_GRANDPARENT): a directory child can point there through its parent. */
+  constructor(vaddr: ArrayLike<number>, nrPages: ArrayLike<number>, flags: ArrayLike<number>, count: number, idOf: (idx: number) => number, chain = false) {
     let idx = 0;
     const ids: number[] = [];
     for (let i = 0; i < count; i++) {
       const f = flags[i];
-      if (!(f & 4) || (f & 1)) continue; // only PE_PRESENT pages stored in this pages file
+      const inParent = (f & 1) !== 0;
+      if (inParent ? !chain : !(f & 4)) continue; // PE_PRESENT pages stored in this pages file (+ PE_PARENT with chain)
       this.vaddr.push(vaddr[i] / 4096); this.nr.push(nrPages[i]); this.first.push(ids.length);
-      for (let k = 0; k < nrPages[i]; k++) ids.push(idOf(idx++));
+      for (let k = 0; k < nrPages[i]; k++) ids.push(inParent ? IN_GRANDPARENT : idOf(idx++));
     }
     this.ids = Int32Array.from(ids);
   }
@@ -249,6 +254,8 @@ export class ParentPages {
 /** The previous checkpoint (archive or CRIU directory) as seen by the tracker: its record and each process's pages. */
 export class PrevCheckpoint {
   record: TrackRecord | null = null;
+  /** a directory child (CRIU parent semantics) may reference pages its parent keeps in a grandparent */
+  chain = false;
   private dirStarts = new Map<string, number>();
   private reader: any = null;
   private constructor(readonly path: string, private isDir: boolean) {}
@@ -283,9 +290,8 @@ export class PrevCheckpoint {
       const f = join(this.path, name);
       if (!existsSync(f)) return null;
       pm = readPagemap(f);
-      const start = this.dirStarts.get(`pages-${pm.pagesId}.img`);
-      if (start === undefined) return null;
-      return new ParentPages(pm.vaddr, pm.nrPages, pm.flags, pm.count, (i) => start + i);
+      const start = this.dirStarts.get(`pages-${pm.pagesId}.img`) ?? 0;
+      return new ParentPages(pm.vaddr, pm.nrPages, pm.flags, pm.count, (i) => start + i, this.chain);
     }
     const entries = this.reader.list() as any[];
     if (!entries.some((e) => e.name === name)) return null;
@@ -342,7 +348,7 @@ export interface SplitResult { runs: PageRun[]; trackedVmas: number; writtenPage
  * tracker ('uw' in smaps), it was not written since the tracker was armed,
  * and the parent stored it. Runs from the parent carry `parent` (page ids).
  */
-export function splitRuns(pid: number, plans: VmaPlan[], runs: PageRun[], parent: ParentPages): SplitResult {
+export function splitRuns(pid: number, plans: VmaPlan[], runs: PageRun[], parent: ParentPages, chain = false): SplitResult {
   const tracked = plans.filter((p) => p.dumpPages && p.kind === 'anon' && p.vma.vmflags.has('uw') && trackable(p.vma));
   const res: SplitResult = { runs: [], trackedVmas: tracked.length, writtenPages: 0, parentPages: 0, readPages: 0 };
   const fd = openSync(`/proc/${pid}/pagemap`, 'r');
@@ -371,7 +377,7 @@ export function splitRuns(pid: number, plans: VmaPlan[], runs: PageRun[], parent
         const isWritten = wi < written.length && written[wi][0] <= a;
         if (!isWritten) {
           const id = parent.at(Number(a / PAGE));
-          if (id !== undefined && id >= -1) fromParent = id;
+          if (id !== undefined && (chain || id >= -1)) fromParent = id;
         }
       }
       if (fromParent !== undefined) { push(a, r, [fromParent]); res.parentPages++; }
