@@ -235,6 +235,17 @@ export class PagesSink {
     for (let o = 0; o < ids.length; o += 1024) await this.w.addParentPages(this.rec, ids, o, Math.min(1024, ids.length - o), this.stream);
     this.rec.size += ids.length * PAGE;
   }
+  /**
+   * A mixed batch in file order (memory tracking: written pages read, the rest from the parent):
+   * fill(view) writes `readPages` pages (<= 1024) into `view`; segs then take them in order:
+   * a number k = the next k read pages, an array = parent page ids (as fromParent).
+   */
+  async writeBatch(readPages: number, fill: (view: Uint8Array) => void, segs: (number | ArrayLike<number>)[]): Promise<void> {
+    if (this.ended) throw new TscrError('E_INTERNAL', `pages written to ${this.rec.name} after end()`);
+    if (this.rec.kind !== KIND_PAGES_PH) throw new TscrError('E_INTERNAL', `${this.rec.name}: pages from the parent need a sink with pageHashes`);
+    const n = await this.w.addBatch(this.rec, readPages, fill, segs, this.stream);
+    this.rec.size += n * PAGE;
+  }
   async end(): Promise<void> {
     if (this.ended) return;
     this.ended = true;
@@ -444,6 +455,25 @@ export class ArchiveWriter {
     await this.addStaged(rec, run.length / PAGE, stream);
   }
 
+  /** @internal See PagesSink.writeBatch; returns the number of pages added. */
+  async addBatch(rec: FileRec, readPages: number, fill: (view: Uint8Array) => void, segs: (number | ArrayLike<number>)[], stream: number): Promise<number> {
+    if (!(readPages >= 0 && readPages <= 1024)) throw new TscrError('E_INTERNAL', `a batch of ${readPages} pages to read (at most 1024)`);
+    const p = this.inS.ensure(Math.max(1, readPages) * PAGE);
+    if (readPages) fill(this.mem().subarray(p, p + readPages * PAGE));
+    let at = 0, total = 0;
+    for (const sg of segs) {
+      if (typeof sg === 'number') {
+        if (at + sg > readPages) throw new TscrError('E_INTERNAL', 'a batch uses more pages than it read');
+        if (sg) await this.addStaged(rec, sg, stream, at);
+        at += sg; total += sg;
+      } else {
+        for (let o = 0; o < sg.length; o += 1024) await this.addParentPages(rec, sg, o, Math.min(1024, sg.length - o), stream);
+        total += sg.length;
+      }
+    }
+    return total;
+  }
+
   /** @internal Pages referenced in the parent by id (see PagesSink.fromParent): only their hashes are used. */
   async addParentPages(rec: FileRec, ids: ArrayLike<number>, from: number, n: number, stream: number): Promise<void> {
     if (!this.parent) throw new TscrError('E_INTERNAL', 'pages from a parent, but the archive has none');
@@ -466,9 +496,9 @@ export class ArchiveWriter {
   }
 
   /** The n pages at the start of inS: file hash, page hashes, dedup, into blocks. */
-  private async addStaged(rec: FileRec, n: number, stream: number): Promise<void> {
+  private async addStaged(rec: FileRec, n: number, stream: number, first = 0): Promise<void> {
     const ex = core();
-    const inP = this.inS.ptr;
+    const inP = this.inS.ptr + first * PAGE;
     const hp = this.hashS.ptr;
     if (rec.kind === KIND_PAGES_PH) { ex.xxh_pages(inP, 0, n, hp, hp + n * 8); ex.xxh_update(stream, hp, 0, n * 8); }
     else { ex.xxh_update(stream, inP, 0, n * PAGE); ex.xxh_pages(inP, 0, n, hp, hp + n * 8); }

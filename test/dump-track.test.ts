@@ -143,6 +143,34 @@ test('the target keeps working and layout changes are handled: mmap, munmap, mre
   }
 });
 
+test('a tree: a child forked after tracking started inherits the tracker fd (not dumped), gets its own with --track-mem', async () => {
+  const fx = await startOwnSession('track', ['child,w', String(NA)]);
+  let pids = descendants(fx.pid);
+  try {
+    const base = join(fx.dir, 'base.tscr'), inc1 = join(fx.dir, 'inc1.tscr'), inc2 = join(fx.dir, 'inc2.tscr');
+    dump(['-t', String(fx.pid), '-R', '--track-mem', '--compress', '-D', base]);
+    await step(fx, 1);
+    pids = descendants(fx.pid);
+    assert.is(pids.length, 2);
+    const kid = pids[1];
+    assert.is(uffdFds(kid).length, 1, 'the child inherited the tracker fd');
+    await step(fx, 2);
+    const i1 = dump(['-t', String(fx.pid), '-R', '--track-mem', '--compress', '--prev', base, '-D', inc1]);
+    const byPid = new Map(i1.track.procs.map((p: any) => [p.pid, p]));
+    assert.is((byPid.get(fx.pid) as any).path, 'tracking');
+    assert.is((byPid.get(kid) as any).path, 'hashing');
+    assert.ok((byPid.get(kid) as any).armed, 'the child is tracked from now on');
+    assert.is(uffdFds(kid).length, 2, 'inherited + its own');
+    const i2 = dump(['-t', String(fx.pid), '-R', '--compress', '--prev', inc1, '-D', inc2]);
+    assert.is(i2.track.path, 'tracking', JSON.stringify(i2.track));
+    assert.ok(i2.track.procs.every((p: any) => p.readPages < NA / 10), JSON.stringify(i2.track.procs));
+    pids = await restoreAndCheck(fx, inc2, pids);
+  } finally {
+    killAll(pids);
+    rmSync(fx.dir, { recursive: true, force: true });
+  }
+});
+
 test('fallbacks give correct checkpoints: no tracker, or a tracker armed by another checkpoint -> hashing', async () => {
   const fx = await startOwnSession('track', ['w,w', String(NA)]);
   let pids = descendants(fx.pid);

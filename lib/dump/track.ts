@@ -357,31 +357,33 @@ export function splitRuns(pid: number, plans: VmaPlan[], runs: PageRun[], parent
   try {
     for (const p of tracked) for (const r of writtenRanges(fd, p.vma.start, p.vma.end)) { written.push(r); res.writtenPages += Number((r[1] - r[0]) / PAGE); }
   } finally { closeSync(fd); }
+  // page numbers as Numbers (user addresses are < 2^47): no BigInt per page
+  const tv = tracked.map((p) => [Number(p.vma.start / PAGE), Number(p.vma.end / PAGE)]);
+  const wr = written.map(([a, b]) => [Number(a / PAGE), Number(b / PAGE)]);
   let ti = 0, wi = 0;
-  const push = (start: bigint, r: PageRun, ids: number[] | null) => {
-    const nr = ids ? ids.length : 1;
-    const last = res.runs[res.runs.length - 1];
-    if (last && last.lazy === r.lazy && last.readable === r.readable && !!last.parent === !!ids && last.start + BigInt(last.nr) * PAGE === start) {
-      last.nr += nr;
-      if (ids) (last.parent as number[]).push(...ids);
-    } else res.runs.push({ start, nr, lazy: r.lazy, readable: r.readable, ...(ids ? { parent: ids } : {}) });
-  };
   for (const r of runs) {
+    const first = Number(r.start / PAGE);
+    let cur: PageRun | null = null; // the run being built (read or parent)
     for (let k = 0; k < r.nr; k++) {
-      const a = r.start + BigInt(k) * PAGE;
-      while (ti < tracked.length && tracked[ti].vma.end <= a) ti++;
-      const inTracked = ti < tracked.length && tracked[ti].vma.start <= a;
-      let fromParent: number | undefined;
-      if (inTracked) {
-        while (wi < written.length && written[wi][1] <= a) wi++;
-        const isWritten = wi < written.length && written[wi][0] <= a;
-        if (!isWritten) {
-          const id = parent.at(Number(a / PAGE));
-          if (id !== undefined && (chain || id >= -1)) fromParent = id;
+      const pn = first + k;
+      while (ti < tv.length && tv[ti][1] <= pn) ti++;
+      let id: number | undefined;
+      if (ti < tv.length && tv[ti][0] <= pn) {
+        while (wi < wr.length && wr[wi][1] <= pn) wi++;
+        if (!(wi < wr.length && wr[wi][0] <= pn)) {
+          const x = parent.at(pn);
+          if (x !== undefined && (chain || x >= -1)) id = x;
         }
       }
-      if (fromParent !== undefined) { push(a, r, [fromParent]); res.parentPages++; }
-      else { push(a, r, null); res.readPages++; }
+      const fromParent = id !== undefined;
+      if (fromParent) res.parentPages++; else res.readPages++;
+      if (cur && !!cur.parent === fromParent) {
+        cur.nr++;
+        if (fromParent) cur.parent!.push(id!);
+      } else {
+        cur = { start: BigInt(pn) * PAGE, nr: 1, lazy: r.lazy, readable: r.readable, ...(fromParent ? { parent: [id!] } : {}) };
+        res.runs.push(cur);
+      }
     }
   }
   return res;
