@@ -229,12 +229,7 @@ export class PagesSink {
    * They are not read at all: the sink must be opened with { pageHashes: true } (its file hash is
    * over page hashes, which the parent's index holds).
    */
-  async fromParent(ids: ArrayLike<number>): Promise<void> {
-    if (this.ended) throw new TscrError('E_INTERNAL', `pages written to ${this.rec.name} after end()`);
-    if (this.rec.kind !== KIND_PAGES_PH) throw new TscrError('E_INTERNAL', `${this.rec.name}: pages from the parent need a sink with pageHashes`);
-    for (let o = 0; o < ids.length; o += 1024) await this.w.addParentPages(this.rec, ids, o, Math.min(1024, ids.length - o), this.stream);
-    this.rec.size += ids.length * PAGE;
-  }
+  async fromParent(ids: ArrayLike<number>): Promise<void> { await this.writeBatch(0, () => {}, [ids]); }
   /**
    * A mixed batch in file order (memory tracking: written pages read, the rest from the parent):
    * fill(view) writes `readPages` pages (<= 1024) into `view`; segs then take them in order:
@@ -272,6 +267,7 @@ export class ArchiveWriter {
   // open data blocks: the page block is filled inside Wasm memory and packed there
   private inS = new Scratch();     // the page run being added
   private hashS = new Scratch();   // its page hashes and zero flags
+  private fhS = new Scratch();     // page hashes in file order (kind 2 file hash)
   private blkS = new Scratch();    // a page block to pack here
   private outS = new Scratch();    // a packed block
   // page blocks are filled in a ring of shared slots: workers pack from it, dedup compares against it
@@ -429,9 +425,10 @@ export class ArchiveWriter {
 
   // ---- pages
 
-  private addPageEntry(lo: number, hi: number, block: number, off: number): number {
+  private addPageEntry(lo: number, hi: number, block: number, off: number, index = true): number {
     const id = this.pHashLo.n;
     this.pHashLo.push(lo); this.pHashHi.push(hi); this.pBlock.push(block); this.pOff.push(off);
+    if (!index) return id;
     const key = (hi >>> 11) * 0x100000000 + lo;
     const prev = this.byKey.get(key);
     if (prev === undefined) this.byKey.set(key, id);
@@ -455,44 +452,55 @@ export class ArchiveWriter {
     await this.addStaged(rec, run.length / PAGE, stream);
   }
 
-  /** @internal See PagesSink.writeBatch; returns the number of pages added. */
+  /**
+   * @internal See PagesSink.writeBatch; returns the number of pages added. The read pages are
+   * hashed in one call; parent pages are only looked up (their hash is in the parent's index);
+   * the file hash (kind 2) goes over all page hashes in file order.
+   */
   async addBatch(rec: FileRec, readPages: number, fill: (view: Uint8Array) => void, segs: (number | ArrayLike<number>)[], stream: number): Promise<number> {
     if (!(readPages >= 0 && readPages <= 1024)) throw new TscrError('E_INTERNAL', `a batch of ${readPages} pages to read (at most 1024)`);
-    const p = this.inS.ensure(Math.max(1, readPages) * PAGE);
-    if (readPages) fill(this.mem().subarray(p, p + readPages * PAGE));
-    let at = 0, total = 0;
+    if (!this.parent && segs.some((sg) => typeof sg !== 'number' && sg.length)) throw new TscrError('E_INTERNAL', 'pages from a parent, but the archive has none');
+    const ex = core();
+    const p0 = this.inS.ensure(Math.max(1, readPages) * PAGE);
+    let h32 = new Uint32Array(0), zero = new Uint8Array(0);
+    if (readPages) {
+      fill(this.mem().subarray(p0, p0 + readPages * PAGE));
+      const hp = this.hashS.ptr;
+      ex.xxh_pages(p0, 0, readPages, hp, hp + readPages * 8);
+      const m0 = this.mem();
+      h32 = new Uint32Array(m0.slice(hp, hp + readPages * 8).buffer);
+      zero = m0.slice(hp + readPages * 8, hp + readPages * 9);
+    }
+    let total = 0;
+    for (const sg of segs) total += typeof sg === 'number' ? sg : sg.length;
+    const fh = new Uint32Array(total * 2); // page hashes in file order (0 for a zero page)
+    const refs = rec.refs!;
+    let at = 0, fo = 0;
     for (const sg of segs) {
       if (typeof sg === 'number') {
         if (at + sg > readPages) throw new TscrError('E_INTERNAL', 'a batch uses more pages than it read');
-        if (sg) await this.addStaged(rec, sg, stream, at);
-        at += sg; total += sg;
-      } else {
-        for (let o = 0; o < sg.length; o += 1024) await this.addParentPages(rec, sg, o, Math.min(1024, sg.length - o), stream);
-        total += sg.length;
+        for (let i = at; i < at + sg; i++, fo++) {
+          fh[2 * fo] = h32[2 * i]; fh[2 * fo + 1] = h32[2 * i + 1];
+          await this.placePage(refs, h32[2 * i], h32[2 * i + 1], p0 + i * PAGE, zero[i] === 1);
+        }
+        at += sg;
+        continue;
+      }
+      for (let i = 0; i < sg.length; i++, fo++) {
+        const pid = sg[i];
+        const h = pid >= 0 ? this.parent!.pageHash(pid) : null;
+        if (!h) { refs.push(0); this.stats.zeroPages++; continue; }
+        fh[2 * fo] = h[0]; fh[2 * fo + 1] = h[1];
+        let id = this.parentMap.get(pid);
+        // not indexed by hash: a later equal page finds it through the parent and parentMap
+        if (id === undefined) { id = this.addPageEntry(h[0], h[1], IN_PARENT, pid, false); this.parentMap.set(pid, id); }
+        refs.push(id + 1);
+        this.stats.parentPages++;
       }
     }
+    this.stats.pages += total;
+    if (total) ex.xxh_update(stream, this.fhS.put(new Uint8Array(fh.buffer)), 0, total * 8);
     return total;
-  }
-
-  /** @internal Pages referenced in the parent by id (see PagesSink.fromParent): only their hashes are used. */
-  async addParentPages(rec: FileRec, ids: ArrayLike<number>, from: number, n: number, stream: number): Promise<void> {
-    if (!this.parent) throw new TscrError('E_INTERNAL', 'pages from a parent, but the archive has none');
-    const hs = new Uint32Array(n * 2);
-    const refs = rec.refs!;
-    this.stats.pages += n;
-    for (let i = 0; i < n; i++) {
-      const pid = ids[from + i];
-      const h = pid >= 0 ? this.parent.pageHash(pid) : null;
-      if (!h) { refs.push(0); this.stats.zeroPages++; continue; }
-      hs[2 * i] = h[0]; hs[2 * i + 1] = h[1];
-      let id = this.parentMap.get(pid);
-      if (id === undefined) { id = this.addPageEntry(h[0], h[1], IN_PARENT, pid); this.parentMap.set(pid, id); }
-      refs.push(id + 1);
-      this.stats.parentPages++;
-    }
-    const hp = this.hashS.ptr;
-    this.mem().set(new Uint8Array(hs.buffer), hp);
-    core().xxh_update(stream, hp, 0, n * 8);
   }
 
   /** The n pages at the start of inS: file hash, page hashes, dedup, into blocks. */
@@ -507,38 +515,39 @@ export class ArchiveWriter {
     const zero = m0.slice(hp + n * 8, hp + n * 9);
     const refs = rec.refs!;
     this.stats.pages += n;
-    for (let i = 0; i < n; i++) {
-      if (zero[i]) { refs.push(0); this.stats.zeroPages++; continue; }
-      const lo = h32[2 * i], hi = h32[2 * i + 1];
-      const p = inP + i * PAGE;
-      const key = (hi >>> 11) * 0x100000000 + lo;
-      let found = -1;
-      const cand = this.byKey.get(key);
-      if (cand !== undefined) {
-        for (const id of typeof cand === 'number' ? [cand] : cand) {
-          if (this.pHashLo.a[id] === lo && this.pHashHi.a[id] === hi && await this.samePage(id, p)) { found = id; break; }
-        }
+    for (let i = 0; i < n; i++) await this.placePage(refs, h32[2 * i], h32[2 * i + 1], inP + i * PAGE, zero[i] === 1);
+  }
+
+  /** One page (at Wasm address p, hash lo/hi) into the store: zero, duplicate, in the parent, or stored. */
+  private async placePage(refs: U32Vec, lo: number, hi: number, p: number, isZero: boolean): Promise<void> {
+    if (isZero) { refs.push(0); this.stats.zeroPages++; return; }
+    const key = (hi >>> 11) * 0x100000000 + lo;
+    let found = -1;
+    const cand = this.byKey.get(key);
+    if (cand !== undefined) {
+      for (const id of typeof cand === 'number' ? [cand] : cand) {
+        if (this.pHashLo.a[id] === lo && this.pHashHi.a[id] === hi && await this.samePage(id, p)) { found = id; break; }
       }
-      if (found >= 0) { refs.push(found + 1); this.stats.dupPages++; continue; }
-      if (this.parent) {
-        // a copy: reading the parent may grow Wasm memory, which detaches views of it
-        const pid = await this.parent.findPage(lo, hi, this.mem().slice(p, p + PAGE));
-        if (pid >= 0) {
-          let id = this.parentMap.get(pid);
-          if (id === undefined) { id = this.addPageEntry(lo, hi, IN_PARENT, pid); this.parentMap.set(pid, id); }
-          refs.push(id + 1);
-          this.stats.parentPages++;
-          continue;
-        }
-      }
-      if (this.pageBlock < 0) await this.openPageBlock();
-      this.ringU8.set(this.mem().subarray(p, p + PAGE), this.pageSlot * BLOCK_PAGES * PAGE + this.pageFill);
-      const id = this.addPageEntry(lo, hi, this.pageBlock, this.pageFill);
-      this.pageFill += PAGE;
-      refs.push(id + 1);
-      this.stats.storedPages++;
-      if (this.pageFill === BLOCK_PAGES * PAGE) await this.flushPages();
     }
+    if (found >= 0) { refs.push(found + 1); this.stats.dupPages++; return; }
+    if (this.parent) {
+      // a copy: reading the parent may grow Wasm memory, which detaches views of it
+      const pid = await this.parent.findPage(lo, hi, this.mem().slice(p, p + PAGE));
+      if (pid >= 0) {
+        let id = this.parentMap.get(pid);
+        if (id === undefined) { id = this.addPageEntry(lo, hi, IN_PARENT, pid); this.parentMap.set(pid, id); }
+        refs.push(id + 1);
+        this.stats.parentPages++;
+        return;
+      }
+    }
+    if (this.pageBlock < 0) await this.openPageBlock();
+    this.ringU8.set(this.mem().subarray(p, p + PAGE), this.pageSlot * BLOCK_PAGES * PAGE + this.pageFill);
+    const id = this.addPageEntry(lo, hi, this.pageBlock, this.pageFill);
+    this.pageFill += PAGE;
+    refs.push(id + 1);
+    this.stats.storedPages++;
+    if (this.pageFill === BLOCK_PAGES * PAGE) await this.flushPages();
   }
 
   /** Start a pages image (pages-N.img); feed it with write() then end(). */
@@ -680,7 +689,7 @@ export class ArchiveWriter {
     return this.stats;
   }
 
-  private freeScratch(): void { this.inS.free(); this.hashS.free(); this.blkS.free(); this.outS.free(); }
+  private freeScratch(): void { this.inS.free(); this.hashS.free(); this.blkS.free(); this.outS.free(); this.fhS.free(); }
 
   /** Give up: close and remove the partial archive. */
   async abort(): Promise<void> {
