@@ -215,7 +215,7 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
           const pp = await prevCk.pagesOf(p);
           if (!pp) tp.reason = `the previous checkpoint has no pages of pid ${p}`;
           else {
-            const sp = track.splitRuns(p, plans, runs, pp, prevCk.chain);
+            const sp = track.splitRuns(p, plans, runs, pp, st.ranges, prevCk.chain);
             runs = sp.runs;
             Object.assign(tp, { path: 'tracking', trackedVmas: sp.trackedVmas, writtenPages: sp.writtenPages, parentPages: sp.parentPages, readPages: sp.readPages });
           }
@@ -331,10 +331,10 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
         const tp = trackProcs.get(d.pid) ?? { pid: d.pid, path: 'none' as const };
         trackProcs.set(d.pid, tp);
         try {
-          const n = track.arm(d.pid, fd, readSmaps(d.pid), log);
-          track.saveState({ pid: d.pid, starttime: stat(d.pid).f[19], fd, ino: track.trackerIno(d.pid, fd), ckpt: ckptId });
+          const ranges = track.arm(d.pid, fd, readSmaps(d.pid), log);
+          track.saveState({ pid: d.pid, starttime: stat(d.pid).f[19], fd, ino: track.trackerIno(d.pid, fd), ckpt: ckptId, ranges: ranges.map(([a, b]) => ['0x' + a.toString(16), '0x' + b.toString(16)]) });
           tp.armed = true;
-          ctx.log(1, `pid ${d.pid}: memory tracking armed on ${n} VMAs (tracker fd ${fd})`);
+          ctx.log(1, `pid ${d.pid}: memory tracking armed on ${ranges.length} ranges (tracker fd ${fd})`);
         } catch (e) {
           track.dropState(d.pid);
           tp.armed = false;

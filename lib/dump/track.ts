@@ -39,7 +39,13 @@ const FEATURES = UFFD_FEATURE.WP_ASYNC | UFFD_FEATURE.WP_UNPOPULATED;
 
 export function stateDir(): string { return process.env.TSCR_TRACK_STATE_DIR ?? '/run/tscr/track'; }
 
-export interface TrackState { pid: number; starttime: string; fd: number; ino: number; ckpt: string }
+export interface TrackState {
+  pid: number; starttime: string; fd: number; ino: number;
+  /** id of the checkpoint the tracker was last armed against */
+  ckpt: string;
+  /** ranges registered with the tracker when it was armed (hex start, hex end): only pages inside count as tracked */
+  ranges: [string, string][];
+}
 export interface TrackRecord { version: 1; id: string; procs: { pid: number; fd: number }[] }
 
 /** Per-process outcome, reported by the dump (--json: `track.procs`). */
@@ -65,7 +71,7 @@ export function loadState(pid: number): TrackState | null {
   if (!existsSync(p)) return null;
   try {
     const s = JSON.parse(readFileSync(p, 'utf8')) as TrackState;
-    if (s.pid === pid && s.starttime === st && Number.isInteger(s.fd)) return s;
+    if (s.pid === pid && s.starttime === st && Number.isInteger(s.fd) && Array.isArray(s.ranges)) return s;
   } catch { /* damaged: treated as absent */ }
   return null;
 }
@@ -193,27 +199,27 @@ export function trackable(v: Vma): boolean {
 
 /**
  * (Re-)arm the tracker of a frozen process: register every trackable VMA for
- * write-protect (new ones too) and write-protect all of them, so that the
- * next scan reports what is written from now on. VMAs a userfaultfd of the
- * program itself holds (EBUSY) are left out. Returns how many VMAs are tracked.
+ * write-protect (registering again with the same userfaultfd is allowed; new
+ * VMAs join) and write-protect all of them, so that the next scan reports
+ * what is written from now on. A VMA that a userfaultfd of the program itself
+ * holds (EBUSY) is left out. Returns the ranges now tracked.
  */
-export function arm(pid: number, fd: number, vmas: Vma[], log: (t: string) => void): number {
+export function arm(pid: number, fd: number, vmas: Vma[], log: (t: string) => void): [bigint, bigint][] {
   return withLocal(pid, fd, (local) => {
     const u = uffdShimRaw();
-    let n = 0;
+    const out: [bigint, bigint][] = [];
     for (const v of vmas) {
       if (!trackable(v)) continue;
       const len = v.end - v.start;
-      if (!v.vmflags.has('uw')) {
-        const e = u.register_wp(local, v.start, len);
-        if (e === -16 /* EBUSY */ || e === -22 /* EINVAL */) { log(`pid ${pid}: VMA ${v.start.toString(16)}-${v.end.toString(16)} not tracked (errno ${-e})`); continue; }
-        if (e < 0) throw new TscrError('E_KERNEL', `UFFDIO_REGISTER of ${v.start.toString(16)}-${v.end.toString(16)} in pid ${pid} failed (errno ${-e})`, { pid });
-      }
+      const e = u.register_wp(local, v.start, len);
+      if (e === -16 /* EBUSY */ || e === -22 /* EINVAL */) { log(`pid ${pid}: VMA ${v.start.toString(16)}-${v.end.toString(16)} not tracked (errno ${-e})`); continue; }
+      if (e < 0) throw new TscrError('E_KERNEL', `UFFDIO_REGISTER of ${v.start.toString(16)}-${v.end.toString(16)} in pid ${pid} failed (errno ${-e})`, { pid });
       const w = u.writeprotect(local, v.start, len, 1);
       if (w < 0) throw new TscrError('E_KERNEL', `UFFDIO_WRITEPROTECT of ${v.start.toString(16)}-${v.end.toString(16)} in pid ${pid} failed (errno ${-w})`, { pid });
-      n++;
+      const last = out[out.length - 1];
+      if (last && last[1] === v.start) last[1] = v.end; else out.push([v.start, v.end]);
     }
-    return n;
+    return out;
   });
 }
 
@@ -348,17 +354,23 @@ export interface SplitResult { runs: PageRun[]; trackedVmas: number; writtenPage
  * tracker ('uw' in smaps), it was not written since the tracker was armed,
  * and the parent stored it. Runs from the parent carry `parent` (page ids).
  */
-export function splitRuns(pid: number, plans: VmaPlan[], runs: PageRun[], parent: ParentPages, chain = false): SplitResult {
+export function splitRuns(pid: number, plans: VmaPlan[], runs: PageRun[], parent: ParentPages, armed: [string, string][], chain = false): SplitResult {
   const tracked = plans.filter((p) => p.dumpPages && p.kind === 'anon' && p.vma.vmflags.has('uw') && trackable(p.vma));
+  // tracked = still registered ('uw') and inside what the tracker registered when it was armed
+  const tv: [number, number][] = [];
+  const ar = armed.map(([a, b]) => [Number(BigInt(a) / PAGE), Number(BigInt(b) / PAGE)]).sort((x, y) => x[0] - y[0]);
+  for (const p of tracked) {
+    const vs = Number(p.vma.start / PAGE), ve = Number(p.vma.end / PAGE);
+    for (const [a, b] of ar) { const s0 = Math.max(a, vs), e0 = Math.min(b, ve); if (s0 < e0) tv.push([s0, e0]); }
+  }
   const res: SplitResult = { runs: [], trackedVmas: tracked.length, writtenPages: 0, parentPages: 0, readPages: 0 };
   const fd = openSync(`/proc/${pid}/pagemap`, 'r');
-  // written ranges of every tracked VMA, in address order
+  // written ranges of every tracked range, in address order
   const written: [bigint, bigint][] = [];
   try {
-    for (const p of tracked) for (const r of writtenRanges(fd, p.vma.start, p.vma.end)) { written.push(r); res.writtenPages += Number((r[1] - r[0]) / PAGE); }
+    for (const [a, b] of tv) for (const r of writtenRanges(fd, BigInt(a) * PAGE, BigInt(b) * PAGE)) { written.push(r); res.writtenPages += Number((r[1] - r[0]) / PAGE); }
   } finally { closeSync(fd); }
   // page numbers as Numbers (user addresses are < 2^47): no BigInt per page
-  const tv = tracked.map((p) => [Number(p.vma.start / PAGE), Number(p.vma.end / PAGE)]);
   const wr = written.map(([a, b]) => [Number(a / PAGE), Number(b / PAGE)]);
   let ti = 0, wi = 0;
   for (const r of runs) {
