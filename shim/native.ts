@@ -467,6 +467,7 @@ export interface UffdShim {
   unregister(fd: number, start: bigint | number, len: bigint | number): number;
   writeprotect(fd: number, start: bigint | number, len: bigint | number, on: number): number;
   pm_scan(fd: number, start: bigint | number, end: bigint | number, flags: number, mask: number, anyof: number, retmask: number, out: BigUint64Array, max: number, walkEnd: BigUint64Array): number;
+  probe(features: number | bigint): number | bigint;
 }
 let uffdShim: UffdShim | null = null;
 export function uffdShimRaw(): UffdShim {
@@ -477,6 +478,7 @@ export function uffdShimRaw(): UffdShim {
     register_wp: l.func('int tscr_uffd_register_wp(int fd, uint64_t start, uint64_t len)'),
     unregister: l.func('int tscr_uffd_unregister(int fd, uint64_t start, uint64_t len)'),
     writeprotect: l.func('int tscr_uffd_writeprotect(int fd, uint64_t start, uint64_t len, int on)'),
+    probe: l.func('int64_t tscr_uffd_probe(uint64_t features)'),
     pm_scan: l.func('int tscr_pm_scan(int fd, uint64_t start, uint64_t end, uint64_t flags, uint64_t mask, uint64_t anyof, uint64_t retmask, void *out, int max, void *walk_end)'),
   };
   return uffdShim;

@@ -176,6 +176,7 @@ int tscr_uffd_writeprotect(int fd, uint64_t start, uint64_t len, int on);
  * out: (start, end, categories) u64 triples; returns the region count. */
 int tscr_pm_scan(int fd, uint64_t start, uint64_t end, uint64_t flags, uint64_t mask, uint64_t anyof,
                  uint64_t retmask, uint64_t *out, int max, uint64_t *walk_end);
+int64_t tscr_uffd_probe(uint64_t features);
 /* ---- end uffd block ---- */
 
 #endif

@@ -8,6 +8,9 @@
  * write-protected. Constants are spelled out: the build host's uapi headers
  * may predate them (kernel 6.7+). */
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include <sys/syscall.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -68,4 +71,15 @@ int tscr_pm_scan(int fd, uint64_t start, uint64_t end, uint64_t flags, uint64_t 
   if (r < 0) return -errno;
   *walk_end = a.walk_end;
   return r;
+}
+
+/* Can this kernel track writes this way? A userfaultfd of our own with the
+ * features the tracker needs (closed again). Returns the features granted. */
+int64_t tscr_uffd_probe(uint64_t features) {
+  int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | 1 /* UFFD_USER_MODE_ONLY */);
+  if (fd < 0) return -errno;
+  uint64_t got = 0;
+  int r = tscr_uffd_api(fd, features, &got);
+  close(fd);
+  return r < 0 ? r : (int64_t)got;
 }
