@@ -74,8 +74,9 @@ const dump: Command = {
         const how = t.path === 'tracking' ? `memory tracking: read ${t.pagesRead} pages, ${t.pagesFromParent} unchanged pages taken from --prev unread`
           : t.path === 'hashing' ? `hashing: every page read and compared with --prev (${t.procs.find((p: any) => p.reason)?.reason ?? ''})`
           : t.path === 'full' ? `every page read and stored (${t.procs.find((p: any) => p.reason)?.reason ?? ''})`
-          : t.path === 'mixed' ? `tracking for ${t.procs.filter((p: any) => p.path === 'tracking').length} processes, hashing for the others; ${t.pagesFromParent} pages taken from --prev unread` : 'memory tracking';
-        ctx.out(`incremental: ${how}${armed ? `; tracking armed in ${armed} process${armed === 1 ? '' : 'es'}` : ''}\n`);
+          : `tracking for ${t.procs.filter((p: any) => p.path === 'tracking').length} processes, every page read for the others; ${t.pagesFromParent} pages taken from --prev unread`;
+        const arm = armed ? `memory tracking armed in ${armed} process${armed === 1 ? '' : 'es'}` : '';
+        ctx.out(t.path === 'none' ? (arm ? `${arm}\n` : '') : `incremental: ${how}${arm ? `; ${arm}` : ''}\n`);
       }
       ctx.out(`dumped ${res.processes} process${res.processes === 1 ? '' : 'es'}${z} (${res.threads} thread${res.threads === 1 ? '' : 's'}, ${res.vmas} VMAs, ${mb} MiB of pages) to ${res.dir} in ${res.seconds.toFixed(2)} s${res.mbps ? ` (${res.mbps.toFixed(0)} MiB/s)` : ''}; ${args['leave-running'] ? 'left running' : 'tree killed'}\n`);
     }
