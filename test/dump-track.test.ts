@@ -122,6 +122,35 @@ test('CRIU directories: --prev DIR leaves unchanged pages in the parent (PE_PARE
   }
 });
 
+test('CRIU 4 restores a chain of tscr incremental directories (PE_PARENT + parent link), if a CRIU >= 4 is here', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const criu = [process.env.TSCR_CRIU, '/tmp/criu-build/src/criu/criu', 'criu'].filter(Boolean).find((c) => {
+    const m = /Version:\s*(\d+)/.exec(spawnSync(c as string, ['--version'], { encoding: 'utf8' }).stdout ?? '');
+    return !!m && Number(m[1]) >= 4;
+  });
+  if (!criu) { console.log('  skip: no CRIU >= 4 here (set TSCR_CRIU)'); return; }
+  const fx = await startOwnSession('track', ['w,w1', String(NA)]);
+  let pids = descendants(fx.pid);
+  try {
+    const base = join(fx.dir, 'base'), inc1 = join(fx.dir, 'inc1'), inc2 = join(fx.dir, 'inc2');
+    dump(['-t', String(fx.pid), '-R', '--track-mem', '-D', base]);
+    await step(fx, 1);
+    dump(['-t', String(fx.pid), '-R', '--prev', base, '-D', inc1]);
+    await step(fx, 2);
+    const i2 = dump(['-t', String(fx.pid), '--prev', inc1, '-D', inc2]); // tree killed
+    assert.is(i2.track.path, 'tracking');
+    assert.ok(await waitGone(pids, 8000));
+    const r = spawnSync(criu as string, ['restore', '-D', inc2, '-d', '-o', 'restore.log'], { encoding: 'utf8' });
+    const log = existsSync(join(inc2, 'restore.log')) ? readFileSync(join(inc2, 'restore.log'), 'utf8') : '';
+    assert.is(r.status, 0, `criu restore failed:\n${log.split('\n').filter((l) => l.includes('Error')).join('\n')}`);
+    pids = descendants(fx.pid);
+    assert.is(await verdict(fx.pid, fx.out), 'PASS');
+  } finally {
+    killAll(pids);
+    rmSync(fx.dir, { recursive: true, force: true });
+  }
+});
+
 test('the target keeps working and layout changes are handled: mmap, munmap, mremap, mprotect, MADV_DONTNEED, fork, its own userfaultfd', async () => {
   const steps = ['mmap', 'munmap', 'mremap', 'mprotect', 'dontneed', 'fork', 'uffd', 'w'];
   const fx = await startOwnSession('track', [steps.join(','), String(NA)]);
