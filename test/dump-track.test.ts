@@ -245,5 +245,35 @@ test('--track-mem needs -R; a dump that fails leaves no tracker behind', async (
   }
 });
 
+test('SIGKILL to tscr mid-dump after the tracker was made: the next dumps recognise it as tscr\'s', async () => {
+  const { runTscr } = await import('./helpers/fixture.ts');
+  const { statSync } = await import('node:fs');
+  const fx = await startOwnSession('track', ['', String(NA)]);
+  const pids = descendants(fx.pid);
+  try {
+    const dir = join(fx.dir, 'killed');
+    const pages = join(dir, 'pages-1.img');
+    const r = await runTscr(['dump', '-t', String(fx.pid), '-R', '--track-mem', '-D', dir], {
+      env: { ...env, TSCR_TEST_SLOW_PAGES_MS: '40' },
+      onSpawn: (c) => {
+        const poll = setInterval(() => { if (existsSync(pages) && statSync(pages).size > 2 << 20) { clearInterval(poll); c.kill('SIGKILL'); } }, 10);
+        c.on('close', () => clearInterval(poll));
+      },
+    });
+    assert.is(r.signal, 'SIGKILL');
+    assert.ok(pidLive(fx.pid));
+    assert.is(uffdFds(fx.pid).length, 1, 'the tracker made before the kill is still there');
+    await sleep(100);
+    // a plain dump does not call it an unsupported userfaultfd; --track-mem reuses it
+    dump(['-t', String(fx.pid), '-R', '-D', join(fx.dir, 'a')]);
+    dump(['-t', String(fx.pid), '-R', '--track-mem', '-D', join(fx.dir, 'b')]);
+    assert.is(uffdFds(fx.pid).length, 1, 'still one tracker');
+    assert.is(await verdict(fx.pid, fx.out), 'PASS');
+  } finally {
+    killAll(pids);
+    rmSync(fx.dir, { recursive: true, force: true });
+  }
+});
+
 test.after(() => rmSync(stateDir, { recursive: true, force: true }));
 test.run();

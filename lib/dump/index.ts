@@ -148,8 +148,11 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
         const have = track.findTracker(p);
         if (have) trackOwn.set(p, have.fd);
         else if (opts.trackMem) {
-          trackOwn.set(p, track.createTracker(inj, p));
+          const tfd = track.createTracker(inj, p);
+          trackOwn.set(p, tfd);
           trackNew.add(p);
+          // known as ours from now on, even if tscr dies before the end (armed against no checkpoint yet)
+          track.saveState({ pid: p, starttime: stat(p).f[19], fd: tfd, ino: track.trackerIno(p, tfd), ckpt: '', ranges: [] });
           log(`pid ${p}: memory tracker created at fd ${trackOwn.get(p)}`);
         }
       } catch (e) {
@@ -350,6 +353,7 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
         try {
           const th = fz.threads.get(p);
           if (th) new Injector(p, th[0], maps(p)).sys(3 /* close */, [trackOwn.get(p)!]);
+          track.dropState(p);
         } catch (e) { log(`could not close the new tracker of pid ${p}: ${(e as Error).message}`); }
       }
     }
