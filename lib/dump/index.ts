@@ -218,7 +218,9 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
           const pp = await prevCk.pagesOf(p);
           if (!pp) tp.reason = `the previous checkpoint has no pages of pid ${p}`;
           else {
+            const ts0 = performance.now();
             const sp = track.splitRuns(p, plans, runs, pp, st.ranges, prevCk.chain);
+            tp.scanMs = Math.round(performance.now() - ts0);
             runs = sp.runs;
             Object.assign(tp, { path: 'tracking', trackedVmas: sp.trackedVmas, writtenPages: sp.writtenPages, parentPages: sp.parentPages, readPages: sp.readPages });
           }
@@ -334,7 +336,9 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
         const tp = trackProcs.get(d.pid) ?? { pid: d.pid, path: 'none' as const };
         trackProcs.set(d.pid, tp);
         try {
+          const ta0 = performance.now();
           const ranges = track.arm(d.pid, fd, readSmaps(d.pid), log);
+          tp.armMs = Math.round(performance.now() - ta0);
           track.saveState({ pid: d.pid, starttime: stat(d.pid).f[19], fd, ino: track.trackerIno(d.pid, fd), ckpt: ckptId, ranges: ranges.map(([a, b]) => ['0x' + a.toString(16), '0x' + b.toString(16)]) });
           tp.armed = true;
           ctx.log(1, `pid ${d.pid}: memory tracking armed on ${ranges.length} ranges (tracker fd ${fd})`);

@@ -59,6 +59,9 @@ export interface TrackProc {
   parentPages?: number;
   readPages?: number;
   armed?: boolean;
+  /** time for the written-page scan and the read/parent split; for (re-)arming (both while frozen) */
+  scanMs?: number;
+  armMs?: number;
 }
 
 const starttime = (pid: number) => stat(pid).f[19];
