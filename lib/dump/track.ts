@@ -169,13 +169,22 @@ export function createTracker(inj: Injector, pid: number): number {
   inj.sys(SYS.close, [low]);
   if (hi < 0n) throw new TscrError('E_DUMP', `cannot move the tracker of pid ${pid} to a high fd (errno ${-hi})`, { pid });
   const fd = Number(hi);
+  try {
+    initApi(pid, fd);
+  } catch (e) {
+    inj.sys(SYS.close, [fd]); // leave the process as it was
+    throw e;
+  }
+  return fd;
+}
+
+function initApi(pid: number, fd: number): void {
   withLocal(pid, fd, (local) => {
     const got = new BigUint64Array(1);
     const e = uffdShimRaw().api(local, FEATURES, got);
     if (e < 0) throw new TscrError('E_UNSUPPORTED', `userfaultfd write-protect tracking is not available (UFFDIO_API errno ${-e})`, { pid, fd, hint: 'needs Linux 6.7 or newer (UFFD_FEATURE_WP_ASYNC); dump without --track-mem' });
     if ((Number(got[0]) & FEATURES) !== FEATURES) throw new TscrError('E_UNSUPPORTED', 'this kernel lacks UFFD_FEATURE_WP_ASYNC/WP_UNPOPULATED', { pid, hint: 'dump without --track-mem' });
   });
-  return fd;
 }
 
 /** Run fn with a local copy (pidfd_getfd) of the process's tracker. */
