@@ -151,6 +151,23 @@ test('CRIU 4 restores a chain of tscr incremental directories (PE_PARENT + paren
   }
 });
 
+test('transparent huge pages (MADV_HUGEPAGE region): tracked, and the incremental checkpoint restores', async () => {
+  const fx = await startOwnSession('track', ['w', String(NA), 'thp']);
+  let pids = descendants(fx.pid);
+  try {
+    const base = join(fx.dir, 'base.tscr'), inc = join(fx.dir, 'inc.tscr');
+    dump(['-t', String(fx.pid), '-R', '--track-mem', '--compress', '-D', base]);
+    await step(fx, 1);
+    const r = dump(['-t', String(fx.pid), '-R', '--compress', '--prev', base, '-D', inc]);
+    assert.is(r.track.path, 'tracking', JSON.stringify(r.track));
+    assert.ok(r.track.procs[0].parentPages > NA / 2, `from the parent: ${r.track.procs[0].parentPages}`);
+    pids = await restoreAndCheck(fx, inc, pids);
+  } finally {
+    killAll(pids);
+    rmSync(fx.dir, { recursive: true, force: true });
+  }
+});
+
 test('the target keeps working and layout changes are handled: mmap, munmap, mremap, mprotect, MADV_DONTNEED, fork, its own userfaultfd', async () => {
   const steps = ['mmap', 'munmap', 'mremap', 'mprotect', 'dontneed', 'fork', 'uffd', 'w'];
   const fx = await startOwnSession('track', [steps.join(','), String(NA)]);
