@@ -288,7 +288,8 @@ export class ArchiveWriter {
   private window: Promise<void>[] = [];
   private pool: CompressPool | null;
   private parent: PageSource | null = null;
-  private parentMap = new Map<number, number>();
+  /** parent page id -> our page-table id + 1 (0: not referenced yet) */
+  private parentIds: Int32Array | null = null;
   private readonly level: number;
   private finished = false;
   readonly stats: ArchiveStats = { files: 0, pageFiles: 0, pages: 0, zeroPages: 0, dupPages: 0, parentPages: 0, storedPages: 0, rawBytes: 0, archiveBytes: 0, blocks: 0 };
@@ -425,6 +426,16 @@ export class ArchiveWriter {
 
   // ---- pages
 
+  /** Our page-table id for page `pid` of the parent (one entry per parent page). */
+  private parentRef(pid: number, lo: number, hi: number, index: boolean): number {
+    const m = this.parentIds ??= new Int32Array(this.parent!.pageCount);
+    if (!(pid >= 0 && pid < m.length)) throw new TscrError('E_CORRUPT', `page ${pid} is not in ${this.parent!.path}`, { file: this.parent!.path });
+    if (m[pid]) return m[pid] - 1;
+    const id = this.addPageEntry(lo, hi, IN_PARENT, pid, index);
+    m[pid] = id + 1;
+    return id;
+  }
+
   private addPageEntry(lo: number, hi: number, block: number, off: number, index = true): number {
     const id = this.pHashLo.n;
     this.pHashLo.push(lo); this.pHashHi.push(hi); this.pBlock.push(block); this.pOff.push(off);
@@ -491,10 +502,8 @@ export class ArchiveWriter {
         const h = pid >= 0 ? this.parent!.pageHash(pid) : null;
         if (!h) { refs.push(0); this.stats.zeroPages++; continue; }
         fh[2 * fo] = h[0]; fh[2 * fo + 1] = h[1];
-        let id = this.parentMap.get(pid);
-        // not indexed by hash: a later equal page finds it through the parent and parentMap
-        if (id === undefined) { id = this.addPageEntry(h[0], h[1], IN_PARENT, pid, false); this.parentMap.set(pid, id); }
-        refs.push(id + 1);
+        // not indexed by hash: a later equal page finds it through the parent, then parentIds
+        refs.push(this.parentRef(pid, h[0], h[1], false) + 1);
         this.stats.parentPages++;
       }
     }
@@ -534,9 +543,7 @@ export class ArchiveWriter {
       // a copy: reading the parent may grow Wasm memory, which detaches views of it
       const pid = await this.parent.findPage(lo, hi, this.mem().slice(p, p + PAGE));
       if (pid >= 0) {
-        let id = this.parentMap.get(pid);
-        if (id === undefined) { id = this.addPageEntry(lo, hi, IN_PARENT, pid); this.parentMap.set(pid, id); }
-        refs.push(id + 1);
+        refs.push(this.parentRef(pid, lo, hi, true) + 1);
         this.stats.parentPages++;
         return;
       }
@@ -900,6 +907,8 @@ export class ArchiveReader implements PageSource {
     return this.block(b).subarray(o, o + PAGE);
   }
 
+  get pageCount(): number { return this.pBlock.length; }
+
   pageHash(id: number): [number, number] | null {
     if (!(id >= 0 && id < this.pBlock.length)) throw new TscrError('E_CORRUPT', `page ${id} is not in ${this.path}`, { file: this.path });
     return [this.pHash[2 * id], this.pHash[2 * id + 1]];
@@ -1056,6 +1065,8 @@ export interface PageSource {
   pageById(id: number): Uint8Array;
   /** XXH64 of page `id` as [lo, hi], or null for an all-zero page (without reading the page). */
   pageHash(id: number): [number, number] | null;
+  /** Number of pages (ids are 0 .. pageCount-1). */
+  readonly pageCount: number;
   verify(): void;
   close(): void;
 }
@@ -1122,6 +1133,8 @@ export class DirSource implements PageSource {
     if (b.length !== PAGE) throw new TscrError('E_TRUNCATED', `a pages image of ${this.path} got shorter`, { file: this.path });
     return b;
   }
+  get pageCount(): number { return this.zero.length; }
+
   pageHash(id: number): [number, number] | null {
     if (!(id >= 0 && id < this.zero.length)) throw new TscrError('E_CORRUPT', `page ${id} is not in ${this.path}`, { file: this.path });
     return this.zero[id] ? null : [this.hashes[2 * id], this.hashes[2 * id + 1]];
