@@ -219,10 +219,15 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
           if (!pp) tp.reason = `the previous checkpoint has no pages of pid ${p}`;
           else {
             const ts0 = performance.now();
-            const sp = track.splitRuns(p, plans, runs, pp, st.ranges, prevCk.chain);
-            tp.scanMs = Math.round(performance.now() - ts0);
-            runs = sp.runs;
-            Object.assign(tp, { path: 'tracking', trackedVmas: sp.trackedVmas, writtenPages: sp.writtenPages, parentPages: sp.parentPages, readPages: sp.readPages });
+            let sp: track.SplitResult | null = null;
+            try { sp = track.splitRuns(p, plans, runs, pp, st.ranges, prevCk.chain); } catch (e) {
+              tp.reason = `the kernel refused the written-page scan: ${(e as Error).message}`; // every page is read instead
+            }
+            if (sp) {
+              tp.scanMs = Math.round(performance.now() - ts0);
+              runs = sp.runs;
+              Object.assign(tp, { path: 'tracking', trackedVmas: sp.trackedVmas, writtenPages: sp.writtenPages, parentPages: sp.parentPages, readPages: sp.readPages });
+            }
           }
         }
         if (tp.reason) ctx.log(1, `pid ${p}: every page is read${arc ? ' and hashed' : ''}: ${tp.reason}`);
