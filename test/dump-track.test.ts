@@ -235,6 +235,11 @@ test('fallbacks give correct checkpoints: no tracker, or a tracker armed by anot
     assert.is(r2.track.path, 'hashing');
     assert.match(r2.track.procs[0].reason, /another checkpoint/);
     assert.is(r2.pages, r2.archive.pages, 'every page read');
+    // the kernel refuses the scan: every page read (and deduplicated by hash), tracking re-armed
+    const r3 = dump(['-t', String(fx.pid), '-R', '--compress', '--prev', c, '-D', join(fx.dir, 'd.tscr')], { TSCR_TEST_REFUSE_WRITTEN_SCAN: '1' });
+    assert.is(r3.track.path, 'hashing');
+    assert.match(r3.track.procs[0].reason, /refused/);
+    assert.ok(r3.track.procs[0].armed);
     pids = await restoreAndCheck(fx, c, pids);
   } finally {
     killAll(pids);

@@ -334,6 +334,7 @@ function parseRecord(text: string): TrackRecord | null {
 
 /** Runs of pages written since the tracker was armed, in [start, end) (PAGEMAP_SCAN, no write-protect change). */
 function writtenRanges(pmFd: number, start: bigint, end: bigint): [bigint, bigint][] {
+  if (process.env.TSCR_TEST_REFUSE_WRITTEN_SCAN) throw new TscrError('E_KERNEL', 'PAGEMAP_SCAN refused (test hook)');
   const u = uffdShimRaw();
   const MAX = 4096;
   const out = new BigUint64Array(MAX * 3);
