@@ -12,7 +12,7 @@ import { ptraceShimRaw } from '../shim/native.ts';
 
 export interface DumpArchiveOptions { path: string; prev?: string; workers?: number; level?: number }
 
-interface Run { start: bigint; nr: number }
+interface Run { start: bigint; nr: number; parent?: number[] }
 
 export class DumpArchive {
   private w: ArchiveWriter;
@@ -24,12 +24,18 @@ export class DumpArchive {
   /** Copy the page runs of pid into pages image `name` of the archive; returns bytes copied. */
   async copyPages(pid: number, runs: Run[], name: string, progress: (bytes: number) => void, checkAbort: () => void): Promise<number> {
     const sh = ptraceShimRaw();
-    const sink = this.w.pages(name);
+    // pages taken from the parent unread (memory tracking): the file hash goes over page hashes
+    const sink = this.w.pages(name, 0o600, { pageHashes: runs.some((r) => r.parent) });
     const ranges = new BigUint64Array(2);
     let memFd = -1;
     let bytes = 0;
     const CH = 1024;
     try {
+      if (runs.some((r) => r.parent)) {
+        bytes = await this.copyMixed(pid, runs, sink, progress, checkAbort);
+        await sink.end();
+        return bytes;
+      }
       for (const r of runs) {
         for (let i = 0; i < r.nr; i += CH) {
           checkAbort();
@@ -58,6 +64,69 @@ export class DumpArchive {
         }
       }
       await sink.end();
+    } finally {
+      if (memFd >= 0) closeSync(memFd);
+    }
+    return bytes;
+  }
+
+  /**
+   * Runs of which some come from the parent (memory tracking): written pages are read in
+   * batches of up to 1024 pages over many runs (one process_vm_readv with one iovec per run),
+   * parent runs referenced in between, all in file order.
+   */
+  private async copyMixed(pid: number, runs: Run[], sink: ReturnType<ArchiveWriter['pages']>, progress: (bytes: number) => void, checkAbort: () => void): Promise<number> {
+    const sh = ptraceShimRaw();
+    const MAXR = 1024;
+    const ranges = new BigUint64Array(MAXR * 2);
+    let bytes = 0;
+    let memFd = -1;
+    let segs: (number | number[])[] = [];
+    let nr = 0, nRead = 0; // ranges and pages to read in this batch
+    const flush = async () => {
+      if (!segs.length) return;
+      checkAbort();
+      const n = nr, pages = nRead;
+      await sink.writeBatch(pages, (view) => {
+        let got = Number(sh.vm_readv(pid, view, ranges, n));
+        if (got < 0) got = 0;
+        if (got < pages * 4096) {
+          // the rest through /proc/PID/mem (PROT_NONE and the like), range by range
+          if (memFd < 0) memFd = openSync(`/proc/${pid}/mem`, 'r');
+          let off = 0;
+          for (let i = 0; i < n; i++) {
+            const len = Number(ranges[2 * i + 1]);
+            for (let o = Math.max(off, got) - off; o < len;) {
+              let k = 0;
+              try { k = readSync(memFd, view, off + o, len - o, Number(ranges[2 * i]) + o); } catch { k = 0; }
+              if (k <= 0) throw new TscrError('E_DUMP', `cannot read memory at 0x${(ranges[2 * i] + BigInt(o)).toString(16)} of pid ${pid}`, { pid, kind: 'memory', hint: 'the region is not readable even through /proc/PID/mem' });
+              o += k;
+            }
+            off += len;
+          }
+        }
+      }, segs);
+      bytes += pages * 4096;
+      progress(bytes);
+      segs = []; nr = 0; nRead = 0;
+    };
+    try {
+      for (const r of runs) {
+        if (r.parent) {
+          segs.push(r.parent);
+          if (segs.length >= 4096) await flush();
+          continue;
+        }
+        for (let i = 0; i < r.nr;) {
+          if (nRead === 1024 || nr === MAXR) await flush();
+          const k = Math.min(r.nr - i, 1024 - nRead);
+          ranges[2 * nr] = r.start + BigInt(i) * 4096n; ranges[2 * nr + 1] = BigInt(k * 4096);
+          nr++; nRead += k; i += k;
+          const last = segs[segs.length - 1];
+          if (typeof last === 'number') segs[segs.length - 1] = last + k; else segs.push(k);
+        }
+      }
+      await flush();
     } finally {
       if (memFd >= 0) closeSync(memFd);
     }

@@ -44,6 +44,9 @@ const RING_SLOTS = 64;
 export const IN_PARENT = 0xffffffff;
 const KIND_BYTES = 0;
 const KIND_PAGES = 1;
+/** A pages image whose file hash is XXH64 over its pages' XXH64s (0 for an all-zero page), not over its bytes:
+ *  written by incremental dumps with memory tracking, which never read the unchanged pages they take from the parent. */
+const KIND_PAGES_PH = 2;
 const HINT_DAMAGED = 'the archive is damaged: nothing was restored from it; use another copy, or convert the checkpoint again';
 
 export interface WriterOptions {
@@ -187,6 +190,8 @@ interface FileEntry {
   kind: 'bytes' | 'pages';
   size: number;
   hash: bigint;
+  /** the file hash is over page hashes (KIND_PAGES_PH) */
+  pageHashes?: boolean;
   chunks?: Uint32Array;
   refs?: Uint32Array;
 }
@@ -218,6 +223,24 @@ export class PagesSink {
     this.rec.size += n * PAGE;
     return n;
   }
+  /**
+   * Pages known to be unchanged since the parent checkpoint (memory write tracking,
+   * lib/dump/track.ts): page `ids[i]` of the parent's page space, or -1 for a zero page.
+   * They are not read at all: the sink must be opened with { pageHashes: true } (its file hash is
+   * over page hashes, which the parent's index holds).
+   */
+  async fromParent(ids: ArrayLike<number>): Promise<void> { await this.writeBatch(0, () => {}, [ids]); }
+  /**
+   * A mixed batch in file order (memory tracking: written pages read, the rest from the parent):
+   * fill(view) writes `readPages` pages (<= 1024) into `view`; segs then take them in order:
+   * a number k = the next k read pages, an array = parent page ids (as fromParent).
+   */
+  async writeBatch(readPages: number, fill: (view: Uint8Array) => void, segs: (number | ArrayLike<number>)[]): Promise<void> {
+    if (this.ended) throw new TscrError('E_INTERNAL', `pages written to ${this.rec.name} after end()`);
+    if (this.rec.kind !== KIND_PAGES_PH) throw new TscrError('E_INTERNAL', `${this.rec.name}: pages from the parent need a sink with pageHashes`);
+    const n = await this.w.addBatch(this.rec, readPages, fill, segs, this.stream);
+    this.rec.size += n * PAGE;
+  }
   async end(): Promise<void> {
     if (this.ended) return;
     this.ended = true;
@@ -244,6 +267,7 @@ export class ArchiveWriter {
   // open data blocks: the page block is filled inside Wasm memory and packed there
   private inS = new Scratch();     // the page run being added
   private hashS = new Scratch();   // its page hashes and zero flags
+  private fhS = new Scratch();     // page hashes in file order (kind 2 file hash)
   private blkS = new Scratch();    // a page block to pack here
   private outS = new Scratch();    // a packed block
   // page blocks are filled in a ring of shared slots: workers pack from it, dedup compares against it
@@ -264,7 +288,8 @@ export class ArchiveWriter {
   private window: Promise<void>[] = [];
   private pool: CompressPool | null;
   private parent: PageSource | null = null;
-  private parentMap = new Map<number, number>();
+  /** parent page id -> our page-table id + 1 (0: not referenced yet) */
+  private parentIds: Int32Array | null = null;
   private readonly level: number;
   private finished = false;
   readonly stats: ArchiveStats = { files: 0, pageFiles: 0, pages: 0, zeroPages: 0, dupPages: 0, parentPages: 0, storedPages: 0, rawBytes: 0, archiveBytes: 0, blocks: 0 };
@@ -401,9 +426,20 @@ export class ArchiveWriter {
 
   // ---- pages
 
-  private addPageEntry(lo: number, hi: number, block: number, off: number): number {
+  /** Our page-table id for page `pid` of the parent (one entry per parent page). */
+  private parentRef(pid: number, lo: number, hi: number, index: boolean): number {
+    const m = this.parentIds ??= new Int32Array(this.parent!.pageCount);
+    if (!(pid >= 0 && pid < m.length)) throw new TscrError('E_CORRUPT', `page ${pid} is not in ${this.parent!.path}`, { file: this.parent!.path });
+    if (m[pid]) return m[pid] - 1;
+    const id = this.addPageEntry(lo, hi, IN_PARENT, pid, index);
+    m[pid] = id + 1;
+    return id;
+  }
+
+  private addPageEntry(lo: number, hi: number, block: number, off: number, index = true): number {
     const id = this.pHashLo.n;
     this.pHashLo.push(lo); this.pHashHi.push(hi); this.pBlock.push(block); this.pOff.push(off);
+    if (!index) return id;
     const key = (hi >>> 11) * 0x100000000 + lo;
     const prev = this.byKey.get(key);
     if (prev === undefined) this.byKey.set(key, id);
@@ -427,57 +463,106 @@ export class ArchiveWriter {
     await this.addStaged(rec, run.length / PAGE, stream);
   }
 
-  /** The n pages at the start of inS: file hash, page hashes, dedup, into blocks. */
-  private async addStaged(rec: FileRec, n: number, stream: number): Promise<void> {
+  /**
+   * @internal See PagesSink.writeBatch; returns the number of pages added. The read pages are
+   * hashed in one call; parent pages are only looked up (their hash is in the parent's index);
+   * the file hash (kind 2) goes over all page hashes in file order.
+   */
+  async addBatch(rec: FileRec, readPages: number, fill: (view: Uint8Array) => void, segs: (number | ArrayLike<number>)[], stream: number): Promise<number> {
+    if (!(readPages >= 0 && readPages <= 1024)) throw new TscrError('E_INTERNAL', `a batch of ${readPages} pages to read (at most 1024)`);
+    if (!this.parent && segs.some((sg) => typeof sg !== 'number' && sg.length)) throw new TscrError('E_INTERNAL', 'pages from a parent, but the archive has none');
     const ex = core();
-    const inP = this.inS.ptr;
-    ex.xxh_update(stream, inP, 0, n * PAGE);
+    const p0 = this.inS.ensure(Math.max(1, readPages) * PAGE);
+    let h32 = new Uint32Array(0), zero = new Uint8Array(0);
+    if (readPages) {
+      fill(this.mem().subarray(p0, p0 + readPages * PAGE));
+      const hp = this.hashS.ptr;
+      ex.xxh_pages(p0, 0, readPages, hp, hp + readPages * 8);
+      const m0 = this.mem();
+      h32 = new Uint32Array(m0.slice(hp, hp + readPages * 8).buffer);
+      zero = m0.slice(hp + readPages * 8, hp + readPages * 9);
+    }
+    let total = 0;
+    for (const sg of segs) total += typeof sg === 'number' ? sg : sg.length;
+    const fh = new Uint32Array(total * 2); // page hashes in file order (0 for a zero page)
+    const refs = rec.refs!;
+    let at = 0, fo = 0;
+    for (const sg of segs) {
+      if (typeof sg === 'number') {
+        if (at + sg > readPages) throw new TscrError('E_INTERNAL', 'a batch uses more pages than it read');
+        for (let i = at; i < at + sg; i++, fo++) {
+          fh[2 * fo] = h32[2 * i]; fh[2 * fo + 1] = h32[2 * i + 1];
+          await this.placePage(refs, h32[2 * i], h32[2 * i + 1], p0 + i * PAGE, zero[i] === 1);
+        }
+        at += sg;
+        continue;
+      }
+      for (let i = 0; i < sg.length; i++, fo++) {
+        const pid = sg[i];
+        const h = pid >= 0 ? this.parent!.pageHash(pid) : null;
+        if (!h) { refs.push(0); this.stats.zeroPages++; continue; }
+        fh[2 * fo] = h[0]; fh[2 * fo + 1] = h[1];
+        // not indexed by hash: a later equal page finds it through the parent, then parentIds
+        refs.push(this.parentRef(pid, h[0], h[1], false) + 1);
+        this.stats.parentPages++;
+      }
+    }
+    this.stats.pages += total;
+    if (total) ex.xxh_update(stream, this.fhS.put(new Uint8Array(fh.buffer)), 0, total * 8);
+    return total;
+  }
+
+  /** The n pages at the start of inS: file hash, page hashes, dedup, into blocks. */
+  private async addStaged(rec: FileRec, n: number, stream: number, first = 0): Promise<void> {
+    const ex = core();
+    const inP = this.inS.ptr + first * PAGE;
     const hp = this.hashS.ptr;
-    ex.xxh_pages(inP, 0, n, hp, hp + n * 8);
+    if (rec.kind === KIND_PAGES_PH) { ex.xxh_pages(inP, 0, n, hp, hp + n * 8); ex.xxh_update(stream, hp, 0, n * 8); }
+    else { ex.xxh_update(stream, inP, 0, n * PAGE); ex.xxh_pages(inP, 0, n, hp, hp + n * 8); }
     const m0 = this.mem();
     const h32 = new Uint32Array(m0.slice(hp, hp + n * 8).buffer);
     const zero = m0.slice(hp + n * 8, hp + n * 9);
     const refs = rec.refs!;
     this.stats.pages += n;
-    for (let i = 0; i < n; i++) {
-      if (zero[i]) { refs.push(0); this.stats.zeroPages++; continue; }
-      const lo = h32[2 * i], hi = h32[2 * i + 1];
-      const p = inP + i * PAGE;
-      const key = (hi >>> 11) * 0x100000000 + lo;
-      let found = -1;
-      const cand = this.byKey.get(key);
-      if (cand !== undefined) {
-        for (const id of typeof cand === 'number' ? [cand] : cand) {
-          if (this.pHashLo.a[id] === lo && this.pHashHi.a[id] === hi && await this.samePage(id, p)) { found = id; break; }
-        }
+    for (let i = 0; i < n; i++) await this.placePage(refs, h32[2 * i], h32[2 * i + 1], inP + i * PAGE, zero[i] === 1);
+  }
+
+  /** One page (at Wasm address p, hash lo/hi) into the store: zero, duplicate, in the parent, or stored. */
+  private async placePage(refs: U32Vec, lo: number, hi: number, p: number, isZero: boolean): Promise<void> {
+    if (isZero) { refs.push(0); this.stats.zeroPages++; return; }
+    const key = (hi >>> 11) * 0x100000000 + lo;
+    let found = -1;
+    const cand = this.byKey.get(key);
+    if (cand !== undefined) {
+      for (const id of typeof cand === 'number' ? [cand] : cand) {
+        if (this.pHashLo.a[id] === lo && this.pHashHi.a[id] === hi && await this.samePage(id, p)) { found = id; break; }
       }
-      if (found >= 0) { refs.push(found + 1); this.stats.dupPages++; continue; }
-      if (this.parent) {
-        const pid = await this.parent.findPage(lo, hi, this.mem().subarray(p, p + PAGE));
-        if (pid >= 0) {
-          let id = this.parentMap.get(pid);
-          if (id === undefined) { id = this.addPageEntry(lo, hi, IN_PARENT, pid); this.parentMap.set(pid, id); }
-          refs.push(id + 1);
-          this.stats.parentPages++;
-          continue;
-        }
-      }
-      if (this.pageBlock < 0) await this.openPageBlock();
-      this.ringU8.set(this.mem().subarray(p, p + PAGE), this.pageSlot * BLOCK_PAGES * PAGE + this.pageFill);
-      const id = this.addPageEntry(lo, hi, this.pageBlock, this.pageFill);
-      this.pageFill += PAGE;
-      refs.push(id + 1);
-      this.stats.storedPages++;
-      if (this.pageFill === BLOCK_PAGES * PAGE) await this.flushPages();
     }
+    if (found >= 0) { refs.push(found + 1); this.stats.dupPages++; return; }
+    if (this.parent) {
+      // a copy: reading the parent may grow Wasm memory, which detaches views of it
+      const pid = await this.parent.findPage(lo, hi, this.mem().slice(p, p + PAGE));
+      if (pid >= 0) {
+        refs.push(this.parentRef(pid, lo, hi, true) + 1);
+        this.stats.parentPages++;
+        return;
+      }
+    }
+    if (this.pageBlock < 0) await this.openPageBlock();
+    this.ringU8.set(this.mem().subarray(p, p + PAGE), this.pageSlot * BLOCK_PAGES * PAGE + this.pageFill);
+    const id = this.addPageEntry(lo, hi, this.pageBlock, this.pageFill);
+    this.pageFill += PAGE;
+    refs.push(id + 1);
+    this.stats.storedPages++;
+    if (this.pageFill === BLOCK_PAGES * PAGE) await this.flushPages();
   }
 
   /** Start a pages image (pages-N.img); feed it with write() then end(). */
-  pages(name: string, mode = 0o600): PagesSink {
+  pages(name: string, mode = 0o600, o: { pageHashes?: boolean } = {}): PagesSink {
     this.checkName(name);
     this.stats.pageFiles++;
     this.stats.files++;
-    return new PagesSink(this, { name, mode, kind: KIND_PAGES, size: 0, hash: 0n, refs: new U32Vec() });
+    return new PagesSink(this, { name, mode, kind: o.pageHashes ? KIND_PAGES_PH : KIND_PAGES, size: 0, hash: 0n, refs: new U32Vec() });
   }
 
   private checkName(name: string): void {
@@ -579,7 +664,7 @@ export class ArchiveWriter {
     ix.u32(this.files.length);
     for (const f of this.files) {
       ix.str(f.name); ix.u32(f.mode); ix.u8(f.kind); ix.u64(f.size); ix.u64(f.hash);
-      const v = f.kind === KIND_PAGES ? f.refs! : f.chunks!;
+      const v = f.kind === KIND_BYTES ? f.chunks! : f.refs!;
       ix.u32(v.n); ix.u32s(v.view());
     }
     const index = ix.done();
@@ -611,7 +696,7 @@ export class ArchiveWriter {
     return this.stats;
   }
 
-  private freeScratch(): void { this.inS.free(); this.hashS.free(); this.blkS.free(); this.outS.free(); }
+  private freeScratch(): void { this.inS.free(); this.hashS.free(); this.blkS.free(); this.outS.free(); this.fhS.free(); }
 
   /** Give up: close and remove the partial archive. */
   async abort(): Promise<void> {
@@ -730,10 +815,10 @@ export class ArchiveReader implements PageSource {
         const n = r.u32();
         const v = r.u32s(n);
         if (!name || name.includes('/') || name === '.' || name === '..' || this.files.has(name)) r.bad(`file name "${name}"`);
-        if (kind === KIND_PAGES) {
+        if (kind === KIND_PAGES || kind === KIND_PAGES_PH) {
           if (n * PAGE !== size) r.bad(`${name}: ${n} pages for ${size} bytes`);
           for (const ref of v) if (ref > np) r.bad(`${name}: page ref ${ref} of ${np}`);
-          this.files.set(name, { name, mode, kind: 'pages', size, hash, refs: v });
+          this.files.set(name, { name, mode, kind: 'pages', size, hash, refs: v, ...(kind === KIND_PAGES_PH ? { pageHashes: true } : {}) });
         } else if (kind === KIND_BYTES) {
           if (n % 3) r.bad(`${name}: chunk list`);
           let total = 0;
@@ -820,6 +905,13 @@ export class ArchiveReader implements PageSource {
     const b = this.pBlock[id], o = this.pOff[id];
     if (b === IN_PARENT) return this.openParent().pageById(o);
     return this.block(b).subarray(o, o + PAGE);
+  }
+
+  get pageCount(): number { return this.pBlock.length; }
+
+  pageHash(id: number): [number, number] | null {
+    if (!(id >= 0 && id < this.pBlock.length)) throw new TscrError('E_CORRUPT', `page ${id} is not in ${this.path}`, { file: this.path });
+    return [this.pHash[2 * id], this.pHash[2 * id + 1]];
   }
 
   /** Page id holding exactly these bytes (hash then byte compare), or -1. */
@@ -942,7 +1034,8 @@ export class ArchiveReader implements PageSource {
     const flush = () => { if (fill) { writeAll(fd, buf.subarray(0, fill), pos); pos += fill; fill = 0; } };
     try {
       this.forEachPiece(f, (p) => {
-        s.update(p);
+        if (f.pageHashes) s.update(new Uint8Array(hashPages(p).hashes.buffer));
+        else s.update(p);
         if (fill + p.length > buf.length) flush();
         if (p.length > buf.length) { writeAll(fd, p, pos); pos += p.length; return; }
         buf.set(p, fill); fill += p.length;
@@ -970,6 +1063,10 @@ export interface PageSource {
   readonly wholeHash: bigint;
   findPage(lo: number, hi: number, page: Uint8Array): Promise<number>;
   pageById(id: number): Uint8Array;
+  /** XXH64 of page `id` as [lo, hi], or null for an all-zero page (without reading the page). */
+  pageHash(id: number): [number, number] | null;
+  /** Number of pages (ids are 0 .. pageCount-1). */
+  readonly pageCount: number;
   verify(): void;
   close(): void;
 }
@@ -1036,6 +1133,12 @@ export class DirSource implements PageSource {
     if (b.length !== PAGE) throw new TscrError('E_TRUNCATED', `a pages image of ${this.path} got shorter`, { file: this.path });
     return b;
   }
+  get pageCount(): number { return this.zero.length; }
+
+  pageHash(id: number): [number, number] | null {
+    if (!(id >= 0 && id < this.zero.length)) throw new TscrError('E_CORRUPT', `page ${id} is not in ${this.path}`, { file: this.path });
+    return this.zero[id] ? null : [this.hashes[2 * id], this.hashes[2 * id + 1]];
+  }
   async findPage(lo: number, hi: number, page: Uint8Array): Promise<number> {
     const cand = this.byKey.get((hi >>> 11) * 0x100000000 + lo);
     if (cand === undefined) return -1;
@@ -1058,6 +1161,7 @@ export function imageFiles(dir: string): string[] {
   for (const n of names.sort()) {
     const st = statSync(join(dir, n));
     if (st.isFile()) out.push(n);
+    else if (n === 'parent' && st.isDirectory()) continue; // CRIU's link to the parent checkpoint of an incremental dump
     else throw new TscrError('E_UNSUPPORTED', `${join(dir, n)} is not a regular file; a CRIU image directory holds only files`, { file: join(dir, n) });
   }
   return out;

@@ -2,7 +2,7 @@
 // machine has. Used by `tscr check` and by dump/restore to pick code paths.
 // Runs on the tracer thread (job 'caps') because the ptrace probes must.
 import { existsSync, readFileSync, openSync, closeSync, readdirSync, rmSync } from 'node:fs';
-import { ptraceShimRaw, spawnProgram, SPAWN, PTRACE_O } from '../shim/native.ts';
+import { ptraceShimRaw, spawnProgram, SPAWN, PTRACE_O, uffdShimRaw, UFFD_FEATURE } from '../shim/native.ts';
 import { Tracee, waitFor } from './ptrace.ts';
 import { FIXTURES_BIN } from './paths.ts';
 import type { JobCtx } from './tracer.ts';
@@ -17,6 +17,8 @@ export interface Caps {
   pagemapScan: boolean;
   softDirty: boolean;
   userfaultfd: boolean;
+  /** userfaultfd write-protect with WP_ASYNC + WP_UNPOPULATED: tscr dump --track-mem (issue 7) */
+  memTracking: boolean;
   clone3SetTid: boolean;
   nsLastPid: boolean;
   pidfdOpen: boolean;
@@ -48,6 +50,7 @@ export function probeCaps(): Caps {
     ptraceSeize: false, ptraceGetRseq: false, syscallInjection: false, xstateSize: 0,
     pagemapScan: false, softDirty: false,
     userfaultfd: existsSync('/dev/userfaultfd') || existsSync('/proc/sys/vm/unprivileged_userfaultfd'),
+    memTracking: false,
     clone3SetTid: false,
     nsLastPid: maybe(() => { const fd = openSync('/proc/sys/kernel/ns_last_pid', 'r+'); closeSync(fd); return true; }),
     pidfdOpen: false, pidfdGetfd: false, kcmp: false,
@@ -69,6 +72,11 @@ export function probeCaps(): Caps {
       const out = new BigUint64Array(3), we = new BigUint64Array(1);
       return s.pagemap_scan(fd, 0x10000, 0x20000, 1 << 3, 1 << 3, out, 1, we) >= 0;
     } finally { closeSync(fd); }
+  });
+  caps.memTracking = caps.pagemapScan && maybe(() => {
+    const want = UFFD_FEATURE.WP_ASYNC | UFFD_FEATURE.WP_UNPOPULATED;
+    const got = Number(uffdShimRaw().probe(want));
+    return got >= 0 && (got & want) === want;
   });
   // A child to probe ptrace, injection, pidfds and kcmp against.
   const loop = `${FIXTURES_BIN}/loop`;

@@ -450,3 +450,36 @@ export function setSockInt(fd: number, level: number, opt: number, v: number, wh
   b.writeInt32LE(v | 0, 0);
   check(tcpShimRaw().setsockopt(fd, level, opt, b, 4), `setsockopt ${what}`, where);
 }
+
+// ---------------------------------------------------------------------------
+// Section: memory write tracking (owner: uffd — issue 7; shim/uffd.c)
+// ---------------------------------------------------------------------------
+// ioctls on a userfaultfd copied out of the target (pidfd_getfd) and PAGEMAP_SCAN
+// with flags. Raw: >= 0 or -errno. Safe from any thread (no ptrace).
+
+export const UFFD_FEATURE = { WP_HUGETLBFS_SHMEM: 1 << 12, WP_UNPOPULATED: 1 << 13, WP_ASYNC: 1 << 15 } as const;
+export const PM_SCAN = { WP_MATCHING: 1, CHECK_WPASYNC: 2 } as const;
+export const PAGE_IS = { WPALLOWED: 1, WRITTEN: 2, FILE: 4, PRESENT: 8, SWAPPED: 16, PFNZERO: 32, HUGE: 64 } as const;
+
+export interface UffdShim {
+  api(fd: number, features: number | bigint, got8: BigUint64Array): number;
+  register_wp(fd: number, start: bigint | number, len: bigint | number): number;
+  unregister(fd: number, start: bigint | number, len: bigint | number): number;
+  writeprotect(fd: number, start: bigint | number, len: bigint | number, on: number): number;
+  pm_scan(fd: number, start: bigint | number, end: bigint | number, flags: number, mask: number, anyof: number, retmask: number, out: BigUint64Array, max: number, walkEnd: BigUint64Array): number;
+  probe(features: number | bigint): number | bigint;
+}
+let uffdShim: UffdShim | null = null;
+export function uffdShimRaw(): UffdShim {
+  if (uffdShim) return uffdShim;
+  const { lib: l } = loadShim();
+  uffdShim = {
+    api: l.func('int tscr_uffd_api(int fd, uint64_t features, void *got)'),
+    register_wp: l.func('int tscr_uffd_register_wp(int fd, uint64_t start, uint64_t len)'),
+    unregister: l.func('int tscr_uffd_unregister(int fd, uint64_t start, uint64_t len)'),
+    writeprotect: l.func('int tscr_uffd_writeprotect(int fd, uint64_t start, uint64_t len, int on)'),
+    probe: l.func('int64_t tscr_uffd_probe(uint64_t features)'),
+    pm_scan: l.func('int tscr_pm_scan(int fd, uint64_t start, uint64_t end, uint64_t flags, uint64_t mask, uint64_t anyof, uint64_t retmask, void *out, int max, void *walk_end)'),
+  };
+  return uffdShim;
+}

@@ -167,4 +167,16 @@ int tscr_shmem_copy(int in, int64_t size, int out, uint64_t *runs, int max);
 int64_t tscr_fd_copy(int in, int64_t in_off, int out, int64_t out_off, int64_t len);
 /* ---- end fdkinds block ---- */
 
+/* ---- memory write tracking (owner: uffd, issue 7; shim/uffd.c) ---- */
+int tscr_uffd_api(int fd, uint64_t features, uint64_t *got);
+int tscr_uffd_register_wp(int fd, uint64_t start, uint64_t len);
+int tscr_uffd_unregister(int fd, uint64_t start, uint64_t len);
+int tscr_uffd_writeprotect(int fd, uint64_t start, uint64_t len, int on);
+/* PAGEMAP_SCAN with flags (PM_SCAN_WP_MATCHING 1, PM_SCAN_CHECK_WPASYNC 2) and all masks;
+ * out: (start, end, categories) u64 triples; returns the region count. */
+int tscr_pm_scan(int fd, uint64_t start, uint64_t end, uint64_t flags, uint64_t mask, uint64_t anyof,
+                 uint64_t retmask, uint64_t *out, int max, uint64_t *walk_end);
+int64_t tscr_uffd_probe(uint64_t features);
+/* ---- end uffd block ---- */
+
 #endif

@@ -3,7 +3,7 @@ import type { Command } from '../context.ts';
 
 const rows: [string, string][] = [
   ['ptraceSeize', 'PTRACE_SEIZE / INTERRUPT'], ['syscallInjection', 'syscall injection'], ['ptraceGetRseq', 'PTRACE_GET_RSEQ_CONFIGURATION'],
-  ['pagemapScan', 'PAGEMAP_SCAN ioctl'], ['softDirty', 'soft-dirty bits (pre-dump)'], ['userfaultfd', 'userfaultfd (lazy pages)'],
+  ['pagemapScan', 'PAGEMAP_SCAN ioctl'], ['softDirty', 'soft-dirty bits (pre-dump)'], ['userfaultfd', 'userfaultfd (lazy pages)'], ['memTracking', 'memory write tracking (userfaultfd WP_ASYNC: dump --track-mem)'],
   ['clone3SetTid', 'clone3 with set_tid'], ['nsLastPid', 'ns_last_pid writable'], ['pidfdOpen', 'pidfd_open'], ['pidfdGetfd', 'pidfd_getfd'],
   ['kcmp', 'kcmp'], ['mapFiles', '/proc/PID/map_files'], ['timeNamespaces', 'time namespaces'], ['tcpRepair', 'TCP repair (needs CAP_NET_ADMIN)'],
   ['checkpointRestoreCap', 'CAP_CHECKPOINT_RESTORE or CAP_SYS_ADMIN'],

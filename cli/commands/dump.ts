@@ -20,16 +20,18 @@ const dump: Command = {
     .option('ext-unix-sk', { type: 'boolean', describe: 'allow unix sockets connected outside the tree' })
     .option('sync', { type: 'boolean', describe: 'fsync images before killing the tree (default: on unless -R)' })
     .option('compress', { type: 'boolean', describe: 'write a compact tscr archive (deduplicated, LZ4) to the -D path instead of a directory' })
-    .option('prev', { type: 'string', describe: 'with --compress: previous checkpoint (archive or CRIU dir); store only pages not already there' })
+    .option('prev', { type: 'string', describe: 'previous checkpoint: with --compress an archive or CRIU dir (store only pages not already there); without, a CRIU dir (pages unchanged since it, found by --track-mem tracking, are left there: PE_PARENT + a parent link, as criu --prev-images-dir)' })
+    .option('track-mem', { type: 'boolean', describe: 'with -R: track memory writes from now on (userfaultfd write-protect), so the next dump with --prev reads only the pages written since' })
     .option('criu-compress', { type: 'string', describe: "write CRIU images with LZ4-compressed pages as criu-dev does: page (like `criu dump --compress`, the default) or region (like `--compress-region`)" })
     .option('criu-compress-region', { type: 'string', describe: 'region size for --criu-compress=region (bytes or K/M, multiple of 4 KiB, at most 4M; default 256K)' }),
   async run(args: any, ctx) {
     if (args.tree !== undefined && !/^\d+$/.test(String(args.tree))) throw usage(`-t needs a pid (a number), not "${args.tree}"`);
     if (!args.tree) throw usage('which tree? give its root pid with -t PID', 'e.g. tscr dump -t 1234 -D /tmp/ckpt');
     const { runInTracer } = await import('../../lib/tracer.ts');
-    if (args.prev && !args.compress) throw usage('--prev needs --compress', 'e.g. tscr dump -t PID --compress --prev old.tscr -D new.tscr');
+    if (args['track-mem'] && !args['leave-running']) throw usage('--track-mem needs -R/--leave-running: tracking serves the next dump of a tree that keeps running', 'e.g. tscr dump -t PID -R --track-mem --compress -D base.tscr');
     const cc = args.criuCompress === undefined ? null : String(args.criuCompress || 'page');
     if (cc !== null && cc !== 'page' && cc !== 'region') throw usage(`--criu-compress must be page or region, not ${cc}`);
+    if (cc && args.prev) throw usage('--criu-compress cannot write an incremental (--prev) directory yet');
     if (cc && args.compress) throw usage('--criu-compress writes a CRIU directory; --compress writes a tscr archive: pick one');
     if (args.criuCompressRegion !== undefined && cc !== 'region') throw usage('--criu-compress-region applies to --criu-compress=region');
     const criucomp = cc ? await import('../../lib/criucomp.ts') : null;
@@ -44,7 +46,9 @@ const dump: Command = {
         pid: Number(args.tree), dir, leaveRunning: Boolean(args['leave-running']), shellJob: Boolean(args['shell-job']),
         tcpEstablished: Boolean(args['tcp-established']), tcpSkipInFlight: Boolean(args['tcp-skip-in-flight']), extUnixSk: Boolean(args['ext-unix-sk']), sync: args.sync,
         failAfter: process.env.TSCR_TEST_FAIL_AFTER, slowPagesMs: Number(process.env.TSCR_TEST_SLOW_PAGES_MS ?? 0) || undefined,
+        trackMem: Boolean(args['track-mem']),
         archive: archive ? { path: archive, prev: args.prev ? resolve(String(args.prev)) : undefined } : undefined,
+        prev: !archive && args.prev ? resolve(String(args.prev)) : undefined,
       }, {
         onProgress: (d, t) => bar.update(d, t),
         onLog: (l, t) => ctx.log(l as 1, t),
@@ -64,6 +68,16 @@ const dump: Command = {
     else {
       const mb = (res.bytes / (1 << 20)).toFixed(1);
       const z = res.zombies?.length ? ` + ${res.zombies.length} zombie${res.zombies.length === 1 ? '' : 's'}` : '';
+      if (res.track) {
+        const t = res.track;
+        const armed = t.procs.filter((p: any) => p.armed).length;
+        const how = t.path === 'tracking' ? `memory tracking: read ${t.pagesRead} pages, ${t.pagesFromParent} unchanged pages taken from --prev unread`
+          : t.path === 'hashing' ? `hashing: every page read and compared with --prev (${t.procs.find((p: any) => p.reason)?.reason ?? ''})`
+          : t.path === 'full' ? `every page read and stored (${t.procs.find((p: any) => p.reason)?.reason ?? ''})`
+          : `tracking for ${t.procs.filter((p: any) => p.path === 'tracking').length} processes, every page read for the others; ${t.pagesFromParent} pages taken from --prev unread`;
+        const arm = armed ? `memory tracking armed in ${armed} process${armed === 1 ? '' : 'es'}` : '';
+        ctx.out(t.path === 'none' ? (arm ? `${arm}\n` : '') : `incremental: ${how}${arm ? `; ${arm}` : ''}\n`);
+      }
       ctx.out(`dumped ${res.processes} process${res.processes === 1 ? '' : 'es'}${z} (${res.threads} thread${res.threads === 1 ? '' : 's'}, ${res.vmas} VMAs, ${mb} MiB of pages) to ${res.dir} in ${res.seconds.toFixed(2)} s${res.mbps ? ` (${res.mbps.toFixed(0)} MiB/s)` : ''}; ${args['leave-running'] ? 'left running' : 'tree killed'}\n`);
     }
     return 0;

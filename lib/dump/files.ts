@@ -112,7 +112,9 @@ export function dumpFds(ft: FileTable, pid: number, opts: Record<string, unknown
   if (pidfd < 0) throw new TscrError('E_DUMP', `pidfd_open(${pid}) failed (errno ${-pidfd})`, { pid });
   const out: any[] = [];
   try {
+    const skip = opts.trackerFds as Set<number> | undefined; // memory trackers (lib/dump/track.ts): never dumped
     for (const fd of fdList(pid)) {
+      if (skip?.has(fd)) continue;
       const link = fdLink(pid, fd);
       const info = fdinfo(pid, fd);
       const local = s.pidfd_getfd(pidfd, fd);

@@ -22,6 +22,9 @@ import { maps, stat } from '../proc.ts';
 import { ptraceShimRaw } from '../../shim/native.ts';
 import { TscrError } from '../errors.ts';
 import type { JobCtx } from '../tracer.ts';
+import * as track from './track.ts';
+import { writeFileSync, statSync, symlinkSync } from 'node:fs';
+import { relative } from 'node:path';
 
 export interface DumpOptions {
   pid: number;
@@ -40,6 +43,10 @@ export interface DumpOptions {
   slowPagesMs?: number;
   /** Write a tscr archive (pages streamed into it; `dir` then only stages the metadata images). */
   archive?: { path: string; prev?: string; workers?: number; level?: number };
+  /** Start memory write tracking (userfaultfd WP_ASYNC) in every process; needs leaveRunning (lib/dump/track.ts). */
+  trackMem?: boolean;
+  /** Directory dump only: the previous checkpoint directory (CRIU's --prev-images-dir: a `parent` link, PE_PARENT pagemap entries). */
+  prev?: string;
 }
 
 export interface DumpResult {
@@ -60,6 +67,12 @@ export interface DumpResult {
   phasesMs: { freeze: number; collect: number; pages: number; images: number };
   /** With `archive`: the archive's statistics (lib/archive.ts ArchiveStats). */
   archive?: any;
+  /**
+   * Memory write tracking (issue 7): which path each process's pages took on an incremental
+   * dump ('tracking': unchanged pages taken from the parent unread; 'hashing': all read and
+   * deduplicated by hash), and whether tracking is armed for the next dump.
+   */
+  track?: { path: 'tracking' | 'hashing' | 'mixed' | 'none'; pagesRead: number; pagesFromParent: number; procs: track.TrackProc[] };
 }
 
 const NS_IDS = { pid_ns_id: 1, net_ns_id: 2, ipc_ns_id: 3, uts_ns_id: 4, mnt_ns_id: 6, user_ns_id: 7, cgroup_ns_id: 8, time_ns_id: 5 };
@@ -87,6 +100,18 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
   const arc = opts.archive ? new (await import('../archive-dump.ts')).DumpArchive(opts.archive) : null;
   // Zombies (exited children not yet reaped) are recorded as CRIU does: a pstree
   // entry and a core with task_state 2 (dead) and the exit status.
+  if (opts.trackMem && !opts.leaveRunning) throw new TscrError('E_USAGE', '--track-mem needs --leave-running (-R): tracking is for the next dump of a tree that runs on');
+  const ckptId = randomUUID();
+  if (opts.prev && opts.archive) throw new TscrError('E_INTERNAL', 'prev is for directory dumps; archives take archive.prev');
+  const prevCk = opts.archive?.prev ? await track.PrevCheckpoint.open(opts.archive.prev) : opts.prev ? await track.PrevCheckpoint.open(opts.prev) : null;
+  if (prevCk && opts.prev) {
+    if (!statSync(opts.prev).isDirectory()) throw new TscrError('E_USAGE', `--prev ${opts.prev}: a directory dump needs a CRIU image directory as its parent (an archive parent needs --compress)`, { file: opts.prev });
+    prevCk.chain = true;
+  }
+  const trackOwn = new Map<number, number>(); // pid -> its tracker fd
+  const trackNew = new Set<number>();         // trackers made by this dump (closed again if it fails)
+  const trackProcs = new Map<number, track.TrackProc>();
+  track.pruneStates();
   const fz: Frozen = freezeTree(pid, log, () => ctx.checkAbort());
   const tFrozen = performance.now();
   let ok = false;
@@ -120,6 +145,16 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
       let err: unknown = null;
       try {
         states.set(p, procState(inj, p, threads));
+        const have = track.findTracker(p);
+        if (have) trackOwn.set(p, have.fd);
+        else if (opts.trackMem) {
+          const tfd = track.createTracker(inj, p);
+          trackOwn.set(p, tfd);
+          trackNew.add(p);
+          // known as ours from now on, even if tscr dies before the end (armed against no checkpoint yet)
+          track.saveState({ pid: p, starttime: stat(p).f[19], fd: tfd, ino: track.trackerIno(p, tfd), ckpt: '', ranges: [] });
+          log(`pid ${p}: memory tracker created at fd ${trackOwn.get(p)}`);
+        }
       } catch (e) {
         err = e;
       } finally {
@@ -167,11 +202,37 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
       const exeId = exeFileId(ft, p);
       const plans = planVmas(p, readSmaps(p), (v) => mappedFileId(ft, p, v), shmemHooks(ft, p, log));
       const mm = mmEntry(p, ps.brk, exeId, plans, ps.dumpable, ps.thpDisabled);
-      const fdinfo = dumpFds(ft, p, { ...opts, 'shell-job': opts.shellJob, 'tcp-established': opts.tcpEstablished, 'ext-unix-sk': opts.extUnixSk, rootPid: pid }, log);
+      const fdinfo = dumpFds(ft, p, { ...opts, 'shell-job': opts.shellJob, 'tcp-established': opts.tcpEstablished, 'ext-unix-sk': opts.extUnixSk, rootPid: pid, trackerFds: track.trackerFdsOf(p, trackOwn) }, log);
       const fs = fsEntry(ft, p);
       const cores = coreEntries(p, ps);
       for (const [tid, core] of cores) Object.assign(core.thread_core, seccomp.thread(p, tid));
-      const runs = findPages(p, plans);
+      let runs = findPages(p, plans);
+      if (prevCk) {
+        // incremental: with a tracker armed against the previous checkpoint, read only written pages
+        const st = trackOwn.has(p) && !trackNew.has(p) ? track.loadState(p) : null;
+        const tp: track.TrackProc = { pid: p, path: arc ? 'hashing' : 'full' };
+        if (!st) tp.reason = 'no memory tracker in this process (start one with tscr dump -R --track-mem)';
+        else if (!prevCk.record) tp.reason = `the previous checkpoint ${prevCk.path} was not made by a tracking dump`;
+        else if (st.ckpt !== prevCk.record.id) tp.reason = 'the tracker was last armed by another checkpoint than --prev';
+        else {
+          const pp = await prevCk.pagesOf(p);
+          if (!pp) tp.reason = `the previous checkpoint has no pages of pid ${p}`;
+          else {
+            const ts0 = performance.now();
+            let sp: track.SplitResult | null = null;
+            try { sp = track.splitRuns(p, plans, runs, pp, st.ranges, prevCk.chain); } catch (e) {
+              tp.reason = `the kernel refused the written-page scan: ${(e as Error).message}`; // every page is read instead
+            }
+            if (sp) {
+              tp.scanMs = Math.round(performance.now() - ts0);
+              runs = sp.runs;
+              Object.assign(tp, { path: 'tracking', trackedVmas: sp.trackedVmas, writtenPages: sp.writtenPages, parentPages: sp.parentPages, readPages: sp.readPages });
+            }
+          }
+        }
+        if (tp.reason) ctx.log(1, `pid ${p}: every page is read${arc ? ' and hashed' : ''}: ${tp.reason}`);
+        trackProcs.set(p, tp);
+      }
       ctx.log(1, `pid ${p}: ${fz.threads.get(p)!.length} threads, ${plans.length} VMAs, ${runs.reduce((a, r) => a + r.nr, 0)} pages to store, ${fdinfo.length} fds`);
       const id = vmId++;
       dumps.push({ pid: p, ps, plans, runs, mm, fdinfo, fs, cores, pagesId: pagesId++, ids: { vm_id: id, files_id: id, fs_id: id, sighand_id: id, ...NS_IDS } });
@@ -182,7 +243,7 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
       for (const k of kinds) k.finishDump?.({ shared: ft.shared, opts: kopts, addEntry: (m: string, e: any) => (m === 'FILES' ? ft.add(e) : ft.extra.add(m, e)), fileId: (key: string) => ft.idFor(key, 0, -1), log });
     }
     // 4. pages
-    const total = dumps.reduce((a, d) => a + d.runs.reduce((b, r) => b + r.nr * 4096, 0), 0);
+    const total = dumps.reduce((a, d) => a + d.runs.reduce((b, r) => b + (r.parent ? 0 : r.nr * 4096), 0), 0);
     tm0 = performance.now();
     for (const d of dumps) {
       const base = bytes;
@@ -191,7 +252,7 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
         bytes += await arc.copyPages(d.pid, d.runs, `pages-${d.pagesId}.img`, (b) => ctx.progress(base + b, total), () => ctx.checkAbort());
         continue;
       }
-      const st = copyPages(d.pid, d.runs, join(opts.dir, `pages-${d.pagesId}.img`), (b) => {
+      const st = copyPages(d.pid, d.runs.filter((r) => !r.parent), join(opts.dir, `pages-${d.pagesId}.img`), (b) => {
         ctx.progress(base + b, total);
         if (opts.slowPagesMs && b - lastSleep >= 1 << 20) { lastSleep = b; Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, opts.slowPagesMs); }
       }, () => ctx.checkAbort(), opts.sync ?? !opts.leaveRunning, opts.slowPagesMs ? 1 << 20 : 128 << 20);
@@ -220,7 +281,7 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
     for (const d of dumps) {
       for (const [tid, core] of d.cores) sink.put(`core-${tid}.img`, 'CORE', [core]);
       sink.put(`mm-${d.pid}.img`, 'MM', [d.mm]);
-      sink.put(`pagemap-${d.pid}.img`, 'PAGEMAP', pagemapEntries(d.pagesId, d.runs));
+      sink.put(`pagemap-${d.pid}.img`, 'PAGEMAP', pagemapEntries(d.pagesId, d.runs, !!opts.prev));
       sink.put(`fdinfo-${d.ids.files_id}.img`, 'FDINFO', d.fdinfo);
       sink.put(`fs-${d.pid}.img`, 'FS', [d.fs]);
       sink.put(`ids-${d.pid}.img`, 'IDS', [d.ids]);
@@ -244,10 +305,24 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
     const ts = (c: number) => { ptraceShimRaw().clock(c, clk); return { tv_sec: Number(clk[0]), tv_nsec: Number(clk[1]) }; };
     sink.put('timens-0.img', 'TIMENS', [{ monotonic: ts(1), boottime: ts(7) }]);
     const pagesWritten = bytes / 4096;
+    if (opts.prev && dumps.some((d) => d.runs.some((r) => r.parent))) {
+      // CRIU's parent link: pages marked PE_PARENT are in ../parent (relative, as criu dump --prev-images-dir makes it)
+      const link = join(opts.dir, 'parent');
+      rmSync(link, { force: true });
+      symlinkSync(relative(opts.dir, opts.prev) || '.', link);
+      sink.written.push(link);
+    }
+    const pagesParent = [...trackProcs.values()].reduce((a, t) => a + (t.parentPages ?? 0), 0);
+    // tscr's own record beside the images (CRIU tools ignore it): this checkpoint's id and its trackers
+    if (trackOwn.size && opts.leaveRunning) {
+      const rec: track.TrackRecord = { version: 1, id: ckptId, procs: dumps.filter((d) => trackOwn.has(d.pid)).map((d) => ({ pid: d.pid, fd: trackOwn.get(d.pid)! })) };
+      writeFileSync(join(opts.dir, track.TRACK_FILE), JSON.stringify(rec) + '\n');
+      sink.written.push(join(opts.dir, track.TRACK_FILE));
+    }
     const frozenUs = Math.round((performance.now() - tFrozen) * 1000);
     sink.put('stats-dump', 'STATS', [{ dump: {
       freezing_time: Math.round((tFrozen - t0) * 1000), frozen_time: frozenUs, memdump_time: Math.round(tMem * 1000), memwrite_time: 0,
-      pages_scanned: pagesWritten, pages_skipped_parent: 0, pages_written: pagesWritten, irmap_resolve: 0,
+      pages_scanned: pagesWritten + pagesParent, pages_skipped_parent: pagesParent, pages_written: pagesWritten, irmap_resolve: 0,
       pages_lazy: dumps.reduce((a, d) => a + d.runs.filter((r) => r.lazy).reduce((b, r) => b + r.nr, 0), 0),
       page_pipes: 0, page_pipe_bufs: 0, shpages_scanned: 0, shpages_skipped_parent: 0, shpages_written: 0,
     } }]);
@@ -258,7 +333,40 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
     if (arc) await arc.finish(opts.dir); // archive complete and fsynced before the tree may be killed
     tWrite = performance.now() - tw0;
     ok = true;
+    // re-arm the trackers (the target is still frozen): from now on, writes are counted against this checkpoint
+    if (opts.leaveRunning) {
+      for (const d of dumps) {
+        const fd = trackOwn.get(d.pid);
+        if (fd === undefined) continue;
+        const tp = trackProcs.get(d.pid) ?? { pid: d.pid, path: 'none' as const };
+        trackProcs.set(d.pid, tp);
+        try {
+          const ta0 = performance.now();
+          const ranges = track.arm(d.pid, fd, readSmaps(d.pid), log);
+          tp.armMs = Math.round(performance.now() - ta0);
+          track.saveState({ pid: d.pid, starttime: stat(d.pid).f[19], fd, ino: track.trackerIno(d.pid, fd), ckpt: ckptId, ranges: ranges.map(([a, b]) => ['0x' + a.toString(16), '0x' + b.toString(16)]) });
+          tp.armed = true;
+          ctx.log(1, `pid ${d.pid}: memory tracking armed on ${ranges.length} ranges (tracker fd ${fd})`);
+        } catch (e) {
+          track.dropState(d.pid);
+          tp.armed = false;
+          tp.reason = (tp.reason ? tp.reason + '; ' : '') + `tracking not armed: ${(e as Error).message}`;
+          ctx.log(1, `pid ${d.pid}: ${tp.reason}`);
+        }
+      }
+    } else for (const p of trackOwn.keys()) track.dropState(p);
   } finally {
+    if (!ok) {
+      // a failed dump leaves the tree as it was: trackers made by this dump are closed again
+      for (const p of trackNew) {
+        try {
+          const th = fz.threads.get(p);
+          if (th) new Injector(p, th[0], maps(p)).sys(3 /* close */, [trackOwn.get(p)!]);
+          track.dropState(p);
+        } catch (e) { log(`could not close the new tracker of pid ${p}: ${(e as Error).message}`); }
+      }
+    }
+    prevCk?.close();
     // fd kinds' end of dump (issue 5: TCP repair off + network unlock, or keep the lock for the restore)
     if (ftRef) for (const k of kinds) k.dumpDone?.(ftRef.shared, { ok, treeKilled: ok && !opts.leaveRunning, log });
     thawTree(fz, ok && !opts.leaveRunning);
@@ -282,5 +390,12 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
       images: Math.round(performance.now() - tf0),
     },
     ...(arc ? { archive: arc.stats, dir: opts.archive!.path } : {}),
+    ...(trackProcs.size ? { track: trackSummary([...trackProcs.values()], bytes / 4096) } : {}),
   };
+}
+
+function trackSummary(procs: track.TrackProc[], pagesRead: number): NonNullable<DumpResult['track']> {
+  const paths = new Set(procs.filter((p) => p.path !== 'none').map((p) => p.path));
+  const path: 'tracking' | 'hashing' | 'mixed' | 'none' = paths.size === 0 ? 'none' : paths.size > 1 ? 'mixed' : [...paths][0] as 'tracking' | 'hashing';
+  return { path, pagesRead, pagesFromParent: procs.reduce((a, p) => a + (p.parentPages ?? 0), 0), procs };
 }

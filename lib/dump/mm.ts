@@ -156,7 +156,11 @@ export function mmEntry(pid: number, brk: bigint, exeFileId: number, plans: VmaP
 // PAGEMAP_SCAN categories
 const PAGE_IS_FILE = 1 << 2, PAGE_IS_PRESENT = 1 << 3, PAGE_IS_SWAPPED = 1 << 4, PAGE_IS_PFNZERO = 1 << 5, PAGE_IS_HUGE = 1 << 6;
 
-export interface PageRun { start: bigint; nr: number; lazy: boolean; readable: boolean }
+export interface PageRun {
+  start: bigint; nr: number; lazy: boolean; readable: boolean;
+  /** Incremental dump with memory tracking (lib/dump/track.ts): pages not read, taken from the parent checkpoint (its page ids; -1 = zero page). */
+  parent?: number[];
+}
 
 /** Runs of pages to store, in address order. */
 export function findPages(pid: number, plans: VmaPlan[]): PageRun[] {
@@ -244,11 +248,12 @@ function pushRun(runs: PageRun[], start: bigint, nr: number, lazy: boolean, read
   else runs.push({ start, nr, lazy, readable });
 }
 
-export function pagemapEntries(pagesId: number, runs: PageRun[]): any[] {
+/** inParent: runs taken from the parent are PE_PARENT (a CRIU directory child); in an archive they stay PE_PRESENT (the archive references them). */
+export function pagemapEntries(pagesId: number, runs: PageRun[], inParent = false): any[] {
   const out: any[] = [{ pages_id: pagesId }];
   for (const r of runs) {
     const prev = out.length > 1 ? out[out.length - 1] : null;
-    const flags = r.lazy ? 'PE_LAZY | PE_PRESENT' : 'PE_PRESENT';
+    const flags = r.parent && inParent ? 'PE_PARENT' : r.lazy ? 'PE_LAZY | PE_PRESENT' : 'PE_PRESENT';
     if (prev && prev.flags === flags && BigInt(prev.vaddr) + BigInt(prev.nr_pages) * PAGE === r.start) { prev.nr_pages += r.nr; continue; }
     out.push({ vaddr: hex(r.start), compat_nr_pages: 0, flags, nr_pages: r.nr });
   }

@@ -20,6 +20,7 @@ import { restoreNative, check, ptraceShimRaw, type RestoreShim } from '../../shi
 import { kindForType, kinds } from '../kinds/index.ts';
 import { shmemFdForVma } from '../kinds/shmem.ts';
 import { fillFromArchive } from '../archive-restore.ts';
+import { resolveParentPages } from './parent-pages.ts';
 import { xsaveLayout } from '../dump/task.ts';
 
 // x86_64 syscall numbers
@@ -550,6 +551,7 @@ class Engine {
     const [head, ...ents] = pm.entries;
     const pagesId = num(head?.pages_id ?? 0);
     const runs: bigint[] = [];
+    const inParent: [number, number][] = []; // PE_PARENT: in the parent checkpoint (CRIU's --prev-images-dir)
     let off = 0n;
     // pages of the vDSO/vvar are the kernel's: skip them (their place in pages-N.img still counts)
     const special = (p.mm?.vmas ?? []).filter((v: any) => { const s = flagSet(v.status); return s.has('VMA_AREA_VDSO') || s.has('VMA_AREA_VVAR') || s.has('VMA_AREA_VSYSCALL'); })
@@ -557,12 +559,20 @@ class Engine {
     for (const e of ents) {
       const fl = flagSet(e.flags);
       const nr = big(e.nr_pages ?? 0) || big(e.compat_nr_pages ?? 0);
+      if (fl.has('PE_PARENT') || e.in_parent) {
+        if (this.opts.pages) throw new TscrError('E_UNSUPPORTED', 'an archive made from an incremental CRIU directory (PE_PARENT pages) cannot be restored; restore the directory', { pid: p.pid, kind: 'PAGEMAP' });
+        inParent.push([Number(big(e.vaddr)), Number(nr) * PAGE]);
+        continue;
+      }
       if (fl.size && !fl.has('PE_PRESENT')) continue;
-      if (fl.has('PE_PARENT')) throw new TscrError('E_UNSUPPORTED', 'incremental (parent) pagemaps are not supported yet', { pid: p.pid, kind: 'PAGEMAP' });
       const len = nr * BigInt(PAGE);
       const va = big(e.vaddr);
       if (!special.some(([s, en]: [bigint, bigint]) => va < en && va + len > s)) runs.push(va, off, len);
       off += len;
+    }
+    if (inParent.length) {
+      // resolved down the parent chain before any page is written (a missing page is an error here)
+      for (const g of resolveParentPages(this.ck.dir, p.pid, inParent)) this.preadRuns(p, g.path, g.runs);
     }
     if (!runs.length) return;
     if (this.opts.pages) {
@@ -597,6 +607,11 @@ class Engine {
       }
       return;
     }
+    this.preadRuns(p, path, runs);
+  }
+
+  /** Fill memory of p from a pages file: flat triples (vaddr, file offset, length). */
+  preadRuns(p: Proc, path: string, runs: bigint[]) {
     // The target reads its own pages: an injected pread64 per run (in 1 GiB
     // steps) copies from the page cache straight into its memory, faulting the
     // pages in its own context, which is far faster than process_vm_writev into
