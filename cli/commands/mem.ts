@@ -18,7 +18,7 @@ const mem: Command = {
     .option('pid', { alias: 'p', type: 'number', describe: 'process to inspect (default: the root of the tree)' })
     .option('all', { type: 'boolean', describe: 'with --search/--regex/--hex: search every process' })
     .option('search', { alias: 's', type: 'string', describe: 'find this string' })
-    .option('regex', { alias: 'r', type: 'string', describe: 'find this regular expression (bytes as latin1)' })
+    .option('regex', { alias: 'r', type: 'string', describe: 'find this regular expression (bytes as latin1; matches of up to 64 KiB, or up to 16 MiB when a shorter prefix of them matches)' })
     .option('hex', { type: 'string', describe: 'find these bytes, e.g. "de ad be ef"' })
     .option('dump', { type: 'array', describe: 'hexdump LEN bytes at ADDR: --dump ADDR LEN' })
     .option('max-hits', { type: 'number', default: 1000, describe: 'list at most this many hits' }),

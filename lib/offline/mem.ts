@@ -79,11 +79,38 @@ function printable(b: Uint8Array): string {
   return s;
 }
 
-const CHUNK = 16 << 20;
+/**
+ * How the dumped memory is scanned: CHUNK bytes at a time (one read into the core's
+ * buffer), each chunk followed by an overlap from the next one so that a match starting
+ * in the chunk is seen whole. A literal (--search, --hex) needs needle-1 bytes of
+ * overlap. A regex (--regex) gets REGEX_OVERLAP bytes: every match of up to that length
+ * (lookarounds included) is found. A match that runs into the end of the window (a
+ * greedy `A+`, `.*`, or a `$` that only matched because the window ended there) is
+ * re-run alone, anchored at its start, on a window that doubles until the match ends
+ * inside it or the window reaches REGEX_MAX_MATCH; longer matches are an error that
+ * says so. What no window can show is a pattern that needs more than REGEX_OVERLAP
+ * bytes before it matches at all (`A{100000}`): a counted repetition above
+ * REGEX_OVERLAP is refused up front (checkRegexLength).
+ * Tests lower these to exercise the boundaries on small checkpoints.
+ */
+export const SEARCH_LIMITS = { chunk: 16 << 20, regexOverlap: 64 << 10, regexMaxMatch: 16 << 20 };
+
+/** Refuse a regex whose counted repetitions alone need more than the overlap (see SEARCH_LIMITS). */
+export function checkRegexLength(re: RegExp): void {
+  for (const m of re.source.matchAll(/(?<!\\)\{(\d+)(?:,(\d*))?\}/g)) {
+    const n = Number(m[1]);
+    if (n > SEARCH_LIMITS.regexOverlap) {
+      throw new TscrError('E_USAGE', `--regex repeats something ${n} times; tscr finds regex matches of up to ${SEARCH_LIMITS.regexOverlap} bytes (longer ones only when a shorter prefix already matches)`,
+        { hint: `search for a shorter part of it (e.g. {${Math.min(1000, SEARCH_LIMITS.regexOverlap)}}), or use --search/--hex for a literal of any length` });
+    }
+  }
+}
 
 /** Search the dumped memory of one process. */
 export function search(cp: Checkpoint, p: Proc, needle: Needle, maxHits = 1000, onBytes?: (d: number, t: number) => void): { hits: Hit[]; total: number; bytes: number } {
   if (p.pagesId === null) return { hits: [], total: 0, bytes: 0 };
+  const pagesId = p.pagesId;
+  const CHUNK = SEARCH_LIMITS.chunk;
   const ex = core();
   const hits: Hit[] = [];
   let total = 0;
@@ -91,7 +118,8 @@ export function search(cp: Checkpoint, p: Proc, needle: Needle, maxHits = 1000, 
   const allBytes = rs.reduce((a, r) => a + r.bytes, 0);
   let done = 0;
   const nlen = needle.kind === 'regex' ? 0 : needle.bytes.length;
-  const overlap = needle.kind === 'regex' ? 4096 : Math.max(0, nlen - 1);
+  const overlap = needle.kind === 'regex' ? SEARCH_LIMITS.regexOverlap : Math.max(0, nlen - 1);
+  if (needle.kind === 'regex') checkRegexLength(needle.re);
   const buf = allocBytes(CHUNK + overlap);
   const npin = needle.kind === 'regex' ? 0 : allocBytes(nlen);
   const outCap = 4096;
@@ -107,23 +135,58 @@ export function search(cp: Checkpoint, p: Proc, needle: Needle, maxHits = 1000, 
       offsetInVma: v ? hex(addr - v.start) : '', match: printable(matchBytes), context: printable(chunk.subarray(c0, c1)),
     });
   };
+  const readRun = (r: Run, at: number, dst: Uint8Array) => {
+    const got = cp.readPagesInto(pagesId, r.fileOff + at, dst);
+    if (got < dst.length) throw new TscrError('E_TRUNCATED', `pages-${pagesId}.img ends early at offset ${r.fileOff + at + got}`, { file: cp.path(`pages-${pagesId}.img`), offset: r.fileOff + at + got, hint: 'run `tscr validate` on this checkpoint' });
+  };
+  // A regex match at run offset `at` that reached the end of its window: run the regex
+  // anchored there on larger windows until the match ends inside one (or the run ends).
+  const rescan = (re: RegExp, r: Run, at: number, had: number): { text: string; chunk: Buffer } | null => {
+    const sticky = new RegExp(re.source, re.flags.replace('g', '') + 'y');
+    for (let w = Math.max(2 * had, 4096); ; w *= 2) {
+      const len = Math.min(w, r.bytes - at, SEARCH_LIMITS.regexMaxMatch + 1);
+      const chunk = Buffer.allocUnsafe(len);
+      readRun(r, at, chunk);
+      const text = chunk.toString('latin1');
+      sticky.lastIndex = 0;
+      const m = sticky.exec(text);
+      if (!m) return null;
+      if (m[0].length < len || at + len >= r.bytes) return { text: m[0], chunk };
+      if (len > SEARCH_LIMITS.regexMaxMatch) {
+        throw new TscrError('E_USAGE', `--regex matches more than ${SEARCH_LIMITS.regexMaxMatch} bytes at ${hex(r.vaddr + BigInt(at))}; tscr reports regex matches of up to ${SEARCH_LIMITS.regexMaxMatch} bytes`,
+          { hint: 'bound the pattern\'s repetitions (e.g. .{0,1000} instead of .*), or search for a shorter part of it' });
+      }
+    }
+  };
   try {
     if (npin) new Uint8Array(ex.memory.buffer, npin, nlen).set((needle as any).bytes);
     for (const r of rs) {
+      let skipUntil = 0; // run offset where the last (long) regex match ended: no match starts inside it
       for (let pos = 0; pos < r.bytes; pos += CHUNK) {
         const len = Math.min(CHUNK + overlap, r.bytes - pos);
         const view = new Uint8Array(ex.memory.buffer, buf, len);
-        const got = cp.readPagesInto(p.pagesId, r.fileOff + pos, view);
-        if (got < len) throw new TscrError('E_TRUNCATED', `pages-${p.pagesId}.img ends early at offset ${r.fileOff + pos + got}`, { file: cp.path(`pages-${p.pagesId}.img`), offset: r.fileOff + pos + got, hint: 'run `tscr validate` on this checkpoint' });
+        readRun(r, pos, view);
         const limit = Math.min(CHUNK, len); // matches must start in this chunk's own part
         if (needle.kind === 'regex') {
+          if (skipUntil - pos >= limit) { done += limit; onBytes?.(done, allBytes); continue; }
           const chunk = Buffer.from(ex.memory.buffer.slice(buf, buf + len));
           const text = chunk.toString('latin1');
           const re = new RegExp(needle.re.source, needle.re.flags.includes('g') ? needle.re.flags : needle.re.flags + 'g');
+          re.lastIndex = Math.max(0, skipUntil - pos);
           let m: RegExpExecArray | null;
           while ((m = re.exec(text))) {
             if (m.index >= limit) break;
-            record(r.vaddr + BigInt(pos + m.index), Buffer.from(m[0], 'latin1'), chunk, m.index);
+            const at = m.index;
+            if (at + m[0].length >= len && pos + len < r.bytes) {
+              // the window cut this match short (or made it match): see it whole
+              const whole = rescan(needle.re, r, pos + at, len - at);
+              if (!whole) { re.lastIndex = at + 1; continue; }
+              record(r.vaddr + BigInt(pos + at), Buffer.from(whole.text, 'latin1'), whole.chunk, 0);
+              skipUntil = pos + at + Math.max(1, whole.text.length);
+              break; // the next match starts after this one, beyond this window
+            }
+            record(r.vaddr + BigInt(pos + at), Buffer.from(m[0], 'latin1'), chunk, at);
+            skipUntil = pos + at + m[0].length;
             if (m[0].length === 0) re.lastIndex++;
           }
         } else {
