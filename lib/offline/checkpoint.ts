@@ -3,7 +3,7 @@
 // (val_frames), decodes entries into crit's JSON shape, and builds a per-process
 // model (tree, VMAs, pagemap with offsets into pages-N.img, fds). Never loads the
 // native shim: this runs on any OS.
-import { openSource, type Source } from './source.ts';
+import { openSource, DirSource, type Source } from './source.ts';
 import { TscrError } from '../errors.ts';
 import { core, passBytes, release, takeBytes } from '../../core-as/host.ts';
 import { KINDS, IMG_COMMON_MAGIC, IMG_SERVICE_MAGIC, X_RAW, hex32, isRawFile } from './magic.ts';
@@ -182,6 +182,31 @@ export class Checkpoint {
     this.src = openSource(path);
     this.dir = path;
     this.names = this.src.names();
+    if (this.src instanceof DirSource) this.src.probe = () => this.maybeCompressed();
+  }
+
+  private compressedCache: boolean | undefined;
+  /**
+   * Might this directory hold criu-dev compressed pages (lib/criucomp.ts)? Cheap: the
+   * inventory's fields, then one pass of the core over each pagemap (flag
+   * PE_PAYLOAD_ALIGNED or any field past nr_pages). When false, nothing needs the full
+   * compressed-pages layout (a generic decode of every pagemap entry).
+   */
+  maybeCompressed(): boolean {
+    if (this.compressedCache !== undefined) return this.compressedCache;
+    let maybe = false;
+    if (this.has('inventory.img')) {
+      const inv = this.tryImage('inventory.img')?.entries?.[0];
+      maybe = !inv || inv.compress !== undefined || inv.compress_region_size !== undefined || num(inv.img_version) >= 3;
+    }
+    for (const name of this.names) {
+      if (maybe) break;
+      if (!/^pagemap-\d+\.img$/.test(name)) continue;
+      const ex = core();
+      let p = 0;
+      try { p = passBytes(this.read(name)); maybe = ex.val_pagemap_extra(p) !== 0; } catch { maybe = true; } finally { if (p) release(p); }
+    }
+    return (this.compressedCache = maybe);
   }
 
   has(name: string): boolean { return this.names.includes(name); }

@@ -421,7 +421,7 @@ export function validateCheckpoint(cp: Checkpoint, opts: ValidateOptions | ((don
     }
   }
   checkFrames(v);
-  if (cp.src.kind === 'dir') {
+  if (cp.src.kind === 'dir' && cp.maybeCompressed()) {
     // criu-dev compressed pages: every block size and every LZ4 block (lib/criucomp.ts)
     for (const f of criucompProblems(cp.dir)) v.add('error', 'pages.compressed', f.file, f.offset, f.message);
   }
