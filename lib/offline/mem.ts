@@ -9,7 +9,8 @@ export interface MapRow {
   presentPages: number; pages: number;
 }
 
-export function hex(x: bigint | number): string { return '0x' + BigInt.asUintN(64, BigInt(x)).toString(16); }
+/** Hex of an address (a Number, see checkpoint.ts's Vma; or a BigInt from the command line). */
+export function hex(x: bigint | number): string { return typeof x === 'number' && x >= 0 ? '0x' + x.toString(16) : '0x' + BigInt.asUintN(64, BigInt(x)).toString(16); }
 
 export function perms(v: Vma): string {
   return (v.prot.includes('PROT_READ') ? 'r' : '-') + (v.prot.includes('PROT_WRITE') ? 'w' : '-')
@@ -24,13 +25,13 @@ export function presentPerVma(p: Proc): number[] {
   let budget = 20_000_000; // bad input (huge overlapping entries) must not make this quadratic
   for (const e of p.pm) {
     if (e.fileOff < 0 || e.nr <= 0) continue;
-    const end = e.vaddr + BigInt(e.nr * PAGE);
+    const end = e.vaddr + e.nr * PAGE;
     if (v >= vm.length || vm[v].start > e.vaddr) v = lastStartAtOrBelow(vm, e.vaddr); // out of order: jump, never crawl
     while (v < vm.length && vm[v].end <= e.vaddr) v++;
     for (let k = v; k < vm.length && vm[k].start < end && budget-- > 0; k++) {
       const a = e.vaddr > vm[k].start ? e.vaddr : vm[k].start;
       const b = end < vm[k].end ? end : vm[k].end;
-      if (b > a) counts[k] += Number((b - a) / BigInt(PAGE));
+      if (b > a) counts[k] += (b - a) / PAGE;
     }
   }
   return counts;
@@ -38,24 +39,32 @@ export function presentPerVma(p: Proc): number[] {
 
 export function memoryMap(p: Proc): MapRow[] {
   const present = presentPerVma(p);
-  return p.vmas.map((v, i) => ({
-    start: hex(v.start), end: hex(v.end), size: Number(v.end - v.start), perms: perms(v), kind: v.kind, name: v.name,
-    presentPages: present[i], pages: Number((v.end - v.start) / BigInt(PAGE)),
-  }));
+  const vm = p.vmas;
+  const out: MapRow[] = new Array(vm.length);
+  for (let i = 0; i < vm.length; i++) {
+    const v = vm[i];
+    out[i] = {
+      start: '0x' + v.start.toString(16), end: '0x' + v.end.toString(16), size: v.end - v.start, perms: perms(v), kind: v.kind, name: v.name,
+      presentPages: present[i], pages: Math.floor((v.end - v.start) / PAGE),
+    };
+  }
+  return out;
 }
 
-export function vmaOf(p: Proc, addr: bigint): Vma | undefined {
-  return p.vmas.find((v) => v.start <= addr && addr < v.end);
+export function vmaOf(p: Proc, addr: number): Vma | undefined {
+  const i = lastStartAtOrBelow(p.vmas, addr);
+  const v = p.vmas[i];
+  return v && v.start <= addr && addr < v.end ? v : p.vmas.find((x) => x.start <= addr && addr < x.end);
 }
 
 /** Runs of pages that are contiguous both in memory and in the pages file. */
-interface Run { vaddr: bigint; fileOff: number; bytes: number }
+interface Run { vaddr: number; fileOff: number; bytes: number }
 function runs(p: Proc): Run[] {
   const out: Run[] = [];
   for (const e of p.pm) {
     if (e.fileOff < 0 || e.nr <= 0) continue;
     const last = out[out.length - 1];
-    if (last && last.vaddr + BigInt(last.bytes) === e.vaddr && last.fileOff + last.bytes === e.fileOff) last.bytes += e.nr * PAGE;
+    if (last && last.vaddr + last.bytes === e.vaddr && last.fileOff + last.bytes === e.fileOff) last.bytes += e.nr * PAGE;
     else out.push({ vaddr: e.vaddr, fileOff: e.fileOff, bytes: e.nr * PAGE });
   }
   return out;
@@ -125,7 +134,7 @@ export function search(cp: Checkpoint, p: Proc, needle: Needle, maxHits = 1000, 
   const outCap = 4096;
   const outPtr = allocBytes(outCap * 4);
   const ctxBytes = 16;
-  const record = (addr: bigint, matchBytes: Uint8Array, chunk: Uint8Array, at: number) => {
+  const record = (addr: number, matchBytes: Uint8Array, chunk: Uint8Array, at: number) => {
     total++;
     if (hits.length >= maxHits) return;
     const v = vmaOf(p, addr);
@@ -153,7 +162,7 @@ export function search(cp: Checkpoint, p: Proc, needle: Needle, maxHits = 1000, 
       if (!m) return null;
       if (m[0].length < len || at + len >= r.bytes) return { text: m[0], chunk };
       if (len > SEARCH_LIMITS.regexMaxMatch) {
-        throw new TscrError('E_USAGE', `--regex matches more than ${SEARCH_LIMITS.regexMaxMatch} bytes at ${hex(r.vaddr + BigInt(at))}; tscr reports regex matches of up to ${SEARCH_LIMITS.regexMaxMatch} bytes`,
+        throw new TscrError('E_USAGE', `--regex matches more than ${SEARCH_LIMITS.regexMaxMatch} bytes at ${hex(r.vaddr + at)}; tscr reports regex matches of up to ${SEARCH_LIMITS.regexMaxMatch} bytes`,
           { hint: 'bound the pattern\'s repetitions (e.g. .{0,1000} instead of .*), or search for a shorter part of it' });
       }
     }
@@ -181,11 +190,11 @@ export function search(cp: Checkpoint, p: Proc, needle: Needle, maxHits = 1000, 
               // the window cut this match short (or made it match): see it whole
               const whole = rescan(needle.re, r, pos + at, len - at);
               if (!whole) { re.lastIndex = at + 1; continue; }
-              record(r.vaddr + BigInt(pos + at), Buffer.from(whole.text, 'latin1'), whole.chunk, 0);
+              record(r.vaddr + pos + at, Buffer.from(whole.text, 'latin1'), whole.chunk, 0);
               skipUntil = pos + at + Math.max(1, whole.text.length);
               break; // the next match starts after this one, beyond this window
             }
-            record(r.vaddr + BigInt(pos + at), Buffer.from(m[0], 'latin1'), chunk, at);
+            record(r.vaddr + pos + at, Buffer.from(m[0], 'latin1'), chunk, at);
             skipUntil = pos + at + m[0].length;
             if (m[0].length === 0) re.lastIndex++;
           }
@@ -194,7 +203,7 @@ export function search(cp: Checkpoint, p: Proc, needle: Needle, maxHits = 1000, 
           if (n > 0) {
             const offs = new Uint32Array(ex.memory.buffer.slice(outPtr, outPtr + Math.min(n, outCap) * 4));
             const chunk = new Uint8Array(ex.memory.buffer.slice(buf, buf + len));
-            for (const o of offs) if (o < limit) record(r.vaddr + BigInt(pos + o), needle.bytes, chunk, o);
+            for (const o of offs) if (o < limit) record(r.vaddr + pos + o, needle.bytes, chunk, o);
             if (n > outCap) total += n - outCap; // counted, not listed
           }
         }
@@ -214,7 +223,7 @@ export function readMemory(cp: Checkpoint, p: Proc, addr: bigint, len: number): 
   if (p.pagesId === null) return { data, present };
   for (const e of p.pm) {
     if (e.fileOff < 0) continue;
-    const s = e.vaddr, t = e.vaddr + BigInt(e.nr * PAGE);
+    const s = BigInt(e.vaddr), t = s + BigInt(e.nr * PAGE);
     const a = addr > s ? addr : s;
     const b = addr + BigInt(len) < t ? addr + BigInt(len) : t;
     if (a >= b) continue;
