@@ -31,7 +31,7 @@ export function presentPerVma(p: Proc): number[] {
     for (let k = v; k < vm.length && vm[k].start < end && budget-- > 0; k++) {
       const a = e.vaddr > vm[k].start ? e.vaddr : vm[k].start;
       const b = end < vm[k].end ? end : vm[k].end;
-      if (b > a) counts[k] += (b - a) / PAGE;
+      if (b > a) counts[k] += Math.floor((b - a) / PAGE);
     }
   }
   return counts;
