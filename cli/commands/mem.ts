@@ -75,7 +75,7 @@ const mem: Command = {
     if (ctx.jsonMode) { ctx.json({ pid: p.pid, comm: p.comm, vmas: memoryMap(p) }); return 0; }
     // Text straight from the model, in 64 KiB pieces (ctx.out gathers them into large
     // writes): no row objects, and the text does not outlive its piece (less GC work).
-    const vm = p.vmas, present = presentPerVma(p);
+    const vm = p.vmas, present = presentPerVma(p, cp);
     let text = `pid ${p.pid} (${p.comm}): ${vm.length} VMAs\n` +
       `${'start'.padEnd(18)} ${'end'.padEnd(18)} perm ${'size'.padStart(10)} ${'dumped'.padStart(9)}  kind      name\n`;
     for (let i = 0; i < vm.length; i++) {

@@ -408,24 +408,37 @@ export class Checkpoint {
     });
   }
 
+  /**
+   * Walk a process's pagemap rows without making PmEntry objects (what `tscr mem`'s map
+   * needs on large memories): fn(vaddr, nr, flags, fileOff) per entry, in file order, the
+   * same values as p.pm. False (and no calls) when the core's table is not available.
+   */
+  eachPagemapRow(pid: number, fn: (vaddr: number, nr: number, flags: number, fileOff: number) => void): boolean {
+    const t = this.fast(`pagemap-${pid}.img`);
+    if (!t) return false;
+    const n = t[4];
+    let off = 0;
+    for (let i = 0; i < n; i++) {
+      const o = 6 + 8 * i;
+      const absent = t[o + 4] === 0xffffffff && t[o + 5] === 0xffffffff;
+      const parent = t[o + 6] !== 0 || t[o + 7] !== 0;
+      let flags = absent ? 0 : t[o + 4];
+      if (parent) flags |= PE_PARENT;
+      if (absent && !parent) flags |= PE_PRESENT; // pre-flags images: all present
+      const nr = t[o + 3] > 0xfffff ? Number.MAX_SAFE_INTEGER : t[o + 3] * 4294967296 + t[o + 2];
+      const inFile = (flags & PE_PRESENT) && !(flags & PE_PARENT);
+      fn(t[o + 1] < 0x200000 ? t[o + 1] * 4294967296 + t[o] : u64(t[o], t[o + 1]), nr, flags, inFile ? off : -1);
+      if (inFile) off += nr * PAGE;
+    }
+    return true;
+  }
+
   private pagemapOf(pid: number): { pm: PmEntry[]; pagesId: number | null } {
     const t = this.fast(`pagemap-${pid}.img`);
     if (t) {
-      const n = t[4];
-      const pm: PmEntry[] = new Array(n);
-      let off = 0;
-      for (let i = 0; i < n; i++) {
-        const o = 6 + 8 * i;
-        const absent = t[o + 4] === 0xffffffff && t[o + 5] === 0xffffffff;
-        const parent = t[o + 6] !== 0 || t[o + 7] !== 0;
-        let flags = absent ? 0 : t[o + 4];
-        if (parent) flags |= PE_PARENT;
-        if (absent && !parent) flags |= PE_PRESENT; // pre-flags images: all present
-        const nr = t[o + 3] > 0xfffff ? Number.MAX_SAFE_INTEGER : t[o + 3] * 4294967296 + t[o + 2];
-        const inFile = (flags & PE_PRESENT) && !(flags & PE_PARENT);
-        pm[i] = { index: i + 1, vaddr: u64(t[o], t[o + 1]), nr, flags, fileOff: inFile ? off : -1 };
-        if (inFile) off += nr * PAGE;
-      }
+      const pm: PmEntry[] = new Array(t[4]);
+      let i = 0;
+      this.eachPagemapRow(pid, (vaddr, nr, flags, fileOff) => { pm[i] = { index: i + 1, vaddr, nr, flags, fileOff }; i++; });
       return { pm, pagesId: u64(t[2], t[3]) };
     }
     const pmImg = this.entries(`pagemap-${pid}.img`);

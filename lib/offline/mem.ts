@@ -17,23 +17,28 @@ export function perms(v: Vma): string {
     + (v.prot.includes('PROT_EXEC') ? 'x' : '-') + (v.flags.includes('MAP_SHARED') ? 's' : 'p');
 }
 
-/** Pages of each VMA that are in the pages file. */
-export function presentPerVma(p: Proc): number[] {
+/**
+ * Pages of each VMA that are in the pages file. With the checkpoint, the pagemap is
+ * walked from the core's table (no PmEntry objects: most of `tscr mem`'s time on large
+ * memories was making and collecting them).
+ */
+export function presentPerVma(p: Proc, cp?: Checkpoint): number[] {
   const vm = p.vmas;
-  const counts = vm.map(() => 0);
+  const counts: number[] = new Array(vm.length).fill(0);
   let v = 0;
   let budget = 20_000_000; // bad input (huge overlapping entries) must not make this quadratic
-  for (const e of p.pm) {
-    if (e.fileOff < 0 || e.nr <= 0) continue;
-    const end = e.vaddr + e.nr * PAGE;
-    if (v >= vm.length || vm[v].start > e.vaddr) v = lastStartAtOrBelow(vm, e.vaddr); // out of order: jump, never crawl
-    while (v < vm.length && vm[v].end <= e.vaddr) v++;
+  const one = (vaddr: number, nr: number, _flags: number, fileOff: number) => {
+    if (fileOff < 0 || nr <= 0) return;
+    const end = vaddr + nr * PAGE;
+    if (v >= vm.length || vm[v].start > vaddr) v = lastStartAtOrBelow(vm, vaddr); // out of order: jump, never crawl
+    while (v < vm.length && vm[v].end <= vaddr) v++;
     for (let k = v; k < vm.length && vm[k].start < end && budget-- > 0; k++) {
-      const a = e.vaddr > vm[k].start ? e.vaddr : vm[k].start;
+      const a = vaddr > vm[k].start ? vaddr : vm[k].start;
       const b = end < vm[k].end ? end : vm[k].end;
       if (b > a) counts[k] += Math.floor((b - a) / PAGE);
     }
-  }
+  };
+  if (!cp || !cp.eachPagemapRow(p.pid, one)) for (const e of p.pm) one(e.vaddr, e.nr, e.flags, e.fileOff);
   return counts;
 }
 
