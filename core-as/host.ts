@@ -72,6 +72,7 @@ export interface CoreExports extends RuntimeExports {
   val_ranges(vmas: number, pm: number): number;
   val_mm(buf: number): number;
   val_pagemap(buf: number): number;
+  val_pagemap_extra(buf: number): number;
   diff_match(a: number, na: number, b: number, nb: number, out: number): number;
   mem_find(hptr: number, hlen: number, nptr: number, nlen: number, out: number, maxHits: number): number;
   [name: string]: unknown;

@@ -86,4 +86,22 @@ test('fast path: help and errors fall through to yargs', () => {
   assert.match(r.stdout, /--max-hits/);
 });
 
+test('bin/tscr.js run as a program (its #! line) drops NODE_EXTRA_CA_CERTS, which Node would load before any script', () => {
+  if (!existsSync(join(ROOT, 'dist', 'tscr.js'))) return;
+  const bin = join(ROOT, 'bin', 'tscr.js');
+  const env = { ...process.env, NODE_EXTRA_CA_CERTS: '/nonexistent/tscr-test-ca.pem' };
+  // plain `node bin/tscr.js`: Node tries the file at start-up and warns
+  let r = spawnSync(process.execPath, [bin, 'version'], { encoding: 'utf8', env });
+  assert.is(r.status, 0);
+  assert.match(r.stderr, /extra certs/i);
+  // `tscr` as installed: the launcher's sh line unsets it and execs node on the same file
+  r = spawnSync(bin, ['version'], { encoding: 'utf8', env: { ...env, PATH: `${join(process.execPath, '..')}:${process.env.PATH}` } });
+  assert.is(r.status, 0, r.stderr);
+  assert.is(r.stderr, '');
+  assert.match(r.stdout, /tscr/);
+  r = spawnSync(bin, ['x', '/nonexistent-dir', 'ps'], { encoding: 'utf8', env });
+  assert.is(r.status, 1);
+  assert.match(r.stderr, /^tscr: /);
+});
+
 test.run();

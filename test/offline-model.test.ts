@@ -4,7 +4,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { join } from 'node:path';
 import { NAMES, SHARED_DIR } from './helpers/offline.ts';
-import { openCheckpoint } from '../lib/offline/checkpoint.ts';
+import { openCheckpoint, addr, u64 } from '../lib/offline/checkpoint.ts';
 
 const j = (x: unknown) => JSON.stringify(x, (_k, v) => (typeof v === 'bigint' ? v.toString() : v));
 
@@ -23,6 +23,17 @@ test('fast path == codec path on every shared checkpoint', () => {
       assert.is(p.pagesId, q.pagesId);
       assert.is(fast.exeFileId(p.pid), slow.exeFileId(p.pid));
     });
+  }
+});
+
+test('addresses as Numbers: page-aligned 64-bit values are exact; inexact ones stay unaligned', () => {
+  assert.is(addr('0xffffffffff600000').toString(16), 'ffffffffff600000'); // vsyscall
+  assert.is(u64(0xff600000, 0xffffffff).toString(16), 'ffffffffff600000');
+  assert.is(u64(0x12345678, 0x7fff), 0x7fff12345678);
+  for (const x of ['0xffffffffff600001', '0xfffffffffffffff1', '0x20000000000001', '0xfffffffffffff001']) {
+    const n = addr(x);
+    assert.ok(n % 4096 !== 0, `${x} -> ${n.toString(16)} must stay unaligned`);
+    assert.ok(n < 2 ** 64);
   }
 });
 

@@ -3,7 +3,8 @@ import * as assert from 'uvu/assert';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SHARED_DIR, cleanup, tscr } from './helpers/offline.ts';
+import { SHARED_DIR, cleanup, tscr, copyShared } from './helpers/offline.ts';
+import { encodeImage } from '../lib/images.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'tscr-policy-'));
 test.after(() => cleanup(tmp));
@@ -61,6 +62,7 @@ test('each unsafe condition is a precise finding', async () => {
     ['pid in use', (h) => { h.pids_in_use.push(20870); }, 'policy.pid-in-use'],
     ['pid above pid_max', (h) => { h.pid_max = 1000; }, 'policy.pid-max'],
     ['missing xsave features', (h) => { h.cpu.xfeatures = '0x1'; }, 'policy.xsave'],
+    ['XSAVE area smaller than a thread\'s saved state', (h) => { h.cpu.xsave_size = 512; }, 'policy.xsave-size'],
     ['other architecture', (h) => { h.arch = 'aarch64'; }, 'policy.arch'],
     ['file missing', (h) => { h.files['/tmp/tscr-fixtures/loop'] = null; }, 'policy.file-missing'],
     ['no clone3 set_tid', (h) => { h.features.clone3_set_tid = false; }, 'policy.feature'],
@@ -88,6 +90,53 @@ test('ports in use and TCP repair, on the tcp checkpoint', async () => {
   assert.is(port.file, 'files.img');
   assert.ok(port.offset > 0);
   assert.ok(r.codes.includes('policy.feature'));
+});
+
+test('XSAVE sizes: the host description against the thread state and cpuinfo.img (as `criu cpuinfo dump` writes it)', async () => {
+  const { root, images } = copyShared('loop', tmp);
+  const cpu = (size: number, max: number) => encodeImage({ magic: 'CPUINFO', entries: [{ x86_entry: [{
+    vendor_id: 'INTEL', cpu_family: 6, model: 143, stepping: 8, capability_ver: 2, capability: [0xbfebfbff, 0x7ffefbff],
+    model_id: 'test cpu', xfeatures_mask: 0x2e7, xsave_size: size, xsave_size_max: max }] }] });
+  writeFileSync(join(images, 'cpuinfo.img'), cpu(2696, 2696));
+  const exe = '/tmp/tscr-fixtures/loop';
+  const base = fitting(await hostFor(images));
+  const size = Number(/is 1 bytes on the host but (\d+)/.exec((await check(images, base)).j.findings.find((f: any) => f.code === 'policy.file-size')?.message ?? '')?.[1]);
+  base.files[exe] = { size, mode: 0o100755 };
+  base.cpu.xfeatures = '0x2e7';
+  base.cpu.xsave_size = 2696;
+  delete base.cpu.xsave_size_max;
+  let r = await check(images, base);
+  assert.is(r.rc, 0, JSON.stringify(r.j.findings)); // same size: fine (no max in the description: not compared)
+  base.cpu.xsave_size = 11008; // an AMX host
+  r = await check(images, base);
+  assert.is(r.rc, 1);
+  const f = r.j.findings.find((x: any) => x.code === 'policy.xsave-size');
+  assert.ok(f, r.codes.join(', '));
+  assert.is(f.file, 'cpuinfo.img');
+  assert.match(f.message, /was 2696 bytes, this host's is 11008/);
+  base.cpu.xsave_size = 2696;
+  base.cpu.xsave_size_max = 2704;
+  r = await check(images, base);
+  assert.match(r.j.findings.find((x: any) => x.code === 'policy.xsave-size')?.message ?? '', /largest XSAVE area was 2696 bytes, this host's is 2704/);
+  base.cpu.xfeatures = '0x7';
+  delete base.cpu.xsave_size_max;
+  r = await check(images, base);
+  assert.ok(r.j.findings.some((x: any) => x.code === 'policy.xsave' && x.file === 'cpuinfo.img'), r.codes.join(', '));
+  // a description that gives a size must give a number
+  base.cpu.xsave_size = 'big';
+  const p = join(tmp, 'badsize.json');
+  writeFileSync(p, JSON.stringify(base));
+  const bad = await tscr('validate', images, '--policy', p);
+  assert.is(bad.rc, 1);
+  assert.match(bad.err, /cpu.xsave_size must be a positive integer/);
+  cleanup(root);
+});
+
+test('describe-host: xsave_size is the standard-format size of the enabled user features (CPUID 0xd EBX)', async () => {
+  const h = await hostFor(LOOP);
+  if (!h.cpu.flags.includes('xsave')) return;
+  assert.ok(h.cpu.xsave_size >= 576, String(h.cpu.xsave_size));
+  if (BigInt(h.cpu.xfeatures) & 4n) assert.ok(h.cpu.xsave_size >= 832); // AVX
 });
 
 test('a bad host description is a clear error', async () => {

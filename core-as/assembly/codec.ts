@@ -67,7 +67,7 @@ class Field {
 }
 
 class Msg {
-  fastOk: bool = true; // no repeated fields: canonical bytes can be emitted in one pass
+  fastOk: bool = true; // no repeated messages: canonical bytes can be emitted in one pass
   name: ArrayBuffer = new ArrayBuffer(0);
   fields: StaticArray<Field> = new StaticArray<Field>(0);
   byNum: StaticArray<i32> = new StaticArray<i32>(0);
@@ -157,7 +157,10 @@ function getMsg(i: i32): Msg {
     f.unsigned = f.type == T_UINT32 || f.type == T_UINT64;
     f.plain = f.unsigned && f.hints == 0 && f.flags < 0 && f.dict < 0;
     if (f.num > maxNum) maxNum = f.num;
-    if (f.label == L_REP) m.fastOk = false;
+    // repeated scalars (pagemap's criu-dev compressed_size) are usually absent: emitFast
+    // bails out to the generic path when one occurs; repeated messages are common (mm's
+    // vmas), so messages with them go straight to the generic path
+    if (f.label == L_REP && f.type == T_MESSAGE) m.fastOk = false;
     m.fields[j] = f;
   }
   if (maxNum > 4096) maxNum = 4096;
@@ -756,7 +759,7 @@ function emitFast(m: Msg, s: usize, e: usize, depth: i32, hex: bool): bool {
     const fi = unchecked(byNum[num]);
     if (fi < 0) { outLen = mark; return false; }
     const f = unchecked(m.fields[fi]);
-    if (wt != wireOf(f.type)) { outLen = mark; return false; }
+    if (wt != wireOf(f.type) || f.label == L_REP) { outLen = mark; return false; }
     lastNum = num;
     if (modeIndent) { sep(first, depth + 1); putBuf(f.key); }
     else putBuf(first ? f.key : f.ckey);

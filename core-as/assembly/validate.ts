@@ -375,6 +375,44 @@ export function val_mm(buf: ArrayBuffer): ArrayBuffer {
  * nr_pages is field 5, or compat field 2 when 5 is absent; flags is
  * 0xffffffffffffffff when absent (old images).
  */
+/**
+ * Could this pagemap describe compressed pages (criu-dev: PE_PAYLOAD_ALIGNED in flags,
+ * or any entry field past nr_pages, such as compressed_size)? 0 = no, 1 = yes or cannot
+ * tell (bad framing). Lets the offline tools skip the full compressed-pages decode for
+ * the common, uncompressed checkpoint.
+ */
+export function val_pagemap_extra(buf: ArrayBuffer): i32 {
+  const base = changetype<usize>(buf);
+  const n = buf.byteLength;
+  bad = false;
+  let p = header(base, n);
+  if (p < 0) return 1;
+  let first = true;
+  while (p < n) {
+    if (n - p < 4) return 1;
+    const size = load<u32>(base + <usize>p);
+    const body = p + 4;
+    if (<u32>(n - body) < size) return 1;
+    const end = body + <i32>size;
+    cur = body;
+    while (cur < end) {
+      const k = varint(base, end);
+      if (bad) return 1;
+      const f = <i32>(k >> 3), w = <i32>(k & 7);
+      if (!first && (f < 1 || f > 5)) return 1;
+      if (w == 0) {
+        const v = varint(base, end);
+        if (bad) return 1;
+        if (!first && f == 4 && (v & 8) != 0) return 1;
+      } else if (!skip(base, end, w)) return 1;
+    }
+    if (cur != end) return 1;
+    first = false;
+    p = end;
+  }
+  return 0;
+}
+
 export function val_pagemap(buf: ArrayBuffer): ArrayBuffer {
   const base = changetype<usize>(buf);
   const n = buf.byteLength;

@@ -3,7 +3,7 @@
 // (val_frames), decodes entries into crit's JSON shape, and builds a per-process
 // model (tree, VMAs, pagemap with offsets into pages-N.img, fds). Never loads the
 // native shim: this runs on any OS.
-import { openSource, type Source } from './source.ts';
+import { openSource, DirSource, type Source } from './source.ts';
 import { TscrError } from '../errors.ts';
 import { core, passBytes, release, takeBytes } from '../../core-as/host.ts';
 import { KINDS, IMG_COMMON_MAGIC, IMG_SERVICE_MAGIC, X_RAW, hex32, isRawFile } from './magic.ts';
@@ -45,11 +45,15 @@ export const FRAME_STATUS: Record<number, string> = {
   7: 'too many entries',
 };
 
+// Addresses are Numbers, not BigInts: x86_64 user addresses are below 2^47, and every
+// page-aligned 64-bit value (vsyscall's 0xffffffffff600000) is exact as a double.
+// A value no double holds exactly is never page aligned; addr() keeps it unaligned so
+// the range checks still report it. (BigInts made a third of `tscr mem`'s time GC.)
 export interface Vma {
   index: number;
-  start: bigint;
-  end: bigint;
-  pgoff: bigint;
+  start: number;
+  end: number;
+  pgoff: number;
   shmid: number;
   prot: string;
   flags: string;
@@ -59,7 +63,7 @@ export interface Vma {
 }
 export interface PmEntry {
   index: number;   // entry index in the pagemap image (head is 0)
-  vaddr: bigint;
+  vaddr: number;
   nr: number;
   flags: number;
   fileOff: number; // byte offset in pages-N.img, -1 when the pages are not there
@@ -87,6 +91,26 @@ export function big(x: unknown): bigint {
   if (typeof x === 'string' && x.length) { try { return BigInt(x); } catch { /* fallthrough */ } }
   return 0n;
 }
+/** A u64 given as two u32 halves, as a Number (see Vma). */
+export function u64(lo: number, hi: number): number {
+  if (hi < 0x200000) return hi * 4294967296 + lo; // below 2^53: exact
+  return addr((BigInt(hi) << 32n) | BigInt(lo));
+}
+/** A 64-bit address as a Number: exact when it can be; an inexact one stays page-unaligned. */
+export function addr(x: unknown): number {
+  const b = BigInt.asUintN(64, big(x));
+  const n = Number(b);
+  if (BigInt(n) === b || b % 4096n === 0n) return n;
+  if (n >= 2 ** 64) return 2 ** 64 - 2048; // rounded up past u64: the largest double below it (unaligned)
+  if (n % 4096 !== 0) return n;
+  let e = Math.floor(Math.log2(n)); // Math.log2 may round up near a power of two
+  if (2 ** e > n) e--;
+  const ulp = 2 ** (e - 52);
+  return n - ulp; // the representable neighbour, still unaligned as the original was
+}
+/** Hex of a 64-bit address held as a Number. */
+export function hexAddr(n: number): string { return '0x' + n.toString(16); }
+
 export function num(x: unknown): number {
   if (typeof x === 'number') return x;
   if (typeof x === 'bigint') return Number(x);
@@ -158,11 +182,11 @@ function vmaName(v: Vma, files: Map<number, any>): string {
 }
 
 /** Index of the last VMA whose start is <= addr (0 when none); VMAs sorted by start. */
-export function lastStartAtOrBelow(vmas: { start: bigint }[], addr: bigint): number {
+export function lastStartAtOrBelow(vmas: { start: number }[], at: number): number {
   let lo = 0, hi = vmas.length - 1, r = 0;
   while (lo <= hi) {
     const m = (lo + hi) >>> 1;
-    if (vmas[m].start <= addr) { r = m; lo = m + 1; } else hi = m - 1;
+    if (vmas[m].start <= at) { r = m; lo = m + 1; } else hi = m - 1;
   }
   return r;
 }
@@ -182,6 +206,31 @@ export class Checkpoint {
     this.src = openSource(path);
     this.dir = path;
     this.names = this.src.names();
+    if (this.src instanceof DirSource) this.src.probe = () => this.maybeCompressed();
+  }
+
+  private compressedCache: boolean | undefined;
+  /**
+   * Might this directory hold criu-dev compressed pages (lib/criucomp.ts)? Cheap: the
+   * inventory's fields, then one pass of the core over each pagemap (flag
+   * PE_PAYLOAD_ALIGNED or any field past nr_pages). When false, nothing needs the full
+   * compressed-pages layout (a generic decode of every pagemap entry).
+   */
+  maybeCompressed(): boolean {
+    if (this.compressedCache !== undefined) return this.compressedCache;
+    let maybe = false;
+    if (this.has('inventory.img')) {
+      const inv = this.tryImage('inventory.img')?.entries?.[0];
+      maybe = !inv || inv.compress !== undefined || inv.compress_region_size !== undefined || num(inv.img_version) >= 3;
+    }
+    for (const name of this.names) {
+      if (maybe) break;
+      if (!/^pagemap-\d+\.img$/.test(name)) continue;
+      const ex = core();
+      let p = 0;
+      try { p = passBytes(this.read(name)); maybe = ex.val_pagemap_extra(p) !== 0; } catch { maybe = true; } finally { if (p) release(p); }
+    }
+    return (this.compressedCache = maybe);
   }
 
   has(name: string): boolean { return this.names.includes(name); }
@@ -298,16 +347,17 @@ export class Checkpoint {
 
   private filesCache: Map<number, any> | null = null;
 
-  private fastCache = new Map<string, BigUint64Array | null>();
+  private fastCache = new Map<string, Uint32Array | null>();
 
   /**
    * The numeric table of mm-PID.img or pagemap-PID.img read by the Wasm core
    * (val_mm / val_pagemap), or null when that image is absent or anything in it
    * is unexpected (then the codec path decodes it and reports precisely).
+   * u64 words as pairs of u32 (word k = [2k] low, [2k+1] high): no BigInt per value.
    */
-  fast(name: string): BigUint64Array | null {
+  fast(name: string): Uint32Array | null {
     if (this.fastCache.has(name)) return this.fastCache.get(name)!;
-    let t: BigUint64Array | null = null;
+    let t: Uint32Array | null = null;
     if (this.has(name)) {
       try {
         const f = this.frames(name);
@@ -316,8 +366,8 @@ export class Checkpoint {
           const p = passBytes(this.read(name));
           try {
             const r = takeBytes(f.kind === 'MM' ? ex.val_mm(p) : ex.val_pagemap(p));
-            const w = new BigUint64Array(r.buffer, r.byteOffset, r.byteLength >> 3);
-            if (w[0] === 0n) t = w;
+            const w = new Uint32Array(r.buffer, r.byteOffset, r.byteLength >> 2);
+            if (w[0] === 0 && w[1] === 0) t = w;
           } finally { release(p); }
         }
       } catch { t = null; }
@@ -329,7 +379,7 @@ export class Checkpoint {
   /** exe_file_id of a process's mm, or undefined. */
   exeFileId(pid: number): number | undefined {
     const t = this.fast(`mm-${pid}.img`);
-    if (t) return Number(t[1]);
+    if (t) return u64(t[2], t[3]);
     const mm = this.entries(`mm-${pid}.img`)[0];
     return mm?.exe_file_id !== undefined ? num(mm.exe_file_id) : undefined;
   }
@@ -338,13 +388,13 @@ export class Checkpoint {
     const files = (this.filesCache ??= this.fileById());
     const t = this.fast(`mm-${pid}.img`);
     if (t) {
-      const n = Number(t[2]);
+      const n = t[4];
       const out: Vma[] = new Array(n);
       for (let i = 0; i < n; i++) {
-        const o = 3 + 8 * i;
-        const status = bitsName(Number(t[o + 6] & 0xffffffffn), STATUS_NAMES), flags = bitsName(Number(t[o + 5] & 0xffffffffn), MAP_NAMES), prot = bitsName(Number(t[o + 4] & 0xffffffffn), PROT_NAMES);
-        const shmid = Number(t[o + 3]);
-        out[i] = { index: i, start: t[o], end: t[o + 1], pgoff: t[o + 2], shmid, prot, flags, status, kind: vmaKind(status, flags, prot), name: '' };
+        const o = 6 + 16 * i; // u32 index of the row's first word
+        const status = bitsName(t[o + 12], STATUS_NAMES), flags = bitsName(t[o + 10], MAP_NAMES), prot = bitsName(t[o + 8], PROT_NAMES);
+        const shmid = u64(t[o + 6], t[o + 7]);
+        out[i] = { index: i, start: u64(t[o], t[o + 1]), end: u64(t[o + 2], t[o + 3]), pgoff: u64(t[o + 4], t[o + 5]), shmid, prot, flags, status, kind: vmaKind(status, flags, prot), name: '' };
         out[i].name = vmaName(out[i], files);
       }
       return out;
@@ -352,30 +402,44 @@ export class Checkpoint {
     const mm = this.entries(`mm-${pid}.img`)[0];
     return (mm?.vmas ?? []).map((v: any, i: number) => {
       const status = String(v.status ?? ''), flags = String(v.flags ?? ''), prot = String(v.prot ?? '');
-      const vma: Vma = { index: i, start: big(v.start), end: big(v.end), pgoff: big(v.pgoff), shmid: num(v.shmid), prot, flags, status, kind: vmaKind(status, flags, prot), name: '' };
+      const vma: Vma = { index: i, start: addr(v.start), end: addr(v.end), pgoff: addr(v.pgoff), shmid: num(v.shmid), prot, flags, status, kind: vmaKind(status, flags, prot), name: '' };
       vma.name = vmaName(vma, files);
       return vma;
     });
   }
 
+  /**
+   * Walk a process's pagemap rows without making PmEntry objects (what `tscr mem`'s map
+   * needs on large memories): fn(vaddr, nr, flags, fileOff) per entry, in file order, the
+   * same values as p.pm. False (and no calls) when the core's table is not available.
+   */
+  eachPagemapRow(pid: number, fn: (vaddr: number, nr: number, flags: number, fileOff: number) => void): boolean {
+    const t = this.fast(`pagemap-${pid}.img`);
+    if (!t) return false;
+    const n = t[4];
+    let off = 0;
+    for (let i = 0; i < n; i++) {
+      const o = 6 + 8 * i;
+      const absent = t[o + 4] === 0xffffffff && t[o + 5] === 0xffffffff;
+      const parent = t[o + 6] !== 0 || t[o + 7] !== 0;
+      let flags = absent ? 0 : t[o + 4];
+      if (parent) flags |= PE_PARENT;
+      if (absent && !parent) flags |= PE_PRESENT; // pre-flags images: all present
+      const nr = t[o + 3] > 0xfffff ? Number.MAX_SAFE_INTEGER : t[o + 3] * 4294967296 + t[o + 2];
+      const inFile = (flags & PE_PRESENT) && !(flags & PE_PARENT);
+      fn(t[o + 1] < 0x200000 ? t[o + 1] * 4294967296 + t[o] : u64(t[o], t[o + 1]), nr, flags, inFile ? off : -1);
+      if (inFile) off += nr * PAGE;
+    }
+    return true;
+  }
+
   private pagemapOf(pid: number): { pm: PmEntry[]; pagesId: number | null } {
     const t = this.fast(`pagemap-${pid}.img`);
     if (t) {
-      const n = Number(t[2]);
-      const pm: PmEntry[] = new Array(n);
-      let off = 0;
-      for (let i = 0; i < n; i++) {
-        const o = 3 + 4 * i;
-        const absent = t[o + 2] === 0xffffffffffffffffn;
-        let flags = absent ? 0 : Number(t[o + 2] & 0xffffffffn);
-        if (t[o + 3]) flags |= PE_PARENT;
-        if (absent && !t[o + 3]) flags |= PE_PRESENT; // pre-flags images: all present
-        const nr = t[o + 1] > 0xfffffffffffffn ? Number.MAX_SAFE_INTEGER : Number(t[o + 1]);
-        const inFile = (flags & PE_PRESENT) && !(flags & PE_PARENT);
-        pm[i] = { index: i + 1, vaddr: t[o], nr, flags, fileOff: inFile ? off : -1 };
-        if (inFile) off += nr * PAGE;
-      }
-      return { pm, pagesId: Number(t[1]) };
+      const pm: PmEntry[] = new Array(t[4]);
+      let i = 0;
+      this.eachPagemapRow(pid, (vaddr, nr, flags, fileOff) => { pm[i] = { index: i + 1, vaddr, nr, flags, fileOff }; i++; });
+      return { pm, pagesId: u64(t[2], t[3]) };
     }
     const pmImg = this.entries(`pagemap-${pid}.img`);
     const pm: PmEntry[] = new Array(Math.max(0, pmImg.length - 1));
@@ -387,7 +451,7 @@ export class Checkpoint {
       if (p.flags === undefined && !p.in_parent) flags |= PE_PRESENT; // pre-flags images: all present
       const nr = num(p.nr_pages) || num(p.compat_nr_pages);
       const inFile = (flags & PE_PRESENT) && !(flags & PE_PARENT);
-      pm[i - 1] = { index: i, vaddr: big(p.vaddr), nr, flags, fileOff: inFile ? off : -1 };
+      pm[i - 1] = { index: i, vaddr: addr(p.vaddr), nr, flags, fileOff: inFile ? off : -1 };
       if (inFile) off += nr * PAGE;
     }
     return { pm, pagesId: pmImg[0] ? num(pmImg[0].pages_id) : null };

@@ -70,14 +70,17 @@ function pageTable(cp: Checkpoint, p: Proc, cache: Map<number, BigUint64Array>):
   let n = 0;
   for (const e of p.pm) if (e.fileOff >= 0) n += Math.max(0, Math.min(e.nr, avail - e.fileOff / PAGE));
   const t = new BigUint64Array(2 * n);
+  // filled as u32 pairs: addresses are Numbers (checkpoint.ts), hashes copied as bits
+  const t32 = new Uint32Array(t.buffer), h32 = new Uint32Array(hashes.buffer, hashes.byteOffset, hashes.length * 2);
   let k = 0;
   for (const e of p.pm) {
     if (e.fileOff < 0) continue;
     const first = e.fileOff / PAGE;
     const cnt = Math.max(0, Math.min(e.nr, avail - first));
     for (let i = 0; i < cnt; i++) {
-      t[2 * k] = BigInt.asUintN(64, e.vaddr + BigInt(i * PAGE));
-      t[2 * k + 1] = hashes[first + i];
+      const a = e.vaddr + i * PAGE, hi = Math.floor(a / 4294967296);
+      t32[4 * k] = a - hi * 4294967296; t32[4 * k + 1] = hi;
+      t32[4 * k + 2] = h32[2 * (first + i)]; t32[4 * k + 3] = h32[2 * (first + i) + 1];
       k++;
     }
   }
@@ -106,7 +109,7 @@ function matchPages(a: BigUint64Array, b: BigUint64Array): BigUint64Array {
   } finally { release(pa); release(pb); release(po); }
 }
 
-function vmaAt(vmas: Vma[], addr: bigint): number {
+function vmaAt(vmas: Vma[], addr: number): number {
   let lo = 0, hi = vmas.length - 1;
   while (lo <= hi) {
     const m = (lo + hi) >> 1;
@@ -166,7 +169,7 @@ export function diffCheckpoints(A: Checkpoint, B: Checkpoint): DiffResult {
     const m = matchPages(ta, tb);
     const changed: NonNullable<ProcDiff['changedPages']> = [];
     for (let i = 0; i < m.length; i += 2) {
-      const addr = m[i], kind = Number(m[i + 1]);
+      const addr = Number(m[i]), kind = Number(m[i + 1]);
       const side = kind === 3 ? a : b;
       const vi = vmaAt(side.vmas, addr);
       const r = vi >= 0 ? row(side.vmas[vi], (vB.has(side.vmas[vi].start) && vA.has(side.vmas[vi].start)) ? 'same' : (kind === 3 ? 'removed' : 'added')) : null;
@@ -178,7 +181,7 @@ export function diffCheckpoints(A: Checkpoint, B: Checkpoint): DiffResult {
     }
     d.pages.same = tb.length / 2 - d.pages.changed - d.pages.added;
     d.changedPages = changed;
-    d.vmas = [...rows.values()].sort((x, y) => (BigInt(x.start) < BigInt(y.start) ? -1 : 1));
+    d.vmas = [...rows.values()].sort((x, y) => (Number(x.start) - Number(y.start)));
     const changedAny = d.threadsAdded.length || d.threadsRemoved.length || d.fdsAdded.length || d.fdsRemoved.length || d.fdsChanged.length || d.vmas.length || d.pages.changed || d.pages.added || d.pages.removed;
     if (changedAny) res.identical = false;
     res.processes.push(d);

@@ -12,7 +12,14 @@ export interface HostDescription {
   arch: string;                 // 'x86_64'
   kernel: string;               // '6.18.0'
   features: Record<string, boolean>; // timens, userfaultfd, clone3_set_tid, tcp_repair, pagemap_scan, memfd
-  cpu: { xfeatures: string; xsave_size?: number; flags?: string[] };
+  /**
+   * xfeatures: XSAVE features the kernel enabled (hex). xsave_size: the size of a
+   * standard-format XSAVE area for the user features among them, which is what CPUID
+   * leaf 0xd reports to programs (EBX) and what CRIU records in cpuinfo.img. xsave_size_max
+   * (optional, CPUID ECX) is compared only when a description has it.
+   * kernel_context_size: the kernel's own (compacted) buffer size, for information.
+   */
+  cpu: { xfeatures: string; xsave_size?: number; xsave_size_max?: number; kernel_context_size?: number; flags?: string[] };
   pid_max: number;
   pids_in_use: number[];
   ports_in_use: { tcp: number[]; udp: number[] };
@@ -25,6 +32,22 @@ const XFEATURE_FLAGS: [number, string][] = [
   [0x1, 'fpu'], [0x2, 'sse'], [0x4, 'avx'], [0x8 | 0x10, 'mpx'], [0x20 | 0x40 | 0x80, 'avx512f'],
   [0x200, 'pku'], [0x800, 'user_shstk'], [0x20000 | 0x40000, 'amx_tile'],
 ];
+
+// Standard (non-compacted) XSAVE layout of the user state components: bit -> [offset, size]
+// (architectural; the x87 and SSE state live in the 512-byte legacy area before the
+// 64-byte header). Supervisor components (PT, PASID, CET, ...) never appear in it.
+const XSTATE_STD: [number, number, number][] = [
+  [2, 576, 256], [3, 960, 64], [4, 1024, 64], [5, 1088, 64], [6, 1152, 512], [7, 1664, 1024],
+  [9, 2688, 8], [17, 2752, 64], [18, 2816, 8192],
+];
+const XSTATE_USER = XSTATE_STD.reduce((m, [b]) => m | (1n << BigInt(b)), 0x3n);
+
+/** Bytes a standard-format XSAVE area needs to hold these components (CPUID 0xd EBX for XCR0 = mask). */
+export function xsaveStdSize(mask: bigint): number {
+  let size = 576;
+  for (const [bit, off, len] of XSTATE_STD) if (mask & (1n << BigInt(bit))) size = Math.max(size, off + len);
+  return size;
+}
 
 function kernelAtLeast(rel: string, major: number, minor: number): boolean {
   const m = /^(\d+)\.(\d+)/.exec(rel);
@@ -68,14 +91,15 @@ export function describeHost(forCp?: Checkpoint): HostDescription {
   const cpuinfo = readText('/proc/cpuinfo');
   const flags = (/^flags\s*:\s*(.*)$/m.exec(cpuinfo)?.[1] ?? '').split(/\s+/).filter(Boolean);
   let xf = 0;
-  let xsaveSize: number | undefined;
+  let xsaveSize: number | undefined, kernelSize: number | undefined;
   // child_process is loaded only here: loading it costs every validate run several ms of start-up
   const { spawnSync } = (process as any).getBuiltinModule('node:child_process') as typeof import('node:child_process');
   const dmesg = spawnSync('dmesg', [], { encoding: 'utf8', timeout: 5000 });
   const log = dmesg.status === 0 ? dmesg.stdout : '';
   const en = /x86\/fpu: Enabled xstate features (0x[0-9a-f]+), context size is (\d+) bytes/.exec(log);
-  if (en) { xf = parseInt(en[1], 16); xsaveSize = Number(en[2]); }
+  if (en) { xf = parseInt(en[1], 16); kernelSize = Number(en[2]); }
   else for (const [bits, f] of XFEATURE_FLAGS) if (flags.includes(f)) xf |= bits;
+  if (flags.includes('xsave')) xsaveSize = xsaveStdSize(BigInt(xf) & XSTATE_USER);
   const pids: number[] = [];
   for (const d of readdirSync('/proc')) {
     if (!/^\d+$/.test(d)) continue;
@@ -95,7 +119,7 @@ export function describeHost(forCp?: Checkpoint): HostDescription {
       tcp_repair: kernelAtLeast(kernel, 3, 5),
       memfd: kernelAtLeast(kernel, 3, 17),
     },
-    cpu: { xfeatures: '0x' + xf.toString(16), ...(xsaveSize ? { xsave_size: xsaveSize } : {}), flags },
+    cpu: { xfeatures: '0x' + xf.toString(16), ...(xsaveSize ? { xsave_size: xsaveSize } : {}), ...(kernelSize ? { kernel_context_size: kernelSize } : {}), flags },
     pid_max: Number(readText('/proc/sys/kernel/pid_max').trim()) || 4194304,
     pids_in_use: [...new Set(pids)].sort((a, b) => a - b),
     ports_in_use: {
@@ -121,6 +145,7 @@ export function loadHost(path: string): HostDescription {
   if (!h || typeof h !== 'object' || h.tscr_host_version !== 1) throw bad('not a tscr host description (tscr_host_version 1)');
   if (typeof h.arch !== 'string' || typeof h.kernel !== 'string') throw bad('arch and kernel must be strings');
   if (!h.cpu || typeof h.cpu.xfeatures !== 'string' || !/^0x[0-9a-f]+$/i.test(h.cpu.xfeatures)) throw bad('cpu.xfeatures must be a hex string');
+  for (const k of ['xsave_size', 'xsave_size_max']) if (h.cpu[k] !== undefined && !(Number.isInteger(h.cpu[k]) && h.cpu[k] > 0)) throw bad(`cpu.${k} must be a positive integer (bytes)`);
   if (!Array.isArray(h.pids_in_use) || !h.ports_in_use || !Array.isArray(h.ports_in_use.tcp) || !Array.isArray(h.ports_in_use.udp)) throw bad('pids_in_use and ports_in_use.{tcp,udp} must be arrays');
   if (typeof h.features !== 'object') throw bad('features must be an object');
   return h as HostDescription;
@@ -150,9 +175,30 @@ export function checkPolicy(cp: Checkpoint, host: HostDescription, at: (file: st
         const need = BigInt(bv);
         const missing = need & ~hostXf;
         if (missing) add('error', 'policy.xsave', cf, at(cf, 0), `thread ${t} uses XSAVE features 0x${need.toString(16)}; the host lacks 0x${missing.toString(16)} (CPU registers cannot be restored there)`, p.pid);
+        else if (host.cpu.xsave_size !== undefined && xsaveStdSize(need) > host.cpu.xsave_size) {
+          add('error', 'policy.xsave-size', cf, at(cf, 0), `thread ${t}'s saved XSAVE state needs ${xsaveStdSize(need)} bytes; the host's XSAVE area is ${host.cpu.xsave_size} bytes`, p.pid);
+        }
       }
     }
   }
+  // The dump host's CPU as CRIU records it (cpuinfo.img, `criu cpuinfo dump`): CRIU refuses
+  // to restore when the XSAVE sizes differ, since libc caches the size it read from CPUID
+  // and a restored program would save and restore its registers with the wrong frame size.
+  cp.entries('cpuinfo.img').forEach((e, i) => {
+    const x = e.x86_entry?.[0];
+    if (!x) return;
+    const off = at('cpuinfo.img', i);
+    if (x.xfeatures_mask !== undefined) {
+      const missing = BigInt(x.xfeatures_mask) & ~hostXf;
+      if (missing) add('error', 'policy.xsave', 'cpuinfo.img', off, `the dump host had XSAVE features 0x${BigInt(x.xfeatures_mask).toString(16)}; this host lacks 0x${missing.toString(16)}`);
+    }
+    for (const [k, what] of [['xsave_size', 'XSAVE area'], ['xsave_size_max', 'largest XSAVE area']] as const) {
+      const want = x[k] === undefined ? undefined : num(x[k]);
+      const have = host.cpu[k];
+      if (want === undefined || have === undefined || want === have) continue;
+      add('error', 'policy.xsave-size', 'cpuinfo.img', off, `the dump host's ${what} was ${want} bytes, this host's is ${have} (${k}); programs that sized their register saves on the dump host would misbehave (CRIU refuses this too)`);
+    }
+  });
   const needTcpRepair = cp.names.some((n) => n.startsWith('tcp-stream-'));
   if (needTcpRepair && host.features.tcp_repair === false) add('error', 'policy.feature', 'inventory.img', 0, 'the checkpoint holds established TCP connections, but the host has no TCP repair mode');
   if (cp.names.some((n) => /^timens-\d+\.img$/.test(n)) && host.features.timens === false) add('warning', 'policy.feature', 'inventory.img', 0, 'the checkpoint has a time namespace image, but the host has no time namespaces');

@@ -30,7 +30,7 @@ function pmByVma(p: Proc): PmEntry[][] {
   let budget = 20_000_000; // bad input (huge overlapping entries) must not make this quadratic
   for (const e of p.pm) {
     if (e.fileOff < 0) continue;
-    const end = e.vaddr + BigInt(e.nr * PAGE);
+    const end = e.vaddr + e.nr * PAGE;
     if (v >= vm.length || vm[v].start > e.vaddr) v = lastStartAtOrBelow(vm, e.vaddr); // out of order: jump, never crawl
     while (v < vm.length && vm[v].end <= e.vaddr) v++;
     for (let k = v; k < vm.length && vm[k].start < end && budget-- > 0; k++) out[k].push(e);
@@ -41,13 +41,13 @@ function pmByVma(p: Proc): PmEntry[][] {
 function coverage(p: Proc, vi: number, width: number, ents: PmEntry[]): Float64Array {
   const v = p.vmas[vi];
   const cov = new Float64Array(width);
-  const pages = Number((v.end - v.start) / BigInt(PAGE));
+  const pages = Math.floor((v.end - v.start) / PAGE);
   const perPx = pages / width;
   for (const e of ents) {
-    const s = e.vaddr, t = e.vaddr + BigInt(e.nr * PAGE);
+    const s = e.vaddr, t = e.vaddr + e.nr * PAGE;
     const a = s > v.start ? s : v.start, b = t < v.end ? t : v.end;
     if (a >= b) continue;
-    const p0 = Number((a - v.start) / BigInt(PAGE)), p1 = Number((b - v.start) / BigInt(PAGE));
+    const p0 = Math.floor((a - v.start) / PAGE), p1 = Math.floor((b - v.start) / PAGE);
     if (perPx <= 1) {
       for (let pg = p0; pg < p1; pg++) cov.fill(1, Math.floor(pg / perPx), Math.min(width, Math.ceil((pg + 1) / perPx)));
       continue;
@@ -73,7 +73,7 @@ function displayRows(p: Proc): Row[] {
     let j = i;
     if (fold) {
       const v = p.vmas[i];
-      const small = (x: typeof v) => x.end - x.start <= 1n << 20n;
+      const small = (x: typeof v) => x.end - x.start <= 1 << 20;
       while (j + 1 < p.vmas.length && small(p.vmas[j + 1]) && small(v) && p.vmas[j + 1].kind === v.kind && perms(p.vmas[j + 1]) === perms(v) && p.vmas[j + 1].name === v.name) j++;
       if (j - i + 1 < 8) j = i;
     }
@@ -86,7 +86,7 @@ function displayRows(p: Proc): Row[] {
 function memMapSvg(p: Proc): string {
   const W = 560, LABEL = 320, ROW = 18;
   const present = presentPerVma(p);
-  const sizes = p.vmas.map((v) => Number(v.end - v.start));
+  const sizes = p.vmas.map((v) => v.end - v.start);
   const max = Math.max(PAGE, ...sizes);
   const rows = displayRows(p);
   const H = ROW * rows.length + 24;

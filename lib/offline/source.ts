@@ -32,11 +32,14 @@ export class DirSource implements Source {
   // criu-dev compressed pages (lib/criucomp.ts): pages-N.img reads see the raw pages,
   // only the blocks a read needs are read and decoded (checked).
   private comp: Map<string, PagemapLayout> | null = null;
+  /** Set by the Checkpoint: false when no pagemap can be compressed (skips the layout decode). */
+  probe?: () => boolean;
   private readers = new Map<string, CompressedPages>();
   private compressed(name: string): PagemapLayout | null {
     if (!/^pages-\d+\.img$/.test(name)) return null;
     if (!this.comp) {
       this.comp = new Map();
+      if (this.probe && !this.probe()) return null;
       // a pagemap tscr cannot lay out is reported by `tscr validate` (criucompProblems); here its pages read as stored
       try {
         if (isCompressedDir(this.label)) for (const pm of pagemapFiles(this.label)) { const l = pagemapLayout(this.label, pm); if (l.compressed) this.comp.set(l.pages, l); }

@@ -317,13 +317,13 @@ function checkMemory(v: Ctx, procs: Proc[]): number {
       }
     }
     // ranges in the Wasm core
-    // typed arrays take BigInts directly (and wrap to u64), far cheaper than Buffer.writeBigUInt64LE
-    const vt = new BigUint64Array(2 * p.vmas.length);
-    for (let i = 0; i < p.vmas.length; i++) { vt[2 * i] = p.vmas[i].start; vt[2 * i + 1] = p.vmas[i].end; }
-    const pt = new BigUint64Array(3 * p.pm.length);
+    // u64 tables written as u32 pairs (addresses are Numbers: see checkpoint.ts)
+    const vt = new Uint32Array(4 * p.vmas.length);
+    for (let i = 0; i < p.vmas.length; i++) { put64(vt, 2 * i, p.vmas[i].start); put64(vt, 2 * i + 1, p.vmas[i].end); }
+    const pt = new Uint32Array(6 * p.pm.length);
     for (let i = 0; i < p.pm.length; i++) {
       const x = p.pm[i];
-      pt[3 * i] = x.vaddr; pt[3 * i + 1] = BigInt(Math.max(0, Math.trunc(x.nr))); pt[3 * i + 2] = BigInt(x.flags >>> 0);
+      put64(pt, 3 * i, x.vaddr); put64(pt, 3 * i + 1, Math.max(0, Math.trunc(x.nr))); pt[6 * i + 4] = x.flags >>> 0;
     }
     const vb = new Uint8Array(vt.buffer), pb = new Uint8Array(pt.buffer);
     const a = passBytes(vb), b = passBytes(pb);
@@ -401,7 +401,12 @@ function checkPagesFile(v: Ctx, pmf: string, pagesId: number, present: number, p
   return size;
 }
 
-function hex(x: bigint): string { return '0x' + BigInt.asUintN(64, x).toString(16); }
+function hex(x: number): string { return '0x' + x.toString(16); }
+/** Store a non-negative integer Number as u64 word k of a u32-pair table. */
+function put64(t: Uint32Array, k: number, v: number) {
+  const hi = Math.floor(v / 4294967296);
+  t[2 * k] = v - hi * 4294967296; t[2 * k + 1] = hi;
+}
 
 /** Run every check. Findings are sorted by file then offset, errors first within an offset. */
 export interface ValidateOptions { onBytes?: (done: number, total: number) => void; host?: HostDescription; pageData?: boolean }
@@ -421,7 +426,7 @@ export function validateCheckpoint(cp: Checkpoint, opts: ValidateOptions | ((don
     }
   }
   checkFrames(v);
-  if (cp.src.kind === 'dir') {
+  if (cp.src.kind === 'dir' && cp.maybeCompressed()) {
     // criu-dev compressed pages: every block size and every LZ4 block (lib/criucomp.ts)
     for (const f of criucompProblems(cp.dir)) v.add('error', 'pages.compressed', f.file, f.offset, f.message);
   }
