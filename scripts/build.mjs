@@ -91,7 +91,21 @@ function buildFixtures() {
   log('fixtures -> build/fixtures/');
 }
 
+/**
+ * bin/tscr.js starts with a `#!/bin/sh` line (it re-runs Node without NODE_EXTRA_CA_CERTS, see
+ * the file). Windows has no /bin/sh, and npm's Windows shims take the program from that line:
+ * there the launcher gets a plain `#!/usr/bin/env node` line instead (the second line is a no-op
+ * string for JavaScript either way).
+ */
+function launcherForPlatform() {
+  if (process.platform !== 'win32') return;
+  const f = join(root, 'bin', 'tscr.js');
+  const text = readFileSync(f, 'utf8');
+  if (text.startsWith('#!/bin/sh')) writeFileSync(f, '#!/usr/bin/env node' + text.slice('#!/bin/sh'.length));
+}
+
 async function buildCli() {
+  launcherForPlatform();
   const esbuild = await import('esbuild');
   // chunk names carry hashes: clear old outputs so stale chunks do not pile up
   const dist = join(root, 'dist');
