@@ -135,6 +135,18 @@ test('pstree: a loop in the parent links', async () => {
   await expectFinding(a.images, 'pstree.roots', 'pstree.img');
 });
 
+test('namespaces: a child in a network namespace of its own with no netns image, root_ids that disagree, an image nobody uses', async () => {
+  const a = copy('tree');
+  editImage(a.root, 'ids-21179', (img) => { img.entries[0].net_ns_id = 99; });
+  await expectFinding(a.images, 'ns.missing', 'ids-21179.img', (f) => assert.match(f.message, /network namespace of its own \(id 99\).*netns-99\.img is missing/));
+  const b = copy('tree');
+  editImage(b.root, 'inventory', (img) => { img.entries[0].root_ids.uts_ns_id = 77; });
+  await expectFinding(b.images, 'ns.root-mismatch', 'inventory.img');
+  const c = copy('loop');
+  writeFileSync(join(c.images, 'timens-9.img'), readFileSync(join(c.images, 'timens-0.img')));
+  await expectFinding(c.images, 'ns.unreferenced', 'timens-9.img');
+});
+
 test('missing per-process images: core of a thread, fdinfo', async () => {
   const a = copy('threads');
   const tid = readdirSync(a.images).filter((f) => /^core-\d+\.img$/.test(f)).sort().pop()!;

@@ -12,6 +12,7 @@ import type { ArchiveSource } from './source.ts';
 import type { TscrError } from '../errors.ts';
 import { digestOf, hashPagesFile } from './pages.ts';
 import { checkPolicy, type HostDescription } from './policy.ts';
+import { checkNamespaces } from './validate-ns.ts';
 
 export type Severity = 'error' | 'warning' | 'info';
 export interface Finding {
@@ -433,6 +434,7 @@ export function validateCheckpoint(cp: Checkpoint, opts: ValidateOptions | ((don
   const procs = cp.procs();
   checkTree(v, procs);
   checkFds(v, procs);
+  checkNamespaces(v.cp, procs, (...a) => v.add(...a), (file, i) => v.at(file, i));
   const pageBytes = checkMemory(v, procs);
   if (host) for (const f of checkPolicy(cp, host, (file, i) => v.at(file, i))) v.add(f.severity, f.code, f.file, f.offset, f.message, f.pid);
   v.summarizeCapped();
