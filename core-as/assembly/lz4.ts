@@ -35,8 +35,13 @@ export function lz4_bound(len: i32): i32 {
   return op + 1;
 }
 
-/** Compress len bytes at src into dst (capacity cap >= lz4_bound_raw(len)); returns the size, or -1. */
-export function lz4_compress_raw(src: usize, len: usize, dst: usize, cap: usize): isize {
+/**
+ * Compress len bytes at src into dst (capacity cap >= lz4_bound_raw(len)); returns the size, or -1.
+ * accel >= 1 is LZ4's acceleration (as in LZ4_compress_fast / `lz4 --fast=N`): the match search
+ * starts with steps of accel bytes, which is faster and compresses less; the output is the same
+ * LZ4 block format.
+ */
+export function lz4_compress_raw(src: usize, len: usize, dst: usize, cap: usize, accel: usize = 1): isize {
   if (len > MAX_INPUT || cap < lz4_bound_raw(len)) return -1;
   if (<u64>nextBase + <u64>len + 1 >= 0xFFFF0000) {
     memory.fill(table, 0, 4 << HASH_LOG);
@@ -62,7 +67,7 @@ export function lz4_compress_raw(src: usize, len: usize, dst: usize, cap: usize)
       // Search forward for a 4-byte match, skipping faster over data that does not match.
       let match: usize = 0;
       let step: usize = 1;
-      let searchNb: usize = 1 << 6;
+      let searchNb: usize = accel << 6;
       let fwd = ip;
       let found = false;
       while (true) {
