@@ -47,8 +47,10 @@ export function arc_pack(src: usize, srcOff: usize, rawLen: i32, dst: usize, dst
   store<u32>(d, <u32>codec, 4);
   store<u32>(d, <u32>n, 8);
   store<u32>(d, <u32>stored, 12);
-  store<u64>(d, xxh_raw(d + BLOCK_HEADER, stored, 0), 16);
-  store<u64>(d, xxh_raw(s, n, 0), 24);
+  const rawHash = xxh_raw(s, n, 0);
+  // a stored block's payload is its raw bytes: one hash serves both fields
+  store<u64>(d, codec == CODEC_STORED ? rawHash : xxh_raw(d + BLOCK_HEADER, stored, 0), 16);
+  store<u64>(d, rawHash, 24);
   return <i32>(BLOCK_HEADER + stored);
 }
 
