@@ -49,6 +49,7 @@ export function lz4_compress_raw(src: usize, len: usize, dst: usize, cap: usize,
   }
   const base = nextBase;
   nextBase += <u32>len + 1;
+  const tbl = table;
 
   const end = src + len;
   const dend = dst + cap;
@@ -59,7 +60,7 @@ export function lz4_compress_raw(src: usize, len: usize, dst: usize, cap: usize,
     const mflimit = end - MFLIMIT;
     const matchlimit = end - LASTLITERALS;
     let ip = src;
-    store<u32>(table + hash5(ip), base);
+    store<u32>(tbl + hash5(ip), base);
     ip++;
     let fh = hash5(ip);
     let done = false;
@@ -77,9 +78,9 @@ export function lz4_compress_raw(src: usize, len: usize, dst: usize, cap: usize,
         step = searchNb >> 6;
         searchNb++;
         if (fwd > mflimit + 1) break;
-        const v = load<u32>(table + h);
+        const v = load<u32>(tbl + h);
         fh = hash5(fwd);
-        store<u32>(table + h, base + <u32>(ip - src));
+        store<u32>(tbl + h, base + <u32>(ip - src));
         if (v >= base) {
           match = src + <usize>(v - base);
           if (ip - match <= MAX_DISTANCE && load<u32>(match) == load<u32>(ip)) { found = true; break; }
@@ -132,10 +133,10 @@ export function lz4_compress_raw(src: usize, len: usize, dst: usize, cap: usize,
         }
         anchor = ip;
         if (ip >= mflimit) { done = true; break; }
-        store<u32>(table + hash5(ip - 2), base + <u32>(ip - 2 - src));
+        store<u32>(tbl + hash5(ip - 2), base + <u32>(ip - 2 - src));
         const h = hash5(ip);
-        const v = load<u32>(table + h);
-        store<u32>(table + h, base + <u32>(ip - src));
+        const v = load<u32>(tbl + h);
+        store<u32>(tbl + h, base + <u32>(ip - src));
         if (v >= base) {
           match = src + <usize>(v - base);
           if (ip - match <= MAX_DISTANCE && load<u32>(match) == load<u32>(ip)) {
