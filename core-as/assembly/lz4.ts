@@ -10,11 +10,13 @@ const LASTLITERALS: usize = 5;
 const MAX_DISTANCE: usize = 65535;
 const MAX_INPUT: usize = 0x7E000000;
 
-// Positions are stored as `base + (p - src)`; every call gets a fresh base above
-// all values of earlier calls, so the table never needs clearing between calls.
+// Positions are stored as `base + (p - src)`; every call gets a fresh base more than
+// MAX_DISTANCE above all values of earlier calls (and above the table's initial zeroes), so
+// the table never needs clearing between calls and one distance check rejects stale entries.
 const table: usize = heap.alloc(4 << HASH_LOG);
 memory.fill(table, 0, 4 << HASH_LOG);
-let nextBase: u32 = 1;
+const BASE_GAP: u32 = <u32>MAX_DISTANCE + 2;
+let nextBase: u32 = BASE_GAP;
 
 @inline function hash5(p: usize): usize {
   return <usize>(((load<u64>(p) << 24) * 889523592379) >> (64 - HASH_LOG)) << 2;
@@ -43,12 +45,12 @@ export function lz4_bound(len: i32): i32 {
  */
 export function lz4_compress_raw(src: usize, len: usize, dst: usize, cap: usize, accel: usize = 1): isize {
   if (len > MAX_INPUT || cap < lz4_bound_raw(len)) return -1;
-  if (<u64>nextBase + <u64>len + 1 >= 0xFFFF0000) {
+  if (<u64>nextBase + <u64>len + <u64>BASE_GAP >= 0xFFFF0000) {
     memory.fill(table, 0, 4 << HASH_LOG);
-    nextBase = 1;
+    nextBase = BASE_GAP;
   }
   const base = nextBase;
-  nextBase += <u32>len + 1;
+  nextBase += <u32>len + BASE_GAP;
   const tbl = table;
 
   const end = src + len;
@@ -80,10 +82,12 @@ export function lz4_compress_raw(src: usize, len: usize, dst: usize, cap: usize,
         if (fwd > mflimit + 1) break;
         const v = load<u32>(tbl + h);
         fh = hash5(fwd);
-        store<u32>(tbl + h, base + <u32>(ip - src));
-        if (v >= base) {
-          match = src + <usize>(v - base);
-          if (ip - match <= MAX_DISTANCE && load<u32>(match) == load<u32>(ip)) { found = true; break; }
+        const cur = base + <u32>(ip - src);
+        store<u32>(tbl + h, cur);
+        const dist = <usize>(cur - v);   // > MAX_DISTANCE for entries of earlier calls
+        if (dist <= MAX_DISTANCE) {
+          match = ip - dist;
+          if (load<u32>(match) == load<u32>(ip)) { found = true; break; }
         }
       }
       if (!found) break;
@@ -136,10 +140,12 @@ export function lz4_compress_raw(src: usize, len: usize, dst: usize, cap: usize,
         store<u32>(tbl + hash5(ip - 2), base + <u32>(ip - 2 - src));
         const h = hash5(ip);
         const v = load<u32>(tbl + h);
-        store<u32>(tbl + h, base + <u32>(ip - src));
-        if (v >= base) {
-          match = src + <usize>(v - base);
-          if (ip - match <= MAX_DISTANCE && load<u32>(match) == load<u32>(ip)) {
+        const cur = base + <u32>(ip - src);
+        store<u32>(tbl + h, cur);
+        const dist = <usize>(cur - v);
+        if (dist <= MAX_DISTANCE) {
+          match = ip - dist;
+          if (load<u32>(match) == load<u32>(ip)) {
             token = op++;
             store<u8>(token, 0);
             continue;
