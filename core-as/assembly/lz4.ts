@@ -52,6 +52,7 @@ export function lz4_compress_raw(src: usize, len: usize, dst: usize, cap: usize,
   const base = nextBase;
   nextBase += <u32>len + BASE_GAP;
   const tbl = table;
+  const bias = base - <u32>src;   // table value of position p: <u32>p + bias
 
   const end = src + len;
   const dend = dst + cap;
@@ -82,7 +83,7 @@ export function lz4_compress_raw(src: usize, len: usize, dst: usize, cap: usize,
         if (fwd > mflimit + 1) break;
         const v = load<u32>(tbl + h);
         fh = hash5(fwd);
-        const cur = base + <u32>(ip - src);
+        const cur = <u32>ip + bias;
         store<u32>(tbl + h, cur);
         const dist = <usize>(cur - v);   // > MAX_DISTANCE for entries of earlier calls
         if (dist <= MAX_DISTANCE) {
@@ -137,10 +138,10 @@ export function lz4_compress_raw(src: usize, len: usize, dst: usize, cap: usize,
         }
         anchor = ip;
         if (ip >= mflimit) { done = true; break; }
-        store<u32>(tbl + hash5(ip - 2), base + <u32>(ip - 2 - src));
+        store<u32>(tbl + hash5(ip - 2), <u32>(ip - 2) + bias);
         const h = hash5(ip);
         const v = load<u32>(tbl + h);
-        const cur = base + <u32>(ip - src);
+        const cur = <u32>ip + bias;
         store<u32>(tbl + h, cur);
         const dist = <usize>(cur - v);
         if (dist <= MAX_DISTANCE) {
