@@ -1,12 +1,16 @@
 // Compression workers: each thread has its own Wasm instance and packs blocks
-// (LZ4 + hashes) so both cores compress while the main thread hashes and dedups.
+// (LZ4 + hashes) so both cores compress while the writer reads, hashes and dedups.
+// The writer fills blocks in a shared input ring; a job names a batch of ring
+// slots; the worker packs each into the same slot of a shared output ring and
+// answers with the packed lengths only (no per-block buffers, no copies through
+// messages). A batch is usually the blocks of one 4 MiB page run.
 import { Worker } from 'node:worker_threads';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, DIST } from './paths.ts';
 import { TscrError } from './errors.ts';
 
-interface Job { resolve(b: Uint8Array): void; reject(e: Error): void }
+interface Job { resolve(lens: Int32Array): void; reject(e: Error): void }
 
 function workerSpec(): { file: string | URL; execArgv: string[] } {
   if (import.meta.url.endsWith('.ts')) {
@@ -17,38 +21,50 @@ function workerSpec(): { file: string | URL; execArgv: string[] } {
   return { file: f, execArgv: [] };
 }
 
+/** Output slot size for input slots of `slotBytes`: room for the block header and LZ4's worst case. */
+export function packedSlotBytes(slotBytes: number): number {
+  return (32 + slotBytes + Math.floor(slotBytes / 255) + 16 + 4095) & ~4095;
+}
+
 export class CompressPool {
   private workers: Worker[] = [];
   private queues: Map<number, Job>[] = [];
-  private next = 0;
+  private busy: number[] = [];
   private seq = 0;
   private failed: Error | null = null;
-  private rings: (SharedArrayBuffer | null)[] = [];
-  constructor(readonly size: number) {
+  /**
+   * ring: input slots of slotBytes each; out: output slots of packedSlotBytes(slotBytes) each.
+   */
+  constructor(readonly size: number, ring: SharedArrayBuffer, out: SharedArrayBuffer, slotBytes: number) {
     const spec = workerSpec();
     for (let i = 0; i < size; i++) {
-      const w = new Worker(spec.file, { execArgv: spec.execArgv });
+      const w = new Worker(spec.file, { execArgv: spec.execArgv, workerData: { ring, out, slotBytes, outSlotBytes: packedSlotBytes(slotBytes) } });
       const q = new Map<number, Job>();
-      w.on('message', (m: { id: number; packed?: Uint8Array; error?: string }) => {
+      w.on('message', (m: { id: number; lens?: Int32Array; error?: string }) => {
         const j = q.get(m.id);
         if (!j) return;
         q.delete(m.id);
+        this.busy[i]--;
         if (m.error) j.reject(new TscrError('E_INTERNAL', `compression worker: ${m.error}`));
-        else j.resolve(m.packed!);
+        else j.resolve(m.lens!);
       });
       w.on('error', (e) => { this.failed = e; for (const j of q.values()) j.reject(e); q.clear(); });
-      this.workers.push(w); this.queues.push(q); this.rings.push(null);
+      this.workers.push(w); this.queues.push(q); this.busy.push(0);
     }
   }
-  /** Pack the len raw bytes at off in the shared ring (the slot must not change until this resolves). */
-  pack(ring: SharedArrayBuffer, off: number, len: number, level: number): Promise<Uint8Array> {
+  /**
+   * Pack the blocks in ring slots `slots` (raw lengths `lens`) into the same slots of the
+   * output ring; resolves with the packed lengths. The slots must not change until then.
+   */
+  pack(slots: number[], lens: number[], level: number): Promise<Int32Array> {
     if (this.failed) return Promise.reject(this.failed);
-    const i = this.next++ % this.size;
+    let i = 0;
+    for (let k = 1; k < this.size; k++) if (this.busy[k] < this.busy[i]) i = k;
     const id = this.seq++;
-    if (this.rings[i] !== ring) { this.workers[i].postMessage({ ring }); this.rings[i] = ring; }
+    this.busy[i]++;
     return new Promise((resolve, reject) => {
       this.queues[i].set(id, { resolve, reject });
-      this.workers[i].postMessage([id, off, len, level]);
+      this.workers[i].postMessage({ id, level, slots, lens });
     });
   }
   async close(): Promise<void> {

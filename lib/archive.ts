@@ -18,12 +18,12 @@
 //
 // The heavy work (hashing, zero detection, LZ4, block checks) is in core-as;
 // this module only moves bytes and keeps the tables.
-import { openSync, closeSync, writeSync, readSync, fstatSync, unlinkSync, readdirSync, statSync, mkdirSync, chmodSync, renameSync, readFileSync, writeFileSync } from 'node:fs';
+import { openSync, closeSync, writeSync, writevSync, fdatasync, readSync, fstatSync, unlinkSync, readdirSync, statSync, mkdirSync, chmodSync, renameSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve, relative, basename } from 'node:path';
 import { TscrError } from './errors.ts';
 import { packBlock, unpackBlock, xxh64, Xxh64Stream, hashPages, UNPACK_ERRORS, BLOCK_HEADER, BLOCK_MAGIC, hex64, Scratch } from './archive-core.ts';
 import { core } from '../core-as/host.ts';
-import { CompressPool } from './archive-pool.ts';
+import { CompressPool, packedSlotBytes } from './archive-pool.ts';
 import { isCompressedDir, pagemapFiles, pagemapLayout, rawPages, makeRecipe, applyRecipe, RECIPE_SUFFIX, type PagemapLayout } from './criucomp.ts';
 
 export const PAGE = 4096;
@@ -40,6 +40,10 @@ export const BYTES_BLOCK = 256 << 10;
 const INDEX_CHUNK = 16 << 20;
 /** Page blocks kept in the writer's ring (16 MiB). */
 const RING_SLOTS = 64;
+/** Page blocks sent to a compression worker in one message (2 MiB raw). */
+const BATCH_BLOCKS = 8;
+/** Bytes written between background fdatasyncs (the final fsync then has little left to do). */
+const SYNC_EVERY = 64 << 20;
 /** Page-table block number meaning "this page is in the parent archive". */
 export const IN_PARENT = 0xffffffff;
 const KIND_BYTES = 0;
@@ -81,6 +85,49 @@ class U32Vec {
     this.a[this.n++] = v;
   }
   view(): Uint32Array { return this.a.subarray(0, this.n); }
+}
+
+/**
+ * The writer's page lookup: an open-addressing table of page ids keyed by their XXH64
+ * (typed arrays, no per-page objects). Several ids may share a hash (a collision stores a
+ * second page), so a lookup walks every id of the probe sequence whose hash matches.
+ */
+class PageIndex {
+  slots = new Int32Array(1 << 16);   // page id + 1, 0 = empty
+  mask = (1 << 16) - 1;
+  count = 0;
+  constructor(private lo: U32Vec, private hi: U32Vec) {}
+  /** First slot of the probe sequence of a hash. */
+  start(lo: number, hi: number): number { return ((lo ^ Math.imul(hi, 0x9e3779b1)) >>> 0) & this.mask; }
+  /** The next id at or after slot i whose hash is (lo, hi), as [id, slot]; id -1 when none. */
+  next(lo: number, hi: number, i: number): number {
+    const s = this.slots, m = this.mask, L = this.lo.a, H = this.hi.a;
+    for (;;) {
+      const v = s[i];
+      if (v === 0) return -1;
+      const id = v - 1;
+      if (L[id] === lo && H[id] === hi) { this.at = i; return id; }
+      i = (i + 1) & m;
+    }
+  }
+  at = 0;
+  add(id: number): void {
+    if ((this.count + 1) * 2 > this.slots.length) this.grow();
+    this.put(id);
+    this.count++;
+  }
+  private put(id: number): void {
+    const s = this.slots, m = this.mask;
+    let i = this.start(this.lo.a[id], this.hi.a[id]);
+    while (s[i] !== 0) i = (i + 1) & m;
+    s[i] = id + 1;
+  }
+  private grow(): void {
+    const old = this.slots;
+    this.slots = new Int32Array(old.length * 2);
+    this.mask = this.slots.length - 1;
+    for (let i = 0; i < old.length; i++) if (old[i] !== 0) this.put(old[i] - 1);
+  }
 }
 
 /** Growable little-endian byte writer for the index. */
@@ -263,7 +310,7 @@ export class ArchiveWriter {
   // page table
   private pHashLo = new U32Vec(); private pHashHi = new U32Vec();
   private pBlock = new U32Vec(); private pOff = new U32Vec();
-  private byKey = new Map<number, number | number[]>();
+  private byHash = new PageIndex(this.pHashLo, this.pHashHi);
   // open data blocks: the page block is filled inside Wasm memory and packed there
   private inS = new Scratch();     // the page run being added
   private hashS = new Scratch();   // its page hashes and zero flags
@@ -286,6 +333,15 @@ export class ArchiveWriter {
   private rawCache = new Map<number, Uint8Array>();
   private pending: Promise<void> = Promise.resolve();
   private window: Promise<void>[] = [];
+  // full page blocks waiting to be sent to the pool as one batch: ids, ring slots, raw lengths
+  private qIds: number[] = []; private qSlots: number[] = []; private qLens: number[] = [];
+  // packed blocks come back in a shared output ring (same slot numbers)
+  private outSlot = packedSlotBytes(BLOCK_PAGES * PAGE);
+  private outRing: SharedArrayBuffer | null = null;
+  private outU8 = new Uint8Array(0);
+  // early writeback: an fdatasync in the background every SYNC_EVERY bytes written
+  private synced = HEADER_SIZE;
+  private syncing: Promise<void> | null = null;
   private pool: CompressPool | null;
   private parent: PageSource | null = null;
   /** parent page id -> our page-table id + 1 (0: not referenced yet) */
@@ -307,7 +363,11 @@ export class ArchiveWriter {
     h.writeUInt32LE(PAGE, 16);
     writeAll(this.fd, h, 0);
     this.whole.update(h);
-    this.pool = (opts.workers ?? 0) > 0 ? new CompressPool(opts.workers!) : null;
+    if ((opts.workers ?? 0) > 0) {
+      this.outRing = new SharedArrayBuffer(RING_SLOTS * this.outSlot);
+      this.outU8 = new Uint8Array(this.outRing);
+      this.pool = new CompressPool(opts.workers!, this.ring, this.outRing, BLOCK_PAGES * PAGE);
+    } else this.pool = null;
     this.inS.ensure(1024 * PAGE);
     this.hashS.ensure(1024 * 9 + 16);
     this.blkS.ensure(BLOCK_PAGES * PAGE);
@@ -342,8 +402,8 @@ export class ArchiveWriter {
     this.recordBlock(id, b, raw.length);
   }
 
-  private recordBlock(id: number, b: Uint8Array, rawLen: number): void {
-    writeAll(this.fd, b, this.pos);
+  private recordBlock(id: number, b: Uint8Array, rawLen: number, written = false): void {
+    if (!written) writeAll(this.fd, b, this.pos);
     this.whole.update(b.subarray(0, BLOCK_HEADER));
     const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
     this.blockOff[id] = this.pos; this.blockLen[id] = b.length; this.blockRaw[id] = rawLen;
@@ -354,7 +414,7 @@ export class ArchiveWriter {
   /** Open a page block in the next ring slot (waiting for the worker that still packs it). */
   private async openPageBlock(): Promise<void> {
     const slot = this.nextSlot++ % RING_SLOTS;
-    if (this.slotBusy[slot]) await this.pending;
+    if (this.slotBusy[slot]) { this.dispatch(); await this.pending; }
     if (this.slotBlock[slot] >= 0) this.blockSlot.delete(this.slotBlock[slot]);
     this.pageBlock = this.newBlock();
     this.pageSlot = slot;
@@ -370,16 +430,12 @@ export class ArchiveWriter {
     this.pageBlock = -1; this.pageFill = 0;
     if (this.pool) {
       this.slotBusy[slot] = 1;
-      const packed = this.pool.pack(this.ring, base, n, this.level);
-      const done = this.pending.then(async () => {
-        const b = await packed;
-        this.slotBusy[slot] = 0;
-        this.recordBlock(id, b, n);
-      });
-      this.pending = done;
-      this.window.push(done);
-      // Keep a few blocks in flight per worker; wait for the oldest only.
-      if (this.window.length > this.pool.size * 4) await this.window.shift();
+      this.qIds.push(id); this.qSlots.push(slot); this.qLens.push(n);
+      if (this.qIds.length >= BATCH_BLOCKS) {
+        this.dispatch();
+        // Keep a few batches in flight per worker; wait for the oldest only.
+        if (this.window.length > this.pool.size * 3) await this.window.shift();
+      }
       return;
     }
     const ex = core();
@@ -388,6 +444,43 @@ export class ArchiveWriter {
     if (len < 0) throw new TscrError('E_INTERNAL', 'block packing: no room');
     await this.pending;
     this.recordBlock(id, this.mem().subarray(this.outS.ptr, this.outS.ptr + len), n);
+  }
+
+  /** Send the queued page blocks to the pool as one batch; they are written in order when packed. */
+  private dispatch(): void {
+    if (!this.pool || this.qIds.length === 0) return;
+    const ids = this.qIds, slots = this.qSlots, lens = this.qLens;
+    this.qIds = []; this.qSlots = []; this.qLens = [];
+    const packed = this.pool.pack(slots, lens, this.level);
+    const done = this.pending.then(async () => {
+      const got = await packed;
+      const views: Uint8Array[] = [];
+      for (let k = 0; k < ids.length; k++) {
+        const b = slots[k] * this.outSlot;
+        views.push(this.outU8.subarray(b, b + got[k]));
+      }
+      // one writev for the batch, then the block table (a short write falls back to plain writes)
+      let w = 0;
+      try { w = writevSync(this.fd, views, this.pos); } catch (e) { throw ioError(e, this.path, 'cannot write the archive'); }
+      let at = 0;
+      for (let k = 0; k < ids.length; k++) {
+        const v = views[k];
+        if (at + v.length > w) writeAll(this.fd, v.subarray(Math.max(0, w - at)), this.pos + Math.max(0, w - at));
+        at += v.length;
+        this.recordBlock(ids[k], v, lens[k], true);
+        this.slotBusy[slots[k]] = 0;
+      }
+      this.writeback();
+    });
+    this.pending = done;
+    this.window.push(done);
+  }
+
+  /** Start writing the archive to disk in the background (fdatasync on the thread pool) every SYNC_EVERY bytes. */
+  private writeback(): void {
+    if (this.syncing || this.pos - this.synced < SYNC_EVERY || this.fd < 0) return;
+    this.synced = this.pos;
+    this.syncing = new Promise((res) => fdatasync(this.fd, () => { this.syncing = null; res(); }));
   }
 
   private async flushBytes(): Promise<void> {
@@ -439,13 +532,21 @@ export class ArchiveWriter {
   private addPageEntry(lo: number, hi: number, block: number, off: number, index = true): number {
     const id = this.pHashLo.n;
     this.pHashLo.push(lo); this.pHashHi.push(hi); this.pBlock.push(block); this.pOff.push(off);
-    if (!index) return id;
-    const key = (hi >>> 11) * 0x100000000 + lo;
-    const prev = this.byKey.get(key);
-    if (prev === undefined) this.byKey.set(key, id);
-    else if (typeof prev === 'number') this.byKey.set(key, [prev, id]);
-    else prev.push(id);
+    if (index) this.byHash.add(id);
     return id;
+  }
+
+  /** A page of this archive with the hash (lo, hi) and exactly the bytes at Wasm address p, or -1. */
+  private async findOwn(lo: number, hi: number, p: number): Promise<number> {
+    const t = this.byHash;
+    let i = t.start(lo, hi);
+    for (;;) {
+      const id = t.next(lo, hi, i);
+      if (id < 0) return -1;
+      i = t.at;
+      if (await this.samePage(id, p)) return id;
+      i = (i + 1) & t.mask;
+    }
   }
 
   /** @internal */
@@ -490,10 +591,8 @@ export class ArchiveWriter {
     for (const sg of segs) {
       if (typeof sg === 'number') {
         if (at + sg > readPages) throw new TscrError('E_INTERNAL', 'a batch uses more pages than it read');
-        for (let i = at; i < at + sg; i++, fo++) {
-          fh[2 * fo] = h32[2 * i]; fh[2 * fo + 1] = h32[2 * i + 1];
-          await this.placePage(refs, h32[2 * i], h32[2 * i + 1], p0 + i * PAGE, zero[i] === 1);
-        }
+        for (let i = at; i < at + sg; i++, fo++) { fh[2 * fo] = h32[2 * i]; fh[2 * fo + 1] = h32[2 * i + 1]; }
+        await this.placeRun(refs, p0, h32, zero, at, at + sg);
         at += sg;
         continue;
       }
@@ -513,48 +612,65 @@ export class ArchiveWriter {
   }
 
   /** The n pages at the start of inS: file hash, page hashes, dedup, into blocks. */
-  private async addStaged(rec: FileRec, n: number, stream: number, first = 0): Promise<void> {
+  private async addStaged(rec: FileRec, n: number, stream: number): Promise<void> {
     const ex = core();
-    const inP = this.inS.ptr + first * PAGE;
+    const inP = this.inS.ptr;
     const hp = this.hashS.ptr;
     if (rec.kind === KIND_PAGES_PH) { ex.xxh_pages(inP, 0, n, hp, hp + n * 8); ex.xxh_update(stream, hp, 0, n * 8); }
     else { ex.xxh_update(stream, inP, 0, n * PAGE); ex.xxh_pages(inP, 0, n, hp, hp + n * 8); }
     const m0 = this.mem();
     const h32 = new Uint32Array(m0.slice(hp, hp + n * 8).buffer);
     const zero = m0.slice(hp + n * 8, hp + n * 9);
-    const refs = rec.refs!;
     this.stats.pages += n;
-    for (let i = 0; i < n; i++) await this.placePage(refs, h32[2 * i], h32[2 * i + 1], inP + i * PAGE, zero[i] === 1);
+    await this.placeRun(rec.refs!, inP, h32, zero, 0, n);
   }
 
-  /** One page (at Wasm address p, hash lo/hi) into the store: zero, duplicate, in the parent, or stored. */
-  private async placePage(refs: U32Vec, lo: number, hi: number, p: number, isZero: boolean): Promise<void> {
-    if (isZero) { refs.push(0); this.stats.zeroPages++; return; }
-    const key = (hi >>> 11) * 0x100000000 + lo;
-    let found = -1;
-    const cand = this.byKey.get(key);
-    if (cand !== undefined) {
-      for (const id of typeof cand === 'number' ? [cand] : cand) {
-        if (this.pHashLo.a[id] === lo && this.pHashHi.a[id] === hi && await this.samePage(id, p)) { found = id; break; }
+  /**
+   * Pages from..to-1 of the staged pages at Wasm address inP (hashes h32, zero flags) into the
+   * store: zero, duplicate, in the parent, or stored. New pages go into the open block;
+   * consecutive ones are copied into the ring in one go.
+   */
+  private async placeRun(refs: U32Vec, inP: number, h32: Uint32Array, zero: Uint8Array, from: number, to: number): Promise<void> {
+    let m = this.mem();
+    const st = this.stats;
+    let runFrom = 0, runPages = 0, runDst = 0;
+    const copyRun = (): void => {
+      if (runPages) this.ringU8.set(m.subarray(inP + runFrom * PAGE, inP + (runFrom + runPages) * PAGE), runDst);
+      runPages = 0;
+    };
+    for (let i = from; i < to; i++) {
+      if (zero[i]) { refs.push(0); st.zeroPages++; continue; }
+      const lo = h32[2 * i], hi = h32[2 * i + 1];
+      const p = inP + i * PAGE;
+      if (this.byHash.next(lo, hi, this.byHash.start(lo, hi)) >= 0) {
+        copyRun();  // the comparison may read a block back (Wasm memory may grow)
+        const found = await this.findOwn(lo, hi, p);
+        m = this.mem();
+        if (found >= 0) { refs.push(found + 1); st.dupPages++; continue; }
       }
-    }
-    if (found >= 0) { refs.push(found + 1); this.stats.dupPages++; return; }
-    if (this.parent) {
-      // a copy: reading the parent may grow Wasm memory, which detaches views of it
-      const pid = await this.parent.findPage(lo, hi, this.mem().slice(p, p + PAGE));
-      if (pid >= 0) {
-        refs.push(this.parentRef(pid, lo, hi, true) + 1);
-        this.stats.parentPages++;
-        return;
+      if (this.parent) {
+        copyRun();
+        // a copy: reading the parent may grow Wasm memory, which detaches views of it
+        const pid = await this.parent.findPage(lo, hi, this.mem().slice(p, p + PAGE));
+        m = this.mem();
+        if (pid >= 0) {
+          refs.push(this.parentRef(pid, lo, hi, true) + 1);
+          st.parentPages++;
+          continue;
+        }
       }
+      if (this.pageBlock < 0) { copyRun(); await this.openPageBlock(); m = this.mem(); }
+      const dst = this.pageSlot * BLOCK_PAGES * PAGE + this.pageFill;
+      if (runPages && (runFrom + runPages !== i || runDst + runPages * PAGE !== dst)) copyRun();
+      if (!runPages) { runFrom = i; runDst = dst; }
+      runPages++;
+      const id = this.addPageEntry(lo, hi, this.pageBlock, this.pageFill);
+      this.pageFill += PAGE;
+      refs.push(id + 1);
+      st.storedPages++;
+      if (this.pageFill === BLOCK_PAGES * PAGE) { copyRun(); await this.flushPages(); m = this.mem(); }
     }
-    if (this.pageBlock < 0) await this.openPageBlock();
-    this.ringU8.set(this.mem().subarray(p, p + PAGE), this.pageSlot * BLOCK_PAGES * PAGE + this.pageFill);
-    const id = this.addPageEntry(lo, hi, this.pageBlock, this.pageFill);
-    this.pageFill += PAGE;
-    refs.push(id + 1);
-    this.stats.storedPages++;
-    if (this.pageFill === BLOCK_PAGES * PAGE) await this.flushPages();
+    copyRun();
   }
 
   /** Start a pages image (pages-N.img); feed it with write() then end(). */
@@ -640,6 +756,7 @@ export class ArchiveWriter {
   /** Write the index and the trailer; close the file. */
   async finish(): Promise<ArchiveStats> {
     await this.flushPages();
+    this.dispatch();
     await this.flushBytes();
     await this.pending;
     if (this.pool) { await this.pool.close(); this.pool = null; }
@@ -688,6 +805,7 @@ export class ArchiveWriter {
     this.pos += TRAILER_SIZE;
     this.whole.free();
     this.freeScratch();
+    if (this.syncing) await this.syncing;
     closeSync(this.fd);
     this.fd = -1;
     this.stats.blocks = nb;
@@ -703,6 +821,7 @@ export class ArchiveWriter {
     this.freeScratch();
     try { await this.pending; } catch { /* the first error is already on its way */ }
     if (this.pool) { await this.pool.close().catch(() => {}); this.pool = null; }
+    if (this.syncing) await this.syncing;
     if (this.fd >= 0) { closeSync(this.fd); this.fd = -1; }
     try { unlinkSync(this.path); } catch { /* gone already */ }
     this.parent?.close();

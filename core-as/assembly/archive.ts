@@ -24,7 +24,8 @@ export function arc_pack_bound(rawLen: i32): i32 {
 
 /**
  * Pack rawLen bytes at src+srcOff into a block at dst+dstOff (capacity cap >= arc_pack_bound).
- * level 0 stores, 1 = fast LZ4, 2 = LZ4 with hash chains (4 candidates, lazy), 3 = 64 candidates;
+ * level 0 stores, 1 = fast LZ4, 2 = LZ4 with hash chains (4 candidates, lazy), 3 = 64 candidates,
+ * -N = fast LZ4 with acceleration N (like `lz4 --fast=N`: faster, compresses less);
  * the block is stored anyway when LZ4 does not shrink it.
  * Returns the total block size (header + payload), or -1 when cap is too small.
  */
@@ -35,10 +36,10 @@ export function arc_pack(src: usize, srcOff: usize, rawLen: i32, dst: usize, dst
   if (<usize>cap < BLOCK_HEADER + lz4_bound_raw(n)) return -1;
   let codec = CODEC_STORED;
   let stored = n;
-  if (level > 0) {
+  if (level != 0) {
     const c = level >= 2
       ? lz4_compress_hc_raw(s, n, d + BLOCK_HEADER, <usize>cap - BLOCK_HEADER, level >= 3 ? 64 : 4)
-      : lz4_compress_raw(s, n, d + BLOCK_HEADER, <usize>cap - BLOCK_HEADER);
+      : lz4_compress_raw(s, n, d + BLOCK_HEADER, <usize>cap - BLOCK_HEADER, level < 0 ? <usize>(-level) : 1);
     if (c >= 0 && <usize>c < n) { codec = CODEC_LZ4; stored = <usize>c; }
   }
   if (codec == CODEC_STORED) memory.copy(d + BLOCK_HEADER, s, n);
@@ -46,8 +47,10 @@ export function arc_pack(src: usize, srcOff: usize, rawLen: i32, dst: usize, dst
   store<u32>(d, <u32>codec, 4);
   store<u32>(d, <u32>n, 8);
   store<u32>(d, <u32>stored, 12);
-  store<u64>(d, xxh_raw(d + BLOCK_HEADER, stored, 0), 16);
-  store<u64>(d, xxh_raw(s, n, 0), 24);
+  const rawHash = xxh_raw(s, n, 0);
+  // a stored block's payload is its raw bytes: one hash serves both fields
+  store<u64>(d, codec == CODEC_STORED ? rawHash : xxh_raw(d + BLOCK_HEADER, stored, 0), 16);
+  store<u64>(d, rawHash, 24);
   return <i32>(BLOCK_HEADER + stored);
 }
 

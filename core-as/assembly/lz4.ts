@@ -10,11 +10,13 @@ const LASTLITERALS: usize = 5;
 const MAX_DISTANCE: usize = 65535;
 const MAX_INPUT: usize = 0x7E000000;
 
-// Positions are stored as `base + (p - src)`; every call gets a fresh base above
-// all values of earlier calls, so the table never needs clearing between calls.
+// Positions are stored as `base + (p - src)`; every call gets a fresh base more than
+// MAX_DISTANCE above all values of earlier calls (and above the table's initial zeroes), so
+// the table never needs clearing between calls and one distance check rejects stale entries.
 const table: usize = heap.alloc(4 << HASH_LOG);
 memory.fill(table, 0, 4 << HASH_LOG);
-let nextBase: u32 = 1;
+const BASE_GAP: u32 = <u32>MAX_DISTANCE + 2;
+let nextBase: u32 = BASE_GAP;
 
 @inline function hash5(p: usize): usize {
   return <usize>(((load<u64>(p) << 24) * 889523592379) >> (64 - HASH_LOG)) << 2;
@@ -35,15 +37,22 @@ export function lz4_bound(len: i32): i32 {
   return op + 1;
 }
 
-/** Compress len bytes at src into dst (capacity cap >= lz4_bound_raw(len)); returns the size, or -1. */
-export function lz4_compress_raw(src: usize, len: usize, dst: usize, cap: usize): isize {
+/**
+ * Compress len bytes at src into dst (capacity cap >= lz4_bound_raw(len)); returns the size, or -1.
+ * accel >= 1 is LZ4's acceleration (as in LZ4_compress_fast / `lz4 --fast=N`): the match search
+ * starts with steps of accel bytes, which is faster and compresses less; the output is the same
+ * LZ4 block format.
+ */
+export function lz4_compress_raw(src: usize, len: usize, dst: usize, cap: usize, accel: usize = 1): isize {
   if (len > MAX_INPUT || cap < lz4_bound_raw(len)) return -1;
-  if (<u64>nextBase + <u64>len + 1 >= 0xFFFF0000) {
+  if (<u64>nextBase + <u64>len + <u64>BASE_GAP >= 0xFFFF0000) {
     memory.fill(table, 0, 4 << HASH_LOG);
-    nextBase = 1;
+    nextBase = BASE_GAP;
   }
   const base = nextBase;
-  nextBase += <u32>len + 1;
+  nextBase += <u32>len + BASE_GAP;
+  const tbl = table;
+  const bias = base - <u32>src;   // table value of position p: <u32>p + bias
 
   const end = src + len;
   const dend = dst + cap;
@@ -54,7 +63,7 @@ export function lz4_compress_raw(src: usize, len: usize, dst: usize, cap: usize)
     const mflimit = end - MFLIMIT;
     const matchlimit = end - LASTLITERALS;
     let ip = src;
-    store<u32>(table + hash5(ip), base);
+    store<u32>(tbl + hash5(ip), base);
     ip++;
     let fh = hash5(ip);
     let done = false;
@@ -62,7 +71,7 @@ export function lz4_compress_raw(src: usize, len: usize, dst: usize, cap: usize)
       // Search forward for a 4-byte match, skipping faster over data that does not match.
       let match: usize = 0;
       let step: usize = 1;
-      let searchNb: usize = 1 << 6;
+      let searchNb: usize = accel << 6;
       let fwd = ip;
       let found = false;
       while (true) {
@@ -72,12 +81,14 @@ export function lz4_compress_raw(src: usize, len: usize, dst: usize, cap: usize)
         step = searchNb >> 6;
         searchNb++;
         if (fwd > mflimit + 1) break;
-        const v = load<u32>(table + h);
+        const v = load<u32>(tbl + h);
         fh = hash5(fwd);
-        store<u32>(table + h, base + <u32>(ip - src));
-        if (v >= base) {
-          match = src + <usize>(v - base);
-          if (ip - match <= MAX_DISTANCE && load<u32>(match) == load<u32>(ip)) { found = true; break; }
+        const cur = <u32>ip + bias;
+        store<u32>(tbl + h, cur);
+        const dist = <usize>(cur - v);   // > MAX_DISTANCE for entries of earlier calls
+        if (dist <= MAX_DISTANCE) {
+          match = ip - dist;
+          if (load<u32>(match) == load<u32>(ip)) { found = true; break; }
         }
       }
       if (!found) break;
@@ -127,13 +138,15 @@ export function lz4_compress_raw(src: usize, len: usize, dst: usize, cap: usize)
         }
         anchor = ip;
         if (ip >= mflimit) { done = true; break; }
-        store<u32>(table + hash5(ip - 2), base + <u32>(ip - 2 - src));
+        store<u32>(tbl + hash5(ip - 2), <u32>(ip - 2) + bias);
         const h = hash5(ip);
-        const v = load<u32>(table + h);
-        store<u32>(table + h, base + <u32>(ip - src));
-        if (v >= base) {
-          match = src + <usize>(v - base);
-          if (ip - match <= MAX_DISTANCE && load<u32>(match) == load<u32>(ip)) {
+        const v = load<u32>(tbl + h);
+        const cur = <u32>ip + bias;
+        store<u32>(tbl + h, cur);
+        const dist = <usize>(cur - v);
+        if (dist <= MAX_DISTANCE) {
+          match = ip - dist;
+          if (load<u32>(match) == load<u32>(ip)) {
             token = op++;
             store<u8>(token, 0);
             continue;

@@ -1,0 +1,68 @@
+// The archive writer's page path under the parallel pipeline: duplicates of pages
+// still in flight (in the same 4 MiB run, in blocks a worker is packing) and of pages
+// whose ring slot was reused long ago (read back from the file), zero pages, several
+// pages files; workers 0 and 2 and both LZ4 levels give the same pages back, and the
+// same archive bytes for the same level.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { ArchiveWriter, ArchiveReader } from '../lib/archive.ts';
+
+const tmp = mkdtempSync(join(tmpdir(), 'tscr-arcw-'));
+const PAGE = 4096;
+
+// 7000 pages: distinct compressible pages, zero pages, and copies of earlier pages at
+// short (same run) and long (beyond the 16 MiB ring) distances.
+function makePages(n: number): Buffer {
+  const b = Buffer.alloc(n * PAGE);
+  const noise = randomBytes(n * 64);
+  for (let i = 0; i < n; i++) {
+    const p = b.subarray(i * PAGE, (i + 1) * PAGE);
+    if (i % 97 === 5) continue;                                            // zero page
+    if (i % 13 === 7 && i > 20) { b.copy(p, 0, (i - 3) * PAGE, (i - 2) * PAGE); continue; }        // recent copy
+    if (i % 29 === 11 && i > 6500) { b.copy(p, 0, (i - 6400) * PAGE, (i - 6399) * PAGE); continue; } // old copy
+    for (let k = 0; k < PAGE; k += 64) { p.writeUInt32LE(i, k); noise.copy(p, k + 4, (i * 64 + (k >> 6)) % (noise.length - 16), ((i * 64 + (k >> 6)) % (noise.length - 16)) + 8); }
+  }
+  return b;
+}
+const pages = makePages(7000);
+const second = Buffer.concat([pages.subarray(100 * PAGE, 900 * PAGE), randomBytes(50 * PAGE)]);
+
+async function write(path: string, workers: number, level: number) {
+  const w = ArchiveWriter.create(path, { workers, level });
+  const s = w.pages('pages-1.img');
+  for (let o = 0; o < pages.length; o += 3 << 20) await s.write(pages.subarray(o, Math.min(pages.length, o + (3 << 20))));
+  await s.end();
+  const s2 = w.pages('pages-2.img');
+  await s2.writeWith(1024, (view) => { view.set(second.subarray(0, 850 * PAGE)); return 850; });
+  await s2.end();
+  await w.addBytes('core-1.img', Buffer.from('not pages'));
+  return w.finish();
+}
+
+for (const level of [1, -2]) {
+  test(`pages come back exactly, dedup counted, level ${level}`, async () => {
+    const out: Buffer[] = [];
+    for (const workers of [0, 2]) {
+      const path = join(tmp, `w${workers}-${level}.tscr`);
+      const st = await write(path, workers, level);
+      assert.ok(st.zeroPages >= 72, `zero pages ${st.zeroPages}`);
+      assert.ok(st.dupPages >= 500 + 800, `dup pages ${st.dupPages}`);
+      assert.is(st.pages, 7000 + 850);
+      const r = ArchiveReader.open(path);
+      r.verify();
+      assert.ok(Buffer.from(r.readFile('pages-1.img')).equals(pages), 'pages-1.img');
+      assert.ok(Buffer.from(r.readFile('pages-2.img')).equals(second), 'pages-2.img');
+      assert.is(Buffer.from(r.readFile('core-1.img')).toString(), 'not pages');
+      r.close();
+      out.push(readFileSync(path));
+    }
+    assert.ok(out[0].equals(out[1]), 'workers 0 and 2 write the same archive');
+  });
+}
+
+test.after(() => rmSync(tmp, { recursive: true, force: true }));
+test.run();
