@@ -4,10 +4,10 @@
 // before any process is created.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { tscr, pidExists, killAll, waitGone, sleep, startOwnSession, verdict, descendants, prepareSharedCase } from './helpers/restore.ts';
+import { tscr, pidExists, killAll, waitGone, startOwnSession, verdict, descendants, prepareSharedCase } from './helpers/restore.ts';
 import { pagemapFiles, pagemapLayout, inventoryCompression, isCompressedDir } from '../lib/criucomp.ts';
 import { SHARED_IMAGES } from './helpers/shared.ts';
 
@@ -43,10 +43,7 @@ async function restoreCase(name: string, mode: string, corrupt = false, viaArchi
     }
     const r = tscr(['restore', '-D', from, '-d', '--json']);
     assert.is(r.code, 0, `restore ${name} failed: ${r.stderr}`);
-    process.kill(pstree.entries[0].pid, 'SIGUSR1');
-    let verdict = '';
-    for (let i = 0; i < 200 && !verdict; i++) { await sleep(25); if (existsSync(out)) verdict = readFileSync(out, 'utf8').trim(); }
-    assert.is(verdict, 'PASS', `${name}: ${verdict || 'no verdict'}`);
+    assert.is(await verdict(pstree.entries[0].pid, out), 'PASS', name);
   } finally {
     killAll(pids);
   }

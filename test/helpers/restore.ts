@@ -150,10 +150,7 @@ export async function restoreSharedImage(name: string): Promise<void> {
       assert.is(Number(f[3]), e.sid, `sid of ${e.pid}`);
       for (const t of e.threads) assert.ok(existsSync(`/proc/${e.pid}/task/${t}`), `thread ${t}`);
     }
-    process.kill(root, 'SIGUSR1');
-    let verdict = '';
-    for (let i = 0; i < 200 && !verdict; i++) { await sleep(25); if (existsSync(out)) verdict = readFileSync(out, 'utf8').trim(); }
-    assert.is(verdict, 'PASS', `${name}: ${verdict || 'no verdict'}`);
+    assert.is(await verdict(root, out), 'PASS', name);
   } finally {
     killAll(pids);
   }
