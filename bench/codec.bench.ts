@@ -3,11 +3,12 @@
 //  2. start-up: one decode of a small image (pstree), against bare `node -e 0`
 // Wall times are the best of N runs (the machine is shared; the minimum is the least noisy).
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync, readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from '../lib/paths.ts';
-import { encodeImage, decodeFileToJSON, encodeFromJSON } from '../lib/images.ts';
+import { decodeFileToJSON, encodeFromJSON } from '../lib/images.ts';
+import { writeSynthImages } from './synth.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'tscr-bench-'));
 // the installed `tscr`: bin/tscr.js run through its #! line (which drops NODE_EXTRA_CA_CERTS)
@@ -50,18 +51,8 @@ function row(what: string, t: M, c: M | null) {
 }
 
 try {
-  // the synthetic pagemap: 16-byte entries like a real dump's
-  const entries: any[] = [{ pages_id: 1 }];
-  let va = 0x400000;
-  for (let i = 0; i < 300000; i++) {
-    entries.push({ vaddr: va, compat_nr_pages: 0, flags: i % 3 ? 4 : 6, nr_pages: 1 + (i % 7) });
-    va += 0x2000 * (1 + (i % 7)) + 0x1000;
-  }
-  const pm = join(tmp, 'pagemap-1.img');
-  writeFileSync(pm, encodeImage({ magic: 'PAGEMAP', entries }));
-  const small = join(tmp, 'pstree.img');
-  writeFileSync(small, encodeImage({ magic: 'PSTREE', entries: [{ pid: 1, ppid: 0, pgid: 1, sid: 1, threads: [1] }] }));
-  console.log(`pagemap: ${entries.length - 1} entries, ${(statSync(pm).size / 1e6).toFixed(2)} MB; crit: ${hasCrit ? 'Debian crit found' : 'NOT AVAILABLE (apt-get install criu); crit columns are n/a'}`);
+  const { pm, small } = writeSynthImages(tmp);
+  console.log(`pagemap: 300000 entries, ${(statSync(pm).size / 1e6).toFixed(2)} MB; crit: ${hasCrit ? 'Debian crit found' : 'NOT AVAILABLE (apt-get install criu); crit columns are n/a'}`);
   if (hasCrit) console.log('note: Debian crit 3.17 mis-decodes 4.2 pagemaps (nr_pages), but does the same amount of work');
 
   const out = join(tmp, 'out.json');

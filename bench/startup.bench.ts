@@ -6,11 +6,11 @@
 //   npm run bench -- startup        (TSCR_BENCH_RUNS=20 by default)
 // TSCR_BENCH_BEFORE=/other/tscr/bin/tscr.js adds a column for another build (before/after).
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync, readdirSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync, readdirSync, existsSync } from 'node:fs';
 import { tmpdir, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from '../lib/paths.ts';
-import { encodeImage } from '../lib/images.ts';
+import { writeSynthImages } from './synth.ts';
 
 const RUNS = Number(process.env.TSCR_BENCH_RUNS ?? 20);
 const SHARED = '/work/shared/criu-images/mem/images';
@@ -30,16 +30,7 @@ function once(cmd: string[]): number {
 const median = (a: number[]) => { const s = [...a].sort((x, y) => x - y); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
 
 try {
-  const small = join(tmp, 'pstree.img');
-  writeFileSync(small, encodeImage({ magic: 'PSTREE', entries: [{ pid: 1, ppid: 0, pgid: 1, sid: 1, threads: [1] }] }));
-  const entries: any[] = [{ pages_id: 1 }];
-  let va = 0x400000;
-  for (let i = 0; i < 300000; i++) {
-    entries.push({ vaddr: va, compat_nr_pages: 0, flags: i % 3 ? 4 : 6, nr_pages: 1 + (i % 7) });
-    va += 0x2000 * (1 + (i % 7)) + 0x1000;
-  }
-  const pm = join(tmp, 'pagemap-1.img');
-  writeFileSync(pm, encodeImage({ magic: 'PAGEMAP', entries }));
+  const { pm, small } = writeSynthImages(tmp);
   let synth = process.env.TSCR_BENCH_SYNTH;
   if (!synth) {
     const r = spawnSync(process.execPath, ['--import', join(ROOT, 'scripts/ts-register.mjs'), join(ROOT, 'bench/offline.bench.ts')],
