@@ -9,6 +9,7 @@ import { existsSync, readFileSync, readdirSync, readlinkSync, rmSync, mkdtempSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tscr, startOwnSession, verdict, killAll, waitGone, descendants, pidLive, sleep } from './helpers/restore.ts';
+import { findCriu } from './helpers/criu.ts';
 
 const stateDir = mkdtempSync(join(tmpdir(), 'tscr-track-state-'));
 const env = { TSCR_TRACK_STATE_DIR: stateDir };
@@ -34,6 +35,17 @@ function uffdFds(pid: number): number[] {
   return readdirSync(`/proc/${pid}/fd`).map(Number).filter((fd) => { try { return readlinkSync(`/proc/${pid}/fd/${fd}`) === 'anon_inode:[userfaultfd]'; } catch { return false; } });
 }
 
+/** Run body on a fresh `track` fixture started with args; the processes in run.pids (the body
+ * updates it after a restore) are killed and the fixture's directory removed afterwards. */
+async function withTrack(args: string[], body: (fx: { pid: number; out: string; dir: string }, run: { pids: number[] }) => Promise<void>): Promise<void> {
+  const fx = await startOwnSession('track', args);
+  const run = { pids: descendants(fx.pid) };
+  try { await body(fx, run); } finally {
+    killAll(run.pids);
+    rmSync(fx.dir, { recursive: true, force: true });
+  }
+}
+
 async function restoreAndCheck(fx: { pid: number; out: string }, arc: string, pids: number[]): Promise<number[]> {
   killAll(pids);
   assert.ok(await waitGone(pids, 8000), 'the fixture is gone before the restore');
@@ -46,9 +58,7 @@ async function restoreAndCheck(fx: { pid: number; out: string }, arc: string, pi
 }
 
 test('5% written between two dumps: only the written pages are read; the chain restores and passes', async () => {
-  const fx = await startOwnSession('track', ['w,w1', String(NA)]);
-  let pids = descendants(fx.pid);
-  try {
+  await withTrack(['w,w1', String(NA)], async (fx, run) => {
     const base = join(fx.dir, 'base.tscr'), inc1 = join(fx.dir, 'inc1.tscr'), inc2 = join(fx.dir, 'inc2.tscr');
     const b = dump(['-t', String(fx.pid), '-R', '--track-mem', '--compress', '-D', base]);
     assert.ok(b.track.procs[0].armed, 'tracking armed');
@@ -79,17 +89,12 @@ test('5% written between two dumps: only the written pages are read; the chain r
     const cv = tscr(['convert', inc2, back]);
     assert.is(cv.code, 0, cv.stderr);
     assert.ok(readdirSync(back).includes('tscr-track.json'));
-    pids = await restoreAndCheck(fx, inc2, pids);
-  } finally {
-    killAll(pids);
-    rmSync(fx.dir, { recursive: true, force: true });
-  }
+    run.pids = await restoreAndCheck(fx, inc2, run.pids);
+  });
 });
 
 test('CRIU directories: --prev DIR leaves unchanged pages in the parent (PE_PARENT + parent link), a chain of two restores', async () => {
-  const fx = await startOwnSession('track', ['w,w1', String(NA)]);
-  let pids = descendants(fx.pid);
-  try {
+  await withTrack(['w,w1', String(NA)], async (fx, run) => {
     const base = join(fx.dir, 'base'), inc1 = join(fx.dir, 'inc1'), inc2 = join(fx.dir, 'inc2');
     dump(['-t', String(fx.pid), '-R', '--track-mem', '-D', base]);
     await step(fx, 1);
@@ -105,8 +110,8 @@ test('CRIU directories: --prev DIR leaves unchanged pages in the parent (PE_PARE
     assert.ok(pm.entries.some((e: any) => e.flags === 'PE_PARENT'), 'PE_PARENT entries');
     const v = tscr(['validate', inc2]);
     assert.is(v.code, 0, v.stdout + v.stderr);
-    killAll(pids);
-    assert.ok(await waitGone(pids, 8000));
+    killAll(run.pids);
+    assert.ok(await waitGone(run.pids, 8000));
     // without its parent the restore stops with a clear error and leaves nothing behind
     const { renameSync } = await import('node:fs');
     renameSync(base, base + '.away');
@@ -115,23 +120,15 @@ test('CRIU directories: --prev DIR leaves unchanged pages in the parent (PE_PARE
     assert.match(bad.stderr, /parent/);
     assert.not.ok(pidLive(fx.pid), 'no process left from the failed restore');
     renameSync(base + '.away', base);
-    pids = await restoreAndCheck(fx, inc2, []);
-  } finally {
-    killAll(pids);
-    rmSync(fx.dir, { recursive: true, force: true });
-  }
+    run.pids = await restoreAndCheck(fx, inc2, []);
+  });
 });
 
 test('CRIU 4 restores a chain of tscr incremental directories (PE_PARENT + parent link), if a CRIU >= 4 is here', async () => {
   const { spawnSync } = await import('node:child_process');
-  const criu = [process.env.TSCR_CRIU, '/tmp/criu-build/src/criu/criu', 'criu'].filter(Boolean).find((c) => {
-    const m = /Version:\s*(\d+)/.exec(spawnSync(c as string, ['--version'], { encoding: 'utf8' }).stdout ?? '');
-    return !!m && Number(m[1]) >= 4;
-  });
+  const criu = findCriu();
   if (!criu) { console.log('  skip: no CRIU >= 4 here (set TSCR_CRIU)'); return; }
-  const fx = await startOwnSession('track', ['w,w1', String(NA)]);
-  let pids = descendants(fx.pid);
-  try {
+  await withTrack(['w,w1', String(NA)], async (fx, run) => {
     const base = join(fx.dir, 'base'), inc1 = join(fx.dir, 'inc1'), inc2 = join(fx.dir, 'inc2');
     dump(['-t', String(fx.pid), '-R', '--track-mem', '-D', base]);
     await step(fx, 1);
@@ -139,40 +136,30 @@ test('CRIU 4 restores a chain of tscr incremental directories (PE_PARENT + paren
     await step(fx, 2);
     const i2 = dump(['-t', String(fx.pid), '--prev', inc1, '-D', inc2]); // tree killed
     assert.is(i2.track.path, 'tracking');
-    assert.ok(await waitGone(pids, 8000));
+    assert.ok(await waitGone(run.pids, 8000));
     const r = spawnSync(criu as string, ['restore', '-D', inc2, '-d', '-o', 'restore.log'], { encoding: 'utf8' });
     const log = existsSync(join(inc2, 'restore.log')) ? readFileSync(join(inc2, 'restore.log'), 'utf8') : '';
     assert.is(r.status, 0, `criu restore failed:\n${log.split('\n').filter((l) => l.includes('Error')).join('\n')}`);
-    pids = descendants(fx.pid);
+    run.pids = descendants(fx.pid);
     assert.is(await verdict(fx.pid, fx.out), 'PASS');
-  } finally {
-    killAll(pids);
-    rmSync(fx.dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test('transparent huge pages (MADV_HUGEPAGE region): tracked, and the incremental checkpoint restores', async () => {
-  const fx = await startOwnSession('track', ['w', String(NA), 'thp']);
-  let pids = descendants(fx.pid);
-  try {
+  await withTrack(['w', String(NA), 'thp'], async (fx, run) => {
     const base = join(fx.dir, 'base.tscr'), inc = join(fx.dir, 'inc.tscr');
     dump(['-t', String(fx.pid), '-R', '--track-mem', '--compress', '-D', base]);
     await step(fx, 1);
     const r = dump(['-t', String(fx.pid), '-R', '--compress', '--prev', base, '-D', inc]);
     assert.is(r.track.path, 'tracking', JSON.stringify(r.track));
     assert.ok(r.track.procs[0].parentPages > NA / 2, `from the parent: ${r.track.procs[0].parentPages}`);
-    pids = await restoreAndCheck(fx, inc, pids);
-  } finally {
-    killAll(pids);
-    rmSync(fx.dir, { recursive: true, force: true });
-  }
+    run.pids = await restoreAndCheck(fx, inc, run.pids);
+  });
 });
 
 test('the target keeps working and layout changes are handled: mmap, munmap, mremap, mprotect, MADV_DONTNEED, fork, its own userfaultfd', async () => {
   const steps = ['mmap', 'munmap', 'mremap', 'mprotect', 'dontneed', 'fork', 'uffd', 'w'];
-  const fx = await startOwnSession('track', [steps.join(','), String(NA)]);
-  let pids = descendants(fx.pid);
-  try {
+  await withTrack([steps.join(','), String(NA)], async (fx, run) => {
     const base = join(fx.dir, 'base.tscr'), inc = join(fx.dir, 'inc.tscr');
     dump(['-t', String(fx.pid), '-R', '--track-mem', '--compress', '-D', base]);
     for (let i = 1; i <= steps.length; i++) await step(fx, i);
@@ -182,23 +169,18 @@ test('the target keeps working and layout changes are handled: mmap, munmap, mre
     // new region B (64), moved C (32), D (16) and the written pages are read; the rest of A is not
     assert.ok(t.readPages >= 64 + 32 + 16 + 190, `read ${t.readPages}`);
     assert.ok(t.parentPages > NA - 64 - 10 - 300, `from the parent: ${t.parentPages}`);
-    pids = await restoreAndCheck(fx, inc, pids);
-  } finally {
-    killAll(pids);
-    rmSync(fx.dir, { recursive: true, force: true });
-  }
+    run.pids = await restoreAndCheck(fx, inc, run.pids);
+  });
 });
 
 test('a tree: a child forked after tracking started inherits the tracker fd (not dumped), gets its own with --track-mem', async () => {
-  const fx = await startOwnSession('track', ['child,w', String(NA)]);
-  let pids = descendants(fx.pid);
-  try {
+  await withTrack(['child,w', String(NA)], async (fx, run) => {
     const base = join(fx.dir, 'base.tscr'), inc1 = join(fx.dir, 'inc1.tscr'), inc2 = join(fx.dir, 'inc2.tscr');
     dump(['-t', String(fx.pid), '-R', '--track-mem', '--compress', '-D', base]);
     await step(fx, 1);
-    pids = descendants(fx.pid);
-    assert.is(pids.length, 2);
-    const kid = pids[1];
+    run.pids = descendants(fx.pid);
+    assert.is(run.pids.length, 2);
+    const kid = run.pids[1];
     assert.is(uffdFds(kid).length, 1, 'the child inherited the tracker fd');
     await step(fx, 2);
     const i1 = dump(['-t', String(fx.pid), '-R', '--track-mem', '--compress', '--prev', base, '-D', inc1]);
@@ -210,17 +192,12 @@ test('a tree: a child forked after tracking started inherits the tracker fd (not
     const i2 = dump(['-t', String(fx.pid), '-R', '--compress', '--prev', inc1, '-D', inc2]);
     assert.is(i2.track.path, 'tracking', JSON.stringify(i2.track));
     assert.ok(i2.track.procs.every((p: any) => p.readPages < NA / 10), JSON.stringify(i2.track.procs));
-    pids = await restoreAndCheck(fx, inc2, pids);
-  } finally {
-    killAll(pids);
-    rmSync(fx.dir, { recursive: true, force: true });
-  }
+    run.pids = await restoreAndCheck(fx, inc2, run.pids);
+  });
 });
 
 test('fallbacks give correct checkpoints: no tracker, or a tracker armed by another checkpoint -> hashing', async () => {
-  const fx = await startOwnSession('track', ['w,w', String(NA)]);
-  let pids = descendants(fx.pid);
-  try {
+  await withTrack(['w,w', String(NA)], async (fx, run) => {
     const plain = join(fx.dir, 'plain.tscr'), a = join(fx.dir, 'a.tscr'), b = join(fx.dir, 'b.tscr'), c = join(fx.dir, 'c.tscr');
     dump(['-t', String(fx.pid), '-R', '--compress', '-D', plain]);
     await step(fx, 1);
@@ -240,17 +217,12 @@ test('fallbacks give correct checkpoints: no tracker, or a tracker armed by anot
     assert.is(r3.track.path, 'hashing');
     assert.match(r3.track.procs[0].reason, /refused/);
     assert.ok(r3.track.procs[0].armed);
-    pids = await restoreAndCheck(fx, c, pids);
-  } finally {
-    killAll(pids);
-    rmSync(fx.dir, { recursive: true, force: true });
-  }
+    run.pids = await restoreAndCheck(fx, c, run.pids);
+  });
 });
 
 test('--track-mem needs -R; a dump that fails leaves no tracker behind', async () => {
-  const fx = await startOwnSession('track', ['', String(256)]);
-  const pids = descendants(fx.pid);
-  try {
+  await withTrack(['', String(256)], async (fx, run) => {
     const u = tscr(['dump', '-t', String(fx.pid), '--track-mem', '-D', join(fx.dir, 'x')], 60000, env);
     assert.is.not(u.code, 0);
     assert.match(u.stderr, /--track-mem needs -R/);
@@ -261,18 +233,13 @@ test('--track-mem needs -R; a dump that fails leaves no tracker behind', async (
     assert.equal(uffdFds(fx.pid), [], 'no tracker left in the target');
     assert.ok(!readdirSync(stateDir).some((n) => n.startsWith(`${fx.pid}-`)), 'no tracker state');
     assert.is(await verdict(fx.pid, fx.out), 'PASS');
-  } finally {
-    killAll(pids);
-    rmSync(fx.dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test('SIGKILL to tscr mid-dump after the tracker was made: the next dumps recognise it as tscr\'s', async () => {
   const { runTscr } = await import('./helpers/fixture.ts');
   const { statSync } = await import('node:fs');
-  const fx = await startOwnSession('track', ['', String(NA)]);
-  const pids = descendants(fx.pid);
-  try {
+  await withTrack(['', String(NA)], async (fx, run) => {
     const dir = join(fx.dir, 'killed');
     const pages = join(dir, 'pages-1.img');
     const r = await runTscr(['dump', '-t', String(fx.pid), '-R', '--track-mem', '-D', dir], {
@@ -291,10 +258,7 @@ test('SIGKILL to tscr mid-dump after the tracker was made: the next dumps recogn
     dump(['-t', String(fx.pid), '-R', '--track-mem', '-D', join(fx.dir, 'b')]);
     assert.is(uffdFds(fx.pid).length, 1, 'still one tracker');
     assert.is(await verdict(fx.pid, fx.out), 'PASS');
-  } finally {
-    killAll(pids);
-    rmSync(fx.dir, { recursive: true, force: true });
-  }
+  });
 });
 
 test.after(() => rmSync(stateDir, { recursive: true, force: true }));
