@@ -21,7 +21,7 @@ async function criuRestoresTscr(name: string, args: string[] = []) {
   if (!CRIU) { console.log(`  skip: no CRIU 4.x binary (set TSCR_CRIU)`); return; }
   const { spawnSync } = await import('node:child_process');
   const { dumpFreshFixture, verdict, descendants } = await import('./helpers/restore.ts');
-  let { fx, img, pids } = await dumpFreshFixture(name, args);
+  let { fx, img, pids } = (await dumpFreshFixture(name, args))!;
   try {
     const r = spawnSync(CRIU, ['restore', '-D', img, '-d', '-o', 'restore.log', '-v4'], { encoding: 'utf8' });
     const log = existsSync(join(img, 'restore.log')) ? readFileSync(join(img, 'restore.log'), 'utf8') : '';

@@ -4,10 +4,10 @@
 // epoll readiness, memfd contents and seals, inotify watches survive.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdirSync, rmSync, existsSync, readdirSync } from 'node:fs';
+import { rmSync, existsSync, readdirSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { tscr, startOwnSession, verdict, killAll, waitGone, descendants } from './helpers/restore.ts';
+import { tscr, verdict, killAll, descendants, dumpFreshFixture } from './helpers/restore.ts';
 
 const CRIT = ['/usr/bin/crit', '/usr/local/bin/crit'].find((p) => existsSync(p));
 
@@ -25,14 +25,10 @@ function critDecodes(img: string, types: string[]) {
 }
 
 async function roundTrip(name: string, types: string[], extra: string[] = []) {
-  const fx = await startOwnSession(name);
-  let pids = descendants(fx.pid);
-  const img = join(fx.dir, 'img');
-  mkdirSync(img);
+  const d = (await dumpFreshFixture(name))!;
+  const { fx, img } = d;
+  let pids = d.pids;
   try {
-    const d = tscr(['dump', '-t', String(fx.pid), '-D', img]);
-    assert.is(d.code, 0, `dump of ${name} failed: ${d.stderr}`);
-    assert.ok(await waitGone(pids, 8000), 'dump killed the tree');
     critDecodes(img, types);
     const r = tscr(['restore', '-D', img, '-d', '--json', ...extra]);
     assert.is(r.code, 0, `restore of ${name} failed: ${r.stderr}`);

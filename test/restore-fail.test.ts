@@ -116,7 +116,7 @@ test('tscr killed mid-restore: every process it made dies with it', async () => 
 });
 
 test('corrupt binary image (a tscr dump with a damaged mm image): names file and offset, makes nothing', async () => {
-  const { fx, img } = await dumpFreshFixture('r-counter');
+  const { fx, img } = (await dumpFreshFixture('r-counter'))!;
   try {
     const mm = join(img, `mm-${fx.pid}.img`);
     const bytes = readFileSync(mm);

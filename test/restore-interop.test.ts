@@ -14,7 +14,7 @@ for (const name of ['r-counter', 'r-mem', 'r-threads']) {
   test(`CRIU 4.x restores a tscr dump of ${name}`, async () => {
     const criu = findCriu();
     if (!criu) { console.log('  skip: no CRIU 4.x here (set TSCR_CRIU to a locally built one)'); return; }
-    const { fx, img } = await dumpFreshFixture(name);
+    const { fx, img } = (await dumpFreshFixture(name))!;
     try {
       const r = spawnSync(criu, ['restore', '-D', img, '-d', '-v4', '-o', join(fx.dir, 'criu-restore.log')], { encoding: 'utf8', timeout: 60000 });
       let log = '';

@@ -2,20 +2,15 @@
 // and the dump developer's). Each program checks its own state after SIGUSR1.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdirSync, rmSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { tscr, startOwnSession, verdict, killAll, waitGone, descendants, pidExists } from './helpers/restore.ts';
+import { rmSync } from 'node:fs';
+import { tscr, verdict, killAll, descendants, dumpFreshFixture } from './helpers/restore.ts';
 
 async function roundTrip(name: string, args: string[] = [], extra: string[] = [], skipDump?: RegExp) {
-  const fx = await startOwnSession(name, args);
-  let pids = descendants(fx.pid);
-  const img = join(fx.dir, 'img');
-  mkdirSync(img);
+  const d = await dumpFreshFixture(name, args, skipDump);
+  if (!d) return;
+  const { fx, img } = d;
+  let pids = d.pids;
   try {
-    const d = tscr(['dump', '-t', String(fx.pid), '-D', img]);
-    if (d.code !== 0 && skipDump?.test(d.stderr)) { console.log(`  skip ${name}: the dump side cannot do this yet: ${d.stderr.trim().split('\n')[0]}`); return; }
-    assert.is(d.code, 0, `dump of ${name} failed: ${d.stderr}`);
-    assert.ok(await waitGone(pids, 8000), `dump left ${pids.filter(pidExists)} behind`);
     const r = tscr(['restore', '-D', img, '-d', '--json', ...extra]);
     assert.is(r.code, 0, `restore of ${name} failed: ${r.stderr}`);
     const res = JSON.parse(r.stdout);

@@ -107,15 +107,21 @@ export async function prepareSharedCase(name: string): Promise<{ dir: string; ps
 /**
  * Start fixture `name` in its own session and dump it with tscr into <fx.dir>/img
  * (asserting the dump worked and the tree is gone; on failure it cleans up).
+ * A dump that fails with an error matching skipDump is a skip (with a line): null.
  * Otherwise the caller removes fx.dir.
  */
-export async function dumpFreshFixture(name: string, args: string[] = []): Promise<{ fx: { pid: number; out: string; dir: string }; img: string; pids: number[] }> {
+export async function dumpFreshFixture(name: string, args: string[] = [], skipDump?: RegExp): Promise<{ fx: { pid: number; out: string; dir: string }; img: string; pids: number[] } | null> {
   const fx = await startOwnSession(name, args);
   const pids = descendantsOf(fx.pid);
   const img = join(fx.dir, 'img');
   mkdirSync(img);
   try {
     const d = tscr(['dump', '-t', String(fx.pid), '-D', img]);
+    if (d.code !== 0 && skipDump?.test(d.stderr)) {
+      console.log(`  skip ${name}: the dump side cannot do this yet: ${d.stderr.trim().split('\n')[0]}`);
+      killAll(pids); rmSync(fx.dir, { recursive: true, force: true });
+      return null;
+    }
     assert.is(d.code, 0, `dump of ${name} failed: ${d.stderr}`);
     assert.ok(await waitGone(pids, 8000), `${name} still running after its dump`);
   } catch (e) {
