@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { ArchiveWriter } from '../lib/archive.ts';
 import { core } from '../core-as/host.ts';
 import { Scratch } from '../lib/archive-core.ts';
-import { capture, presentRuns } from './procmem.ts';
+import { capture, presentRuns, PY_DICT as PY } from './procmem.ts';
 import { ROOT } from '../lib/paths.ts';
 import { DUMP_LEVEL } from '../lib/archive-dump.ts';
 
@@ -41,17 +41,6 @@ async function startTarget(cmd: string, args: string[]): Promise<ChildProcess> {
 }
 function stop(c: ChildProcess): void { c.kill('SIGKILL'); }
 
-const PY = `
-import sys, random, time
-random.seed(7)
-n = int(sys.argv[1])
-d = {}
-for i in range(n):
-    d["user:%d:%d" % (i, random.randrange(10**9))] = (i, random.random(), "name-%d" % random.randrange(100000))
-open(sys.argv[2], "w").write("ready")
-while True:
-    time.sleep(1000)
-`;
 const NODE = `
 const n = Number(process.argv[1]);
 const m = new Map();

@@ -7,7 +7,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, readFileSync, existsSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { capture, presentRuns } from './procmem.ts';
+import { capture, presentRuns, PY_DICT as PY } from './procmem.ts';
 import { encodeImage } from '../lib/images.ts';
 import { compressPagemap, pagemapLayout, rawPages, PE_PRESENT } from '../lib/criucomp.ts';
 import { ArchiveWriter } from '../lib/archive.ts';
@@ -17,17 +17,6 @@ const MB = 1e6;
 let kid: ChildProcess | null = null;
 process.on('exit', () => { try { kid?.kill('SIGKILL'); } catch { /* */ } rmSync(tmp, { recursive: true, force: true }); });
 
-const PY = `
-import sys, random, time
-random.seed(7)
-n = int(sys.argv[1])
-d = {}
-for i in range(n):
-    d["user:%d:%d" % (i, random.randrange(10**9))] = (i, random.random(), "name-%d" % random.randrange(100000))
-open(sys.argv[2], "w").write("ready")
-while True:
-    time.sleep(1000)
-`;
 const entries = Number(process.env.TSCR_BENCH_CC_PY_ENTRIES ?? 1_000_000);
 const ready = join(tmp, 'ready');
 kid = spawn('python3', ['-c', PY, String(entries), ready], { stdio: 'ignore', detached: true });

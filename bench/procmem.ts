@@ -62,3 +62,19 @@ export async function capture(pid: number): Promise<Buffer> {
   await forEachChunk(pid, runs, (b) => { b.copy(out, o); o += b.length; });
   return out;
 }
+
+/**
+ * A python3 program holding a dict of argv[1] entries (random keys and tuples, a
+ * realistic heap); it writes "ready" to argv[2] once built, then sleeps.
+ */
+export const PY_DICT = `
+import sys, random, time
+random.seed(7)
+n = int(sys.argv[1])
+d = {}
+for i in range(n):
+    d["user:%d:%d" % (i, random.randrange(10**9))] = (i, random.random(), "name-%d" % random.randrange(100000))
+open(sys.argv[2], "w").write("ready")
+while True:
+    time.sleep(1000)
+`;

@@ -693,6 +693,14 @@ export class ArchiveWriter {
   async addBytes(name: string, data: Uint8Array, mode = 0o600): Promise<void> {
     this.checkName(name);
     const rec: FileRec = { name, mode, kind: KIND_BYTES, size: data.length, hash: xxh64(data), chunks: new U32Vec() };
+    await this.appendBytes(rec, data);
+    this.files.push(rec);
+    this.stats.files++;
+    this.stats.rawBytes += data.length;
+  }
+
+  /** Append data to byte file rec: into the open byte block, chunk by chunk, flushing full blocks. */
+  private async appendBytes(rec: FileRec, data: Uint8Array): Promise<void> {
     let o = 0;
     while (o < data.length) {
       if (this.byteBlock < 0) this.byteBlock = this.newBlock();
@@ -702,9 +710,6 @@ export class ArchiveWriter {
       this.byteFill += k; o += k;
       if (this.byteFill === BYTES_BLOCK) await this.flushBytes();
     }
-    this.files.push(rec);
-    this.stats.files++;
-    this.stats.rawBytes += data.length;
   }
 
   /** Store a file from disk: pages-N.img of whole pages go to the page store, the rest verbatim. Streams. */
@@ -735,15 +740,7 @@ export class ArchiveWriter {
         for (let pos = 0; pos < st.size; pos += CH) {
           const data = readAt(fd, Math.min(CH, st.size - pos), pos);
           hs.update(data);
-          let o = 0;
-          while (o < data.length) {
-            if (this.byteBlock < 0) this.byteBlock = this.newBlock();
-            const k = Math.min(data.length - o, BYTES_BLOCK - this.byteFill);
-            this.byteBuf.set(data.subarray(o, o + k), this.byteFill);
-            rec.chunks!.push(this.byteBlock); rec.chunks!.push(this.byteFill); rec.chunks!.push(k);
-            this.byteFill += k; o += k;
-            if (this.byteFill === BYTES_BLOCK) await this.flushBytes();
-          }
+          await this.appendBytes(rec, data);
         }
         rec.hash = hs.digest(); hs.free();
         this.files.push(rec);
