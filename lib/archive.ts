@@ -18,13 +18,14 @@
 //
 // The heavy work (hashing, zero detection, LZ4, block checks) is in core-as;
 // this module only moves bytes and keeps the tables.
-import { openSync, closeSync, writeSync, writevSync, fdatasync, readSync, fstatSync, unlinkSync, readdirSync, statSync, mkdirSync, chmodSync, renameSync, readFileSync, writeFileSync } from 'node:fs';
+import { openSync, closeSync, writeSync, writevSync, fdatasync, fstatSync, unlinkSync, readdirSync, statSync, mkdirSync, chmodSync, renameSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve, relative, basename } from 'node:path';
 import { TscrError } from './errors.ts';
 import { packBlock, unpackBlock, xxh64, Xxh64Stream, hashPages, UNPACK_ERRORS, BLOCK_HEADER, BLOCK_MAGIC, hex64, Scratch } from './archive-core.ts';
 import { core } from '../core-as/host.ts';
 import { CompressPool, packedSlotBytes } from './archive-pool.ts';
 import { isCompressedDir, pagemapFiles, pagemapLayout, rawPages, makeRecipe, applyRecipe, RECIPE_SUFFIX, type PagemapLayout } from './criucomp.ts';
+import { preadFull } from './fsread.ts';
 
 export const PAGE = 4096;
 export const HEADER_SIZE = 64;
@@ -196,12 +197,7 @@ function ioError(e: unknown, file: string, what: string): TscrError {
 
 function readAt(fd: number, len: number, pos: number): Buffer {
   const b = Buffer.allocUnsafe(len);
-  let got = 0;
-  while (got < len) {
-    const n = readSync(fd, b, got, len - got, pos + got);
-    if (n === 0) break;
-    got += n;
-  }
+  const got = preadFull(fd, b, pos, len);
   return got === len ? b : b.subarray(0, got);
 }
 

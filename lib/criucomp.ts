@@ -13,11 +13,12 @@
 // - flags bit PE_PAYLOAD_ALIGNED (8): the entry's payload starts at the next 4 KiB
 //   boundary of pages-N.img (zero padding before it).
 // - An entry with no compressed_size is stored raw (nr_pages * 4096 bytes).
-import { readFileSync, readdirSync, statSync, existsSync, openSync, writeSync, fsyncSync, closeSync, renameSync, unlinkSync, readSync, fstatSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync, existsSync, openSync, writeSync, fsyncSync, closeSync, renameSync, unlinkSync, fstatSync } from 'node:fs';
 import { join } from 'node:path';
 import { TscrError } from './errors.ts';
 import { decodeImage, encodeImage } from './images.ts';
 import { lz4Compress, lz4Decompress, Scratch, ex } from './archive-core.ts';
+import { preadFull } from './fsread.ts';
 
 export const PAGE = 4096;
 export const PE_PARENT = 1, PE_LAZY = 2, PE_PRESENT = 4, PE_PAYLOAD_ALIGNED = 8;
@@ -528,8 +529,7 @@ export function rewriteDir(dir: string, opts: CompressOptions | null, sync = fal
         if (size !== l.fileSize) checkFileSize(dir, l, { length: size } as Uint8Array);
         const readAt = (off: number, len: number): Uint8Array => {
           const b = Buffer.allocUnsafe(len);
-          let got = 0;
-          while (got < len) { const n = readSync(src, b, got, len - got, off + got); if (n <= 0) break; got += n; }
+          const got = preadFull(src, b, off, len);
           if (got < len) throw new TscrError('E_TRUNCATED', `${join(dir, l.pages)} ends early at ${off + got}`, { file: join(dir, l.pages), offset: off + got });
           return b;
         };
@@ -621,8 +621,7 @@ export class CompressedPages {
   }
   private readAt = (off: number, len: number): Uint8Array => {
     const b = Buffer.allocUnsafe(len);
-    let got = 0;
-    while (got < len) { const n = readSync(this.fd, b, got, len - got, off + got); if (n <= 0) break; got += n; }
+    const got = preadFull(this.fd, b, off, len);
     if (got < len) throw new TscrError('E_TRUNCATED', `${this.file} ends early at ${off + got}`, { file: this.file, offset: off + got });
     return b;
   };

@@ -40,12 +40,13 @@
 // Errors are TscrError (E_TRUNCATED, E_BAD_MAGIC, E_BAD_VARINT, E_BAD_LENGTH, E_BAD_WIRE,
 // E_TOO_LARGE, E_BAD_JSON, E_CORRUPT) naming the file, the image kind and the byte offset.
 
-import { closeSync, fstatSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { core, passBytes, release, takeString } from '../core-as/host.ts';
 import { TscrError, type ErrorCode } from './errors.ts';
 import { KINDS, IMG_COMMON_MAGIC, IMG_SERVICE_MAGIC } from '../core-as/schema/kinds.ts';
 import type { KindDef } from '../core-as/schema/types.ts';
+import { preadFull } from './fsread.ts';
 
 export interface Image {
   magic: string;
@@ -188,13 +189,7 @@ function fileSource(fd: number): Source {
     size,
     read(pos, len) {
       const b = Buffer.allocUnsafe(len);
-      let got = 0;
-      while (got < len) {
-        const n = readSync(fd, b, got, len - got, pos + got);
-        if (n === 0) break;
-        got += n;
-      }
-      return b.subarray(0, got);
+      return b.subarray(0, preadFull(fd, b, pos, len));
     },
   };
 }

@@ -3,9 +3,10 @@
 // (pagemap-shmem-<shmid>.img + pages, written by the engine: ctx.writeShmem).
 // The shmem helpers below also serve MAP_SHARED anonymous memory and MAP_SHARED
 // memfd mappings (see restoreShmemFd).
-import { readSync, writeSync, fstatSync, openSync, closeSync } from 'node:fs';
+import { fstatSync, openSync, closeSync } from 'node:fs';
 import type { FdKind, DumpFdCtx, RestoreFdCtx } from './types.ts';
 import { TscrError } from '../errors.ts';
+import { preadFull } from '../fsread.ts';
 import {
   O, F, FOWN, num, big, fds, ck, fileFlags, setFl, cachedOfdSync, closeFd, dumpShared, rfileFlagsStr, parseFlags, sealsStr, SEALS,
 } from './fdutil.ts';
@@ -25,8 +26,7 @@ export function scanShmem(fd: number, size: number, emit: (off: number, data: Bu
   const ZERO = Buffer.alloc(PAGE);
   for (let off = 0; off < size; off += CH) {
     const want = Math.min(CH, Math.ceil((size - off) / PAGE) * PAGE);
-    let got = 0;
-    while (got < want) { const r = readSync(fd, chunk, got, want - got, off + got); if (r <= 0) break; got += r; }
+    const got = preadFull(fd, chunk, off, want);
     chunk.fill(0, got, want);
     let from = -1;
     for (let p = 0; p <= want; p += PAGE) {

@@ -1,11 +1,12 @@
 // Where a checkpoint's files come from: an image directory, or a tscr archive
 // (lib/archive.ts, read through its verified reader). The offline tools only
 // see this interface.
-import { closeSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { TscrError } from '../errors.ts';
 import { ArchiveReader } from '../archive.ts';
 import { isCompressedDir, pagemapFiles, pagemapLayout, CompressedPages, type PagemapLayout } from '../criucomp.ts';
+import { preadFull } from '../fsread.ts';
 
 export interface Source {
   readonly kind: 'dir' | 'archive';
@@ -63,13 +64,7 @@ export class DirSource implements Source {
     }
     const fd = openSync(join(this.label, name), 'r');
     try {
-      let got = 0;
-      while (got < dst.length) {
-        const n = readSync(fd, dst, got, dst.length - got, off + got);
-        if (n <= 0) break;
-        got += n;
-      }
-      return got;
+      return preadFull(fd, dst, off);
     } finally { closeSync(fd); }
   }
   where(name: string) { return join(this.label, name); }
