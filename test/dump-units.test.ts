@@ -59,6 +59,8 @@ test('describeFd names what an fd is', () => {
   assert.is(describeFd('pipe:[123]', 0o010600), 'pipe');
   assert.is(describeFd('socket:[9]', 0o140777), 'socket');
   assert.is(describeFd('/dev/pts/3', 0o020620), 'tty');
+  assert.is(describeFd('/3', 0o020620, (136n << 8n) | 3n), 'tty'); // a devpts outside the reader's root: by major
+  assert.is(describeFd('/dev/null', 0o020666, (1n << 8n) | 3n), 'character device');
   assert.is(describeFd('/memfd:x (deleted)', 0o100777), 'memfd');
   assert.is(describeFd('/dev/sda', 0o060660), 'block device');
 });

@@ -21,7 +21,7 @@ export function describeFd(link: string, mode: number, rdev = 0n): string {
   if ((m = /^anon_inode:\[?([^\]]+)\]?$/.exec(link))) return m[1];       // inotify, eventfd, eventpoll, timerfd, signalfd, pidfd, userfaultfd...
   if ((m = /^(pipe|socket|net|mnt|pid|user|uts|ipc|cgroup|time):\[/.exec(link))) return m[1] === 'socket' ? 'socket' : m[1];
   if (link.startsWith('/memfd:')) return 'memfd';
-  if (link.startsWith('/dev/pts/') || /^\/dev\/tty/.test(link) || link === '/dev/ptmx' || isTtyDevice(link, mode, rdev)) return 'tty';
+  if (isTtyDevice(link, mode, rdev)) return 'tty';
   const t = mode & 0o170000;
   if (t === 0o010000) return 'fifo';
   if (t === 0o140000) return 'socket';
