@@ -30,8 +30,9 @@ export class DumpArchive {
   /** Copy the page runs of pid into pages image `name` of the archive; returns bytes copied. */
   async copyPages(pid: number, runs: Run[], name: string, progress: (bytes: number) => void, checkAbort: () => void): Promise<number> {
     const sh = ptraceShimRaw();
-    // pages taken from the parent unread (memory tracking): the file hash goes over page hashes
-    const sink = this.w.pages(name, 0o600, { pageHashes: runs.some((r) => r.parent) });
+    // The file hash goes over page hashes (kind 2): pages taken from the parent unread (memory
+    // tracking) have no bytes here, and for read pages it spares a second pass over every byte.
+    const sink = this.w.pages(name, 0o600, { pageHashes: true });
     const ranges = new BigUint64Array(2);
     let memFd = -1;
     let bytes = 0;

@@ -1,9 +1,9 @@
-// Compression workers: each thread has its own Wasm instance and packs blocks
-// (LZ4 + hashes) so both cores compress while the writer reads, hashes and dedups.
-// The writer fills blocks in a shared input ring; a job names a batch of ring
-// slots; the worker packs each into the same slot of a shared output ring and
-// answers with the packed lengths only (no per-block buffers, no copies through
-// messages). A batch is usually the blocks of one 4 MiB page run.
+// Compression workers: each thread has its own instance of core-mt.wasm over the
+// writer's shared page memory (lib/archive-mt.ts) and packs blocks (LZ4 + hashes) so
+// both cores compress while the writer reads, hashes and dedups. A job names a batch
+// of ring slots; the worker packs each into the same slot of the packed ring and
+// answers with the packed lengths only (no bytes in messages, no copies). A batch is
+// usually 8 blocks (2 MiB of pages).
 import { Worker } from 'node:worker_threads';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -21,24 +21,17 @@ function workerSpec(): { file: string | URL; execArgv: string[] } {
   return { file: f, execArgv: [] };
 }
 
-/** Output slot size for input slots of `slotBytes`: room for the block header and LZ4's worst case. */
-export function packedSlotBytes(slotBytes: number): number {
-  return (32 + slotBytes + Math.floor(slotBytes / 255) + 16 + 4095) & ~4095;
-}
-
 export class CompressPool {
   private workers: Worker[] = [];
   private queues: Map<number, Job>[] = [];
   private busy: number[] = [];
   private seq = 0;
   private failed: Error | null = null;
-  /**
-   * ring: input slots of slotBytes each; out: output slots of packedSlotBytes(slotBytes) each.
-   */
-  constructor(readonly size: number, ring: SharedArrayBuffer, out: SharedArrayBuffer, slotBytes: number) {
+  /** memory: the writer's shared page memory; worker i uses instance number i + 1 of it. */
+  constructor(readonly size: number, memory: WebAssembly.Memory) {
     const spec = workerSpec();
     for (let i = 0; i < size; i++) {
-      const w = new Worker(spec.file, { execArgv: spec.execArgv, workerData: { ring, out, slotBytes, outSlotBytes: packedSlotBytes(slotBytes) } });
+      const w = new Worker(spec.file, { execArgv: spec.execArgv, workerData: { memory, index: i + 1 } });
       const q = new Map<number, Job>();
       w.on('message', (m: { id: number; lens?: Int32Array; error?: string }) => {
         const j = q.get(m.id);

@@ -23,7 +23,8 @@ import { dirname, isAbsolute, join, resolve, relative, basename } from 'node:pat
 import { TscrError } from './errors.ts';
 import { packBlock, unpackBlock, xxh64, Xxh64Stream, hashPages, UNPACK_ERRORS, BLOCK_HEADER, BLOCK_MAGIC, hex64, Scratch } from './archive-core.ts';
 import { core } from '../core-as/host.ts';
-import { CompressPool, packedSlotBytes } from './archive-pool.ts';
+import { CompressPool } from './archive-pool.ts';
+import { mtMemory, mtInstance, STAGE, HASHES, RING, OUT, OUT_SLOT, RING_SLOTS, BLOCK_BYTES } from './archive-mt.ts';
 import { isCompressedDir, pagemapFiles, pagemapLayout, rawPages, makeRecipe, applyRecipe, RECIPE_SUFFIX, type PagemapLayout } from './criucomp.ts';
 import { preadFull } from './fsread.ts';
 
@@ -39,8 +40,6 @@ export const BLOCK_PAGES = 64;
 /** Raw bytes per block for verbatim files and index chunks. */
 export const BYTES_BLOCK = 256 << 10;
 const INDEX_CHUNK = 16 << 20;
-/** Page blocks kept in the writer's ring (16 MiB). */
-const RING_SLOTS = 64;
 /** Page blocks sent to a compression worker in one message (2 MiB raw). */
 const BATCH_BLOCKS = 8;
 /** Bytes written between background fdatasyncs (the final fsync then has little left to do). */
@@ -307,15 +306,16 @@ export class ArchiveWriter {
   private pHashLo = new U32Vec(); private pHashHi = new U32Vec();
   private pBlock = new U32Vec(); private pOff = new U32Vec();
   private byHash = new PageIndex(this.pHashLo, this.pHashHi);
-  // open data blocks: the page block is filled inside Wasm memory and packed there
-  private inS = new Scratch();     // the page run being added
-  private hashS = new Scratch();   // its page hashes and zero flags
+  // The page path lives in one shared Wasm memory (lib/archive-mt.ts): pages are staged,
+  // hashed, put into ring blocks and packed there by this thread's and the workers'
+  // instances of core-mt.wasm; JavaScript never copies them. It never grows: views stay valid.
+  private memory = mtMemory();
+  private mt = mtInstance(this.memory, 0);
+  private shared = new Uint8Array(this.memory.buffer);
+  private ringU8 = this.shared.subarray(RING, RING + RING_SLOTS * BLOCK_BYTES);
+  private outU8 = this.shared.subarray(OUT, OUT + RING_SLOTS * OUT_SLOT);
+  private fileS = new Scratch();   // staged pages copied into the core for a kind 1 file hash
   private fhS = new Scratch();     // page hashes in file order (kind 2 file hash)
-  private blkS = new Scratch();    // a page block to pack here
-  private outS = new Scratch();    // a packed block
-  // page blocks are filled in a ring of shared slots: workers pack from it, dedup compares against it
-  private ring = new SharedArrayBuffer(RING_SLOTS * BLOCK_PAGES * PAGE);
-  private ringU8 = new Uint8Array(this.ring);
   private slotBlock = new Int32Array(RING_SLOTS).fill(-1);
   private slotBusy = new Uint8Array(RING_SLOTS);
   private blockSlot = new Map<number, number>();
@@ -331,10 +331,8 @@ export class ArchiveWriter {
   private window: Promise<void>[] = [];
   // full page blocks waiting to be sent to the pool as one batch: ids, ring slots, raw lengths
   private qIds: number[] = []; private qSlots: number[] = []; private qLens: number[] = [];
-  // packed blocks come back in a shared output ring (same slot numbers)
-  private outSlot = packedSlotBytes(BLOCK_PAGES * PAGE);
-  private outRing: SharedArrayBuffer | null = null;
-  private outU8 = new Uint8Array(0);
+  // packed blocks come back in the shared output ring (same slot numbers)
+  private outSlot = OUT_SLOT;
   // early writeback: an fdatasync in the background every SYNC_EVERY bytes written
   private synced = HEADER_SIZE;
   private syncing: Promise<void> | null = null;
@@ -359,22 +357,7 @@ export class ArchiveWriter {
     h.writeUInt32LE(PAGE, 16);
     writeAll(this.fd, h, 0);
     this.whole.update(h);
-    if ((opts.workers ?? 0) > 0) {
-      this.outRing = new SharedArrayBuffer(RING_SLOTS * this.outSlot);
-      this.outU8 = new Uint8Array(this.outRing);
-      this.pool = new CompressPool(opts.workers!, this.ring, this.outRing, BLOCK_PAGES * PAGE);
-    } else this.pool = null;
-    this.inS.ensure(1024 * PAGE);
-    this.hashS.ensure(1024 * 9 + 16);
-    this.blkS.ensure(BLOCK_PAGES * PAGE);
-    this.outS.ensure(core().arc_pack_bound(BLOCK_PAGES * PAGE));
-  }
-
-  private memView: Uint8Array = new Uint8Array(0);
-  /** A view over all of Wasm memory, renewed when memory grew. */
-  private mem(): Uint8Array {
-    if (this.memView.byteLength === 0 || this.memView.buffer !== core().memory.buffer) this.memView = new Uint8Array(core().memory.buffer);
-    return this.memView;
+    this.pool = (opts.workers ?? 0) > 0 ? new CompressPool(opts.workers!, this.memory) : null;
   }
 
   static create(path: string, opts: WriterOptions = {}): ArchiveWriter {
@@ -434,12 +417,11 @@ export class ArchiveWriter {
       }
       return;
     }
-    const ex = core();
-    const p = this.blkS.put(this.ringU8.subarray(base, base + n));
-    const len = ex.arc_pack(p, 0, n, this.outS.ptr, 0, this.outS.cap, this.level);
+    const out = slot * OUT_SLOT;
+    const len = this.mt.arc_pack(RING + base, 0, n, OUT + out, 0, OUT_SLOT, this.level);
     if (len < 0) throw new TscrError('E_INTERNAL', 'block packing: no room');
     await this.pending;
-    this.recordBlock(id, this.mem().subarray(this.outS.ptr, this.outS.ptr + len), n);
+    this.recordBlock(id, this.outU8.subarray(out, out + len), n);
   }
 
   /** Send the queued page blocks to the pool as one batch; they are written in order when packed. */
@@ -501,7 +483,7 @@ export class ArchiveWriter {
     return raw;
   }
 
-  /** Does page `id` hold exactly the bytes at Wasm address p? */
+  /** Does page `id` hold exactly the bytes at address p of the shared memory? */
   private async samePage(id: number, p: number): Promise<boolean> {
     const blk = this.pBlock.a[id], off = this.pOff.a[id];
     let other: Uint8Array;
@@ -509,8 +491,7 @@ export class ArchiveWriter {
     if (blk === IN_PARENT) other = this.parent!.pageById(off);
     else if (slot !== undefined) { const b = slot * BLOCK_PAGES * PAGE + off; other = this.ringU8.subarray(b, b + PAGE); }
     else other = (await this.ownBlock(blk)).subarray(off, off + PAGE);
-    const m = this.mem();
-    return bytesEqual(other, m.subarray(p, p + PAGE));
+    return bytesEqual(other, this.shared.subarray(p, p + PAGE));
   }
 
   // ---- pages
@@ -547,8 +528,7 @@ export class ArchiveWriter {
 
   /** @internal */
   async addPageRunWith(rec: FileRec, maxPages: number, fill: (view: Uint8Array) => number, stream: number): Promise<number> {
-    const p = this.inS.ensure(maxPages * PAGE);
-    const n = fill(this.mem().subarray(p, p + maxPages * PAGE));
+    const n = fill(this.shared.subarray(STAGE, STAGE + maxPages * PAGE));
     if (!(Number.isInteger(n) && n >= 0 && n <= maxPages)) throw new TscrError('E_INTERNAL', `page reader returned ${n} pages (at most ${maxPages})`);
     if (n) await this.addStaged(rec, n, stream);
     return n;
@@ -556,7 +536,7 @@ export class ArchiveWriter {
 
   /** @internal */
   async addPageRun(rec: FileRec, run: Uint8Array, stream: number): Promise<void> {
-    this.inS.put(run);
+    this.shared.set(run, STAGE);
     await this.addStaged(rec, run.length / PAGE, stream);
   }
 
@@ -569,15 +549,10 @@ export class ArchiveWriter {
     if (!(readPages >= 0 && readPages <= 1024)) throw new TscrError('E_INTERNAL', `a batch of ${readPages} pages to read (at most 1024)`);
     if (!this.parent && segs.some((sg) => typeof sg !== 'number' && sg.length)) throw new TscrError('E_INTERNAL', 'pages from a parent, but the archive has none');
     const ex = core();
-    const p0 = this.inS.ensure(Math.max(1, readPages) * PAGE);
     let h32 = new Uint32Array(0), zero = new Uint8Array(0);
     if (readPages) {
-      fill(this.mem().subarray(p0, p0 + readPages * PAGE));
-      const hp = this.hashS.ptr;
-      ex.xxh_pages(p0, 0, readPages, hp, hp + readPages * 8);
-      const m0 = this.mem();
-      h32 = new Uint32Array(m0.slice(hp, hp + readPages * 8).buffer);
-      zero = m0.slice(hp + readPages * 8, hp + readPages * 9);
+      fill(this.shared.subarray(STAGE, STAGE + readPages * PAGE));
+      ({ h32, zero } = this.hashStaged(readPages));
     }
     let total = 0;
     for (const sg of segs) total += typeof sg === 'number' ? sg : sg.length;
@@ -588,7 +563,7 @@ export class ArchiveWriter {
       if (typeof sg === 'number') {
         if (at + sg > readPages) throw new TscrError('E_INTERNAL', 'a batch uses more pages than it read');
         for (let i = at; i < at + sg; i++, fo++) { fh[2 * fo] = h32[2 * i]; fh[2 * fo + 1] = h32[2 * i + 1]; }
-        await this.placeRun(refs, p0, h32, zero, at, at + sg);
+        await this.placeRun(refs, STAGE, h32, zero, at, at + sg);
         at += sg;
         continue;
       }
@@ -607,31 +582,33 @@ export class ArchiveWriter {
     return total;
   }
 
-  /** The n pages at the start of inS: file hash, page hashes, dedup, into blocks. */
+  /** Page hashes and zero flags of the first n staged pages (copied out of the shared memory). */
+  private hashStaged(n: number): { h32: Uint32Array; zero: Uint8Array } {
+    this.mt.xxh_pages(STAGE, 0, n, HASHES, HASHES + n * 8);
+    return { h32: new Uint32Array(this.shared.slice(HASHES, HASHES + n * 8).buffer), zero: this.shared.slice(HASHES + n * 8, HASHES + n * 9) };
+  }
+
+  /** The first n staged pages: file hash, page hashes, dedup, into blocks. */
   private async addStaged(rec: FileRec, n: number, stream: number): Promise<void> {
     const ex = core();
-    const inP = this.inS.ptr;
-    const hp = this.hashS.ptr;
-    if (rec.kind === KIND_PAGES_PH) { ex.xxh_pages(inP, 0, n, hp, hp + n * 8); ex.xxh_update(stream, hp, 0, n * 8); }
-    else { ex.xxh_update(stream, inP, 0, n * PAGE); ex.xxh_pages(inP, 0, n, hp, hp + n * 8); }
-    const m0 = this.mem();
-    const h32 = new Uint32Array(m0.slice(hp, hp + n * 8).buffer);
-    const zero = m0.slice(hp + n * 8, hp + n * 9);
+    const { h32, zero } = this.hashStaged(n);
+    // kind 2 hashes the page hashes; kind 1 the bytes (a copy into the core: convert, not dumps)
+    if (rec.kind === KIND_PAGES_PH) ex.xxh_update(stream, this.fhS.put(new Uint8Array(h32.buffer)), 0, n * 8);
+    else ex.xxh_update(stream, this.fileS.put(this.shared.subarray(STAGE, STAGE + n * PAGE)), 0, n * PAGE);
     this.stats.pages += n;
-    await this.placeRun(rec.refs!, inP, h32, zero, 0, n);
+    await this.placeRun(rec.refs!, STAGE, h32, zero, 0, n);
   }
 
   /**
-   * Pages from..to-1 of the staged pages at Wasm address inP (hashes h32, zero flags) into the
-   * store: zero, duplicate, in the parent, or stored. New pages go into the open block;
-   * consecutive ones are copied into the ring in one go.
+   * Pages from..to-1 of the staged pages at address inP of the shared memory (hashes h32, zero
+   * flags) into the store: zero, duplicate, in the parent, or stored. New pages go into the
+   * open block; consecutive ones are copied into the ring in one go (a memmove in Wasm).
    */
   private async placeRun(refs: U32Vec, inP: number, h32: Uint32Array, zero: Uint8Array, from: number, to: number): Promise<void> {
-    let m = this.mem();
     const st = this.stats;
     let runFrom = 0, runPages = 0, runDst = 0;
     const copyRun = (): void => {
-      if (runPages) this.ringU8.set(m.subarray(inP + runFrom * PAGE, inP + (runFrom + runPages) * PAGE), runDst);
+      if (runPages) this.mt.mt_copy(RING + runDst, inP + runFrom * PAGE, runPages * PAGE);
       runPages = 0;
     };
     for (let i = from; i < to; i++) {
@@ -639,23 +616,20 @@ export class ArchiveWriter {
       const lo = h32[2 * i], hi = h32[2 * i + 1];
       const p = inP + i * PAGE;
       if (this.byHash.next(lo, hi, this.byHash.start(lo, hi)) >= 0) {
-        copyRun();  // the comparison may read a block back (Wasm memory may grow)
+        copyRun();  // the comparison may look at ring blocks
         const found = await this.findOwn(lo, hi, p);
-        m = this.mem();
         if (found >= 0) { refs.push(found + 1); st.dupPages++; continue; }
       }
       if (this.parent) {
         copyRun();
-        // a copy: reading the parent may grow Wasm memory, which detaches views of it
-        const pid = await this.parent.findPage(lo, hi, this.mem().slice(p, p + PAGE));
-        m = this.mem();
+        const pid = await this.parent.findPage(lo, hi, this.shared.slice(p, p + PAGE));
         if (pid >= 0) {
           refs.push(this.parentRef(pid, lo, hi, true) + 1);
           st.parentPages++;
           continue;
         }
       }
-      if (this.pageBlock < 0) { copyRun(); await this.openPageBlock(); m = this.mem(); }
+      if (this.pageBlock < 0) { copyRun(); await this.openPageBlock(); }
       const dst = this.pageSlot * BLOCK_PAGES * PAGE + this.pageFill;
       if (runPages && (runFrom + runPages !== i || runDst + runPages * PAGE !== dst)) copyRun();
       if (!runPages) { runFrom = i; runDst = dst; }
@@ -664,7 +638,7 @@ export class ArchiveWriter {
       this.pageFill += PAGE;
       refs.push(id + 1);
       st.storedPages++;
-      if (this.pageFill === BLOCK_PAGES * PAGE) { copyRun(); await this.flushPages(); m = this.mem(); }
+      if (this.pageFill === BLOCK_PAGES * PAGE) { copyRun(); await this.flushPages(); }
     }
     copyRun();
   }
@@ -807,7 +781,7 @@ export class ArchiveWriter {
     return this.stats;
   }
 
-  private freeScratch(): void { this.inS.free(); this.hashS.free(); this.blkS.free(); this.outS.free(); this.fhS.free(); }
+  private freeScratch(): void { this.fileS.free(); this.fhS.free(); }
 
   /** Give up: close and remove the partial archive. */
   async abort(): Promise<void> {

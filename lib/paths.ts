@@ -7,6 +7,8 @@ import { join } from 'node:path';
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const BUILD = join(ROOT, 'build');
 export const CORE_WASM = join(BUILD, 'core.wasm');
+/** The page-path subset of the core over one shared memory (lib/archive-mt.ts). */
+export const CORE_MT_WASM = join(BUILD, 'core-mt.wasm');
 export const SHIM_SO = join(BUILD, 'libtscr.so');
 export const STUB_BIN = join(BUILD, 'tscr-stub');
 export const FIXTURES_BIN = join(BUILD, 'fixtures');

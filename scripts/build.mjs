@@ -1,5 +1,6 @@
 // Every build step of tscr, run by `npm install` (prepare) and `npm run build`.
 //   1. core-as/assembly  -> build/core.wasm        (AssemblyScript, any OS)
+//                           build/core-mt.wasm     (its page path over one shared memory)
 //   2. shim/*.c          -> build/libtscr.so       (Linux + cc only)
 //      shim/stub/*.c     -> build/tscr-stub        (static, no libc)
 //   3. fixtures/*.c      -> build/fixtures/NAME    (Linux + cc only; test programs)
@@ -46,6 +47,10 @@ async function buildCore() {
   );
   if (error) throw new Error(`AssemblyScript build failed: ${error.message}\n${stderr?.toString?.() ?? ''}`);
   log('core-as -> build/core.wasm');
+  // the page-path subset over one shared memory (lib/archive-mt.ts)
+  const mt = await asc.main(['--config', 'core-as/asconfig.mt.json'], { stdout: process.stdout, stderr: process.stderr });
+  if (mt.error) throw new Error(`AssemblyScript build failed (core-mt): ${mt.error.message}\n${mt.stderr?.toString?.() ?? ''}`);
+  log('core-as -> build/core-mt.wasm');
 }
 
 function cc(args) {

@@ -12,9 +12,14 @@ import { ROOT } from '../lib/paths.ts';
 const tmp = mkdtempSync(join(tmpdir(), 'tscr-noshim-'));
 test.after(() => cleanup(tmp));
 
+let runs = 0;
 function commands(bin: string) {
   const mem = join(SHARED_DIR, 'mem', 'images'), tree = join(SHARED_DIR, 'tree', 'images');
+  const arc = join(tmp, `mem-${++runs}.tscr`);
   return [
+    // convert's archive writer runs core-mt.wasm (shared memory) and compression workers
+    [bin, 'convert', mem, arc],
+    [bin, 'convert', arc, join(tmp, `mem-${runs}.dir`)],
     [bin, 'validate', mem],
     [bin, 'validate', tree, '--json'],
     [bin, 'mem', mem, '--hex', '77 ca eb 85'],
@@ -40,7 +45,7 @@ test('and from a copy of tscr with no node_modules (no koffi, no libtscr.so)', (
   const root = join(tmp, 'tscr');
   mkdirSync(join(root, 'build'), { recursive: true });
   for (const d of ['bin', 'dist']) cpSync(join(ROOT, d), join(root, d), { recursive: true });
-  cpSync(join(ROOT, 'build', 'core.wasm'), join(root, 'build', 'core.wasm'));
+  for (const f of ['core.wasm', 'core-mt.wasm']) cpSync(join(ROOT, 'build', f), join(root, 'build', f));
   cpSync(join(ROOT, 'package.json'), join(root, 'package.json'));
   assert.not.ok(existsSync(join(root, 'node_modules')));
   for (const argv of commands(join(root, 'bin', 'tscr.js'))) {

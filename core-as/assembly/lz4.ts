@@ -13,8 +13,16 @@ const MAX_INPUT: usize = 0x7E000000;
 // Positions are stored as `base + (p - src)`; every call gets a fresh base more than
 // MAX_DISTANCE above all values of earlier calls (and above the table's initial zeroes), so
 // the table never needs clearing between calls and one distance check rejects stale entries.
-const table: usize = heap.alloc(4 << HASH_LOG);
+// (a variable: core-mt.wasm's instances share one memory, and each gives its own table; lz4_use_table)
+let table: usize = heap.alloc(4 << HASH_LOG);
 memory.fill(table, 0, 4 << HASH_LOG);
+
+/** Use the 16 KiB at p (zeroed here) as the fast compressor's position table. */
+export function lz4_use_table(p: usize): void {
+  table = p;
+  memory.fill(table, 0, 4 << HASH_LOG);
+  nextBase = BASE_GAP;
+}
 const BASE_GAP: u32 = <u32>MAX_DISTANCE + 2;
 let nextBase: u32 = BASE_GAP;
 
