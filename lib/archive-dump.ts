@@ -1,6 +1,6 @@
 // The dump engine's archive output (tscr dump --compress): pages are read from
-// the frozen target with process_vm_readv straight into the archive writer's
-// Wasm buffer (PagesSink.writeWith), hashed, deduplicated and compressed as they
+// the frozen target with process_vm_readv straight into the archive writer's shared
+// page memory, mostly right where they are compressed (PagesSink.writeWith), hashed, deduplicated and compressed as they
 // come: no pages-N.img is ever written. The small metadata images are written by
 // the engine's ImageSink to a staging directory and added at the end.
 // Runs inside the tracer worker (the thread that owns ptrace).
@@ -44,11 +44,12 @@ export class DumpArchive {
         return bytes;
       }
       for (const r of runs) {
-        for (let i = 0; i < r.nr; i += CH) {
+        for (let i = 0; i < r.nr;) {
           checkAbort();
-          const k = Math.min(CH, r.nr - i);
           const addr = r.start + BigInt(i) * 4096n;
-          await sink.writeWith(k, (view) => {
+          // the sink gives room for up to CH pages, often in place in its block ring
+          const k = await sink.writeWith(Math.min(CH, r.nr - i), (view) => {
+            const k = view.length / 4096;
             ranges[0] = addr; ranges[1] = BigInt(k * 4096);
             let got = Number(sh.vm_readv(pid, view, ranges, 1));
             if (got < 0) got = 0;
@@ -66,6 +67,7 @@ export class DumpArchive {
             }
             return k;
           });
+          i += k;
           bytes += k * 4096;
           progress(bytes);
         }

@@ -96,17 +96,18 @@ class PageIndex {
   slots = new Int32Array(1 << 16);   // page id + 1, 0 = empty
   mask = (1 << 16) - 1;
   count = 0;
-  constructor(private lo: U32Vec, private hi: U32Vec) {}
+  /** pt: the writer's page table, 4 words per page id: hash lo, hash hi, block, offset. */
+  constructor(private pt: U32Vec) {}
   /** First slot of the probe sequence of a hash. */
   start(lo: number, hi: number): number { return ((lo ^ Math.imul(hi, 0x9e3779b1)) >>> 0) & this.mask; }
   /** The next id at or after slot i whose hash is (lo, hi), as [id, slot]; id -1 when none. */
   next(lo: number, hi: number, i: number): number {
-    const s = this.slots, m = this.mask, L = this.lo.a, H = this.hi.a;
+    const s = this.slots, m = this.mask, P = this.pt.a;
     for (;;) {
       const v = s[i];
       if (v === 0) return -1;
       const id = v - 1;
-      if (L[id] === lo && H[id] === hi) { this.at = i; return id; }
+      if (P[4 * id] === lo && P[4 * id + 1] === hi) { this.at = i; return id; }
       i = (i + 1) & m;
     }
   }
@@ -118,7 +119,7 @@ class PageIndex {
   }
   private put(id: number): void {
     const s = this.slots, m = this.mask;
-    let i = this.start(this.lo.a[id], this.hi.a[id]);
+    let i = this.start(this.pt.a[4 * id], this.pt.a[4 * id + 1]);
     while (s[i] !== 0) i = (i + 1) & m;
     s[i] = id + 1;
   }
@@ -129,6 +130,8 @@ class PageIndex {
     for (let i = 0; i < old.length; i++) if (old[i] !== 0) this.put(old[i] - 1);
   }
 }
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 /** Growable little-endian byte writer for the index. */
 class Out {
@@ -149,8 +152,11 @@ class Out {
   str(s: string): void { const b = Buffer.from(s, 'utf8'); this.u32(b.length); this.bytes(b); }
   u32s(a: Uint32Array): void {
     this.room(a.length * 4);
-    const dv = new DataView(this.buf.buffer, this.buf.byteOffset + this.n, a.length * 4);
-    for (let i = 0; i < a.length; i++) dv.setUint32(i * 4, a[i], true);
+    if (LITTLE_ENDIAN) this.buf.set(new Uint8Array(a.buffer, a.byteOffset, a.length * 4), this.n);
+    else {
+      const dv = new DataView(this.buf.buffer, this.buf.byteOffset + this.n, a.length * 4);
+      for (let i = 0; i < a.length; i++) dv.setUint32(i * 4, a[i], true);
+    }
     this.n += a.length * 4;
   }
   done(): Buffer { return this.buf.subarray(0, this.n); }
@@ -255,9 +261,10 @@ export class PagesSink {
     this.rec.size += run.length;
   }
   /**
-   * Zero-copy variant for page readers: fill(view) writes whole pages into `view`
-   * (a view of Wasm memory, maxPages * 4096 bytes, valid only during the call) and
-   * returns how many pages it wrote. maxPages <= 1024.
+   * Zero-copy variant for page readers: fill(view) writes whole pages into `view` (a view
+   * of the shared page memory of at most maxPages pages, often fewer: view.length / 4096;
+   * usually the very place in the block ring where the pages are kept) and returns how
+   * many pages it wrote. maxPages <= 1024. Returns that number.
    */
   async writeWith(maxPages: number, fill: (view: Uint8Array) => number): Promise<number> {
     if (this.ended) throw new TscrError('E_INTERNAL', `pages written to ${this.rec.name} after end()`);
@@ -303,9 +310,9 @@ export class ArchiveWriter {
   private blockHashLo: number[] = []; private blockHashHi: number[] = [];
   private nBlocks = 0;
   // page table
-  private pHashLo = new U32Vec(); private pHashHi = new U32Vec();
-  private pBlock = new U32Vec(); private pOff = new U32Vec();
-  private byHash = new PageIndex(this.pHashLo, this.pHashHi);
+  // page table: 4 words per page (hash lo, hash hi, block, offset), as the index stores it
+  private pt = new U32Vec();
+  private byHash = new PageIndex(this.pt);
   // The page path lives in one shared Wasm memory (lib/archive-mt.ts): pages are staged,
   // hashed, put into ring blocks and packed there by this thread's and the workers'
   // instances of core-mt.wasm; JavaScript never copies them. It never grows: views stay valid.
@@ -485,7 +492,7 @@ export class ArchiveWriter {
 
   /** Does page `id` hold exactly the bytes at address p of the shared memory? */
   private async samePage(id: number, p: number): Promise<boolean> {
-    const blk = this.pBlock.a[id], off = this.pOff.a[id];
+    const blk = this.pt.a[4 * id + 2], off = this.pt.a[4 * id + 3];
     let other: Uint8Array;
     const slot = this.blockSlot.get(blk);
     if (blk === IN_PARENT) other = this.parent!.pageById(off);
@@ -507,8 +514,8 @@ export class ArchiveWriter {
   }
 
   private addPageEntry(lo: number, hi: number, block: number, off: number, index = true): number {
-    const id = this.pHashLo.n;
-    this.pHashLo.push(lo); this.pHashHi.push(hi); this.pBlock.push(block); this.pOff.push(off);
+    const id = this.pt.n >>> 2;
+    this.pt.push(lo); this.pt.push(hi); this.pt.push(block); this.pt.push(off);
     if (index) this.byHash.add(id);
     return id;
   }
@@ -528,10 +535,31 @@ export class ArchiveWriter {
 
   /** @internal */
   async addPageRunWith(rec: FileRec, maxPages: number, fill: (view: Uint8Array) => number, stream: number): Promise<number> {
-    const n = fill(this.shared.subarray(STAGE, STAGE + maxPages * PAGE));
-    if (!(Number.isInteger(n) && n >= 0 && n <= maxPages)) throw new TscrError('E_INTERNAL', `page reader returned ${n} pages (at most ${maxPages})`);
-    if (n) await this.addStaged(rec, n, stream);
+    const { addr, pages } = await this.directRoom(maxPages);
+    const n = fill(this.shared.subarray(addr, addr + pages * PAGE));
+    if (!(Number.isInteger(n) && n >= 0 && n <= pages)) throw new TscrError('E_INTERNAL', `page reader returned ${n} pages (at most ${pages})`);
+    if (n) await this.addStaged(rec, n, stream, addr);
     return n;
+  }
+
+  /**
+   * Where a page reader can put up to maxPages pages so that they already sit where placeRun
+   * keeps them: from the open block's fill position (or the next slot) on, in free ring slots,
+   * up to the ring's end. placeRun then moves nothing, unless zero or duplicate pages drop out
+   * (the rest is moved down, never onto pages not yet looked at). Returns the address and room.
+   */
+  private async directRoom(maxPages: number): Promise<{ addr: number; pages: number }> {
+    const open = this.pageBlock >= 0;
+    const slot = open ? this.pageSlot : this.nextSlot % RING_SLOTS;
+    const fill = open ? this.pageFill / PAGE : 0;
+    const pages = Math.min(maxPages, (RING_SLOTS - slot) * BLOCK_PAGES - fill);
+    const last = slot + Math.ceil((fill + pages) / BLOCK_PAGES) - 1;
+    for (let s = open ? slot + 1 : slot; s <= last; s++) {
+      if (this.slotBusy[s]) { this.dispatch(); await this.pending; }
+      // the block this slot held is compared against from the file from now on
+      if (this.slotBlock[s] >= 0) { this.blockSlot.delete(this.slotBlock[s]); this.slotBlock[s] = -1; }
+    }
+    return { addr: RING + slot * BLOCK_BYTES + fill * PAGE, pages };
   }
 
   /** @internal */
@@ -582,21 +610,21 @@ export class ArchiveWriter {
     return total;
   }
 
-  /** Page hashes and zero flags of the first n staged pages (copied out of the shared memory). */
-  private hashStaged(n: number): { h32: Uint32Array; zero: Uint8Array } {
-    this.mt.xxh_pages(STAGE, 0, n, HASHES, HASHES + n * 8);
+  /** Page hashes and zero flags of the n pages at `at` (copied out of the shared memory). */
+  private hashStaged(n: number, at = STAGE): { h32: Uint32Array; zero: Uint8Array } {
+    this.mt.xxh_pages(at, 0, n, HASHES, HASHES + n * 8);
     return { h32: new Uint32Array(this.shared.slice(HASHES, HASHES + n * 8).buffer), zero: this.shared.slice(HASHES + n * 8, HASHES + n * 9) };
   }
 
-  /** The first n staged pages: file hash, page hashes, dedup, into blocks. */
-  private async addStaged(rec: FileRec, n: number, stream: number): Promise<void> {
+  /** The n pages at `at` (the staging area, or in place in the ring): file hash, page hashes, dedup, into blocks. */
+  private async addStaged(rec: FileRec, n: number, stream: number, at = STAGE): Promise<void> {
     const ex = core();
-    const { h32, zero } = this.hashStaged(n);
+    const { h32, zero } = this.hashStaged(n, at);
     // kind 2 hashes the page hashes; kind 1 the bytes (a copy into the core: convert, not dumps)
     if (rec.kind === KIND_PAGES_PH) ex.xxh_update(stream, this.fhS.put(new Uint8Array(h32.buffer)), 0, n * 8);
-    else ex.xxh_update(stream, this.fileS.put(this.shared.subarray(STAGE, STAGE + n * PAGE)), 0, n * PAGE);
+    else ex.xxh_update(stream, this.fileS.put(this.shared.subarray(at, at + n * PAGE)), 0, n * PAGE);
     this.stats.pages += n;
-    await this.placeRun(rec.refs!, STAGE, h32, zero, 0, n);
+    await this.placeRun(rec.refs!, at, h32, zero, 0, n);
   }
 
   /**
@@ -608,7 +636,8 @@ export class ArchiveWriter {
     const st = this.stats;
     let runFrom = 0, runPages = 0, runDst = 0;
     const copyRun = (): void => {
-      if (runPages) this.mt.mt_copy(RING + runDst, inP + runFrom * PAGE, runPages * PAGE);
+      // (pages read straight into the ring are in place until one drops out)
+      if (runPages && RING + runDst !== inP + runFrom * PAGE) this.mt.mt_copy(RING + runDst, inP + runFrom * PAGE, runPages * PAGE);
       runPages = 0;
     };
     for (let i = from; i < to; i++) {
@@ -726,9 +755,12 @@ export class ArchiveWriter {
     this.dispatch();
     await this.flushBytes();
     await this.pending;
-    if (this.pool) { await this.pool.close(); this.pool = null; }
     this.finished = true;
     const ix = new Out();
+    // room for all of it at once (block table, page table, files; names are short)
+    let est = 4096 + this.nBlocks * 24 + this.pt.n * 4;
+    for (const f of this.files) est += 64 + f.name.length * 4 + (f.kind === KIND_BYTES ? f.chunks! : f.refs!).n * 4;
+    ix.room(est);
     ix.u32(INDEX_MAGIC); ix.u32(FORMAT_VERSION);
     if (this.parent) {
       const rel = relative(dirname(resolve(this.path)), this.parent.path) || this.parent.path;
@@ -736,15 +768,18 @@ export class ArchiveWriter {
     } else { ix.str(''); ix.u64(0); }
     const nb = this.nBlocks;
     ix.u32(nb);
-    for (let i = 0; i < nb; i++) {
+    // the block table, 6 words per block (offset as u64, stored and raw lengths, hash), in one typed array
+    const bt = new Uint32Array(nb * 6);
+    for (let i = 0, j = 0; i < nb; i++, j += 6) {
       if (this.blockLen[i] === undefined) throw new TscrError('E_INTERNAL', `archive block ${i} was never written`);
-      ix.u64(this.blockOff[i]);
-      ix.u32(this.blockLen[i]); ix.u32(this.blockRaw[i]);
-      ix.u32(this.blockHashLo[i]); ix.u32(this.blockHashHi[i]);
+      const off = this.blockOff[i];
+      bt[j] = off >>> 0; bt[j + 1] = Math.floor(off / 0x100000000);
+      bt[j + 2] = this.blockLen[i]; bt[j + 3] = this.blockRaw[i];
+      bt[j + 4] = this.blockHashLo[i]; bt[j + 5] = this.blockHashHi[i];
     }
-    const np = this.pHashLo.n;
-    ix.u32(np);
-    for (let i = 0; i < np; i++) { ix.u32(this.pHashLo.a[i]); ix.u32(this.pHashHi.a[i]); ix.u32(this.pBlock.a[i]); ix.u32(this.pOff.a[i]); }
+    ix.u32s(bt);
+    ix.u32(this.pt.n >>> 2);
+    ix.u32s(this.pt.view());
     ix.u32(this.files.length);
     for (const f of this.files) {
       ix.str(f.name); ix.u32(f.mode); ix.u8(f.kind); ix.u64(f.size); ix.u64(f.hash);
@@ -753,14 +788,14 @@ export class ArchiveWriter {
     }
     const index = ix.done();
     const indexStart = this.pos;
-    let nIndexBlocks = 0;
-    for (let o = 0; o < index.length || nIndexBlocks === 0; o += INDEX_CHUNK) {
-      const b = packBlock(index.subarray(o, Math.min(index.length, o + INDEX_CHUNK)), 1);
+    const indexBlocks = await this.packIndex(index);
+    for (const b of indexBlocks) {
       writeAll(this.fd, b, this.pos);
       this.whole.update(b.subarray(0, BLOCK_HEADER));
       this.pos += b.length;
-      nIndexBlocks++;
     }
+    const nIndexBlocks = indexBlocks.length;
+    if (this.pool) { await this.pool.close(); this.pool = null; }
     const t = Buffer.alloc(TRAILER_SIZE);
     t.write(TRAILER_MAGIC, 0, 'latin1');
     t.writeBigUInt64LE(BigInt(indexStart), 8);
@@ -779,6 +814,36 @@ export class ArchiveWriter {
     this.stats.archiveBytes = this.pos;
     this.parent?.close();
     return this.stats;
+  }
+
+  /**
+   * The index as packed blocks (LZ4 level 1). With workers, in ring-sized pieces packed by
+   * them in parallel (their compressor is warm: on this thread it would run cold, ~3x slower);
+   * otherwise in pieces of up to INDEX_CHUNK here. The reader takes any piece size.
+   */
+  private async packIndex(index: Uint8Array): Promise<Uint8Array[]> {
+    const out: Uint8Array[] = [];
+    if (!this.pool || index.length === 0) {
+      for (let o = 0; o < index.length || out.length === 0; o += INDEX_CHUNK) out.push(packBlock(index.subarray(o, Math.min(index.length, o + INDEX_CHUNK)), 1));
+      return out;
+    }
+    // every slot is free: the page blocks are all written
+    for (let o = 0; o < index.length; o += RING_SLOTS * BLOCK_BYTES) {
+      const slots: number[][] = [], lens: number[][] = [];
+      for (let i = 0; i < this.pool.size; i++) { slots.push([]); lens.push([]); }
+      let k = 0;
+      for (let p = o; p < index.length && k < RING_SLOTS; p += BLOCK_BYTES, k++) {
+        const piece = index.subarray(p, Math.min(index.length, p + BLOCK_BYTES));
+        this.ringU8.set(piece, k * BLOCK_BYTES);
+        slots[k % this.pool.size].push(k); lens[k % this.pool.size].push(piece.length);
+      }
+      const got = await Promise.all(slots.map((sl, i) => sl.length ? this.pool!.pack(sl, lens[i], 1) : Promise.resolve(new Int32Array(0))));
+      for (let j = 0; j < k; j++) {
+        const len = got[j % this.pool.size][Math.floor(j / this.pool.size)];
+        out.push(this.outU8.slice(j * OUT_SLOT, j * OUT_SLOT + len));
+      }
+    }
+    return out;
   }
 
   private freeScratch(): void { this.fileS.free(); this.fhS.free(); }

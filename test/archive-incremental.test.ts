@@ -87,7 +87,8 @@ test('writer API: runs fed as they are read, abort removes the partial file', as
   await s.end();
   const s2 = w.pages('pages-2.img');
   let k = 0;
-  while (k < 5) k += await s2.writeWith(2, (view) => { view.fill(0x70, 0, 4096); view.fill(k + 20, 4096, 8192); return 2; });
+  // the sink may give room for fewer pages than asked (view.length / 4096)
+  while (k < 5) k += await s2.writeWith(2, (view) => { view.fill(0x70, 0, 4096); view.fill(k + 20, 4096, 8192); return Math.min(2, view.length / 4096); });
   await s2.end();
   const st = await w.finish();
   assert.is(st.pages, 36);

@@ -37,7 +37,14 @@ async function write(path: string, workers: number, level: number) {
   for (let o = 0; o < pages.length; o += 3 << 20) await s.write(pages.subarray(o, Math.min(pages.length, o + (3 << 20))));
   await s.end();
   const s2 = w.pages('pages-2.img');
-  await s2.writeWith(1024, (view) => { view.set(second.subarray(0, 850 * PAGE)); return 850; });
+  // writeWith may give room for fewer pages than asked (view.length / 4096): loop
+  for (let at = 0; at < 850;) {
+    at += await s2.writeWith(850 - at, (view) => {
+      const k = Math.min(850 - at, view.length / PAGE);
+      view.set(second.subarray(at * PAGE, (at + k) * PAGE));
+      return k;
+    });
+  }
   await s2.end();
   await w.addBytes('core-1.img', Buffer.from('not pages'));
   return w.finish();
