@@ -1,8 +1,8 @@
 // The dump engine's archive output (tscr dump --compress): pages are read from
 // the frozen target with process_vm_readv straight into the archive writer's shared
-// page memory, mostly right where they are compressed (PagesSink.writeWith), hashed, deduplicated and compressed as they
-// come: no pages-N.img is ever written. The small metadata images are written by
-// the engine's ImageSink to a staging directory and added at the end.
+// page memory, mostly right where they are compressed (PagesSink.writeWith), hashed,
+// deduplicated and compressed as they come: no pages-N.img is ever written. The small
+// metadata images are written by the engine's ImageSink to a staging directory and added at the end.
 // Runs inside the tracer worker (the thread that owns ptrace).
 import { openSync, closeSync, readSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';

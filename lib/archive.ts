@@ -325,6 +325,7 @@ export class ArchiveWriter {
   private fhS = new Scratch();     // page hashes in file order (kind 2 file hash)
   private slotBlock = new Int32Array(RING_SLOTS).fill(-1);
   private slotBusy = new Uint8Array(RING_SLOTS);
+  private slotDone: (Promise<void> | null)[] = new Array(RING_SLOTS).fill(null); // the batch that frees a busy slot
   private blockSlot = new Map<number, number>();
   private nextSlot = 0;
   private pageSlot = 0;
@@ -400,7 +401,7 @@ export class ArchiveWriter {
   /** Open a page block in the next ring slot (waiting for the worker that still packs it). */
   private async openPageBlock(): Promise<void> {
     const slot = this.nextSlot++ % RING_SLOTS;
-    if (this.slotBusy[slot]) { this.dispatch(); await this.pending; }
+    await this.waitSlot(slot);
     if (this.slotBlock[slot] >= 0) this.blockSlot.delete(this.slotBlock[slot]);
     this.pageBlock = this.newBlock();
     this.pageSlot = slot;
@@ -459,6 +460,14 @@ export class ArchiveWriter {
     });
     this.pending = done;
     this.window.push(done);
+    for (const sl of slots) this.slotDone[sl] = done;
+  }
+
+  /** Wait until ring slot s is free (its block packed and written), and no longer. */
+  private async waitSlot(s: number): Promise<void> {
+    if (!this.slotBusy[s]) return;
+    if (this.qSlots.includes(s)) this.dispatch();
+    await this.slotDone[s];
   }
 
   /** Start writing the archive to disk in the background (fdatasync on the thread pool) every SYNC_EVERY bytes. */
@@ -544,21 +553,26 @@ export class ArchiveWriter {
 
   /**
    * Where a page reader can put up to maxPages pages so that they already sit where placeRun
-   * keeps them: from the open block's fill position (or the next slot) on, in free ring slots,
-   * up to the ring's end. placeRun then moves nothing, unless zero or duplicate pages drop out
-   * (the rest is moved down, never onto pages not yet looked at). Returns the address and room.
+   * keeps them: from the open block's fill position (or the next slot) on, in ring slots that
+   * are free now (it waits only when the very next slot is still being packed), up to the
+   * ring's end. placeRun then moves nothing, unless zero or duplicate pages drop out (the rest
+   * is moved down, never onto pages not yet looked at). Returns the address and the room (>= 1).
    */
   private async directRoom(maxPages: number): Promise<{ addr: number; pages: number }> {
     const open = this.pageBlock >= 0;
     const slot = open ? this.pageSlot : this.nextSlot % RING_SLOTS;
     const fill = open ? this.pageFill / PAGE : 0;
-    const pages = Math.min(maxPages, (RING_SLOTS - slot) * BLOCK_PAGES - fill);
+    let pages = Math.min(maxPages, (RING_SLOTS - slot) * BLOCK_PAGES - fill);
     const last = slot + Math.ceil((fill + pages) / BLOCK_PAGES) - 1;
-    for (let s = open ? slot + 1 : slot; s <= last; s++) {
-      if (this.slotBusy[s]) { this.dispatch(); await this.pending; }
+    const first = open ? slot + 1 : slot;
+    if (!open) await this.waitSlot(slot);
+    let end = first;
+    while (end <= last && !this.slotBusy[end]) {
       // the block this slot held is compared against from the file from now on
-      if (this.slotBlock[s] >= 0) { this.blockSlot.delete(this.slotBlock[s]); this.slotBlock[s] = -1; }
+      if (this.slotBlock[end] >= 0) { this.blockSlot.delete(this.slotBlock[end]); this.slotBlock[end] = -1; }
+      end++;
     }
+    pages = Math.min(pages, (end - slot) * BLOCK_PAGES - fill);
     return { addr: RING + slot * BLOCK_BYTES + fill * PAGE, pages };
   }
 
