@@ -204,8 +204,13 @@ function cpuTicks(): { busy: number; total: number } {
   return { busy: total - f[3] - f[4], total };
 }
 
-/** Run a command; wall seconds, the child's CPU seconds (user+sys, all threads), machine busy %. */
+/**
+ * Run a command; wall seconds, the child's CPU seconds (user+sys, all threads), machine busy %.
+ * Each run starts with no dirty page cache (`sync` first): otherwise the previous row's
+ * gigabyte of files is still being written back to the disk during the next measurement.
+ */
 function timed(cmd: string, args: string[]): { secs: number; cpu: number; busy: number; status: number | null; stdout: string; stderr: string } {
+  spawnSync('sync');
   const t0 = cpuTicks();
   const t = performance.now();
   const useTime = existsSync('/usr/bin/time');
@@ -256,6 +261,7 @@ async function dumpRow(label: string, pid: number): Promise<string[][]> {
   const whole = readFileSync(all);
   const half = Math.floor(whole.length / 2 / 4096) * 4096;
   writeFileSync(join(tmp, 'h1.img'), whole.subarray(0, half)); writeFileSync(join(tmp, 'h2.img'), whole.subarray(half));
+  spawnSync('sync');
   const t0 = cpuTicks(); const t = performance.now();
   await Promise.all(['h1', 'h2'].map((h) => new Promise<void>((res) => {
     spawn('lz4', ['-1', '-f', '-q', join(tmp, `${h}.img`), join(tmp, `${h}.lz4`)], { stdio: 'ignore' }).on('exit', () => res());
