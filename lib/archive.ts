@@ -831,14 +831,15 @@ export class ArchiveWriter {
   }
 
   /**
-   * The index as packed blocks (LZ4 level 1). With workers, in ring-sized pieces packed by
-   * them in parallel (their compressor is warm: on this thread it would run cold, ~3x slower);
-   * otherwise in pieces of up to INDEX_CHUNK here. The reader takes any piece size.
+   * The index as packed blocks (LZ4 level 1) of BLOCK_BYTES each (the reader takes pieces of
+   * any size up to INDEX_CHUNK; the same pieces with or without workers, so the archive's
+   * bytes do not depend on them). With workers, they pack the pieces in parallel: their
+   * compressor is warm, on this thread it would run cold (~3x slower).
    */
   private async packIndex(index: Uint8Array): Promise<Uint8Array[]> {
     const out: Uint8Array[] = [];
     if (!this.pool || index.length === 0) {
-      for (let o = 0; o < index.length || out.length === 0; o += INDEX_CHUNK) out.push(packBlock(index.subarray(o, Math.min(index.length, o + INDEX_CHUNK)), 1));
+      for (let o = 0; o < index.length || out.length === 0; o += BLOCK_BYTES) out.push(packBlock(index.subarray(o, Math.min(index.length, o + BLOCK_BYTES)), 1));
       return out;
     }
     // every slot is free: the page blocks are all written

@@ -16,7 +16,7 @@ const PAGE = 4096;
 
 // 7000 pages: distinct compressible pages, zero pages, and copies of earlier pages at
 // short (same run) and long (beyond the 16 MiB ring) distances.
-function makePages(n: number): Buffer {
+function makePages(n: number, salt = 0): Buffer {
   const b = Buffer.alloc(n * PAGE);
   const noise = randomBytes(n * 64);
   for (let i = 0; i < n; i++) {
@@ -24,12 +24,15 @@ function makePages(n: number): Buffer {
     if (i % 97 === 5) continue;                                            // zero page
     if (i % 13 === 7 && i > 20) { b.copy(p, 0, (i - 3) * PAGE, (i - 2) * PAGE); continue; }        // recent copy
     if (i % 29 === 11 && i > 6500) { b.copy(p, 0, (i - 6400) * PAGE, (i - 6399) * PAGE); continue; } // old copy
-    for (let k = 0; k < PAGE; k += 64) { p.writeUInt32LE(i, k); noise.copy(p, k + 4, (i * 64 + (k >> 6)) % (noise.length - 16), ((i * 64 + (k >> 6)) % (noise.length - 16)) + 8); }
+    for (let k = 0; k < PAGE; k += 64) { p.writeUInt32LE(i + salt, k); noise.copy(p, k + 4, (i * 64 + (k >> 6)) % (noise.length - 16), ((i * 64 + (k >> 6)) % (noise.length - 16)) + 8); }
   }
   return b;
 }
 const pages = makePages(7000);
 const second = Buffer.concat([pages.subarray(100 * PAGE, 900 * PAGE), randomBytes(50 * PAGE)]);
+// the same mix again, new content, fed through writeWith: read straight into the block ring,
+// where zero and duplicate pages make the rest move down (several times round the ring)
+const third = makePages(7000, 1 << 20);
 
 async function write(path: string, workers: number, level: number) {
   const w = ArchiveWriter.create(path, { workers, level });
@@ -46,6 +49,16 @@ async function write(path: string, workers: number, level: number) {
     });
   }
   await s2.end();
+  const s3 = w.pages('pages-3.img');
+  for (let at = 0; at < 7000;) {
+    const want = 1 + ((at * 7919) % 1024); // odd run lengths, so runs and blocks do not line up
+    at += await s3.writeWith(Math.min(want, 7000 - at), (view) => {
+      const k = Math.min(want, 7000 - at, view.length / PAGE);
+      view.set(third.subarray(at * PAGE, (at + k) * PAGE));
+      return k;
+    });
+  }
+  await s3.end();
   await w.addBytes('core-1.img', Buffer.from('not pages'));
   return w.finish();
 }
@@ -56,13 +69,14 @@ for (const level of [1, -2]) {
     for (const workers of [0, 2]) {
       const path = join(tmp, `w${workers}-${level}.tscr`);
       const st = await write(path, workers, level);
-      assert.ok(st.zeroPages >= 72, `zero pages ${st.zeroPages}`);
-      assert.ok(st.dupPages >= 500 + 800, `dup pages ${st.dupPages}`);
-      assert.is(st.pages, 7000 + 850);
+      assert.ok(st.zeroPages >= 2 * 72, `zero pages ${st.zeroPages}`);
+      assert.ok(st.dupPages >= 2 * 500 + 800, `dup pages ${st.dupPages}`);
+      assert.is(st.pages, 7000 + 850 + 7000);
       const r = ArchiveReader.open(path);
       r.verify();
       assert.ok(Buffer.from(r.readFile('pages-1.img')).equals(pages), 'pages-1.img');
       assert.ok(Buffer.from(r.readFile('pages-2.img')).equals(second), 'pages-2.img');
+      assert.ok(Buffer.from(r.readFile('pages-3.img')).equals(third), 'pages-3.img');
       assert.is(Buffer.from(r.readFile('core-1.img')).toString(), 'not pages');
       r.close();
       out.push(readFileSync(path));
