@@ -365,7 +365,7 @@ export class ArchiveWriter {
     h.writeUInt32LE(PAGE, 16);
     writeAll(this.fd, h, 0);
     this.whole.update(h);
-    this.pool = (opts.workers ?? 0) > 0 ? new CompressPool(opts.workers!, this.memory) : null;
+    this.pool = null; // started when the first page block is full (see flushPages)
   }
 
   static create(path: string, opts: WriterOptions = {}): ArchiveWriter {
@@ -415,6 +415,10 @@ export class ArchiveWriter {
     const id = this.pageBlock, slot = this.pageSlot, n = this.pageFill;
     const base = slot * BLOCK_PAGES * PAGE;
     this.pageBlock = -1; this.pageFill = 0;
+    // The compression workers start when the first block is full, not with the writer: a dump
+    // makes its writer before it freezes the tree (two threads starting up would slow the freeze
+    // down), and a small one never needs them.
+    if (!this.pool && n === BLOCK_BYTES && (this.opts.workers ?? 0) > 0) this.pool = new CompressPool(this.opts.workers!, this.memory);
     if (this.pool) {
       this.slotBusy[slot] = 1;
       this.qIds.push(id); this.qSlots.push(slot); this.qLens.push(n);
@@ -838,7 +842,8 @@ export class ArchiveWriter {
    */
   private async packIndex(index: Uint8Array): Promise<Uint8Array[]> {
     const out: Uint8Array[] = [];
-    if (!this.pool || index.length === 0) {
+    // (a small index is packed here at once: the workers may not even have started up yet)
+    if (!this.pool || index.length <= 4 * BLOCK_BYTES) {
       for (let o = 0; o < index.length || out.length === 0; o += BLOCK_BYTES) out.push(packBlock(index.subarray(o, Math.min(index.length, o + BLOCK_BYTES)), 1));
       return out;
     }
