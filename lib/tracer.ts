@@ -36,13 +36,22 @@ function workerEntry(): { file: string; execArgv: string[] } {
 
 let warm: { w: Worker; abort: SharedArrayBuffer } | null = null;
 
+/** bin/tscr.js starts the tracer thread for `tscr dump` before the CLI loads: take it over. */
+function adoptLauncherTracer(): boolean {
+  const g = globalThis as { __tscrWarmTracer?: { w: Worker; abort: SharedArrayBuffer } };
+  if (warm || !g.__tscrWarmTracer) return false;
+  warm = g.__tscrWarmTracer;
+  delete g.__tscrWarmTracer;
+  return true;
+}
+
 /**
  * Start the tracer thread now, before the job is known (its start-up then overlaps
  * the CLI's own); the next runInTracer() hands it the job. Commands call this as
  * early as they can (the CLI's fast path does it for dump).
  */
 export function prewarmTracer(): void {
-  if (warm) return;
+  if (warm || adoptLauncherTracer()) return;
   try {
     const abort = new SharedArrayBuffer(4);
     const { file, execArgv } = workerEntry();
@@ -56,6 +65,7 @@ export function prewarmTracer(): void {
 /** Run a tracer job (e.g. 'dump') on its own OS thread; resolves with its result. */
 export function runInTracer<T = any>(job: string, opts: unknown, hooks: TracerHooks = {}): Promise<T> {
   let w: Worker, abort: SharedArrayBuffer;
+  adoptLauncherTracer();
   if (warm) {
     ({ w, abort } = warm);
     warm = null;
