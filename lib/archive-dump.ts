@@ -10,7 +10,8 @@ import { ArchiveWriter, type ArchiveStats } from './archive.ts';
 import { TscrError } from './errors.ts';
 import { ptraceShimRaw } from '../shim/native.ts';
 
-export interface DumpArchiveOptions { path: string; prev?: string; workers?: number; level?: number }
+/** sync: fsync the archive before the dump returns (the dump's --sync; default on unless -R). */
+export interface DumpArchiveOptions { path: string; prev?: string; workers?: number; level?: number; sync?: boolean }
 
 /**
  * The dump's compression level: LZ4 with acceleration 2 (arc_pack level -2, like `lz4 --fast=2`):
@@ -24,7 +25,7 @@ export class DumpArchive {
   private w: ArchiveWriter;
   stats: ArchiveStats | null = null;
   constructor(private o: DumpArchiveOptions) {
-    this.w = ArchiveWriter.create(o.path, { parent: o.prev, workers: o.workers ?? 2, level: o.level ?? DUMP_LEVEL });
+    this.w = ArchiveWriter.create(o.path, { parent: o.prev, workers: o.workers ?? 2, level: o.level ?? DUMP_LEVEL, sync: o.sync !== false });
   }
 
   /** Copy the page runs of pid into pages image `name` of the archive; returns bytes copied. */
@@ -142,12 +143,14 @@ export class DumpArchive {
     return bytes;
   }
 
-  /** Add the metadata images the engine wrote to `dir`, finish the archive (fsync), drop `dir`. */
+  /** Add the metadata images the engine wrote to `dir`, finish the archive (fsync unless sync is off), drop `dir`. */
   async finish(dir: string): Promise<ArchiveStats> {
     for (const n of readdirSync(dir).sort()) await this.w.addFileFrom(n, join(dir, n));
     this.stats = await this.w.finish();
-    const fd = openSync(this.o.path, 'r');
-    try { (await import('node:fs')).fsyncSync(fd); } finally { closeSync(fd); }
+    if (this.o.sync !== false) {
+      const fd = openSync(this.o.path, 'r');
+      try { (await import('node:fs')).fsyncSync(fd); } finally { closeSync(fd); }
+    }
     rmSync(dir, { recursive: true, force: true });
     return this.stats;
   }

@@ -60,6 +60,11 @@ export interface WriterOptions {
   level?: number;
   /** Compression worker threads (0 = compress in this thread). Default 0. */
   workers?: number;
+  /**
+   * Write the archive back to disk as it grows (an fdatasync in the background every 64 MiB),
+   * so that the caller's final fsync is short. Default true; false when nobody fsyncs it.
+   */
+  sync?: boolean;
 }
 
 export interface ArchiveStats {
@@ -476,7 +481,7 @@ export class ArchiveWriter {
 
   /** Start writing the archive to disk in the background (fdatasync on the thread pool) every SYNC_EVERY bytes. */
   private writeback(): void {
-    if (this.syncing || this.pos - this.synced < SYNC_EVERY || this.fd < 0) return;
+    if (this.syncing || this.pos - this.synced < SYNC_EVERY || this.fd < 0 || this.opts.sync === false) return;
     this.synced = this.pos;
     this.syncing = new Promise((res) => fdatasync(this.fd, () => { this.syncing = null; res(); }));
   }

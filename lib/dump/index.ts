@@ -97,7 +97,8 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
   if (!Number.isInteger(pid) || pid <= 1) throw new TscrError('E_USAGE', `not a pid a dump can start from: ${opts.pid}`);
   if (pid === process.pid) throw new TscrError('E_USAGE', 'tscr cannot dump itself');
   const sink = new ImageSink(opts.dir);
-  const arc = opts.archive ? new (await import('../archive-dump.ts')).DumpArchive(opts.archive) : null;
+  // like the images of a directory dump: fsynced before the tree may be killed, not with -R (unless --sync)
+  const arc = opts.archive ? new (await import('../archive-dump.ts')).DumpArchive({ ...opts.archive, sync: opts.sync ?? !opts.leaveRunning }) : null;
   // Zombies (exited children not yet reaped) are recorded as CRIU does: a pstree
   // entry and a core with task_state 2 (dead) and the exit status.
   if (opts.trackMem && !opts.leaveRunning) throw new TscrError('E_USAGE', '--track-mem needs --leave-running (-R): tracking is for the next dump of a tree that runs on');
@@ -330,7 +331,7 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
     tf0 = performance.now();
     encoding = await sink.flush(opts.sync ?? !opts.leaveRunning);
     ctx.log(3, `timing: freeze ${(tFrozen - t0).toFixed(1)} ms, collect ${(tm0 - tFrozen).toFixed(1)} ms, pages ${tMem.toFixed(1)} ms, encode+write ${(performance.now() - tf0).toFixed(1)} ms`);
-    if (arc) await arc.finish(opts.dir); // archive complete and fsynced before the tree may be killed
+    if (arc) await arc.finish(opts.dir); // archive complete (and fsynced, unless -R without --sync) before the tree may be killed
     tWrite = performance.now() - tw0;
     ok = true;
     // re-arm the trackers (the target is still frozen): from now on, writes are counted against this checkpoint
