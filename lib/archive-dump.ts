@@ -33,7 +33,7 @@ export class DumpArchive {
     const sh = ptraceShimRaw();
     // The file hash goes over page hashes (kind 2): pages taken from the parent unread (memory
     // tracking) have no bytes here, and for read pages it spares a second pass over every byte.
-    const sink = this.w.pages(name, 0o600, { pageHashes: true });
+    const sink = this.w.pages(name, 0o600, { pageHashes: true, expect: runs.reduce((a, r) => a + r.nr, 0) });
     const ranges = new BigUint64Array(2);
     let memFd = -1;
     let bytes = 0;

@@ -90,6 +90,11 @@ class U32Vec {
     this.a[this.n++] = v;
   }
   view(): Uint32Array { return this.a.subarray(0, this.n); }
+  /** Room for n more values without growing again. */
+  reserve(n: number): void {
+    if (this.n + n <= this.a.length) return;
+    const b = new Uint32Array(this.n + n); b.set(this.a.subarray(0, this.n)); this.a = b;
+  }
 }
 
 /**
@@ -117,6 +122,10 @@ class PageIndex {
     }
   }
   at = 0;
+  /** Room for n more ids without rehashing. */
+  reserve(n: number): void {
+    while ((this.count + n) * 2 > this.slots.length) this.grow();
+  }
   add(id: number): void {
     if ((this.count + 1) * 2 > this.slots.length) this.grow();
     this.put(id);
@@ -696,11 +705,16 @@ export class ArchiveWriter {
   }
 
   /** Start a pages image (pages-N.img); feed it with write() then end(). */
-  pages(name: string, mode = 0o600, o: { pageHashes?: boolean } = {}): PagesSink {
+  /** o.expect: how many pages are coming (tables are sized for them once, not grown step by step). */
+  pages(name: string, mode = 0o600, o: { pageHashes?: boolean; expect?: number } = {}): PagesSink {
     this.checkName(name);
+    const refs = new U32Vec();
+    if (o.expect && o.expect > 0 && o.expect < 2 ** 28) {
+      refs.reserve(o.expect); this.pt.reserve(4 * o.expect); this.byHash.reserve(o.expect);
+    }
     this.stats.pageFiles++;
     this.stats.files++;
-    return new PagesSink(this, { name, mode, kind: o.pageHashes ? KIND_PAGES_PH : KIND_PAGES, size: 0, hash: 0n, refs: new U32Vec() });
+    return new PagesSink(this, { name, mode, kind: o.pageHashes ? KIND_PAGES_PH : KIND_PAGES, size: 0, hash: 0n, refs });
   }
 
   private checkName(name: string): void {
