@@ -884,7 +884,15 @@ export function codec_decode(kind: i32, buf: usize, len: usize, index: u32, flag
   const s0 = buf;
   const end = s0 + len;
   let p = s0;
+  // pagemap entries in compact mode: the flat fast path (below) takes every entry it can
+  // print; the general path takes the others, and reports incomplete or corrupt ones
+  let flat = k.layout == 1 && !modeValues && !modeIndent && k.extra == 0;
+  if (flat) { if (flatMsg != k.msg2) flatSetup(k.msg2); flat = flatOn; }
   while (p < end) {
+    if (flat && index + emitted > 0) {
+      p = flatRun(p, end);
+      if (p >= end) break;
+    }
     if (end - p < 4) {
       if (last) { fail(ERR_TRUNCATED, p - s0, 'file ends inside an entry size (' + (end - p).toString() + ' of 4 bytes)'); return -1; }
       needBytes = 4; break;
@@ -1819,4 +1827,170 @@ export function codec_pagemap_encode(src: usize, n: u32): i32 {
     putBytes(aPtr, aLen);
   }
   return 0;
+}
+
+// ---------------------------------------------------------------- flat entries to JSON, fast
+
+// A pagemap is the one image that grows to hundreds of thousands of entries, all small
+// flat messages of varint scalars (pagemap_entry: vaddr, compat_nr_pages, in_parent,
+// flags, nr_pages, ...). In compact mode (crit decode without --pretty) every such field
+// prints as plain digits or true/false, so an entry is emitted here in one pass with no
+// per-field dispatch: the keys are copied from a table built from the schema's own
+// fields (", {" folded into the first key), digits are written without divisions. Any
+// entry the table cannot print exactly as the general path does (another wire type, a
+// field number out of order, repeated, unknown or not a plain scalar, a varint that is
+// malformed, a big value in object mode) is left to the general path, which prints (or
+// reports) it.
+
+const FK_NONE: u8 = 0, FK_U64: u8 = 1, FK_U32: u8 = 2, FK_BOOL: u8 = 3;
+const FLAT_MAXNUM: u32 = 15;  // one-byte tags: field numbers 1..15
+const FLAT_SLOT: usize = 48;  // key text (<= 32 bytes, read as two v128) per slot
+const FLAT_RESERVE: usize = 2 + (FLAT_MAXNUM + 1) * (34 + 20);
+let flatMsg: i32 = -2;        // message the table is for (-2: none yet)
+let flatOn = false;           // the message has at least one field the table prints
+let flatTab: usize = 0;       // per field number: kind (u8) at [n], key length (u8) at [16 + 2n + notFirst]
+let flatKeys: usize = 0;      // per field number: two slots (", {\"name\": " / ", \"name\": ")
+
+function flatKindOf(f: Field): u8 {
+  if (f.label == L_REP) return FK_NONE;
+  if (f.type == T_UINT64) return FK_U64;
+  if (f.type == T_UINT32) return FK_U32;
+  if (f.type == T_BOOL) return FK_BOOL;
+  return FK_NONE;
+}
+
+function flatSetup(mi: i32): void {
+  flatMsg = mi; flatOn = false;
+  if (!pairs) initPairs();
+  if (!flatTab) { flatTab = heap.alloc(64); flatKeys = heap.alloc((FLAT_MAXNUM + 1) * 2 * FLAT_SLOT); }
+  memory.fill(flatTab, 0, 64);
+  memory.fill(flatKeys, 0x20, (FLAT_MAXNUM + 1) * 2 * FLAT_SLOT);
+  const m = getMsg(mi);
+  for (let j = 0; j < m.fields.length; j++) {
+    const f = unchecked(m.fields[j]);
+    const kind = flatKindOf(f);
+    const kl = <usize>f.key.byteLength;
+    if (kind == FK_NONE || f.num == 0 || f.num > FLAT_MAXNUM || kl + 3 > 32) continue;
+    const n = <usize>f.num;
+    const k0 = flatKeys + n * 2 * FLAT_SLOT; const k1 = k0 + FLAT_SLOT;
+    store<u8>(k0, 0x2c); store<u8>(k0, 0x20, 1); store<u8>(k0, 0x7b, 2);
+    memory.copy(k0 + 3, changetype<usize>(f.key), kl);
+    memory.copy(k1, changetype<usize>(f.ckey), kl + 2);
+    store<u8>(flatTab + n, kind);
+    store<u8>(flatTab + 16 + n * 2, <u8>(kl + 3));
+    store<u8>(flatTab + 17 + n * 2, <u8>(kl + 2));
+    flatOn = true;
+  }
+}
+
+/** w (< 2^32) as decimal digits at o; returns the end. No divisions (they are slow in baseline code). */
+@inline function dec32At(o: usize, w: u32): usize {
+  const n = digits32(w);
+  let p = o + n;
+  while (w >= 100) {
+    const q = <u32>((<u64>w * 1374389535) >> 37); // w / 100
+    p -= 2; store<u16>(p, load<u16>(pairs + <usize>(w - q * 100) * 2)); w = q;
+  }
+  if (w >= 10) store<u16>(o, load<u16>(pairs + <usize>w * 2));
+  else store<u8>(o, <u8>(48 + w));
+  return o + n;
+}
+
+/** w (< 10^8) as exactly 8 digits at o. */
+@inline function dec8At(o: usize, w: u32): void {
+  const a = <u32>((<u64>w * 3518437209) >> 45); const b = w - a * 10000; // w / 10^4, w % 10^4
+  const a1 = (a * 5243) >> 19; const b1 = (b * 5243) >> 19;                // / 100 (below 10^4)
+  store<u16>(o, load<u16>(pairs + <usize>a1 * 2));
+  store<u16>(o, load<u16>(pairs + <usize>(a - a1 * 100) * 2), 2);
+  store<u16>(o, load<u16>(pairs + <usize>b1 * 2), 4);
+  store<u16>(o, load<u16>(pairs + <usize>(b - b1 * 100) * 2), 6);
+}
+
+/** v as decimal digits at o (room for 20); returns the end. */
+function decAt(o: usize, v: u64): usize {
+  if (v <= 0xffffffff) return dec32At(o, <u32>v);
+  if (v < 9007199254740992) {
+    // hi = v / 10^8 through f64 (exact below 2^53, then corrected by one if rounded up)
+    let hi = <u64>(<f64>v / 1e8);
+    let lo = <i64>(v - hi * 100000000);
+    if (lo < 0) { hi--; lo += 100000000; } else if (lo >= 100000000) { hi++; lo -= 100000000; }
+    o = dec32At(o, <u32>hi);
+    dec8At(o, <u32>lo);
+    return o + 8;
+  }
+  const hi = v / 100000000;
+  o = decAt(o, hi);
+  dec8At(o, <u32>(v - hi * 100000000));
+  return o + 8;
+}
+
+/**
+ * Emit the entry whose message bytes are s..e through the flat table, after ", ".
+ * Returns false (having written nothing) when the general path must print it.
+ */
+@inline function flatEntry(s: usize, e: usize): bool {
+  ensure(FLAT_RESERVE);
+  const o0 = outPtr + outLen;
+  let o = o0;
+  let p = s;
+  let last: u32 = 0;
+  let slot: usize = 0; // 0 for the first field, then FLAT_SLOT
+  while (p < e) {
+    const t = <u32>load<u8>(p);
+    if (t & 0x87) return false;       // not a varint, or a tag of more than one byte
+    const num = t >> 3;
+    if (num <= last) return false;     // out of order or repeated
+    const kind = load<u8>(flatTab + num);
+    if (kind == FK_NONE) return false;
+    p++;
+    if (p >= e) return false;
+    let v = <u64>load<u8>(p); p++;
+    if (v >= 0x80) {
+      v &= 0x7f;
+      let sh: u64 = 7;
+      while (true) {
+        if (p >= e || sh >= 70) return false;
+        const b = <u64>load<u8>(p); p++;
+        v |= (b & 0x7f) << sh;
+        if (b < 0x80) break;
+        sh += 7;
+      }
+    }
+    const k = flatKeys + <usize>num * (2 * FLAT_SLOT) + slot;
+    v128.store(o, v128.load(k)); v128.store(o, v128.load(k, 16), 16);
+    o += <usize>load<u8>(flatTab + 16 + <usize>num * 2 + (slot ? 1 : 0));
+    slot = FLAT_SLOT;
+    last = num;
+    if (kind == FK_U64) {
+      if (modeBig && v > 9007199254740991) return false;
+      if (v < 10) { store<u8>(o, <u8>(48 + v)); o++; } else o = decAt(o, v);
+    } else if (kind == FK_U32) {
+      const w = <u32>v;
+      if (w < 10) { store<u8>(o, <u8>(48 + w)); o++; } else o = dec32At(o, w);
+    } else if (v) { store<u32>(o, 0x65757274); o += 4; }  // true
+    else { store<u32>(o, 0x736c6166); store<u8>(o, 0x65, 4); o += 5; } // false
+  }
+  if (!slot) { store<u32>(o, 0x7d7b202c); o += 4; } // ", {}"
+  else { store<u8>(o, 0x7d); o++; }
+  outLen += o - o0;
+  return true;
+}
+
+/**
+ * Emit the whole entries at p..end through the flat table while they are flat; returns
+ * where it stopped (end, an incomplete entry, or one for the general path). A small
+ * function of its own, so that V8 tiers it up to optimized code after a few thousand
+ * entries (a Wasm call never switches code while it runs; the next call does).
+ */
+function flatRun(p: usize, end: usize): usize {
+  let n: u32 = 0;
+  while (end - p >= 4) {
+    const size = <usize>load<u32>(p);
+    if (size > end - p - 4) break;
+    if (!flatEntry(p + 4, p + 4 + size)) break;
+    p += 4 + size;
+    n++;
+  }
+  emitted += n;
+  return p;
 }
