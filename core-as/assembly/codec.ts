@@ -886,7 +886,7 @@ export function codec_decode(kind: i32, buf: usize, len: usize, index: u32, flag
   let p = s0;
   // pagemap entries in compact mode: the flat fast path (below) takes every entry it can
   // print; the general path takes the others, and reports incomplete or corrupt ones
-  let flat = k.layout == 1 && !modeValues && !modeIndent && k.extra == 0;
+  let flat = flatEnabled && k.layout == 1 && !modeValues && !modeIndent && k.extra == 0;
   if (flat) { if (flatMsg != k.msg2) flatSetup(k.msg2); flat = flatOn; }
   while (p < end) {
     if (flat && index + emitted > 0) {
@@ -1847,9 +1847,13 @@ const FLAT_MAXNUM: u32 = 15;  // one-byte tags: field numbers 1..15
 const FLAT_SLOT: usize = 48;  // key text (<= 32 bytes, read as two v128) per slot
 const FLAT_RESERVE: usize = 2 + (FLAT_MAXNUM + 1) * (34 + 20);
 let flatMsg: i32 = -2;        // message the table is for (-2: none yet)
+let flatEnabled = true;       // codec_flat(0) turns the fast path off (tests compare both paths)
 let flatOn = false;           // the message has at least one field the table prints
 let flatTab: usize = 0;       // per field number: kind (u8) at [n], key length (u8) at [16 + 2n + notFirst]
 let flatKeys: usize = 0;      // per field number: two slots (", {\"name\": " / ", \"name\": ")
+
+/** Turn the flat fast path on (1, the default) or off (0); returns the previous setting. */
+export function codec_flat(on: i32): i32 { const was = flatEnabled; flatEnabled = on != 0; return was ? 1 : 0; }
 
 function flatKindOf(f: Field): u8 {
   if (f.label == L_REP) return FK_NONE;
@@ -1883,43 +1887,59 @@ function flatSetup(mi: i32): void {
   }
 }
 
-/** w (< 2^32) as decimal digits at o; returns the end. No divisions (they are slow in baseline code). */
-@inline function dec32At(o: usize, w: u32): usize {
-  const n = digits32(w);
-  let p = o + n;
-  while (w >= 100) {
-    const q = <u32>((<u64>w * 1374389535) >> 37); // w / 100
-    p -= 2; store<u16>(p, load<u16>(pairs + <usize>(w - q * 100) * 2)); w = q;
+// Decimal digits without divisions (slow, and baseline code keeps them): quotients by
+// 100, 10^4 and 10^8 are multiply-and-shift with the constants compilers use (exact for
+// every u32), two digits at a time from the "00".."99" table.
+@inline function div100(a: u32): u32 { return <u32>((<u64>a * 1374389535) >> 37); }
+@inline function div1e4(w: u32): u32 { return <u32>((<u64>w * 3518437209) >> 45); }
+@inline function div1e8(w: u32): u32 { return <u32>((<u64>w * 1441151881) >> 57); }
+@inline function pair(o: usize, d: u32): void { store<u16>(o, load<u16>(pairs + (<usize>d << 1))); }
+
+/** a (< 10^4) as 1..4 digits at o; returns the end. */
+@inline function dec4At(o: usize, a: u32): usize {
+  if (a < 100) {
+    if (a < 10) { store<u8>(o, <u8>(48 + a)); return o + 1; }
+    pair(o, a); return o + 2;
   }
-  if (w >= 10) store<u16>(o, load<u16>(pairs + <usize>w * 2));
-  else store<u8>(o, <u8>(48 + w));
-  return o + n;
+  const q = div100(a); const r = a - q * 100;
+  if (q < 10) { store<u8>(o, <u8>(48 + q)); pair(o + 1, r); return o + 3; }
+  pair(o, q); pair(o + 2, r); return o + 4;
+}
+
+/** a (< 10^4) as exactly 4 digits at o. */
+@inline function dec4FixedAt(o: usize, a: u32): void {
+  const q = div100(a); pair(o, q); pair(o + 2, a - q * 100);
 }
 
 /** w (< 10^8) as exactly 8 digits at o. */
 @inline function dec8At(o: usize, w: u32): void {
-  const a = <u32>((<u64>w * 3518437209) >> 45); const b = w - a * 10000; // w / 10^4, w % 10^4
-  const a1 = (a * 5243) >> 19; const b1 = (b * 5243) >> 19;                // / 100 (below 10^4)
-  store<u16>(o, load<u16>(pairs + <usize>a1 * 2));
-  store<u16>(o, load<u16>(pairs + <usize>(a - a1 * 100) * 2), 2);
-  store<u16>(o, load<u16>(pairs + <usize>b1 * 2), 4);
-  store<u16>(o, load<u16>(pairs + <usize>(b - b1 * 100) * 2), 6);
+  const a = div1e4(w); dec4FixedAt(o, a); dec4FixedAt(o + 4, w - a * 10000);
+}
+
+/** w as decimal digits at o; returns the end. */
+@inline function dec32At(o: usize, w: u32): usize {
+  if (w < 10000) return dec4At(o, w);
+  if (w < 100000000) { const a = div1e4(w); o = dec4At(o, a); dec4FixedAt(o, w - a * 10000); return o + 4; }
+  const t = div1e8(w); o = dec4At(o, t); dec8At(o, w - t * 100000000); return o + 8;
 }
 
 /** v as decimal digits at o (room for 20); returns the end. */
-function decAt(o: usize, v: u64): usize {
+@inline function decAt(o: usize, v: u64): usize {
   if (v <= 0xffffffff) return dec32At(o, <u32>v);
+  return dec64At(o, v);
+}
+function dec64At(o: usize, v: u64): usize {
   if (v < 9007199254740992) {
-    // hi = v / 10^8 through f64 (exact below 2^53, then corrected by one if rounded up)
-    let hi = <u64>(<f64>v / 1e8);
+    // hi = v / 10^8 through f64 (v is exact below 2^53; the product is off by at most one)
+    let hi = <u64>(<f64>v * 1e-8);
     let lo = <i64>(v - hi * 100000000);
     if (lo < 0) { hi--; lo += 100000000; } else if (lo >= 100000000) { hi++; lo -= 100000000; }
-    o = dec32At(o, <u32>hi);
+    o = dec32At(o, <u32>hi); // hi < 2^53 / 10^8 < 10^8
     dec8At(o, <u32>lo);
     return o + 8;
   }
   const hi = v / 100000000;
-  o = decAt(o, hi);
+  o = hi > 0xffffffff ? dec64At(o, hi) : dec32At(o, <u32>hi);
   dec8At(o, <u32>(v - hi * 100000000));
   return o + 8;
 }
@@ -1963,10 +1983,9 @@ function decAt(o: usize, v: u64): usize {
     last = num;
     if (kind == FK_U64) {
       if (modeBig && v > 9007199254740991) return false;
-      if (v < 10) { store<u8>(o, <u8>(48 + v)); o++; } else o = decAt(o, v);
+      o = decAt(o, v);
     } else if (kind == FK_U32) {
-      const w = <u32>v;
-      if (w < 10) { store<u8>(o, <u8>(48 + w)); o++; } else o = dec32At(o, w);
+      o = dec32At(o, <u32>v);
     } else if (v) { store<u32>(o, 0x65757274); o += 4; }  // true
     else { store<u32>(o, 0x736c6166); store<u8>(o, 0x65, 4); o += 5; } // false
   }
