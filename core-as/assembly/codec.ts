@@ -1885,6 +1885,78 @@ function flatSetup(mi: i32): void {
     store<u8>(flatTab + 17 + n * 2, <u8>(kl + 2));
     flatOn = true;
   }
+  // CRIU's own entry layout: vaddr(1) compat_nr_pages(2) [in_parent(3)] flags(4) nr_pages(5)
+  const k = flatTab;
+  canonOn = load<u8>(k + 1) == FK_U64 && load<u8>(k + 2) == FK_U32 && load<u8>(k + 3) == FK_BOOL && load<u8>(k + 4) == FK_U32 && load<u8>(k + 5) == FK_U64;
+}
+
+let canonOn = false;
+@inline function keyAt(o: usize, num: usize, notFirst: usize): usize {
+  const k = flatKeys + num * (2 * FLAT_SLOT) + notFirst * FLAT_SLOT;
+  v128.store(o, v128.load(k)); v128.store(o, v128.load(k, 16), 16);
+  return o + <usize>load<u8>(flatTab + 16 + num * 2 + notFirst);
+}
+/** v (< 128) as digits at o. */
+@inline function dec7At(o: usize, v: u32): usize {
+  if (v < 10) { store<u8>(o, <u8>(48 + v)); return o + 1; }
+  if (v < 100) { pair(o, v); return o + 2; }
+  store<u8>(o, 0x31); pair(o + 1, v - 100); return o + 3;
+}
+
+/**
+ * The entry s..e if it is laid out exactly as CRIU writes one (fields 1, 2, [3,] 4, 5 in
+ * order, the small ones in one byte), with no per-field lookups; false for any other
+ * layout (flatEntry then takes it).
+ */
+@inline function canonEntry(s: usize, e: usize): bool {
+  if (e - s < 8 || load<u8>(s) != 0x08) return false;
+  let q = s + 1;
+  let v = <u64>load<u8>(q); q++;
+  if (v >= 0x80 && e - s >= 9) {
+    // up to 8 bytes at once: the end is the first byte below 0x80, then the 7-bit groups
+    // are packed pairwise (the entry has 6 more bytes after vaddr, so the load stays inside)
+    const w = load<u64>(s + 1);
+    const stop = ~w & 0x8080808080808080;
+    if (stop == 0) return false; // 9 or 10 bytes: flatEntry takes it
+    let x = w & (stop ^ (stop - 1));
+    x = ((x & 0x7f007f007f007f00) >> 1) | (x & 0x007f007f007f007f);
+    x = ((x & 0x3fff00003fff0000) >> 2) | (x & 0x00003fff00003fff);
+    v = ((x & 0x0fffffff00000000) >> 4) | (x & 0x000000000fffffff);
+    q = s + 2 + <usize>(ctz(stop) >> 3);
+  } else if (v >= 0x80) {
+    v &= 0x7f;
+    let sh: u64 = 7;
+    while (true) {
+      if (q >= e || sh >= 70) return false;
+      const b = <u64>load<u8>(q); q++;
+      v |= (b & 0x7f) << sh;
+      if (b < 0x80) break;
+      sh += 7;
+    }
+  }
+  if (e - q < 6 || load<u8>(q) != 0x10) return false;
+  const c = <u32>load<u8>(q, 1);
+  q += 2;
+  let ip: u32 = 0x100;
+  if (load<u8>(q) == 0x18) { ip = <u32>load<u8>(q, 1); q += 2; if (e - q < 4) return false; }
+  if (load<u8>(q) != 0x20 || load<u8>(q, 2) != 0x28 || q + 4 != e) return false;
+  const f = <u32>load<u8>(q, 1); const np = <u32>load<u8>(q, 3);
+  if ((c | f | np | (ip & 0xff)) >= 0x80) return false;
+  if (modeBig && v > 9007199254740991) return false;
+  ensure(FLAT_RESERVE);
+  let o = outPtr + outLen;
+  o = keyAt(o, 1, 0); o = decAt(o, v);
+  o = keyAt(o, 2, 1); o = dec7At(o, c);
+  if (ip != 0x100) {
+    o = keyAt(o, 3, 1);
+    if (ip) { store<u32>(o, 0x65757274); o += 4; }
+    else { store<u32>(o, 0x736c6166); store<u8>(o, 0x65, 4); o += 5; }
+  }
+  o = keyAt(o, 4, 1); o = dec7At(o, f);
+  o = keyAt(o, 5, 1); o = dec7At(o, np);
+  store<u8>(o, 0x7d);
+  outLen = o + 1 - outPtr;
+  return true;
 }
 
 // Decimal digits without divisions (slow, and baseline code keeps them): quotients by
@@ -2006,7 +2078,7 @@ function flatRun(p: usize, end: usize): usize {
   while (end - p >= 4) {
     const size = <usize>load<u32>(p);
     if (size > end - p - 4) break;
-    if (!flatEntry(p + 4, p + 4 + size)) break;
+    if (!(canonOn && canonEntry(p + 4, p + 4 + size)) && !flatEntry(p + 4, p + 4 + size)) break;
     p += 4 + size;
     n++;
   }
