@@ -1998,18 +1998,21 @@ let canonOn = false;
 /** v as decimal digits at o (room for 20); returns the end. */
 @inline function decAt(o: usize, v: u64): usize {
   if (v <= 0xffffffff) return dec32At(o, <u32>v);
+  if (v < 9007199254740992) return dec53At(o, v);
   return dec64At(o, v);
 }
+/** v (2^32 .. 2^53) as decimal digits at o; returns the end. */
+@inline function dec53At(o: usize, v: u64): usize {
+  // hi = v / 10^8 through f64 (v is exact below 2^53; the product is off by at most one)
+  let hi = <u64>(<f64>v * 1e-8);
+  let lo = <i64>(v - hi * 100000000);
+  if (lo < 0) { hi--; lo += 100000000; } else if (lo >= 100000000) { hi++; lo -= 100000000; }
+  o = dec32At(o, <u32>hi); // hi < 2^53 / 10^8 < 10^8
+  dec8At(o, <u32>lo);
+  return o + 8;
+}
 function dec64At(o: usize, v: u64): usize {
-  if (v < 9007199254740992) {
-    // hi = v / 10^8 through f64 (v is exact below 2^53; the product is off by at most one)
-    let hi = <u64>(<f64>v * 1e-8);
-    let lo = <i64>(v - hi * 100000000);
-    if (lo < 0) { hi--; lo += 100000000; } else if (lo >= 100000000) { hi++; lo -= 100000000; }
-    o = dec32At(o, <u32>hi); // hi < 2^53 / 10^8 < 10^8
-    dec8At(o, <u32>lo);
-    return o + 8;
-  }
+  if (v < 9007199254740992) return dec53At(o, v);
   const hi = v / 100000000;
   o = hi > 0xffffffff ? dec64At(o, hi) : dec32At(o, <u32>hi);
   dec8At(o, <u32>(v - hi * 100000000));
