@@ -2023,7 +2023,7 @@ function dec64At(o: usize, v: u64): usize {
  * Emit the entry whose message bytes are s..e through the flat table, after ", ".
  * Returns false (having written nothing) when the general path must print it.
  */
-@inline function flatEntry(s: usize, e: usize): bool {
+function flatEntry(s: usize, e: usize): bool {
   ensure(FLAT_RESERVE);
   const o0 = outPtr + outLen;
   let o = o0;
