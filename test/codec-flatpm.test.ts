@@ -185,6 +185,12 @@ test('decode -o replaces an existing file exactly (longer or shorter), never the
     assert.is((await run(['decode', '-i', cut, '-o', out])).rc, 1);
     assert.not.ok(existsSync(out));
     assert.is((await run(['decode', '-i', pm, '-o', '/dev/null'])).rc, 0);
+    // encode replaces a longer file the same way
+    writeFileSync(join(dir, 'pm.json'), want);
+    const back = join(dir, 'back.img');
+    writeFileSync(back, Buffer.alloc(50000, 0x55));
+    assert.is((await run(['encode', '-i', join(dir, 'pm.json'), '-o', back])).rc, 0);
+    assert.ok(readFileSync(back).equals(readFileSync(pm)));
   } finally { rmSync(dir, { recursive: true, force: true }); }
 });
 
