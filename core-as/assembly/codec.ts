@@ -177,6 +177,7 @@ function getMsg(i: i32): Msg {
  */
 export function codec_init(desc: usize): i32 {
   descPtr = desc;
+  flatMsg = -2; // the flat path's table belongs to the old descriptor's messages
   dp = desc;
   if (du32() != 0x44435354) return -1; // 'TSCD'
   du32(); // version
