@@ -53,8 +53,9 @@ export function openOutput(p: string | undefined, toStdout: (b: Uint8Array) => v
     return { write: (b) => toStdout(typeof b === 'string' ? Buffer.from(b, 'latin1') : b), close() {}, discard() {}, isStdout: true };
   }
   if (input !== undefined && !isStd(input)) {
-    const si = statSync(input, { throwIfNoEntry: false });
-    const so = si && statSync(p!, { throwIfNoEntry: false });
+    const stat = (f: string) => { try { return statSync(f, { throwIfNoEntry: false }); } catch { return undefined; } };
+    const si = stat(input);
+    const so = si && stat(p!);
     if (si && so && si.dev === so.dev && si.ino === so.ino) {
       throw new TscrError('E_USAGE', `the output ${p} is the input file`, { file: p, hint: 'write to another file (-o OTHER), then rename it if you like' });
     }

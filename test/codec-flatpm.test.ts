@@ -185,6 +185,9 @@ test('decode -o replaces an existing file exactly (longer or shorter), never the
     assert.is((await run(['decode', '-i', cut, '-o', out])).rc, 1);
     assert.not.ok(existsSync(out));
     assert.is((await run(['decode', '-i', pm, '-o', '/dev/null'])).rc, 0);
+    const bad = await run(['decode', '-i', pm, '-o', join(pm, 'x.json')]); // a path under a file
+    assert.is(bad.rc, 1);
+    assert.match(bad.err, /cannot create .*ENOTDIR/);
     // encode replaces a longer file the same way
     writeFileSync(join(dir, 'pm.json'), want);
     const back = join(dir, 'back.img');
