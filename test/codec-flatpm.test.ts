@@ -1,5 +1,5 @@
-// The pagemap's flat fast path (core-as codec.ts, flatRun) against the general emitter:
-// for every kind of entry, compact text must be byte-identical with the fast path on and
+// The pagemap's flat fast paths (core-as codec.ts, flatRun, flatRunPretty) against the general
+// emitter: for every kind of entry, compact and --pretty text must be byte-identical with them on and
 // off (codec_flat), errors must name the same entry and offset, and the object shapes
 // (decodeImage, big values as BigInt) must not change. Entries are written here as raw
 // protobuf, so they cover what encodeImage never makes: unknown fields, fields out of
@@ -75,8 +75,13 @@ test('canonical CRIU entries: every flag combination, in_parent, huge vaddrs', (
   const [oslow, ofast] = both(() => JSON.stringify(decodeImage(img, { raw: true }), (_k, v) => typeof v === 'bigint' ? `big:${v}` : v));
   assert.is(ofast, oslow);
   assert.ok(ofast.includes('"vaddr":"big:18446744073709551615"'));
-  // and --pretty (the general path) still names the flags
-  assert.ok(decodeToJSON(img, { pretty: true }).includes('"flags": "PE_PARENT | PE_LAZY | PE_PRESENT | PE_PAYLOAD_ALIGNED"'));
+  // --pretty (crit show) has its own flat path for CRIU's layout: hex vaddr, flags by name
+  const [pslow, pfast] = both(() => decodeToJSON(img, { pretty: true }));
+  assert.is(pfast, pslow);
+  assert.ok(pfast.includes('"flags": "PE_PARENT | PE_LAZY | PE_PRESENT | PE_PAYLOAD_ALIGNED"'));
+  assert.ok(pfast.includes('"vaddr": "0xffffffffffffffff"'));
+  assert.ok(pfast.includes('"flags": "0x80000000"'));
+  assert.ok(pfast.includes('"vaddr": "0x0",'));
 });
 
 test('entries the fast path leaves to the general path print exactly as before', () => {
@@ -98,6 +103,8 @@ test('entries the fast path leaves to the general path print exactly as before',
   const img = image(odd);
   const [slow, fast] = both(() => decodeToJSON(img));
   assert.is(fast, slow);
+  const [pslow, pfast] = both(() => decodeToJSON(img, { pretty: true }));
+  assert.is(pfast, pslow);
   const j = JSON.parse(fast);
   assert.equal(j.entries[1], {});
   assert.equal(j.entries[3], { vaddr: 8192, nr_pages: 3 });
@@ -118,9 +125,11 @@ test('corrupt and cut entries: the same error, entry and offset with or without 
     image([canon(4096, 1, 4), [...vf(1, 1), 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]]), // tag longer than 10 bytes
   ];
   for (const img of cases) {
-    const [slow, fast] = both(() => decodeToJSON(img, { file: 'pm.img' }));
-    assert.ok(slow.startsWith('ERROR'), slow);
-    assert.is(fast, slow);
+    for (const pretty of [false, true]) {
+      const [slow, fast] = both(() => decodeToJSON(img, { file: 'pm.img', pretty }));
+      assert.ok(slow.startsWith('ERROR'), slow);
+      assert.is(fast, slow);
+    }
   }
 });
 

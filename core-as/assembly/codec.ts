@@ -887,11 +887,12 @@ export function codec_decode(kind: i32, buf: usize, len: usize, index: u32, flag
   let p = s0;
   // pagemap entries in compact mode: the flat fast path (below) takes every entry it can
   // print; the general path takes the others, and reports incomplete or corrupt ones
-  let flat = flatEnabled && k.layout == 1 && !modeValues && !modeIndent && k.extra == 0;
-  if (flat) { if (flatMsg != k.msg2) flatSetup(k.msg2); flat = flatOn; }
+  const pretty = modeValues && modeIndent && !modeBig;
+  let flat = flatEnabled && k.layout == 1 && k.extra == 0 && ((!modeValues && !modeIndent) || pretty);
+  if (flat) { if (flatMsg != k.msg2) flatSetup(k.msg2); flat = pretty ? prettyOn : flatOn; }
   while (p < end) {
     if (flat && index + emitted > 0) {
-      p = flatRun(p, end);
+      p = pretty ? flatRunPretty(p, end) : flatRun(p, end);
       if (p >= end) break;
     }
     if (end - p < 4) {
@@ -1889,6 +1890,130 @@ function flatSetup(mi: i32): void {
   // CRIU's own entry layout: vaddr(1) compat_nr_pages(2) [in_parent(3)] flags(4) nr_pages(5)
   const k = flatTab;
   canonOn = load<u8>(k + 1) == FK_U64 && load<u8>(k + 2) == FK_U32 && load<u8>(k + 3) == FK_BOOL && load<u8>(k + 4) == FK_U32 && load<u8>(k + 5) == FK_U64;
+  prettySetup(m);
+}
+
+// --pretty (crit show): CRIU's layout only, when the schema gives vaddr as hex, flags by
+// name and the other fields as plain digits. Keys carry their indentation (and the first
+// one the entry's ",\n        {"); the 16 combinations of the named flags are printed once
+// by the general putFlags, and copied.
+const PRETTY_SLOT: usize = 64;
+let prettyOn = false;
+let prettyKeys: usize = 0;  // slots 1..5: key text; slot 0: the entry's closing "\n        }"
+let prettyFlags: usize = 0; // 16 slots: the flags value text, quoted
+let prettyLen: usize = 0;   // u8 lengths: keys at [0..5], flags at [8..23]
+let hexPairs: usize = 0;    // "00".."ff"
+
+function prettySetup(m: Msg): void {
+  prettyOn = false;
+  if (!canonOn || m.byNum.length < 6) return;
+  const fv = m.fields[m.byNum[1]]; const fc = m.fields[m.byNum[2]]; const ff = m.fields[m.byNum[4]]; const fn = m.fields[m.byNum[5]];
+  if (!(fv.hints & H_HEX) || fv.flags >= 0 || fv.dict >= 0) return;
+  if (!fc.plain || !fn.plain || ff.flags < 0 || ff.hints != 0 || ff.dict >= 0) return;
+  if (!prettyKeys) {
+    prettyKeys = heap.alloc(6 * PRETTY_SLOT); prettyFlags = heap.alloc(16 * PRETTY_SLOT); prettyLen = heap.alloc(32);
+    hexPairs = heap.alloc(512);
+    for (let i = 0; i < 256; i++) {
+      store<u8>(hexPairs + i * 2, <u8>HEXD.charCodeAt(i >> 4)); store<u8>(hexPairs + i * 2 + 1, <u8>HEXD.charCodeAt(i & 15));
+    }
+  }
+  memory.fill(prettyKeys, 0x20, 6 * PRETTY_SLOT);
+  // the texts, made by the general emitter's own pieces (sep, nl, putBuf, putFlags), in
+  // --pretty's layout whatever mode this decode is in
+  const mark = outLen;
+  const wasIndent = modeIndent;
+  modeIndent = true;
+  prettyBuild(m, mark);
+  modeIndent = wasIndent;
+  outLen = mark;
+}
+
+function prettyBuild(m: Msg, mark: usize): void {
+  const ff = m.fields[m.byNum[4]];
+  for (let num = 0; num <= 5; num++) {
+    const at = outLen;
+    if (num == 0) { nl(2); put(0x7d); }
+    else {
+      if (num == 1) { sep(false, 2); put(0x7b); }
+      sep(num == 1, 3);
+      putBuf(m.fields[m.byNum[num]].key);
+    }
+    const n = outLen - at;
+    if (n > 48) { outLen = mark; return; }
+    memory.copy(prettyKeys + <usize>num * PRETTY_SLOT, outPtr + at, n);
+    store<u8>(prettyLen + <usize>num, <u8>n);
+    outLen = at;
+  }
+  const map = getMap(ff.flags);
+  for (let v = 0; v < 16; v++) {
+    const at = outLen;
+    putFlags(map, <u64>v);
+    const n = outLen - at;
+    if (n > PRETTY_SLOT) { outLen = mark; return; }
+    memory.copy(prettyFlags + <usize>v * PRETTY_SLOT, outPtr + at, n);
+    store<u8>(prettyLen + 8 + <usize>v, <u8>n);
+    outLen = at;
+  }
+  prettyOn = true;
+}
+
+@inline function copy48(o: usize, k: usize): void {
+  v128.store(o, v128.load(k)); v128.store(o, v128.load(k, 16), 16); v128.store(o, v128.load(k, 32), 32);
+}
+@inline function pkeyAt(o: usize, num: usize): usize {
+  copy48(o, prettyKeys + num * PRETTY_SLOT);
+  return o + <usize>load<u8>(prettyLen + num);
+}
+
+/** canonParse's entry in --pretty mode; false when it is not one (the general path takes it). */
+@inline function canonPrettyEntry(s: usize, e: usize): bool {
+  const v = canonParse(s, e);
+  const sm = canonSmall;
+  if (sm == CANON_NO) return false;
+  const c = sm & 0xff, f = (sm >> 8) & 0xff, np = (sm >> 16) & 0xff, ip = sm >> 24;
+  if (f >= 16) return false;
+  ensure(FLAT_RESERVE);
+  let o = outPtr + outLen;
+  o = pkeyAt(o, 1);
+  // "0x<hex>", no leading zeros
+  store<u8>(o, 0x22); store<u16>(o, 0x7830, 1); o += 3; // "0x
+  if (v == 0) { store<u8>(o, 0x30); o++; }
+  else {
+    const nd = <usize>((67 - clz(v)) >> 2);
+    let p = o + nd; let w = v;
+    while (w >= 0x10) { p -= 2; store<u16>(p, load<u16>(hexPairs + (<usize>(w & 0xff) << 1))); w >>= 8; }
+    if (p > o) store<u8>(o, <u8>HEXD.charCodeAt(<i32>w));
+    o += nd;
+  }
+  store<u8>(o, 0x22); o++;
+  o = pkeyAt(o, 2); o = dec7At(o, c);
+  if (ip != 0xff) {
+    o = pkeyAt(o, 3);
+    if (ip) { store<u32>(o, 0x65757274); o += 4; }
+    else { store<u32>(o, 0x736c6166); store<u8>(o, 0x65, 4); o += 5; }
+  }
+  o = pkeyAt(o, 4);
+  const fs = prettyFlags + <usize>f * PRETTY_SLOT;
+  copy48(o, fs); v128.store(o, v128.load(fs, 48), 48);
+  o += <usize>load<u8>(prettyLen + 8 + <usize>f);
+  o = pkeyAt(o, 5); o = dec7At(o, np);
+  o = pkeyAt(o, 0);
+  outLen = o - outPtr;
+  return true;
+}
+
+/** flatRun for --pretty: CRIU-layout entries only. */
+function flatRunPretty(p: usize, end: usize): usize {
+  let n: u32 = 0;
+  while (end - p >= 4) {
+    const size = <usize>load<u32>(p);
+    if (size > end - p - 4) break;
+    if (!canonPrettyEntry(p + 4, p + 4 + size)) break;
+    p += 4 + size;
+    n++;
+  }
+  emitted += n;
+  return p;
 }
 
 let canonOn = false;
@@ -1904,13 +2029,17 @@ let canonOn = false;
   store<u8>(o, 0x31); pair(o + 1, v - 100); return o + 3;
 }
 
+const CANON_NO: u32 = 0xffffffff;
+let canonSmall: u32 = 0; // canonParse's small fields: compat | flags << 8 | nr_pages << 16 | in_parent << 24 (0xff: absent)
+
 /**
- * The entry s..e if it is laid out exactly as CRIU writes one (fields 1, 2, [3,] 4, 5 in
- * order, the small ones in one byte), with no per-field lookups; false for any other
- * layout (flatEntry then takes it).
+ * Parse the entry s..e if it is laid out exactly as CRIU writes one (fields 1, 2, [3,] 4,
+ * 5 in order, the small ones in one byte): returns vaddr, the others in canonSmall;
+ * canonSmall is CANON_NO for any other layout (flatEntry or the general path take it).
  */
-@inline function canonEntry(s: usize, e: usize): bool {
-  if (e - s < 8 || load<u8>(s) != 0x08) return false;
+@inline function canonParse(s: usize, e: usize): u64 {
+  canonSmall = CANON_NO;
+  if (e - s < 8 || load<u8>(s) != 0x08) return 0;
   let q = s + 1;
   let v = <u64>load<u8>(q); q++;
   if (v >= 0x80 && e - s >= 9) {
@@ -1918,7 +2047,7 @@ let canonOn = false;
     // are packed pairwise (the entry has 6 more bytes after vaddr, so the load stays inside)
     const w = load<u64>(s + 1);
     const stop = ~w & 0x8080808080808080;
-    if (stop == 0) return false; // 9 or 10 bytes: flatEntry takes it
+    if (stop == 0) return 0; // 9 or 10 bytes
     let x = w & (stop ^ (stop - 1));
     x = ((x & 0x7f007f007f007f00) >> 1) | (x & 0x007f007f007f007f);
     x = ((x & 0x3fff00003fff0000) >> 2) | (x & 0x00003fff00003fff);
@@ -1928,27 +2057,37 @@ let canonOn = false;
     v &= 0x7f;
     let sh: u64 = 7;
     while (true) {
-      if (q >= e || sh >= 70) return false;
+      if (q >= e || sh >= 70) return 0;
       const b = <u64>load<u8>(q); q++;
       v |= (b & 0x7f) << sh;
       if (b < 0x80) break;
       sh += 7;
     }
   }
-  if (e - q < 6 || load<u8>(q) != 0x10) return false;
+  if (e - q < 6 || load<u8>(q) != 0x10) return 0;
   const c = <u32>load<u8>(q, 1);
   q += 2;
-  let ip: u32 = 0x100;
-  if (load<u8>(q) == 0x18) { ip = <u32>load<u8>(q, 1); q += 2; if (e - q < 4) return false; }
-  if (load<u8>(q) != 0x20 || load<u8>(q, 2) != 0x28 || q + 4 != e) return false;
+  let ip: u32 = 0xff;
+  if (load<u8>(q) == 0x18) { ip = <u32>load<u8>(q, 1); q += 2; if (e - q < 4 || ip >= 0x80) return 0; }
+  if (load<u8>(q) != 0x20 || load<u8>(q, 2) != 0x28 || q + 4 != e) return 0;
   const f = <u32>load<u8>(q, 1); const np = <u32>load<u8>(q, 3);
-  if ((c | f | np | (ip & 0xff)) >= 0x80) return false;
+  if ((c | f | np) >= 0x80) return 0;
+  canonSmall = c | (f << 8) | (np << 16) | (ip << 24);
+  return v;
+}
+
+/** canonParse's entry in compact mode; false when it is not one (flatEntry then takes it). */
+@inline function canonEntry(s: usize, e: usize): bool {
+  const v = canonParse(s, e);
+  const sm = canonSmall;
+  if (sm == CANON_NO) return false;
+  const c = sm & 0xff, f = (sm >> 8) & 0xff, np = (sm >> 16) & 0xff, ip = sm >> 24;
   if (modeBig && v > 9007199254740991) return false;
   ensure(FLAT_RESERVE);
   let o = outPtr + outLen;
   o = keyAt(o, 1, 0); o = decAt(o, v);
   o = keyAt(o, 2, 1); o = dec7At(o, c);
-  if (ip != 0x100) {
+  if (ip != 0xff) {
     o = keyAt(o, 3, 1);
     if (ip) { store<u32>(o, 0x65757274); o += 4; }
     else { store<u32>(o, 0x736c6166); store<u8>(o, 0x65, 4); o += 5; }
