@@ -3,7 +3,7 @@
 // the same load. Covers issue 2's start-up and 300k-pagemap rows and issue 6's
 // "offline commands always faster than crit" on a small (shared CRIU `mem`) and a
 // large (10,012 VMAs, made by bench/offline.bench.ts's generator) checkpoint.
-//   npm run bench -- startup        (TSCR_BENCH_RUNS=20 by default)
+//   npm run bench -- startup        (TSCR_BENCH_RUNS=20 by default; TSCR_BENCH_ONLY=pagemap for some rows)
 // TSCR_BENCH_BEFORE=/other/tscr/bin/tscr.js adds a column for another build (before/after).
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, readdirSync, existsSync } from 'node:fs';
@@ -31,7 +31,9 @@ const median = (a: number[]) => { const s = [...a].sort((x, y) => x - y); const 
 
 try {
   const { pm, small } = writeSynthImages(tmp);
-  let synth = process.env.TSCR_BENCH_SYNTH;
+  // TSCR_BENCH_ONLY=text runs only the rows whose label contains it (e.g. "pagemap")
+  const ONLY = process.env.TSCR_BENCH_ONLY;
+  let synth = process.env.TSCR_BENCH_SYNTH ?? (ONLY && !ONLY.includes('10k') ? SHARED : undefined);
   if (!synth) {
     const r = spawnSync(process.execPath, ['--import', join(ROOT, 'scripts/ts-register.mjs'), join(ROOT, 'bench/offline.bench.ts')],
       { env: { ...process.env, TSCR_BENCH_GEN_ONLY: '1', TSCR_BENCH_MB: '16', TMPDIR: tmp }, encoding: 'utf8' });
@@ -43,11 +45,15 @@ try {
   const pyDecodeAll = (d: string) => [PY, '-c', 'import sys\nfrom pycriu import images\nfor f in sys.argv[1:]:\n    images.load(open(f, "rb"))', ...images(d)];
   const BEFORE = process.env.TSCR_BENCH_BEFORE;
   // [label, crit command, tscr arguments, or a whole command line (no before column)]
-  const rows: [string, string[] | null, string[], string[]?][] = [
+  const rows: [string, string[] | null, string[], string[]?, string[]?][] = [
     ['decode one small image (pstree)', ['crit', 'decode', '-i', small], ['decode', '-i', small]],
     ['show one core image (crit show = decode --pretty)', ['crit', 'show', join(SHARED, 'core-21077.img')], ['show', '-i', join(SHARED, 'core-21077.img')]],
     ['info of a pagemap', ['crit', 'info', join(SHARED, 'pagemap-21077.img')], ['info', '-i', join(SHARED, 'pagemap-21077.img')]],
     ['decode 300,000-entry pagemap to JSON file', ['crit', 'decode', '-i', pm, '-o', join(tmp, 'c.json')], ['decode', '-i', pm, '-o', join(tmp, 't.json')]],
+    // the row above overwrites the file of the previous run (as a user re-running a command
+    // does); here each command writes a file that does not exist yet (removed, untimed, before every run)
+    ['decode 300,000-entry pagemap to a new JSON file each run', ['crit', 'decode', '-i', pm, '-o', join(tmp, 'cn.json')], ['decode', '-i', pm, '-o', join(tmp, 'tn.json')], undefined,
+      [join(tmp, 'cn.json'), join(tmp, 'tn.json')]],
   ];
   for (const [label, d] of [['small', SHARED], ['10k VMAs', synth]] as const) {
     for (const w of ['ps', 'fds', 'mems', 'rss']) rows.push([`${label}: x DIR ${w}`, ['crit', 'x', d, w], ['x', d, w]]);
@@ -59,18 +65,20 @@ try {
     // bin/tscr.js's #! line drops the variable (tscr uses no TLS), `node bin/tscr.js` cannot
     rows.push(['decode one small image, as `node bin/tscr.js` (NODE_EXTRA_CA_CERTS loaded)', ['crit', 'decode', '-i', small], [], [process.execPath, ...TSCR, 'decode', '-i', small]]);
   }
+  if (ONLY) rows.splice(0, rows.length, ...rows.filter((r) => r[0].includes(ONLY)));
   const node = ['env', '-u', 'NODE_EXTRA_CA_CERTS', process.execPath, '-e', '0'];
   const out: string[] = [];
   const nodeAll: number[] = [];
-  for (const [label, c, args, whole] of rows) {
+  for (const [label, c, args, whole, fresh] of rows) {
     const t = whole ?? [...TSCR, ...args];
     const b = BEFORE && !whole ? [BEFORE, ...args] : null;
     const tc: number[] = [], tt: number[] = [], tb: number[] = [];
     once(t); if (b) once(b); if (c && hasCrit) once(c); // warm the page cache and the V8 code cache
+    const clean = () => { for (const f of fresh ?? []) rmSync(f, { force: true }); };
     for (let i = 0; i < RUNS; i++) {
-      if (c && hasCrit) tc.push(once(c));
-      if (b) tb.push(once(b));
-      tt.push(once(t));
+      clean(); if (c && hasCrit) tc.push(once(c));
+      clean(); if (b) tb.push(once(b));
+      clean(); tt.push(once(t));
       nodeAll.push(once(node));
     }
     const mc = tc.length ? median(tc) : NaN, mt = median(tt);

@@ -37,6 +37,7 @@ export interface CoreExports extends RuntimeExports {
   codec_split(text: number, len: number): number;
   codec_pagemap(buf: number, len: number, flags: number): number;
   codec_pagemap_encode(src: number, n: number): number;
+  codec_flat(on: number): number;
   codec_split_ended(): number;
   codec_locate(text: number, len: number): number;
   codec_loc(i: number): number;

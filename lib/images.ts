@@ -42,7 +42,7 @@
 
 import { closeSync, fstatSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { core, passBytes, release, takeString } from '../core-as/host.ts';
+import { allocBytes, core, passBytes, release, takeString } from '../core-as/host.ts';
 import { TscrError, type ErrorCode } from './errors.ts';
 import { KINDS, IMG_COMMON_MAGIC, IMG_SERVICE_MAGIC } from '../core-as/schema/kinds.ts';
 import type { KindDef } from '../core-as/schema/types.ts';
@@ -177,10 +177,19 @@ function headerBytes(kind: KindDef | null, magicValue: number): Uint8Array {
 
 // ------------------------------------------------------------------ decode (streaming core)
 
-interface Source { size: number; read(pos: number, len: number): Uint8Array }
+interface Source {
+  size: number;
+  read(pos: number, len: number): Uint8Array;
+  /** Copy up to dst.length bytes at pos into dst (a view of Wasm memory); returns the count. */
+  readInto(pos: number, dst: Uint8Array): number;
+}
 
 function memSource(bytes: Uint8Array): Source {
-  return { size: bytes.length, read: (pos, len) => bytes.subarray(pos, pos + len) };
+  return {
+    size: bytes.length,
+    read: (pos, len) => bytes.subarray(pos, pos + len),
+    readInto(pos, dst) { const b = bytes.subarray(pos, pos + dst.length); dst.set(b); return b.length; },
+  };
 }
 
 function fileSource(fd: number): Source {
@@ -191,11 +200,16 @@ function fileSource(fd: number): Source {
       const b = Buffer.allocUnsafe(len);
       return b.subarray(0, preadFull(fd, b, pos, len));
     },
+    readInto: (pos, dst) => preadFull(fd, dst, pos),
   };
 }
 
 const F_VALUES = 1, F_INDENT = 2, F_BIG = 4, F_LAST = 8;
 const CHUNK = 256 << 10;
+// decodeEntries starts with small chunks and doubles them up to CHUNK: a Wasm call runs
+// the code it started with to its end, so V8 can only switch the hot loop (e.g. the
+// pagemap's flat emitter) from baseline to optimized code between calls
+const FIRST_CHUNK = 16 << 10;
 const INDENT1 = '\n    ';
 
 function b64(b: Uint8Array): string {
@@ -221,35 +235,42 @@ function decodeEntries(src: Source, file: string | undefined, flags: number,
   const ex = codec();
   let pos = h.headerLen;
   let index = 0;
-  let chunk = CHUNK;
-  while (pos < src.size) {
-    const want = Math.min(chunk, src.size - pos);
-    const buf = src.read(pos, want);
-    const last = pos + buf.length >= src.size;
-    const p = passBytes(buf);
-    let rc: number;
-    try {
-      rc = guard(h.kind!.name, file, pos, () => ex.codec_decode(h.kindIdx, p, buf.length, index, flags | (last ? F_LAST : 0)));
-      if (rc < 0) throw coreError(h.kind!.name, file, pos, `cannot decode entry #${index + ex.codec_count()}`);
-      const n = ex.codec_count();
-      if (n > 0) sink(outView(), index, n);
-      index += n;
-    } finally { ex.codec_out_reset(); release(p); }
-    if (rc === 0) {
-      const needRaw = ex.codec_need();
-      const toEof = needRaw === 0xffffffffffffffffn || needRaw === -1n;
-      const need = toEof ? src.size - pos : Number(needRaw);
-      if (need > src.size - pos) {
-        throw new TscrError('E_TRUNCATED', `entry #${index} needs ${need} bytes but only ${src.size - pos} remain in the file`,
-          { file, kind: h.kind!.name, offset: pos, hint: HINTS.E_TRUNCATED });
+  let base = FIRST_CHUNK;
+  let chunk = base;
+  // one input buffer in Wasm memory, read into directly (grown when an entry needs more)
+  let cap = Math.min(Math.max(chunk, 4096), src.size - pos);
+  let p = allocBytes(cap);
+  try {
+    while (pos < src.size) {
+      const want = Math.min(chunk, src.size - pos);
+      if (want > cap) { release(p); p = 0; cap = want; p = allocBytes(cap); }
+      const got = src.readInto(pos, new Uint8Array(ex.memory.buffer, p, want));
+      const last = pos + got >= src.size;
+      let rc: number;
+      try {
+        rc = guard(h.kind!.name, file, pos, () => ex.codec_decode(h.kindIdx, p, got, index, flags | (last ? F_LAST : 0)));
+        if (rc < 0) throw coreError(h.kind!.name, file, pos, `cannot decode entry #${index + ex.codec_count()}`);
+        const n = ex.codec_count();
+        if (n > 0) sink(outView(), index, n);
+        index += n;
+      } finally { ex.codec_out_reset(); }
+      if (rc === 0) {
+        const needRaw = ex.codec_need();
+        const toEof = needRaw === 0xffffffffffffffffn || needRaw === -1n;
+        const need = toEof ? src.size - pos : Number(needRaw);
+        if (need > src.size - pos) {
+          throw new TscrError('E_TRUNCATED', `entry #${index} needs ${need} bytes but only ${src.size - pos} remain in the file`,
+            { file, kind: h.kind!.name, offset: pos, hint: HINTS.E_TRUNCATED });
+        }
+        chunk = Math.max(chunk * 2, need);
+        continue;
       }
-      chunk = Math.max(chunk * 2, need);
-      continue;
+      pos += rc;
+      base = Math.min(base * 2, CHUNK);
+      chunk = base;
+      onProgress?.(pos, src.size);
     }
-    pos += rc;
-    chunk = CHUNK;
-    onProgress?.(pos, src.size);
-  }
+  } finally { release(p); }
   return { h, count: index };
 }
 

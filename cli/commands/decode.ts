@@ -6,7 +6,7 @@ import { decodeFileToJSON, decodeToJSON } from '../../lib/images.ts';
 export interface DecodeArgs { in?: string; out?: string; pretty?: boolean; nopl?: boolean }
 
 export function runDecode(args: DecodeArgs, ctx: Pick<Ctx, 'outBytes' | 'progress'>): number {
-  const out = openOutput(args.out, (b) => ctx.outBytes(b));
+  const out = openOutput(args.out, (b) => ctx.outBytes(b), args.in);
   // progress only when the JSON goes to a file (stderr on a TTY, never with --json)
   const bar = out.isStdout ? null : ctx.progress('decode', 'bytes');
   try {

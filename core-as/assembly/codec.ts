@@ -177,6 +177,7 @@ function getMsg(i: i32): Msg {
  */
 export function codec_init(desc: usize): i32 {
   descPtr = desc;
+  flatMsg = -2; // the flat path's table belongs to the old descriptor's messages
   dp = desc;
   if (du32() != 0x44435354) return -1; // 'TSCD'
   du32(); // version
@@ -884,7 +885,16 @@ export function codec_decode(kind: i32, buf: usize, len: usize, index: u32, flag
   const s0 = buf;
   const end = s0 + len;
   let p = s0;
+  // pagemap entries in compact mode: the flat fast path (below) takes every entry it can
+  // print; the general path takes the others, and reports incomplete or corrupt ones
+  const pretty = modeValues && modeIndent && !modeBig;
+  let flat = flatEnabled && k.layout == 1 && k.extra == 0 && ((!modeValues && !modeIndent) || pretty);
+  if (flat) { if (flatMsg != k.msg2) flatSetup(k.msg2); flat = pretty ? prettyOn : flatOn; }
   while (p < end) {
+    if (flat && index + emitted > 0) {
+      p = pretty ? flatRunPretty(p, end) : flatRun(p, end);
+      if (p >= end) break;
+    }
     if (end - p < 4) {
       if (last) { fail(ERR_TRUNCATED, p - s0, 'file ends inside an entry size (' + (end - p).toString() + ' of 4 bytes)'); return -1; }
       needBytes = 4; break;
@@ -1819,4 +1829,402 @@ export function codec_pagemap_encode(src: usize, n: u32): i32 {
     putBytes(aPtr, aLen);
   }
   return 0;
+}
+
+// ---------------------------------------------------------------- flat entries to JSON, fast
+
+// A pagemap is the one image that grows to hundreds of thousands of entries, all small
+// flat messages of varint scalars (pagemap_entry: vaddr, compat_nr_pages, in_parent,
+// flags, nr_pages, ...). In compact mode (crit decode without --pretty) every such field
+// prints as plain digits or true/false, so an entry is emitted here in one pass with no
+// per-field dispatch: the keys are copied from a table built from the schema's own
+// fields (", {" folded into the first key), digits are written without divisions. Any
+// entry the table cannot print exactly as the general path does (another wire type, a
+// field number out of order, repeated, unknown or not a plain scalar, a varint that is
+// malformed, a big value in object mode) is left to the general path, which prints (or
+// reports) it.
+
+const FK_NONE: u8 = 0, FK_U64: u8 = 1, FK_U32: u8 = 2, FK_BOOL: u8 = 3;
+const FLAT_MAXNUM: u32 = 15;  // one-byte tags: field numbers 1..15
+const FLAT_SLOT: usize = 48;  // key text (<= 32 bytes, read as two v128) per slot
+const FLAT_RESERVE: usize = 2 + (FLAT_MAXNUM + 1) * (34 + 20);
+let flatMsg: i32 = -2;        // message the table is for (-2: none yet)
+let flatEnabled = true;       // codec_flat(0) turns the fast path off (tests compare both paths)
+let flatOn = false;           // the message has at least one field the table prints
+let flatTab: usize = 0;       // per field number: kind (u8) at [n], key length (u8) at [16 + 2n + notFirst]
+let flatKeys: usize = 0;      // per field number: two slots (", {\"name\": " / ", \"name\": ")
+
+/** Turn the flat fast path on (1, the default) or off (0); returns the previous setting. */
+export function codec_flat(on: i32): i32 { const was = flatEnabled; flatEnabled = on != 0; return was ? 1 : 0; }
+
+function flatKindOf(f: Field): u8 {
+  if (f.label == L_REP) return FK_NONE;
+  if (f.type == T_UINT64) return FK_U64;
+  if (f.type == T_UINT32) return FK_U32;
+  if (f.type == T_BOOL) return FK_BOOL;
+  return FK_NONE;
+}
+
+function flatSetup(mi: i32): void {
+  flatMsg = mi; flatOn = false;
+  if (!pairs) initPairs();
+  if (!flatTab) { flatTab = heap.alloc(64); flatKeys = heap.alloc((FLAT_MAXNUM + 1) * 2 * FLAT_SLOT); }
+  memory.fill(flatTab, 0, 64);
+  memory.fill(flatKeys, 0x20, (FLAT_MAXNUM + 1) * 2 * FLAT_SLOT);
+  const m = getMsg(mi);
+  for (let j = 0; j < m.fields.length; j++) {
+    const f = unchecked(m.fields[j]);
+    const kind = flatKindOf(f);
+    const kl = <usize>f.key.byteLength;
+    if (kind == FK_NONE || f.num == 0 || f.num > FLAT_MAXNUM || kl + 3 > 32) continue;
+    const n = <usize>f.num;
+    const k0 = flatKeys + n * 2 * FLAT_SLOT; const k1 = k0 + FLAT_SLOT;
+    store<u8>(k0, 0x2c); store<u8>(k0, 0x20, 1); store<u8>(k0, 0x7b, 2);
+    memory.copy(k0 + 3, changetype<usize>(f.key), kl);
+    memory.copy(k1, changetype<usize>(f.ckey), kl + 2);
+    store<u8>(flatTab + n, kind);
+    store<u8>(flatTab + 16 + n * 2, <u8>(kl + 3));
+    store<u8>(flatTab + 17 + n * 2, <u8>(kl + 2));
+    flatOn = true;
+  }
+  // CRIU's own entry layout: vaddr(1) compat_nr_pages(2) [in_parent(3)] flags(4) nr_pages(5)
+  const k = flatTab;
+  canonOn = load<u8>(k + 1) == FK_U64 && load<u8>(k + 2) == FK_U32 && load<u8>(k + 3) == FK_BOOL && load<u8>(k + 4) == FK_U32 && load<u8>(k + 5) == FK_U64;
+  prettySetup(m);
+}
+
+// --pretty (crit show): CRIU's layout only, when the schema gives vaddr as hex, flags by
+// name and the other fields as plain digits. Keys carry their indentation (and the first
+// one the entry's ",\n        {"); the 16 combinations of the named flags are printed once
+// by the general putFlags, and copied.
+const PRETTY_SLOT: usize = 64;
+let prettyOn = false;
+let prettyKeys: usize = 0;  // slots 1..5: key text; slot 0: the entry's closing "\n        }"
+let prettyFlags: usize = 0; // 16 slots: the flags value text, quoted
+let prettyLen: usize = 0;   // u8 lengths: keys at [0..5], flags at [8..23]
+let hexPairs: usize = 0;    // "00".."ff"
+
+function prettySetup(m: Msg): void {
+  prettyOn = false;
+  if (!canonOn || m.byNum.length < 6) return;
+  const fv = m.fields[m.byNum[1]]; const fc = m.fields[m.byNum[2]]; const ff = m.fields[m.byNum[4]]; const fn = m.fields[m.byNum[5]];
+  if (!(fv.hints & H_HEX) || fv.flags >= 0 || fv.dict >= 0) return;
+  if (!fc.plain || !fn.plain || ff.flags < 0 || ff.hints != 0 || ff.dict >= 0) return;
+  if (!prettyKeys) {
+    prettyKeys = heap.alloc(6 * PRETTY_SLOT); prettyFlags = heap.alloc(16 * PRETTY_SLOT); prettyLen = heap.alloc(32);
+    hexPairs = heap.alloc(512);
+    for (let i = 0; i < 256; i++) {
+      store<u8>(hexPairs + i * 2, <u8>HEXD.charCodeAt(i >> 4)); store<u8>(hexPairs + i * 2 + 1, <u8>HEXD.charCodeAt(i & 15));
+    }
+  }
+  memory.fill(prettyKeys, 0x20, 6 * PRETTY_SLOT);
+  // the texts, made by the general emitter's own pieces (sep, nl, putBuf, putFlags), in
+  // --pretty's layout whatever mode this decode is in
+  const mark = outLen;
+  const wasIndent = modeIndent;
+  modeIndent = true;
+  prettyBuild(m, mark);
+  modeIndent = wasIndent;
+  outLen = mark;
+}
+
+function prettyBuild(m: Msg, mark: usize): void {
+  const ff = m.fields[m.byNum[4]];
+  for (let num = 0; num <= 5; num++) {
+    const at = outLen;
+    if (num == 0) { nl(2); put(0x7d); }
+    else {
+      if (num == 1) { sep(false, 2); put(0x7b); }
+      sep(num == 1, 3);
+      putBuf(m.fields[m.byNum[num]].key);
+    }
+    const n = outLen - at;
+    if (n > 48) { outLen = mark; return; }
+    memory.copy(prettyKeys + <usize>num * PRETTY_SLOT, outPtr + at, n);
+    store<u8>(prettyLen + <usize>num, <u8>n);
+    outLen = at;
+  }
+  const map = getMap(ff.flags);
+  for (let v = 0; v < 16; v++) {
+    const at = outLen;
+    putFlags(map, <u64>v);
+    const n = outLen - at;
+    if (n > PRETTY_SLOT) { outLen = mark; return; }
+    memory.copy(prettyFlags + <usize>v * PRETTY_SLOT, outPtr + at, n);
+    store<u8>(prettyLen + 8 + <usize>v, <u8>n);
+    outLen = at;
+  }
+  prettyOn = true;
+}
+
+@inline function copy48(o: usize, k: usize): void {
+  v128.store(o, v128.load(k)); v128.store(o, v128.load(k, 16), 16); v128.store(o, v128.load(k, 32), 32);
+}
+@inline function pkeyAt(o: usize, num: usize): usize {
+  copy48(o, prettyKeys + num * PRETTY_SLOT);
+  return o + <usize>load<u8>(prettyLen + num);
+}
+
+/** canonParse's entry in --pretty mode; false when it is not one (the general path takes it). */
+@inline function canonPrettyEntry(s: usize, e: usize): bool {
+  const v = canonParse(s, e);
+  const sm = canonSmall;
+  if (sm == CANON_NO) return false;
+  const c = sm & 0xff, f = (sm >> 8) & 0xff, np = (sm >> 16) & 0xff, ip = sm >> 24;
+  if (f >= 16) return false;
+  ensure(FLAT_RESERVE);
+  let o = outPtr + outLen;
+  o = pkeyAt(o, 1);
+  // "0x<hex>", no leading zeros
+  store<u8>(o, 0x22); store<u16>(o, 0x7830, 1); o += 3; // "0x
+  if (v == 0) { store<u8>(o, 0x30); o++; }
+  else {
+    const nd = <usize>((67 - clz(v)) >> 2);
+    let p = o + nd; let w = v;
+    while (w >= 0x10) { p -= 2; store<u16>(p, load<u16>(hexPairs + (<usize>(w & 0xff) << 1))); w >>= 8; }
+    if (p > o) store<u8>(o, <u8>HEXD.charCodeAt(<i32>w));
+    o += nd;
+  }
+  store<u8>(o, 0x22); o++;
+  o = pkeyAt(o, 2); o = dec7At(o, c);
+  if (ip != 0xff) {
+    o = pkeyAt(o, 3);
+    if (ip) { store<u32>(o, 0x65757274); o += 4; }
+    else { store<u32>(o, 0x736c6166); store<u8>(o, 0x65, 4); o += 5; }
+  }
+  o = pkeyAt(o, 4);
+  const fs = prettyFlags + <usize>f * PRETTY_SLOT;
+  copy48(o, fs); v128.store(o, v128.load(fs, 48), 48);
+  o += <usize>load<u8>(prettyLen + 8 + <usize>f);
+  o = pkeyAt(o, 5); o = dec7At(o, np);
+  o = pkeyAt(o, 0);
+  outLen = o - outPtr;
+  return true;
+}
+
+/** flatRun for --pretty: CRIU-layout entries only. */
+function flatRunPretty(p: usize, end: usize): usize {
+  let n: u32 = 0;
+  while (end - p >= 4) {
+    const size = <usize>load<u32>(p);
+    if (size > end - p - 4) break;
+    if (!canonPrettyEntry(p + 4, p + 4 + size)) break;
+    p += 4 + size;
+    n++;
+  }
+  emitted += n;
+  return p;
+}
+
+let canonOn = false;
+@inline function keyAt(o: usize, num: usize, notFirst: usize): usize {
+  const k = flatKeys + num * (2 * FLAT_SLOT) + notFirst * FLAT_SLOT;
+  v128.store(o, v128.load(k)); v128.store(o, v128.load(k, 16), 16);
+  return o + <usize>load<u8>(flatTab + 16 + num * 2 + notFirst);
+}
+/** v (< 128) as digits at o. */
+@inline function dec7At(o: usize, v: u32): usize {
+  if (v < 10) { store<u8>(o, <u8>(48 + v)); return o + 1; }
+  if (v < 100) { pair(o, v); return o + 2; }
+  store<u8>(o, 0x31); pair(o + 1, v - 100); return o + 3;
+}
+
+const CANON_NO: u32 = 0xffffffff;
+let canonSmall: u32 = 0; // canonParse's small fields: compat | flags << 8 | nr_pages << 16 | in_parent << 24 (0xff: absent)
+
+/**
+ * Parse the entry s..e if it is laid out exactly as CRIU writes one (fields 1, 2, [3,] 4,
+ * 5 in order, the small ones in one byte): returns vaddr, the others in canonSmall;
+ * canonSmall is CANON_NO for any other layout (flatEntry or the general path take it).
+ */
+@inline function canonParse(s: usize, e: usize): u64 {
+  canonSmall = CANON_NO;
+  if (e - s < 8 || load<u8>(s) != 0x08) return 0;
+  let q = s + 1;
+  let v = <u64>load<u8>(q); q++;
+  if (v >= 0x80 && e - s >= 9) {
+    // up to 8 bytes at once: the end is the first byte below 0x80, then the 7-bit groups
+    // are packed pairwise (the entry has 6 more bytes after vaddr, so the load stays inside)
+    const w = load<u64>(s + 1);
+    const stop = ~w & 0x8080808080808080;
+    if (stop == 0) return 0; // 9 or 10 bytes
+    let x = w & (stop ^ (stop - 1));
+    x = ((x & 0x7f007f007f007f00) >> 1) | (x & 0x007f007f007f007f);
+    x = ((x & 0x3fff00003fff0000) >> 2) | (x & 0x00003fff00003fff);
+    v = ((x & 0x0fffffff00000000) >> 4) | (x & 0x000000000fffffff);
+    q = s + 2 + <usize>(ctz(stop) >> 3);
+  } else if (v >= 0x80) {
+    v &= 0x7f;
+    let sh: u64 = 7;
+    while (true) {
+      if (q >= e || sh >= 70) return 0;
+      const b = <u64>load<u8>(q); q++;
+      v |= (b & 0x7f) << sh;
+      if (b < 0x80) break;
+      sh += 7;
+    }
+  }
+  if (e - q < 6 || load<u8>(q) != 0x10) return 0;
+  const c = <u32>load<u8>(q, 1);
+  q += 2;
+  let ip: u32 = 0xff;
+  if (load<u8>(q) == 0x18) { ip = <u32>load<u8>(q, 1); q += 2; if (e - q < 4 || ip >= 0x80) return 0; }
+  if (load<u8>(q) != 0x20 || load<u8>(q, 2) != 0x28 || q + 4 != e) return 0;
+  const f = <u32>load<u8>(q, 1); const np = <u32>load<u8>(q, 3);
+  if ((c | f | np) >= 0x80) return 0;
+  canonSmall = c | (f << 8) | (np << 16) | (ip << 24);
+  return v;
+}
+
+/** canonParse's entry in compact mode; false when it is not one (flatEntry then takes it). */
+@inline function canonEntry(s: usize, e: usize): bool {
+  const v = canonParse(s, e);
+  const sm = canonSmall;
+  if (sm == CANON_NO) return false;
+  const c = sm & 0xff, f = (sm >> 8) & 0xff, np = (sm >> 16) & 0xff, ip = sm >> 24;
+  if (modeBig && v > 9007199254740991) return false;
+  ensure(FLAT_RESERVE);
+  let o = outPtr + outLen;
+  o = keyAt(o, 1, 0); o = decAt(o, v);
+  o = keyAt(o, 2, 1); o = dec7At(o, c);
+  if (ip != 0xff) {
+    o = keyAt(o, 3, 1);
+    if (ip) { store<u32>(o, 0x65757274); o += 4; }
+    else { store<u32>(o, 0x736c6166); store<u8>(o, 0x65, 4); o += 5; }
+  }
+  o = keyAt(o, 4, 1); o = dec7At(o, f);
+  o = keyAt(o, 5, 1); o = dec7At(o, np);
+  store<u8>(o, 0x7d);
+  outLen = o + 1 - outPtr;
+  return true;
+}
+
+// Decimal digits without divisions (slow, and baseline code keeps them): quotients by
+// 100, 10^4 and 10^8 are multiply-and-shift with the constants compilers use (exact for
+// every u32), two digits at a time from the "00".."99" table.
+@inline function div100(a: u32): u32 { return <u32>((<u64>a * 1374389535) >> 37); }
+@inline function div1e4(w: u32): u32 { return <u32>((<u64>w * 3518437209) >> 45); }
+@inline function div1e8(w: u32): u32 { return <u32>((<u64>w * 1441151881) >> 57); }
+@inline function pair(o: usize, d: u32): void { store<u16>(o, load<u16>(pairs + (<usize>d << 1))); }
+
+/** a (< 10^4) as 1..4 digits at o; returns the end. */
+@inline function dec4At(o: usize, a: u32): usize {
+  if (a < 100) {
+    if (a < 10) { store<u8>(o, <u8>(48 + a)); return o + 1; }
+    pair(o, a); return o + 2;
+  }
+  const q = div100(a); const r = a - q * 100;
+  if (q < 10) { store<u8>(o, <u8>(48 + q)); pair(o + 1, r); return o + 3; }
+  pair(o, q); pair(o + 2, r); return o + 4;
+}
+
+/** a (< 10^4) as exactly 4 digits at o. */
+@inline function dec4FixedAt(o: usize, a: u32): void {
+  const q = div100(a); pair(o, q); pair(o + 2, a - q * 100);
+}
+
+/** w (< 10^8) as exactly 8 digits at o. */
+@inline function dec8At(o: usize, w: u32): void {
+  const a = div1e4(w); dec4FixedAt(o, a); dec4FixedAt(o + 4, w - a * 10000);
+}
+
+/** w as decimal digits at o; returns the end. */
+@inline function dec32At(o: usize, w: u32): usize {
+  if (w < 10000) return dec4At(o, w);
+  if (w < 100000000) { const a = div1e4(w); o = dec4At(o, a); dec4FixedAt(o, w - a * 10000); return o + 4; }
+  const t = div1e8(w); o = dec4At(o, t); dec8At(o, w - t * 100000000); return o + 8;
+}
+
+/** v as decimal digits at o (room for 20); returns the end. */
+@inline function decAt(o: usize, v: u64): usize {
+  if (v <= 0xffffffff) return dec32At(o, <u32>v);
+  if (v < 9007199254740992) return dec53At(o, v);
+  return dec64At(o, v);
+}
+/** v (2^32 .. 2^53) as decimal digits at o; returns the end. */
+@inline function dec53At(o: usize, v: u64): usize {
+  // hi = v / 10^8 through f64 (v is exact below 2^53; the product is off by at most one)
+  let hi = <u64>(<f64>v * 1e-8);
+  let lo = <i64>(v - hi * 100000000);
+  if (lo < 0) { hi--; lo += 100000000; } else if (lo >= 100000000) { hi++; lo -= 100000000; }
+  o = dec32At(o, <u32>hi); // hi < 2^53 / 10^8 < 10^8
+  dec8At(o, <u32>lo);
+  return o + 8;
+}
+function dec64At(o: usize, v: u64): usize {
+  if (v < 9007199254740992) return dec53At(o, v);
+  const hi = v / 100000000;
+  o = hi > 0xffffffff ? dec64At(o, hi) : dec32At(o, <u32>hi);
+  dec8At(o, <u32>(v - hi * 100000000));
+  return o + 8;
+}
+
+/**
+ * Emit the entry whose message bytes are s..e through the flat table, after ", ".
+ * Returns false (having written nothing) when the general path must print it.
+ */
+function flatEntry(s: usize, e: usize): bool {
+  ensure(FLAT_RESERVE);
+  const o0 = outPtr + outLen;
+  let o = o0;
+  let p = s;
+  let last: u32 = 0;
+  let slot: usize = 0; // 0 for the first field, then FLAT_SLOT
+  while (p < e) {
+    const t = <u32>load<u8>(p);
+    if (t & 0x87) return false;       // not a varint, or a tag of more than one byte
+    const num = t >> 3;
+    if (num <= last) return false;     // out of order or repeated
+    const kind = load<u8>(flatTab + num);
+    if (kind == FK_NONE) return false;
+    p++;
+    if (p >= e) return false;
+    let v = <u64>load<u8>(p); p++;
+    if (v >= 0x80) {
+      v &= 0x7f;
+      let sh: u64 = 7;
+      while (true) {
+        if (p >= e || sh >= 70) return false;
+        const b = <u64>load<u8>(p); p++;
+        v |= (b & 0x7f) << sh;
+        if (b < 0x80) break;
+        sh += 7;
+      }
+    }
+    const k = flatKeys + <usize>num * (2 * FLAT_SLOT) + slot;
+    v128.store(o, v128.load(k)); v128.store(o, v128.load(k, 16), 16);
+    o += <usize>load<u8>(flatTab + 16 + <usize>num * 2 + (slot ? 1 : 0));
+    slot = FLAT_SLOT;
+    last = num;
+    if (kind == FK_U64) {
+      if (modeBig && v > 9007199254740991) return false;
+      o = decAt(o, v);
+    } else if (kind == FK_U32) {
+      o = dec32At(o, <u32>v);
+    } else if (v) { store<u32>(o, 0x65757274); o += 4; }  // true
+    else { store<u32>(o, 0x736c6166); store<u8>(o, 0x65, 4); o += 5; } // false
+  }
+  if (!slot) { store<u32>(o, 0x7d7b202c); o += 4; } // ", {}"
+  else { store<u8>(o, 0x7d); o++; }
+  outLen += o - o0;
+  return true;
+}
+
+/**
+ * Emit the whole entries at p..end through the flat table while they are flat; returns
+ * where it stopped (end, an incomplete entry, or one for the general path). A small
+ * function of its own, so that V8 tiers it up to optimized code after a few thousand
+ * entries (a Wasm call never switches code while it runs; the next call does).
+ */
+function flatRun(p: usize, end: usize): usize {
+  let n: u32 = 0;
+  while (end - p >= 4) {
+    const size = <usize>load<u32>(p);
+    if (size > end - p - 4) break;
+    if (!(canonOn && canonEntry(p + 4, p + 4 + size)) && !flatEntry(p + 4, p + 4 + size)) break;
+    p += 4 + size;
+    n++;
+  }
+  emitted += n;
+  return p;
 }
