@@ -7,7 +7,7 @@
 // memmove) over this memory, so page bytes are never copied by JavaScript on their way
 // from the target to the file. Layout (byte offsets, MT_PAGES * 64 KiB in all):
 //   [0, 1 MiB)          the module's static data and its stub heap (mt_low() below it)
-//   SCRATCH + 64K * i   instance i's LZ4 position table (0 = the writer, 1.. = workers)
+//   SCRATCH + SLOT * i  instance i's LZ4 tables, both levels (0 = the writer, 1.. = workers)
 //   HASHES              page hashes (8 bytes each) + zero flags (1 byte each) of a staged run
 //   STAGE               up to STAGE_PAGES pages being added
 //   RING                RING_SLOTS raw page blocks of BLOCK_BYTES
@@ -18,6 +18,7 @@ import { TscrError } from './errors.ts';
 
 export interface MtExports {
   mt_init(scratch: number): void;
+  mt_scratch_bytes(): number;
   mt_copy(dst: number, src: number, n: number): void;
   mt_low(): number;
   xxh_pages(ptr: number, off: number, n: number, outHashes: number, outZero: number): number;
@@ -38,8 +39,10 @@ export const OUT_SLOT = (32 + BLOCK_BYTES + Math.floor(BLOCK_BYTES / 255) + 16 +
 /** The writer and up to 16 compression workers (convert --workers caps at 16). */
 export const MAX_INSTANCES = 17;
 export const SCRATCH = 1 * MIB;
-export const HASHES = SCRATCH + MAX_INSTANCES * 64 * KIB;
-export const STAGE = 4 * MIB;
+/** Scratch per instance: the fast compressor's 8 KiB table and level 2's 256 KiB of hash chains. */
+export const SCRATCH_SLOT = 320 * KIB;
+export const HASHES = SCRATCH + MAX_INSTANCES * SCRATCH_SLOT;
+export const STAGE = 8 * MIB;
 export const RING = STAGE + STAGE_PAGES * PAGE;
 export const OUT = RING + RING_SLOTS * BLOCK_BYTES;
 const END = OUT + RING_SLOTS * OUT_SLOT;
@@ -70,6 +73,7 @@ export function mtInstance(memory: WebAssembly.Memory, i: number): MtExports {
   });
   const ex = inst.exports as unknown as MtExports;
   if (ex.mt_low() > SCRATCH) throw new TscrError('E_INTERNAL', `archive-mt: the module's static data (${ex.mt_low()} bytes) overlaps the scratch areas`);
-  ex.mt_init(SCRATCH + i * 64 * KIB);
+  if (ex.mt_scratch_bytes() > SCRATCH_SLOT) throw new TscrError('E_INTERNAL', `archive-mt: an instance needs ${ex.mt_scratch_bytes()} bytes of scratch, more than ${SCRATCH_SLOT}`);
+  ex.mt_init(SCRATCH + i * SCRATCH_SLOT);
   return ex;
 }

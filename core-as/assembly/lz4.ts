@@ -16,16 +16,10 @@ const MAX_INPUT: usize = 0x7E000000;
 // Positions are stored as `base + (p - src)`; every call gets a fresh base more than
 // MAX_DISTANCE above all values of earlier calls (and above the table's initial zeroes), so
 // the table never needs clearing between calls and one distance check rejects stale entries.
-// (a variable: core-mt.wasm's instances share one memory, and each gives its own table; lz4_use_table)
+// (variables, as the level 2 tables below: core-mt.wasm's instances share one memory, and
+// each gives its own scratch area; lz4_use_scratch)
 let table: usize = heap.alloc(4 << HASH_LOG);
 memory.fill(table, 0, 4 << HASH_LOG);
-
-/** Use the 16 KiB at p (zeroed here) as the fast compressor's position table. */
-export function lz4_use_table(p: usize): void {
-  table = p;
-  memory.fill(table, 0, 4 << HASH_LOG);
-  nextBase = BASE_GAP;
-}
 const BASE_GAP: u32 = <u32>MAX_DISTANCE + 2;
 let nextBase: u32 = BASE_GAP;
 
@@ -187,9 +181,9 @@ export function lz4_compress_raw(src: usize, len: usize, dst: usize, cap: usize,
 // ---- level 2: hash chains + one-step lazy matching (better ratio, slower) --------
 
 const HC_HASH_LOG: u32 = 15;
-const hcHead: usize = heap.alloc(4 << HC_HASH_LOG);
+let hcHead: usize = heap.alloc(4 << HC_HASH_LOG);
 memory.fill(hcHead, 0, 4 << HC_HASH_LOG);
-const hcChain: usize = heap.alloc(2 << 16);
+let hcChain: usize = heap.alloc(2 << 16);
 let hcNextBase: u32 = 1;
 let hcBase: u32 = 0;
 let hcSrc: usize = 0;
@@ -198,6 +192,21 @@ let hcMatchPos: usize = 0;
 
 @inline function hcHash(p: usize): usize {
   return <usize>((load<u32>(p) * <u32>2654435761) >> (32 - HC_HASH_LOG)) << 2;
+}
+
+/** Bytes of the scratch area lz4_use_scratch takes: both compressors' tables. */
+export function lz4_scratch_bytes(): usize {
+  return (4 << HASH_LOG) + (4 << HC_HASH_LOG) + (2 << 16);
+}
+
+/** Use the lz4_scratch_bytes() at p (zeroed here) for the compressors' tables, instead of this module's own. */
+export function lz4_use_scratch(p: usize): void {
+  table = p;
+  hcHead = p + (4 << HASH_LOG);
+  hcChain = hcHead + (4 << HC_HASH_LOG);
+  memory.fill(p, 0, lz4_scratch_bytes());
+  nextBase = BASE_GAP;
+  hcNextBase = 1;
 }
 
 /** Insert every position before ip into the chains. */

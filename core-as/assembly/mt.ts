@@ -9,11 +9,16 @@
 // globals are per instance.
 export { xxh_pages } from './xxh64';
 export { arc_pack, arc_pack_bound } from './archive';
-import { lz4_use_table } from './lz4';
+import { lz4_use_scratch, lz4_scratch_bytes } from './lz4';
 
-/** Start this instance: its LZ4 position table is the 16 KiB at `scratch`. */
+/** Start this instance: its LZ4 tables (both levels) are the mt_scratch_bytes() at `scratch`. */
 export function mt_init(scratch: usize): void {
-  lz4_use_table(scratch);
+  lz4_use_scratch(scratch);
+}
+
+/** Scratch bytes an instance needs (mt_init). */
+export function mt_scratch_bytes(): usize {
+  return lz4_scratch_bytes();
 }
 
 /** memmove inside the shared memory (no JavaScript copy). */
