@@ -238,7 +238,7 @@ async function dumpRow(label: string, pid: number): Promise<string[][]> {
   if (p.status !== 0) throw new Error(`tscr dump failed: ${p.stderr.split('\n')[0]}`);
   const pj = JSON.parse(p.stdout);
   const bytes = pj.bytes as number;
-  rows.push([label, 'tscr dump -R -D DIR (plain CRIU images, fsync)', fmt(bytes, p.secs), fmt(bytes, pagesSecs(pj)), p.cpu.toFixed(2), '100%', p.busy.toFixed(0) + '%']);
+  rows.push([label, 'tscr dump -R -D DIR (plain CRIU images; -R: no fsync)', fmt(bytes, p.secs), fmt(bytes, pagesSecs(pj)), p.cpu.toFixed(2), '100%', p.busy.toFixed(0) + '%']);
   // tscr dump --compress, best of 3 (the machine is shared)
   let best: { secs: number; cpu: number; busy: number; j: any } | null = null;
   for (let rep = 0; rep < 3; rep++) {
@@ -285,7 +285,7 @@ async function dumpRow(label: string, pid: number): Promise<string[][]> {
     res.push(...await dumpRow(`mixed (${(mb / 2 ** 30).toFixed(2)} GiB)`, mixed.pid!));
     stop(mixed);
   }
-  console.log('\n## 4. Dump with compression, ~1 GiB, both cores (MB = 10^6 bytes of present pages; wall = whole command incl. node start, freeze, fsync)');
+  console.log('\n## 4. Dump with compression, ~1 GiB, both cores (MB = 10^6 bytes of present pages; wall = whole command incl. node start, freeze, metadata; with -R neither form is fsynced)');
   table(['process', 'what', 'MB/s wall', 'MB/s pages phase', 'CPU s', 'size', 'machine busy'], res);
   console.log('(target: >= 1000 MB/s wall for the compressed dump; "machine busy" is the share of both cores used by all processes during the run, ours and others\')');
   const { loadavg } = await import('node:os');
