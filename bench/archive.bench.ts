@@ -234,7 +234,9 @@ async function dumpRow(label: string, pid: number): Promise<string[][]> {
   const fmt = (bytes: number, s: number) => (bytes / MB / s).toFixed(0);
   // plain dump first (its pages files are the input of native lz4 below)
   rmSync(dir, { recursive: true, force: true });
-  const p = timed(process.execPath, [cli, 'dump', '-t', String(pid), '-R', '--json', '-D', dir]);
+  // run as a user runs it: the installed `tscr` (bin/tscr.js through its #! line, which starts
+  // Node without NODE_EXTRA_CA_CERTS; `node bin/tscr.js` would parse that file first)
+  const p = timed(cli, ['dump', '-t', String(pid), '-R', '--json', '-D', dir]);
   if (p.status !== 0) throw new Error(`tscr dump failed: ${p.stderr.split('\n')[0]}`);
   const pj = JSON.parse(p.stdout);
   const bytes = pj.bytes as number;
@@ -243,7 +245,7 @@ async function dumpRow(label: string, pid: number): Promise<string[][]> {
   let best: { secs: number; cpu: number; busy: number; j: any } | null = null;
   for (let rep = 0; rep < 3; rep++) {
     rmSync(arc, { force: true });
-    const c = timed(process.execPath, [cli, 'dump', '-t', String(pid), '-R', '--json', '--compress', '-D', arc]);
+    const c = timed(cli, ['dump', '-t', String(pid), '-R', '--json', '--compress', '-D', arc]);
     if (c.status !== 0) throw new Error(`tscr dump --compress failed: ${c.stderr.split('\n')[0]}`);
     const j = JSON.parse(c.stdout);
     if (!best || c.secs < best.secs) best = { secs: c.secs, cpu: c.cpu, busy: c.busy, j };
