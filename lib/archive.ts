@@ -49,7 +49,8 @@ export const IN_PARENT = 0xffffffff;
 const KIND_BYTES = 0;
 const KIND_PAGES = 1;
 /** A pages image whose file hash is XXH64 over its pages' XXH64s (0 for an all-zero page), not over its bytes:
- *  written by incremental dumps with memory tracking, which never read the unchanged pages they take from the parent. */
+ *  written by dumps (incremental ones with memory tracking never read the unchanged pages they take from the
+ *  parent; the others save a pass over the bytes). */
 const KIND_PAGES_PH = 2;
 const HINT_DAMAGED = 'the archive is damaged: nothing was restored from it; use another copy, or convert the checkpoint again';
 
