@@ -47,13 +47,13 @@ if (st) {
     }
   });
 } else {
-  // `tscr dump` runs on a tracer thread (lib/tracer.ts, dist/worker.js): start that thread
+  // `tscr dump` runs on a tracer thread (lib/tracer.ts, dist/worker.cjs): start that thread
   // now, so that its start-up overlaps the loading of the CLI (~30 ms); lib/tracer.ts adopts it.
   if (cmd === 'dump') {
     try {
       const { Worker } = require('worker_threads');
       const abort = new SharedArrayBuffer(4);
-      const w = new Worker(`${__dirname}/../dist/worker.js`, { workerData: { abort } });
+      const w = new Worker(`${__dirname}/../dist/worker.cjs`, { workerData: { abort } });
       w.unref();
       w.on('error', () => { /* the job reports it */ });
       globalThis.__tscrWarmTracer = { w, abort };

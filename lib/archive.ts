@@ -1098,8 +1098,6 @@ export class ArchiveReader implements PageSource {
     return this.block(b).subarray(o, o + PAGE);
   }
 
-  get pageCount(): number { return this.pBlock.length; }
-
   pageHash(id: number): [number, number] | null {
     if (!(id >= 0 && id < this.pBlock.length)) throw new TscrError('E_CORRUPT', `page ${id} is not in ${this.path}`, { file: this.path });
     return [this.pHash[2 * id], this.pHash[2 * id + 1]];

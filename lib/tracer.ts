@@ -1,5 +1,5 @@
 // Host side of the tracer thread: runInTracer(job, opts) spawns shim/worker.ts
-// (dist/worker.js when bundled) and relays its progress/log messages. SIGINT
+// (dist/worker.cjs when bundled) and relays its progress/log messages. SIGINT
 // and SIGTERM during a job set a shared abort flag; the job notices at its next
 // checkpoint, undoes what it did to the target, and fails with E_DUMP.
 import { Worker } from 'node:worker_threads';
@@ -29,7 +29,7 @@ function workerEntry(): { file: string; execArgv: string[] } {
   if (here.endsWith('.ts')) {
     return { file: join(ROOT, 'shim', 'worker.ts'), execArgv: ['--import', join(ROOT, 'scripts', 'ts-register.mjs')] };
   }
-  const dist = join(ROOT, 'dist', 'worker.js');
+  const dist = join(ROOT, 'dist', 'worker.cjs');
   if (!existsSync(dist)) throw new TscrError('E_NOT_FOUND', `the tracer worker is missing (${dist})`, { hint: 'run `npm run build`' });
   return { file: dist, execArgv: [] };
 }
