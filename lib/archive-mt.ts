@@ -30,6 +30,7 @@ const KIB = 1024, MIB = 1024 * KIB;
 /** Wasm pages of the memory (core-as/asconfig.mt.json declares the same, fixed). */
 export const MT_PAGES = 1024;
 export const PAGE = 4096;
+/** Pages per data block (256 KiB raw): the archive's page blocks are the ring's slots. */
 export const BLOCK_PAGES = 64;
 export const BLOCK_BYTES = BLOCK_PAGES * PAGE;
 export const RING_SLOTS = 64;
@@ -73,6 +74,7 @@ export function mtInstance(memory: WebAssembly.Memory, i: number): MtExports {
   });
   const ex = inst.exports as unknown as MtExports;
   if (ex.mt_low() > SCRATCH) throw new TscrError('E_INTERNAL', `archive-mt: the module's static data (${ex.mt_low()} bytes) overlaps the scratch areas`);
+  if (ex.arc_pack_bound(BLOCK_BYTES) > OUT_SLOT) throw new TscrError('E_INTERNAL', `archive-mt: a packed block may need ${ex.arc_pack_bound(BLOCK_BYTES)} bytes, more than ${OUT_SLOT}`);
   if (ex.mt_scratch_bytes() > SCRATCH_SLOT) throw new TscrError('E_INTERNAL', `archive-mt: an instance needs ${ex.mt_scratch_bytes()} bytes of scratch, more than ${SCRATCH_SLOT}`);
   ex.mt_init(SCRATCH + i * SCRATCH_SLOT);
   return ex;

@@ -24,19 +24,18 @@ import { TscrError } from './errors.ts';
 import { packBlock, unpackBlock, xxh64, Xxh64Stream, hashPages, UNPACK_ERRORS, BLOCK_HEADER, BLOCK_MAGIC, hex64, Scratch } from './archive-core.ts';
 import { core } from '../core-as/host.ts';
 import { CompressPool } from './archive-pool.ts';
-import { mtMemory, mtInstance, STAGE, HASHES, RING, OUT, OUT_SLOT, RING_SLOTS, BLOCK_BYTES } from './archive-mt.ts';
+import { mtMemory, mtInstance, PAGE, BLOCK_PAGES, BLOCK_BYTES, STAGE_PAGES, STAGE, HASHES, RING, OUT, OUT_SLOT, RING_SLOTS } from './archive-mt.ts';
 import { isCompressedDir, pagemapFiles, pagemapLayout, rawPages, makeRecipe, applyRecipe, RECIPE_SUFFIX, type PagemapLayout } from './criucomp.ts';
 import { preadFull } from './fsread.ts';
 
-export const PAGE = 4096;
+// page and block sizes are the shared page memory's (lib/archive-mt.ts lays it out with them)
+export { PAGE, BLOCK_PAGES };
 export const HEADER_SIZE = 64;
 export const TRAILER_SIZE = 48;
 export const MAGIC = 'TSCRARC1';
 export const TRAILER_MAGIC = 'TSCREND1';
 export const INDEX_MAGIC = 0x58444954; // 'TIDX'
 export const FORMAT_VERSION = 1;
-/** Pages per data block (256 KiB raw). */
-export const BLOCK_PAGES = 64;
 /** Raw bytes per block for verbatim files and index chunks. */
 export const BYTES_BLOCK = 256 << 10;
 const INDEX_CHUNK = 16 << 20;
@@ -269,7 +268,7 @@ export class PagesSink {
   async write(run: Uint8Array): Promise<void> {
     if (this.ended) throw new TscrError('E_INTERNAL', `pages written to ${this.rec.name} after end()`);
     if (run.length % PAGE !== 0) throw new TscrError('E_INTERNAL', `a page run of ${run.length} bytes is not whole 4 KiB pages`, { file: this.rec.name });
-    const CH = 1024 * PAGE;
+    const CH = STAGE_PAGES * PAGE;
     for (let o = 0; o < run.length; o += CH) {
       await this.w.addPageRun(this.rec, run.subarray(o, Math.min(run.length, o + CH)), this.stream);
     }
@@ -279,11 +278,11 @@ export class PagesSink {
    * Zero-copy variant for page readers: fill(view) writes whole pages into `view` (a view
    * of the shared page memory of at most maxPages pages, often fewer: view.length / 4096;
    * usually the very place in the block ring where the pages are kept) and returns how
-   * many pages it wrote. maxPages <= 1024. Returns that number.
+   * many pages it wrote. maxPages <= STAGE_PAGES (1024). Returns that number.
    */
   async writeWith(maxPages: number, fill: (view: Uint8Array) => number): Promise<number> {
     if (this.ended) throw new TscrError('E_INTERNAL', `pages written to ${this.rec.name} after end()`);
-    const n = await this.w.addPageRunWith(this.rec, Math.min(1024, Math.max(1, maxPages)), fill, this.stream);
+    const n = await this.w.addPageRunWith(this.rec, Math.min(STAGE_PAGES, Math.max(1, maxPages)), fill, this.stream);
     this.rec.size += n * PAGE;
     return n;
   }
@@ -296,7 +295,7 @@ export class PagesSink {
   async fromParent(ids: ArrayLike<number>): Promise<void> { await this.writeBatch(0, () => {}, [ids]); }
   /**
    * A mixed batch in file order (memory tracking: written pages read, the rest from the parent):
-   * fill(view) writes `readPages` pages (<= 1024) into `view`; segs then take them in order:
+   * fill(view) writes `readPages` pages (<= STAGE_PAGES, 1024) into `view`; segs then take them in order:
    * a number k = the next k read pages, an array = parent page ids (as fromParent).
    */
   async writeBatch(readPages: number, fill: (view: Uint8Array) => void, segs: (number | ArrayLike<number>)[]): Promise<void> {
@@ -354,8 +353,7 @@ export class ArchiveWriter {
   private window: Promise<void>[] = [];
   // full page blocks waiting to be sent to the pool as one batch: ids, ring slots, raw lengths
   private qIds: number[] = []; private qSlots: number[] = []; private qLens: number[] = [];
-  // packed blocks come back in the shared output ring (same slot numbers)
-  private outSlot = OUT_SLOT;
+  // (packed blocks come back in the shared output ring, same slot numbers: outU8)
   // early writeback: an fdatasync in the background every SYNC_EVERY bytes written
   private synced = HEADER_SIZE;
   private syncing: Promise<void> | null = null;
@@ -428,7 +426,7 @@ export class ArchiveWriter {
   private async flushPages(): Promise<void> {
     if (this.pageBlock < 0) return;
     const id = this.pageBlock, slot = this.pageSlot, n = this.pageFill;
-    const base = slot * BLOCK_PAGES * PAGE;
+    const base = slot * BLOCK_BYTES;
     this.pageBlock = -1; this.pageFill = 0;
     // The compression workers start when the first block is full, not with the writer: a dump
     // makes its writer before it freezes the tree (two threads starting up would slow the freeze
@@ -461,7 +459,7 @@ export class ArchiveWriter {
       const got = await packed;
       const views: Uint8Array[] = [];
       for (let k = 0; k < ids.length; k++) {
-        const b = slots[k] * this.outSlot;
+        const b = slots[k] * OUT_SLOT;
         views.push(this.outU8.subarray(b, b + got[k]));
       }
       // one writev for the batch, then the block table (a short write falls back to plain writes)
@@ -524,7 +522,7 @@ export class ArchiveWriter {
     let other: Uint8Array;
     const slot = this.blockSlot.get(blk);
     if (blk === IN_PARENT) other = this.parent!.pageById(off);
-    else if (slot !== undefined) { const b = slot * BLOCK_PAGES * PAGE + off; other = this.ringU8.subarray(b, b + PAGE); }
+    else if (slot !== undefined) { const b = slot * BLOCK_BYTES + off; other = this.ringU8.subarray(b, b + PAGE); }
     else other = (await this.ownBlock(blk)).subarray(off, off + PAGE);
     return bytesEqual(other, this.shared.subarray(p, p + PAGE));
   }
@@ -607,7 +605,7 @@ export class ArchiveWriter {
    * the file hash (kind 2) goes over all page hashes in file order.
    */
   async addBatch(rec: FileRec, readPages: number, fill: (view: Uint8Array) => void, segs: (number | ArrayLike<number>)[], stream: number): Promise<number> {
-    if (!(readPages >= 0 && readPages <= 1024)) throw new TscrError('E_INTERNAL', `a batch of ${readPages} pages to read (at most 1024)`);
+    if (!(readPages >= 0 && readPages <= STAGE_PAGES)) throw new TscrError('E_INTERNAL', `a batch of ${readPages} pages to read (at most ${STAGE_PAGES})`);
     if (!this.parent && segs.some((sg) => typeof sg !== 'number' && sg.length)) throw new TscrError('E_INTERNAL', 'pages from a parent, but the archive has none');
     const ex = core();
     let h32 = new Uint32Array(0), zero = new Uint8Array(0);
@@ -692,7 +690,7 @@ export class ArchiveWriter {
         }
       }
       if (this.pageBlock < 0) { copyRun(); await this.openPageBlock(); }
-      const dst = this.pageSlot * BLOCK_PAGES * PAGE + this.pageFill;
+      const dst = this.pageSlot * BLOCK_BYTES + this.pageFill;
       if (runPages && (runFrom + runPages !== i || runDst + runPages * PAGE !== dst)) copyRun();
       if (!runPages) { runFrom = i; runDst = dst; }
       runPages++;
@@ -700,13 +698,15 @@ export class ArchiveWriter {
       this.pageFill += PAGE;
       refs.push(id + 1);
       st.storedPages++;
-      if (this.pageFill === BLOCK_PAGES * PAGE) { copyRun(); await this.flushPages(); }
+      if (this.pageFill === BLOCK_BYTES) { copyRun(); await this.flushPages(); }
     }
     copyRun();
   }
 
-  /** Start a pages image (pages-N.img); feed it with write() then end(). */
-  /** o.expect: how many pages are coming (tables are sized for them once, not grown step by step). */
+  /**
+   * Start a pages image (pages-N.img); feed it with write() then end(). o.expect: how many
+   * pages are coming (tables are sized for them once, not grown step by step).
+   */
   pages(name: string, mode = 0o600, o: { pageHashes?: boolean; expect?: number } = {}): PagesSink {
     this.checkName(name);
     const refs = new U32Vec();
