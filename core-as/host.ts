@@ -65,7 +65,8 @@ export interface CoreExports extends RuntimeExports {
   lz4_compress_hc(src: number, srcOff: number, len: number, dst: number, dstOff: number, cap: number, attempts: number): number;
   // archive.ts (archive): verified blocks (docs/archive.md)
   arc_pack_bound(rawLen: number): number;
-  arc_pack(src: number, srcOff: number, rawLen: number, dst: number, dstOff: number, cap: number, level: number): number;
+  /** pageHashes: 0, or the address of the u64 xxh64 of each page of the raw bytes (a page-hashed block) */
+  arc_pack(src: number, srcOff: number, rawLen: number, dst: number, dstOff: number, cap: number, level: number, pageHashes: number): number;
   arc_unpack(src: number, srcOff: number, blockLen: number, dst: number, dstOff: number, cap: number): number;
   arc_last_detail(): number;
   // offline (issue 6): validate.ts, diff.ts, memsearch.ts (page hashes via xxh64.ts)

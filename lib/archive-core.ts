@@ -115,11 +115,14 @@ export const UNPACK_ERRORS: Record<number, string> = {
 };
 
 /** Pack raw bytes into a verified block (header + payload); level 0 stores, 1 compresses. */
-export function packBlock(raw: Uint8Array, level = 1): Uint8Array {
+export function packBlock(raw: Uint8Array, level = 1, pageHashes?: BigUint64Array): Uint8Array {
   const bound = ex().arc_pack_bound(raw.length);
   sOut.ensure(bound);
   const p = sIn.put(raw);
-  const n = ex().arc_pack(p, 0, raw.length, sOut.ptr, 0, bound, level);
+  // page-hashed: the raw hash is taken over these page hashes (see core-as/assembly/archive.ts)
+  const hp = pageHashes ? sAux.put(new Uint8Array(pageHashes.buffer, pageHashes.byteOffset, pageHashes.byteLength)) : 0;
+  const n = ex().arc_pack(p, 0, raw.length, sOut.ptr, 0, bound, level, hp);
+  if (n === -2) throw new Error('packBlock: a page-hashed block holds whole pages, at most 64');
   if (n < 0) throw new Error('packBlock: output room too small');
   return sOut.view(0, n).slice();
 }

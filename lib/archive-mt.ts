@@ -9,6 +9,9 @@
 //   [0, 1 MiB)          the module's static data and its stub heap (mt_low() below it)
 //   SCRATCH + SLOT * i  instance i's LZ4 tables, both levels (0 = the writer, 1.. = workers)
 //   HASHES              page hashes (8 bytes each) + zero flags (1 byte each) of a staged run
+//   SLOT_HASHES         the page hashes of each ring slot's pages (8 bytes each, BLOCK_PAGES per slot):
+//                       page blocks are page-hashed (core-as/assembly/archive.ts), their raw
+//                       hash is taken over these instead of over every raw byte once more
 //   STAGE               up to STAGE_PAGES pages being added
 //   RING                RING_SLOTS raw page blocks of BLOCK_BYTES
 //   OUT                 RING_SLOTS packed blocks of OUT_SLOT bytes (same slot numbers)
@@ -22,7 +25,7 @@ export interface MtExports {
   mt_copy(dst: number, src: number, n: number): void;
   mt_low(): number;
   xxh_pages(ptr: number, off: number, n: number, outHashes: number, outZero: number): number;
-  arc_pack(src: number, srcOff: number, rawLen: number, dst: number, dstOff: number, cap: number, level: number): number;
+  arc_pack(src: number, srcOff: number, rawLen: number, dst: number, dstOff: number, cap: number, level: number, pageHashes: number): number;
   arc_pack_bound(rawLen: number): number;
 }
 
@@ -43,11 +46,13 @@ export const SCRATCH = 1 * MIB;
 /** Scratch per instance: the fast compressor's 8 KiB table and level 2's 256 KiB of hash chains. */
 export const SCRATCH_SLOT = 320 * KIB;
 export const HASHES = SCRATCH + MAX_INSTANCES * SCRATCH_SLOT;
+/** 16 KiB after HASHES (STAGE_PAGES * 9 bytes): RING_SLOTS * BLOCK_PAGES hashes of 8 bytes. */
+export const SLOT_HASHES = HASHES + 16 * KIB;
 export const STAGE = 8 * MIB;
 export const RING = STAGE + STAGE_PAGES * PAGE;
 export const OUT = RING + RING_SLOTS * BLOCK_BYTES;
 const END = OUT + RING_SLOTS * OUT_SLOT;
-if (END > MT_PAGES * 64 * KIB || HASHES + STAGE_PAGES * 9 + 16 > STAGE) throw new Error('archive-mt: layout does not fit');
+if (END > MT_PAGES * 64 * KIB || HASHES + STAGE_PAGES * 9 + 16 > SLOT_HASHES || SLOT_HASHES + RING_SLOTS * BLOCK_PAGES * 8 > STAGE) throw new Error('archive-mt: layout does not fit');
 
 let mod: WebAssembly.Module | null = null;
 

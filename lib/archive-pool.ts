@@ -48,8 +48,9 @@ export class CompressPool {
   /**
    * Pack the blocks in ring slots `slots` (raw lengths `lens`) into the same slots of the
    * output ring; resolves with the packed lengths. The slots must not change until then.
+   * paged: page blocks, page-hashed with the slots' hashes in SLOT_HASHES (lib/archive-mt.ts).
    */
-  pack(slots: number[], lens: number[], level: number): Promise<Int32Array> {
+  pack(slots: number[], lens: number[], level: number, paged: boolean): Promise<Int32Array> {
     if (this.failed) return Promise.reject(this.failed);
     let i = 0;
     for (let k = 1; k < this.size; k++) if (this.busy[k] < this.busy[i]) i = k;
@@ -57,7 +58,7 @@ export class CompressPool {
     this.busy[i]++;
     return new Promise((resolve, reject) => {
       this.queues[i].set(id, { resolve, reject });
-      this.workers[i].postMessage({ id, level, slots, lens });
+      this.workers[i].postMessage({ id, level, paged, slots, lens });
     });
   }
   async close(): Promise<void> {

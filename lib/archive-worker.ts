@@ -1,21 +1,21 @@
 // One compression worker (see archive-pool.ts): packs page blocks of the writer's
 // shared page memory (lib/archive-mt.ts) from the raw ring into the packed ring, with
 // its own instance of core-mt.wasm over that memory: no bytes cross in messages.
-// workerData: { memory, index }; messages: { id, level, slots, lens } answered with
+// workerData: { memory, index }; messages: { id, level, paged, slots, lens } answered with
 // { id, lens } (packed lengths, in order).
 import { parentPort, workerData } from 'node:worker_threads';
-import { mtInstance, RING, OUT, OUT_SLOT, BLOCK_BYTES } from './archive-mt.ts';
+import { mtInstance, RING, OUT, OUT_SLOT, BLOCK_BYTES, BLOCK_PAGES, SLOT_HASHES } from './archive-mt.ts';
 
 const { memory, index } = workerData as { memory: WebAssembly.Memory; index: number };
 const ex = mtInstance(memory, index);
 
-parentPort!.on('message', (m: { id: number; level: number; slots: number[]; lens: number[] }) => {
+parentPort!.on('message', (m: { id: number; level: number; paged: boolean; slots: number[]; lens: number[] }) => {
   try {
     const lens = new Int32Array(m.slots.length);
     for (let k = 0; k < m.slots.length; k++) {
       const s = m.slots[k], n = m.lens[k];
       if (!(n > 0 && n <= BLOCK_BYTES)) throw new Error(`bad block length ${n}`);
-      const len = ex.arc_pack(RING + s * BLOCK_BYTES, 0, n, OUT + s * OUT_SLOT, 0, OUT_SLOT, m.level);
+      const len = ex.arc_pack(RING + s * BLOCK_BYTES, 0, n, OUT + s * OUT_SLOT, 0, OUT_SLOT, m.level, m.paged ? SLOT_HASHES + s * BLOCK_PAGES * 8 : 0);
       if (len < 0) throw new Error('block packing: no room');
       lens[k] = len;
     }

@@ -24,7 +24,7 @@ import { TscrError } from './errors.ts';
 import { packBlock, unpackBlock, xxh64, Xxh64Stream, hashPages, UNPACK_ERRORS, BLOCK_HEADER, BLOCK_MAGIC, hex64, Scratch } from './archive-core.ts';
 import { core } from '../core-as/host.ts';
 import { CompressPool } from './archive-pool.ts';
-import { mtMemory, mtInstance, PAGE, BLOCK_PAGES, BLOCK_BYTES, STAGE_PAGES, STAGE, HASHES, RING, OUT, OUT_SLOT, RING_SLOTS } from './archive-mt.ts';
+import { mtMemory, mtInstance, PAGE, BLOCK_PAGES, BLOCK_BYTES, STAGE_PAGES, STAGE, HASHES, SLOT_HASHES, RING, OUT, OUT_SLOT, RING_SLOTS } from './archive-mt.ts';
 import { isCompressedDir, pagemapFiles, pagemapLayout, rawPages, makeRecipe, applyRecipe, RECIPE_SUFFIX, type PagemapLayout } from './criucomp.ts';
 import { preadFull } from './fsread.ts';
 
@@ -335,6 +335,8 @@ export class ArchiveWriter {
   private shared = new Uint8Array(this.memory.buffer);
   private ringU8 = this.shared.subarray(RING, RING + RING_SLOTS * BLOCK_BYTES);
   private outU8 = this.shared.subarray(OUT, OUT + RING_SLOTS * OUT_SLOT);
+  /** the hash (lo, hi) of each page in the ring, slot by slot: page blocks are page-hashed */
+  private slotH = new Uint32Array(this.memory.buffer, SLOT_HASHES, RING_SLOTS * BLOCK_PAGES * 2);
   private fileS = new Scratch();   // staged pages copied into the core for a kind 1 file hash
   private fhS = new Scratch();     // page hashes in file order (kind 2 file hash)
   private slotBlock = new Int32Array(RING_SLOTS).fill(-1);
@@ -443,7 +445,7 @@ export class ArchiveWriter {
       return;
     }
     const out = slot * OUT_SLOT;
-    const len = this.mt.arc_pack(RING + base, 0, n, OUT + out, 0, OUT_SLOT, this.level);
+    const len = this.mt.arc_pack(RING + base, 0, n, OUT + out, 0, OUT_SLOT, this.level, SLOT_HASHES + slot * BLOCK_PAGES * 8);
     if (len < 0) throw new TscrError('E_INTERNAL', 'block packing: no room');
     await this.pending;
     this.recordBlock(id, this.outU8.subarray(out, out + len), n);
@@ -454,7 +456,7 @@ export class ArchiveWriter {
     if (!this.pool || this.qIds.length === 0) return;
     const ids = this.qIds, slots = this.qSlots, lens = this.qLens;
     this.qIds = []; this.qSlots = []; this.qLens = [];
-    const packed = this.pool.pack(slots, lens, this.level);
+    const packed = this.pool.pack(slots, lens, this.level, true);
     const done = this.pending.then(async () => {
       const got = await packed;
       const views: Uint8Array[] = [];
@@ -695,6 +697,8 @@ export class ArchiveWriter {
       if (!runPages) { runFrom = i; runDst = dst; }
       runPages++;
       const id = this.addPageEntry(lo, hi, this.pageBlock, this.pageFill);
+      const hp = 2 * (this.pageSlot * BLOCK_PAGES + this.pageFill / PAGE);
+      this.slotH[hp] = lo; this.slotH[hp + 1] = hi;
       this.pageFill += PAGE;
       refs.push(id + 1);
       st.storedPages++;
@@ -877,7 +881,7 @@ export class ArchiveWriter {
         this.ringU8.set(piece, k * BLOCK_BYTES);
         slots[k % this.pool.size].push(k); lens[k % this.pool.size].push(piece.length);
       }
-      const got = await Promise.all(slots.map((sl, i) => sl.length ? this.pool!.pack(sl, lens[i], 1) : Promise.resolve(new Int32Array(0))));
+      const got = await Promise.all(slots.map((sl, i) => sl.length ? this.pool!.pack(sl, lens[i], 1, false) : Promise.resolve(new Int32Array(0))));
       for (let j = 0; j < k; j++) {
         const len = got[j % this.pool.size][Math.floor(j / this.pool.size)];
         out.push(this.outU8.slice(j * OUT_SLOT, j * OUT_SLOT + len));

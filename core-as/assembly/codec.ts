@@ -1868,9 +1868,9 @@ function flatKindOf(f: Field): u8 {
 function flatSetup(mi: i32): void {
   flatMsg = mi; flatOn = false;
   if (!pairs) initPairs();
-  if (!flatTab) { flatTab = heap.alloc(64); flatKeys = heap.alloc((FLAT_MAXNUM + 1) * 2 * FLAT_SLOT); }
+  if (!flatTab) { flatTab = heap.alloc(64); flatKeys = heap.alloc((<usize>FLAT_MAXNUM + 1) * 2 * FLAT_SLOT); }
   memory.fill(flatTab, 0, 64);
-  memory.fill(flatKeys, 0x20, (FLAT_MAXNUM + 1) * 2 * FLAT_SLOT);
+  memory.fill(flatKeys, 0x20, (<usize>FLAT_MAXNUM + 1) * 2 * FLAT_SLOT);
   const m = getMsg(mi);
   for (let j = 0; j < m.fields.length; j++) {
     const f = unchecked(m.fields[j]);
