@@ -28,6 +28,9 @@ export class DumpArchive {
     this.w = ArchiveWriter.create(o.path, { parent: o.prev, workers: o.workers ?? 2, level: o.level ?? DUMP_LEVEL, sync: o.sync !== false });
   }
 
+  /** Start the compression workers now (a big dump, before it freezes the tree: see ArchiveWriter.startWorkers). */
+  startWorkers(): void { this.w.startWorkers(); }
+
   /** Copy the page runs of pid into pages image `name` of the archive; returns bytes copied. */
   async copyPages(pid: number, runs: Run[], name: string, progress: (bytes: number) => void, checkAbort: () => void): Promise<number> {
     const sh = ptraceShimRaw();

@@ -387,6 +387,16 @@ export class ArchiveWriter {
     return new ArchiveWriter(path, opts);
   }
 
+  /**
+   * Start the compression workers (opts.workers) now if they are not running yet. They
+   * start by themselves when the first page block is full; a big dump starts them before
+   * it freezes the tree, because they take 30-70 ms to come up and pack their first
+   * blocks, and the freeze and the metadata collection hide that.
+   */
+  startWorkers(): void {
+    if (!this.pool && !this.finished && (this.opts.workers ?? 0) > 0) this.pool = new CompressPool(this.opts.workers!, this.memory);
+  }
+
   // ---- blocks
 
   private newBlock(): number { return this.nBlocks++; }
@@ -433,7 +443,7 @@ export class ArchiveWriter {
     // The compression workers start when the first block is full, not with the writer: a dump
     // makes its writer before it freezes the tree (two threads starting up would slow the freeze
     // down), and a small one never needs them.
-    if (!this.pool && n === BLOCK_BYTES && (this.opts.workers ?? 0) > 0) this.pool = new CompressPool(this.opts.workers!, this.memory);
+    if (n === BLOCK_BYTES) this.startWorkers();
     if (this.pool) {
       this.slotBusy[slot] = 1;
       this.qIds.push(id); this.qSlots.push(slot); this.qLens.push(n);

@@ -59,6 +59,40 @@ test('dump --compress -> restore from the archive -> PASS (r-mem), then convert 
   }
 });
 
+test('a big process (96 MiB: the compression workers start before the freeze): failed dumps leave nothing behind, then dump --compress -> restore -> PASS', async () => {
+  const fx = await startOwnSession('bigmem', ['96']);
+  let pids = descendants(fx.pid);
+  const arc = join(fx.dir, 'big.tscr');
+  try {
+    const noLeftovers = (what: string) => {
+      assert.ok(pidLive(fx.pid), `target still running after ${what}`);
+      assert.not.ok(existsSync(arc), `no partial archive after ${what}`);
+      assert.not.ok(readdirSync(fx.dir).some((n) => n.includes('.stage-')), `no staging directory after ${what}`);
+    };
+    // fails before the freeze (the workers just started are stopped, the archive removed),
+    // after the injection, and after the page copy with the workers busy
+    for (const when of ['start', 'inject', 'pages']) {
+      const f = tscr(['dump', '-t', String(fx.pid), '--compress', '-D', arc], 60000, { TSCR_TEST_FAIL_AFTER: when });
+      assert.is.not(f.code, 0);
+      assert.match(f.stderr, /test hook/);
+      noLeftovers(`a dump failing after ${when}`);
+    }
+    const d = tscr(['dump', '-t', String(fx.pid), '--compress', '-D', arc, '--json'], 120000);
+    assert.is(d.code, 0, d.stderr);
+    const res = JSON.parse(d.stdout);
+    assert.ok(res.bytes >= 96 << 20, `pages of the 96 MiB region dumped (${res.bytes})`);
+    assert.ok(res.archive.blocks > 100, 'many page blocks');
+    assert.ok(await waitGone(pids, 8000), `dump left ${pids.filter(pidExists)} behind`);
+    const r = tscr(['restore', '-D', arc, '-d', '--json'], 120000);
+    assert.is(r.code, 0, r.stderr);
+    pids = descendants(fx.pid);
+    assert.is(await verdict(fx.pid, fx.out, 30000), 'PASS');
+  } finally {
+    killAll(pids);
+    rmSync(fx.dir, { recursive: true, force: true });
+  }
+});
+
 test('shared memory and fds across a tree through an archive (fd-share: memfd, MAP_SHARED, socketpair, eventfd)', async () => {
   const fx = await startOwnSession('fd-share', []);
   let pids = descendants(fx.pid);

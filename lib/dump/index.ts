@@ -18,7 +18,7 @@ import { readSmaps, planVmas, mmEntry, findPages, pagemapEntries, copyPages, typ
 import { FileTable, mappedFileId, exeFileId, dumpFds, fsEntry } from './files.ts';
 import { kinds } from '../kinds/index.ts';
 import { ImageSink, extraFileName } from './sink.ts';
-import { maps, stat } from '../proc.ts';
+import { maps, readProc, stat } from '../proc.ts';
 import { ptraceShimRaw } from '../../shim/native.ts';
 import { TscrError } from '../errors.ts';
 import type { JobCtx } from '../tracer.ts';
@@ -37,7 +37,7 @@ export interface DumpOptions {
   extUnixSk?: boolean;
   /** fsync images before killing the tree (default: on unless --leave-running). */
   sync?: boolean;
-  /** Test hook: fail after this phase ('inject' | 'pages' | 'write'). */
+  /** Test hook: fail at this point ('start': just before the freeze; after 'inject' | 'pages' | 'write'). */
   failAfter?: string;
   /** Test hook: sleep this many ms in the page copy (for kill-mid-dump tests). */
   slowPagesMs?: number;
@@ -90,30 +90,51 @@ interface ProcDump {
   ids: any;
 }
 
+/** Resident memory of the root process from which a compressed dump starts its workers before the freeze. */
+const WORKERS_EARLY_BYTES = 64 << 20;
+
+/** Resident bytes of pid (/proc/PID/statm), 0 if it cannot be read (the freeze reports why). */
+function residentBytes(pid: number): number {
+  try { return Number(readProc(pid, 'statm').split(' ')[1]) * 4096 || 0; } catch { return 0; }
+}
+
 export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResult> {
   const t0 = performance.now();
   const log = (t: string) => ctx.log(2, t);
   const pid = Number(opts.pid);
   if (!Number.isInteger(pid) || pid <= 1) throw new TscrError('E_USAGE', `not a pid a dump can start from: ${opts.pid}`);
   if (pid === process.pid) throw new TscrError('E_USAGE', 'tscr cannot dump itself');
-  const sink = new ImageSink(opts.dir);
-  // like the images of a directory dump: fsynced before the tree may be killed, not with -R (unless --sync)
-  const arc = opts.archive ? new (await import('../archive-dump.ts')).DumpArchive({ ...opts.archive, sync: opts.sync ?? !opts.leaveRunning }) : null;
   // Zombies (exited children not yet reaped) are recorded as CRIU does: a pstree
   // entry and a core with task_state 2 (dead) and the exit status.
   if (opts.trackMem && !opts.leaveRunning) throw new TscrError('E_USAGE', '--track-mem needs --leave-running (-R): tracking is for the next dump of a tree that runs on');
-  const ckptId = randomUUID();
   if (opts.prev && opts.archive) throw new TscrError('E_INTERNAL', 'prev is for directory dumps; archives take archive.prev');
-  const prevCk = opts.archive?.prev ? await track.PrevCheckpoint.open(opts.archive.prev) : opts.prev ? await track.PrevCheckpoint.open(opts.prev) : null;
-  if (prevCk && opts.prev) {
-    if (!statSync(opts.prev).isDirectory()) throw new TscrError('E_USAGE', `--prev ${opts.prev}: a directory dump needs a CRIU image directory as its parent (an archive parent needs --compress)`, { file: opts.prev });
-    prevCk.chain = true;
-  }
+  const sink = new ImageSink(opts.dir);
+  // like the images of a directory dump: fsynced before the tree may be killed, not with -R (unless --sync)
+  const arc = opts.archive ? new (await import('../archive-dump.ts')).DumpArchive({ ...opts.archive, sync: opts.sync ?? !opts.leaveRunning }) : null;
+  // A big tree's compression workers start now, so that they are up (30-70 ms) by the time
+  // the first pages come; a small tree's dump does without them or starts them later.
+  if (arc && residentBytes(pid) >= WORKERS_EARLY_BYTES) arc.startWorkers();
+  const ckptId = randomUUID();
   const trackOwn = new Map<number, number>(); // pid -> its tracker fd
   const trackNew = new Set<number>();         // trackers made by this dump (closed again if it fails)
   const trackProcs = new Map<number, track.TrackProc>();
-  track.pruneStates();
-  const fz: Frozen = freezeTree(pid, log, () => ctx.checkAbort());
+  let prevCk: track.PrevCheckpoint | null = null;
+  let fz: Frozen;
+  try {
+    prevCk = opts.archive?.prev ? await track.PrevCheckpoint.open(opts.archive.prev) : opts.prev ? await track.PrevCheckpoint.open(opts.prev) : null;
+    if (prevCk && opts.prev) {
+      if (!statSync(opts.prev).isDirectory()) throw new TscrError('E_USAGE', `--prev ${opts.prev}: a directory dump needs a CRIU image directory as its parent (an archive parent needs --compress)`, { file: opts.prev });
+      prevCk.chain = true;
+    }
+    track.pruneStates();
+    if (opts.failAfter === 'start') throw new TscrError('E_DUMP', 'failing on request before the freeze (test hook)');
+    fz = freezeTree(pid, log, () => ctx.checkAbort());
+  } catch (e) {
+    // nothing is frozen: drop the archive begun above (and its workers)
+    prevCk?.close();
+    if (arc) await arc.abort();
+    throw e;
+  }
   const tFrozen = performance.now();
   let ok = false;
   let ftRef: FileTable | null = null;
