@@ -6,7 +6,7 @@
 // Runs inside the tracer worker (the thread that owns ptrace).
 import { openSync, closeSync, readSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { ArchiveWriter, type ArchiveStats } from './archive.ts';
+import { ArchiveWriter, WORKERS_MIN_BYTES, type ArchiveStats } from './archive.ts';
 import { TscrError } from './errors.ts';
 import { ptraceShimRaw } from '../shim/native.ts';
 
@@ -30,6 +30,8 @@ export class DumpArchive {
 
   /** Start the compression workers now (a big dump, before it freezes the tree: see ArchiveWriter.startWorkers). */
   startWorkers(): void { this.w.startWorkers(); }
+  /** Memory from which the workers pay off (WORKERS_MIN_BYTES). */
+  readonly workersMinBytes = WORKERS_MIN_BYTES;
 
   /** Copy the page runs of pid into pages image `name` of the archive; returns bytes copied. */
   async copyPages(pid: number, runs: Run[], name: string, progress: (bytes: number) => void, checkAbort: () => void): Promise<number> {

@@ -90,9 +90,6 @@ interface ProcDump {
   ids: any;
 }
 
-/** Resident memory of the root process from which a compressed dump starts its workers before the freeze. */
-const WORKERS_EARLY_BYTES = 64 << 20;
-
 /** Resident bytes of pid (/proc/PID/statm), 0 if it cannot be read (the freeze reports why). */
 function residentBytes(pid: number): number {
   try { return Number(readProc(pid, 'statm').split(' ')[1]) * 4096 || 0; } catch { return 0; }
@@ -112,8 +109,9 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
   // like the images of a directory dump: fsynced before the tree may be killed, not with -R (unless --sync)
   const arc = opts.archive ? new (await import('../archive-dump.ts')).DumpArchive({ ...opts.archive, sync: opts.sync ?? !opts.leaveRunning }) : null;
   // A big tree's compression workers start now, so that they are up (30-70 ms) by the time
-  // the first pages come; a small tree's dump does without them or starts them later.
-  if (arc && residentBytes(pid) >= WORKERS_EARLY_BYTES) arc.startWorkers();
+  // the first pages come; a small tree's dump does without them (or starts them later, when
+  // its processes' pages add up: see WORKERS_MIN_BYTES in lib/archive.ts).
+  if (arc && residentBytes(pid) >= arc.workersMinBytes) arc.startWorkers();
   const ckptId = randomUUID();
   const trackOwn = new Map<number, number>(); // pid -> its tracker fd
   const trackNew = new Set<number>();         // trackers made by this dump (closed again if it fails)
