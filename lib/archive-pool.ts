@@ -26,12 +26,15 @@ export class CompressPool {
   private queues: Map<number, Job>[] = [];
   private busy: number[] = [];
   private seq = 0;
+  /** batches packed, one counter per worker, counted by the workers themselves (Atomics) */
+  private packed: Int32Array;
   private failed: Error | null = null;
   /** memory: the writer's shared page memory; worker i uses instance number i + 1 of it. */
   constructor(readonly size: number, memory: WebAssembly.Memory) {
     const spec = workerSpec();
+    this.packed = new Int32Array(new SharedArrayBuffer(4 * size));
     for (let i = 0; i < size; i++) {
-      const w = new Worker(spec.file, { execArgv: spec.execArgv, workerData: { memory, index: i + 1 } });
+      const w = new Worker(spec.file, { execArgv: spec.execArgv, workerData: { memory, index: i + 1, packed: this.packed.buffer, counter: i } });
       const q = new Map<number, Job>();
       w.on('message', (m: { id: number; lens?: Int32Array; error?: string }) => {
         const j = q.get(m.id);
@@ -60,6 +63,15 @@ export class CompressPool {
       this.queues[i].set(id, { resolve, reject });
       this.workers[i].postMessage({ id, level, paged, slots, lens });
     });
+  }
+  /**
+   * Batches sent and not packed yet, read from the workers' own counters: exact at any moment,
+   * without waiting for their answers (which this thread sees only when it next waits).
+   */
+  queued(): number {
+    let done = 0;
+    for (let i = 0; i < this.size; i++) done += Atomics.load(this.packed, i);
+    return this.seq - done;
   }
   async close(): Promise<void> {
     await Promise.all(this.workers.map((w) => w.terminate()));

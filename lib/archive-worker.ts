@@ -6,7 +6,8 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { mtInstance, RING, OUT, OUT_SLOT, BLOCK_BYTES, BLOCK_PAGES, SLOT_HASHES } from './archive-mt.ts';
 
-const { memory, index } = workerData as { memory: WebAssembly.Memory; index: number };
+const { memory, index, packed, counter } = workerData as { memory: WebAssembly.Memory; index: number; packed: SharedArrayBuffer; counter: number };
+const packedCount = new Int32Array(packed);
 const ex = mtInstance(memory, index);
 
 parentPort!.on('message', (m: { id: number; level: number; paged: boolean; slots: number[]; lens: number[] }) => {
@@ -19,6 +20,7 @@ parentPort!.on('message', (m: { id: number; level: number; paged: boolean; slots
       if (len < 0) throw new Error('block packing: no room');
       lens[k] = len;
     }
+    Atomics.add(packedCount, counter, 1);
     parentPort!.postMessage({ id: m.id, lens });
   } catch (e) {
     parentPort!.postMessage({ id: m.id, error: (e as Error).message });
