@@ -59,6 +59,32 @@ test('dump --compress -> restore from the archive -> PASS (r-mem), then convert 
   }
 });
 
+test('dump --compress --compress-level 2 (hash chains: smaller archive) -> restore -> PASS; bad levels are usage errors', async () => {
+  const fx = await startOwnSession('r-mem', []);
+  let pids = descendants(fx.pid);
+  const fast = join(fx.dir, 'fast.tscr'), small = join(fx.dir, 'small.tscr');
+  try {
+    for (const [args, re] of [[['--compress-level', '5', '--compress'], /from -64 to 3/], [['--compress-level', '2'], /applies to --compress/]] as const) {
+      const r = tscr(['dump', '-t', String(fx.pid), '-R', '-D', join(fx.dir, 'x.tscr'), ...args]);
+      assert.is(r.code, 2, r.stderr);
+      assert.match(r.stderr, re);
+    }
+    const f = tscr(['dump', '-t', String(fx.pid), '-R', '--compress', '-D', fast, '--json']);
+    assert.is(f.code, 0, f.stderr);
+    const d = tscr(['dump', '-t', String(fx.pid), '--compress', '--compress-level', '2', '-D', small, '--json']);
+    assert.is(d.code, 0, d.stderr);
+    assert.ok(JSON.parse(d.stdout).archive.archiveBytes < JSON.parse(f.stdout).archive.archiveBytes, 'level 2 writes a smaller archive than the default');
+    assert.ok(await waitGone(pids, 8000), `dump left ${pids.filter(pidExists)} behind`);
+    const r = tscr(['restore', '-D', small, '-d', '--json']);
+    assert.is(r.code, 0, r.stderr);
+    pids = descendants(fx.pid);
+    assert.is(await verdict(fx.pid, fx.out), 'PASS');
+  } finally {
+    killAll(pids);
+    rmSync(fx.dir, { recursive: true, force: true });
+  }
+});
+
 test('a big process (96 MiB: the compression workers start before the freeze): failed dumps leave nothing behind, then dump --compress -> restore -> PASS', async () => {
   const fx = await startOwnSession('bigmem', ['96']);
   let pids = descendants(fx.pid);

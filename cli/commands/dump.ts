@@ -20,6 +20,7 @@ const dump: Command = {
     .option('ext-unix-sk', { type: 'boolean', describe: 'allow unix sockets connected outside the tree' })
     .option('sync', { type: 'boolean', describe: 'fsync images before killing the tree (default: on unless -R)' })
     .option('compress', { type: 'boolean', describe: 'write a compact tscr archive (deduplicated, LZ4) to the -D path instead of a directory' })
+    .option('compress-level', { type: 'number', describe: 'with --compress: -N = fast LZ4 with acceleration N (default -2, ~1 GB/s on two cores), 1 = fast LZ4, 2 = hash chains (smaller, several times slower; what tscr convert writes), 3 = more chains, 0 = store' })
     .option('prev', { type: 'string', describe: 'previous checkpoint: with --compress an archive or CRIU dir (store only pages not already there); without, a CRIU dir (pages unchanged since it, found by --track-mem tracking, are left there: PE_PARENT + a parent link, as criu --prev-images-dir)' })
     .option('track-mem', { type: 'boolean', describe: 'with -R: track memory writes from now on (userfaultfd write-protect), so the next dump with --prev reads only the pages written since' })
     .option('criu-compress', { type: 'string', describe: "write CRIU images with LZ4-compressed pages as criu-dev does: page (like `criu dump --compress`, the default) or region (like `--compress-region`)" })
@@ -36,6 +37,9 @@ const dump: Command = {
     if (args.criuCompressRegion !== undefined && cc !== 'region') throw usage('--criu-compress-region applies to --criu-compress=region');
     const criucomp = cc ? await import('../../lib/criucomp.ts') : null;
     const regionSize = cc === 'region' ? criucomp!.parseRegionSize(args.criuCompressRegion) : 0;
+    const level = args['compress-level'];
+    if (level !== undefined && !args.compress) throw usage('--compress-level applies to --compress', 'e.g. tscr dump -t PID --compress --compress-level 2 -D ckpt.tscr');
+    if (level !== undefined && !(Number.isInteger(level) && level >= -64 && level <= 3)) throw usage(`--compress-level must be a whole number from -64 to 3, not ${level}`);
     const stage = args.compress ? await import('../../lib/archive-stage.ts') : null;
     const archive = stage ? resolve(args['images-dir'] ?? 'checkpoint.tscr') : null;
     const dir = stage ? stage.dumpStageFor(archive!) : resolve(args['images-dir'] ?? '.');
@@ -47,7 +51,7 @@ const dump: Command = {
         tcpEstablished: Boolean(args['tcp-established']), tcpSkipInFlight: Boolean(args['tcp-skip-in-flight']), extUnixSk: Boolean(args['ext-unix-sk']), sync: args.sync,
         failAfter: process.env.TSCR_TEST_FAIL_AFTER, slowPagesMs: Number(process.env.TSCR_TEST_SLOW_PAGES_MS ?? 0) || undefined,
         trackMem: Boolean(args['track-mem']),
-        archive: archive ? { path: archive, prev: args.prev ? resolve(String(args.prev)) : undefined } : undefined,
+        archive: archive ? { path: archive, prev: args.prev ? resolve(String(args.prev)) : undefined, level } : undefined,
         prev: !archive && args.prev ? resolve(String(args.prev)) : undefined,
       }, {
         onProgress: (d, t) => bar.update(d, t),
