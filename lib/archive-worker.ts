@@ -1,8 +1,10 @@
 // One compression worker (see archive-pool.ts): packs page blocks of the writer's
 // shared page memory (lib/archive-mt.ts) from the raw ring into the packed ring, with
 // its own instance of core-mt.wasm over that memory: no bytes cross in messages.
-// workerData: { memory, index }; messages: { id, level, paged, slots, lens } answered with
-// { id, lens } (packed lengths, in order).
+// workerData: { memory, index, packed, counter } (packed: a shared Int32Array in which this
+// worker counts its packed batches at index `counter`, so the writer sees its progress at
+// once); messages: { id, level, paged, slots, lens } answered with { id, lens } (packed
+// lengths, in order).
 import { parentPort, workerData } from 'node:worker_threads';
 import { mtInstance, RING, OUT, OUT_SLOT, BLOCK_BYTES, BLOCK_PAGES, SLOT_HASHES } from './archive-mt.ts';
 
