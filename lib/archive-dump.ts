@@ -6,7 +6,7 @@
 // Runs inside the tracer worker (the thread that owns ptrace).
 import { openSync, closeSync, readSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { ArchiveWriter, WORKERS_MIN_BYTES, type ArchiveStats } from './archive.ts';
+import { ArchiveWriter, type ArchiveStats } from './archive.ts';
 import { TscrError } from './errors.ts';
 import { ptraceShimRaw } from '../shim/native.ts';
 
@@ -28,10 +28,8 @@ export class DumpArchive {
     this.w = ArchiveWriter.create(o.path, { parent: o.prev, workers: o.workers ?? 2, level: o.level ?? DUMP_LEVEL, sync: o.sync !== false });
   }
 
-  /** Start the compression workers now (a big dump, before it freezes the tree: see ArchiveWriter.startWorkers). */
-  startWorkers(): void { this.w.startWorkers(); }
-  /** Memory from which the workers pay off (WORKERS_MIN_BYTES). */
-  readonly workersMinBytes = WORKERS_MIN_BYTES;
+  /** Start the compression workers now if `bytes` of memory make them pay off (a dump, before it freezes the tree: see ArchiveWriter.startWorkers). */
+  startWorkers(bytes: number): void { this.w.startWorkers(bytes); }
 
   /** Copy the page runs of pid into pages image `name` of the archive; returns bytes copied. */
   async copyPages(pid: number, runs: Run[], name: string, progress: (bytes: number) => void, checkAbort: () => void): Promise<number> {

@@ -57,8 +57,7 @@ const INDEX_LEVEL = -8;
  * page block is full, if the pages announced (pages(..., {expect})) reach this, or if nothing
  * was announced (convert); a dump of a tree this big starts them before the freeze.
  */
-export const WORKERS_MIN_BYTES = 64 << 20;
-const WORKERS_MIN_PAGES = WORKERS_MIN_BYTES / PAGE;
+const WORKERS_MIN_BYTES = 64 << 20;
 /** Page-table block number meaning "this page is in the parent archive". */
 export const IN_PARENT = 0xffffffff;
 const KIND_BYTES = 0;
@@ -408,13 +407,14 @@ export class ArchiveWriter {
   }
 
   /**
-   * Start the compression workers (opts.workers) now if they are not running yet. They
-   * start by themselves when the first page block is full and enough pages are coming
-   * (WORKERS_MIN_BYTES); a big dump starts them before it freezes the tree, because they take
-   * 30-70 ms to come up and pack their first blocks, and the freeze and the metadata
-   * collection hide that.
+   * Start the compression workers (opts.workers) now if they are not running yet, and if
+   * `bytes` (what the caller expects to write; unknown by default) reach WORKERS_MIN_BYTES.
+   * They start by themselves when the first page block is full and enough pages are coming;
+   * a big dump starts them before it freezes the tree, because they take 30-70 ms to come up
+   * and pack their first blocks, and the freeze and the metadata collection hide that.
    */
-  startWorkers(): void {
+  startWorkers(bytes = Infinity): void {
+    if (bytes < WORKERS_MIN_BYTES) return;
     if (!this.pool && !this.finished && (this.opts.workers ?? 0) > 0) this.pool = new CompressPool(this.opts.workers!, this.memory);
   }
 
@@ -463,7 +463,7 @@ export class ArchiveWriter {
     this.pageBlock = -1; this.pageFill = 0;
     // The compression workers start when the first block is full and enough pages are coming
     // (WORKERS_MIN_BYTES), unless a big dump started them before its freeze.
-    if (n === BLOCK_BYTES && (this.expected < 0 || this.expected >= WORKERS_MIN_PAGES)) this.startWorkers();
+    if (n === BLOCK_BYTES) this.startWorkers(this.expected < 0 ? Infinity : this.expected * PAGE);
     if (this.pool && !(this.qIds.length === 0 && this.pool.queued() >= 2 * this.pool.size)) {
       this.slotBusy[slot] = 1;
       this.qIds.push(id); this.qSlots.push(slot); this.qLens.push(n);

@@ -111,7 +111,7 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
   // A big tree's compression workers start now, so that they are up (30-70 ms) by the time
   // the first pages come; a small tree's dump does without them (or starts them later, when
   // its processes' pages add up: see WORKERS_MIN_BYTES in lib/archive.ts).
-  if (arc && residentBytes(pid) >= arc.workersMinBytes) arc.startWorkers();
+  arc?.startWorkers(residentBytes(pid));
   const ckptId = randomUUID();
   const trackOwn = new Map<number, number>(); // pid -> its tracker fd
   const trackNew = new Set<number>();         // trackers made by this dump (closed again if it fails)
