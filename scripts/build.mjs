@@ -109,6 +109,22 @@ function launcherForPlatform() {
   if (text.startsWith('#!/bin/sh')) writeFileSync(f, '#!/usr/bin/env node' + text.slice('#!/bin/sh'.length));
 }
 
+/**
+ * One self-contained CommonJS file (the tracer thread, the fast paths): import.meta.url,
+ * which the sources use to find build/ and dist/, becomes the bundle file's own URL.
+ */
+const CJS_BUNDLE = {
+  absWorkingDir: root,
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  target: 'node20',
+  sourcemap: 'linked',
+  logLevel: 'warning',
+  define: { 'import.meta.url': '__tscrImportMetaUrl' },
+  banner: { js: "const __tscrImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
+};
+
 async function buildCli() {
   launcherForPlatform();
   const esbuild = await import('esbuild');
@@ -138,20 +154,7 @@ async function buildCli() {
   // dist/worker.cjs. A worker thread starts ~5 ms sooner from CommonJS than from an ES module,
   // and loads one file instead of a dozen chunks: ~20 ms off every dump's start-up.
   if (existsSync(join(root, 'shim', 'worker.ts'))) {
-    await esbuild.build({
-      absWorkingDir: root,
-      entryPoints: ['shim/worker.ts'],
-      outfile: join(dist, 'worker.cjs'),
-      bundle: true,
-      platform: 'node',
-      format: 'cjs',
-      target: 'node20',
-      external: ['koffi'],
-      sourcemap: 'linked',
-      logLevel: 'warning',
-      define: { 'import.meta.url': '__tscrImportMetaUrl' },
-      banner: { js: "const __tscrImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
-    });
+    await esbuild.build({ ...CJS_BUNDLE, entryPoints: ['shim/worker.ts'], outfile: join(dist, 'worker.cjs'), external: ['koffi'] });
   }
   // The offline commands' fast path (see cli/fast.ts): every command of the one list in
   // cli/commands/index.ts that does not need the native shim gets its own self-contained
@@ -163,21 +166,13 @@ async function buildCli() {
   for (const f of files) {
     const out = join(dist, `fast-${f}.cjs`);
     await esbuild.build({
-      absWorkingDir: root,
+      ...CJS_BUNDLE,
       stdin: {
         contents: `import c from './cli/commands/${f}.ts';\nimport { runFast } from './cli/fast.ts';\nexport const command = c;\nexport const run = (argv) => runFast(c, argv);\n`,
         resolveDir: root, sourcefile: `fast-${f}.ts`, loader: 'ts',
       },
       outfile: out,
-      bundle: true,
-      platform: 'node',
-      format: 'cjs',
-      target: 'node20',
       external: ['koffi', 'yargs'],
-      sourcemap: 'linked',
-      logLevel: 'warning',
-      define: { 'import.meta.url': '__tscrImportMetaUrl' },
-      banner: { js: "const __tscrImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
     });
     // loading a command module evaluates no shim code (shim commands import it lazily)
     const c = (await import(out)).command;
