@@ -122,7 +122,9 @@ export function freezeTree(root: number, log: (t: string) => void, checkAbort: (
   // processes that exited during the walk
   fz.pids = fz.pids.filter((p) => (fz.threads.get(p)?.length ?? 0) > 0 && fz.threads.get(p)![0].tid === p);
   const live = new Set(fz.pids);
-  fz.order = fz.order.filter((p) => live.has(p) || fz.zombies.has(p));
+  // a process that was seized and then exited before it stopped is found again by the next
+  // pass, as a zombie: it is listed twice then, and keeps its first place (after its parent)
+  fz.order = [...new Set(fz.order)].filter((p) => live.has(p) || fz.zombies.has(p));
   log(`frozen ${fz.pids.length} processes, ${fz.all.size} threads${fz.zombies.size ? `, ${fz.zombies.size} zombies` : ''}`);
   return fz;
 }
