@@ -35,7 +35,12 @@ export const TRAILER_SIZE = 48;
 export const MAGIC = 'TSCRARC1';
 export const TRAILER_MAGIC = 'TSCREND1';
 export const INDEX_MAGIC = 0x58444954; // 'TIDX'
-export const FORMAT_VERSION = 1;
+/**
+ * The version tscr writes. Version 2 lays the index's page table out by column and keeps page
+ * refs as differences (docs/archive.md); version 1 archives are still read.
+ */
+export const FORMAT_VERSION = 2;
+const OLDEST_VERSION = 1;
 /** Raw bytes per block for verbatim files and index chunks. */
 export const BYTES_BLOCK = 256 << 10;
 const INDEX_CHUNK = 16 << 20;
@@ -44,9 +49,9 @@ const BATCH_BLOCKS = 8;
 /** Bytes written between background fdatasyncs (the final fsync then has little left to do). */
 const SYNC_EVERY = 64 << 20;
 /**
- * LZ4 level of the index blocks: acceleration 8. Half the index is page hashes, which do not
- * compress; level 1 spent twice as long searching them for matches and, on a 1.14 GiB python3
- * heap's 6 MB index, came out 0.2 MB larger.
+ * LZ4 level of the index blocks: acceleration 8. Most of the packed index is page hashes, which
+ * do not compress; level 1 spent twice as long searching them for matches and, on a 1.14 GiB
+ * python3 heap's 6 MB index (format version 1), came out 0.2 MB larger.
  */
 const INDEX_LEVEL = -8;
 /**
@@ -214,7 +219,8 @@ class In {
   u32s(n: number): Uint32Array {
     this.need(n * 4);
     const a = new Uint32Array(n);
-    for (let i = 0; i < n; i++) a[i] = this.b.readUInt32LE(this.o + i * 4);
+    if (LITTLE_ENDIAN) new Uint8Array(a.buffer).set(this.b.subarray(this.o, this.o + n * 4));
+    else for (let i = 0; i < n; i++) a[i] = this.b.readUInt32LE(this.o + i * 4);
     this.o += n * 4;
     return a;
   }
@@ -866,13 +872,23 @@ export class ArchiveWriter {
       bt[j + 4] = this.blockHashLo[i]; bt[j + 5] = this.blockHashHi[i];
     }
     ix.u32s(bt);
-    ix.u32(this.pt.n >>> 2);
-    ix.u32s(this.pt.view());
+    // the page table by column: hashes, then blocks, then offsets (the hashes do not compress,
+    // the other two columns nearly vanish; interleaved, the index packed to 86% of its size)
+    const np = this.pt.n >>> 2, P = this.pt.a;
+    ix.u32(np);
+    const col = new Uint32Array(np * 4);
+    for (let i = 0, b = 2 * np, o = 3 * np; i < np; i++) {
+      col[2 * i] = P[4 * i]; col[2 * i + 1] = P[4 * i + 1]; col[b + i] = P[4 * i + 2]; col[o + i] = P[4 * i + 3];
+    }
+    ix.u32s(col);
     ix.u32(this.files.length);
     for (const f of this.files) {
       ix.str(f.name); ix.u32(f.mode); ix.u8(f.kind); ix.u64(f.size); ix.u64(f.hash);
-      const v = f.kind === KIND_BYTES ? f.chunks! : f.refs!;
-      ix.u32(v.n); ix.u32s(v.view());
+      if (f.kind === KIND_BYTES) { ix.u32(f.chunks!.n); ix.u32s(f.chunks!.view()); continue; }
+      // page refs as differences from the ref before (mod 2^32): mostly 1, which packs to nearly nothing
+      const v = f.refs!.view(), d = new Uint32Array(v.length);
+      for (let i = 0, prev = 0; i < v.length; i++) { d[i] = (v[i] - prev) >>> 0; prev = v[i]; }
+      ix.u32(d.length); ix.u32s(d);
     }
     const index = ix.done();
     const indexStart = this.pos;
@@ -970,6 +986,8 @@ export class ArchiveReader implements PageSource {
   readonly wholeHash: bigint;
   readonly parentPath: string | null;
   readonly parentHash: bigint;
+  /** The archive's format version (1 or 2). */
+  readonly version: number = FORMAT_VERSION;
   private indexStart: number;
   private bOff!: Float64Array; private bLen!: Uint32Array; private bRaw!: Uint32Array; private bHash!: Uint32Array;
   private indexHeaders: Buffer[] = [];
@@ -992,7 +1010,11 @@ export class ArchiveReader implements PageSource {
         throw new TscrError('E_TRUNCATED', `archive is truncated: ${this.size} bytes, too short to hold a header and a trailer`, { file: path, offset: this.size, hint: HINT_DAMAGED });
       }
       const version = h.readUInt32LE(8);
-      if (version !== FORMAT_VERSION) throw new TscrError('E_UNSUPPORTED', `archive format version ${version} is not supported (this tscr reads ${FORMAT_VERSION})`, { file: path, offset: 8 });
+      if (!(version >= OLDEST_VERSION && version <= FORMAT_VERSION)) {
+        throw new TscrError('E_UNSUPPORTED', `archive format version ${version} is not supported (this tscr reads versions ${OLDEST_VERSION} to ${FORMAT_VERSION})`,
+          { file: path, offset: 8, hint: version > FORMAT_VERSION ? 'the archive was written by a newer tscr: read it with that one' : undefined });
+      }
+      this.version = version;
       const tOff = this.size - TRAILER_SIZE;
       const t = readAt(this.fd, TRAILER_SIZE, tOff);
       if (t.toString('latin1', 0, 8) !== TRAILER_MAGIC) {
@@ -1026,7 +1048,7 @@ export class ArchiveReader implements PageSource {
       if (index.length !== indexLen) throw new TscrError('E_CORRUPT', 'archive index length does not match the trailer', { file: path, offset: this.indexStart, hint: HINT_DAMAGED });
       const r = new In(index, path);
       if (r.u32() !== INDEX_MAGIC) r.bad('index magic');
-      if (r.u32() !== FORMAT_VERSION) r.bad('index version');
+      if (r.u32() !== version) r.bad(`index version (the header says ${version})`);
       const pp = r.str();
       this.parentHash = r.u64();
       this.parentPath = pp ? (isAbsolute(pp) ? pp : resolve(dirname(resolve(path)), pp)) : null;
@@ -1042,13 +1064,22 @@ export class ArchiveReader implements PageSource {
       }
       const np = r.u32();
       r.need(np * 16);
-      this.pHash = new Uint32Array(np * 2); this.pBlock = new Uint32Array(np); this.pOff = new Uint32Array(np);
+      if (version >= 2) {
+        // by column: hashes, blocks, offsets
+        this.pHash = r.u32s(np * 2); this.pBlock = r.u32s(np); this.pOff = r.u32s(np);
+      } else {
+        this.pHash = new Uint32Array(np * 2); this.pBlock = new Uint32Array(np); this.pOff = new Uint32Array(np);
+        const rows = r.u32s(np * 4);
+        for (let i = 0; i < np; i++) {
+          this.pHash[2 * i] = rows[4 * i]; this.pHash[2 * i + 1] = rows[4 * i + 1]; this.pBlock[i] = rows[4 * i + 2]; this.pOff[i] = rows[4 * i + 3];
+        }
+      }
+      // an error names the index offset of the page's block number
+      const blockAt = (i: number) => (version >= 2 ? r.o - np * 8 + i * 4 : r.o - np * 16 + i * 16 + 8);
       for (let i = 0; i < np; i++) {
-        this.pHash[2 * i] = r.u32(); this.pHash[2 * i + 1] = r.u32();
-        const b = r.u32(), o = r.u32();
-        if (b === IN_PARENT) { if (!this.parentPath) r.bad(`page ${i} is in a parent, but the archive has none`); }
-        else if (b >= nb || o + PAGE > this.bRaw[b]) r.bad(`page ${i} points outside block ${b}`);
-        this.pBlock[i] = b; this.pOff[i] = o;
+        const b = this.pBlock[i], o = this.pOff[i];
+        if (b === IN_PARENT) { if (!this.parentPath) { r.o = blockAt(i); r.bad(`page ${i} is in a parent, but the archive has none`); } }
+        else if (b >= nb || o + PAGE > this.bRaw[b]) { r.o = blockAt(i); r.bad(`page ${i} points outside block ${b}`); }
       }
       const nf = r.u32();
       for (let i = 0; i < nf; i++) {
@@ -1059,6 +1090,7 @@ export class ArchiveReader implements PageSource {
         if (!name || name.includes('/') || name === '.' || name === '..' || this.files.has(name)) r.bad(`file name "${name}"`);
         if (kind === KIND_PAGES || kind === KIND_PAGES_PH) {
           if (n * PAGE !== size) r.bad(`${name}: ${n} pages for ${size} bytes`);
+          if (version >= 2) for (let k = 0, acc = 0; k < n; k++) { acc = (acc + v[k]) >>> 0; v[k] = acc; }
           for (const ref of v) if (ref > np) r.bad(`${name}: page ref ${ref} of ${np}`);
           this.files.set(name, { name, mode, kind: 'pages', size, hash, refs: v, ...(kind === KIND_PAGES_PH ? { pageHashes: true } : {}) });
         } else if (kind === KIND_BYTES) {
@@ -1287,7 +1319,7 @@ export class ArchiveReader implements PageSource {
 
   info(): ArchiveInfo {
     return {
-      path: this.path, version: FORMAT_VERSION, size: this.size, wholeHash: hex64(this.wholeHash),
+      path: this.path, version: this.version, size: this.size, wholeHash: hex64(this.wholeHash),
       parent: this.parentPath, blocks: this.bLen.length, pages: this.pBlock.length,
       files: this.list().map((f) => ({ name: f.name, kind: f.kind, size: f.size, hash: hex64(f.hash) })),
     };
