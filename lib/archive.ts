@@ -716,6 +716,9 @@ export class ArchiveWriter {
    * flags) into the store: zero, duplicate, in the parent, or stored. New pages go into the
    * open block; consecutive ones are copied into the ring in one go (a memmove in Wasm).
    */
+  /** (keeps placeRun's touching loop from being optimized away) */
+  private touched = 0;
+
   private async placeRun(refs: U32Vec, inP: number, h32: Uint32Array, zero: Uint8Array, from: number, to: number): Promise<void> {
     const st = this.stats;
     let runFrom = 0, runPages = 0, runDst = 0;
@@ -724,6 +727,13 @@ export class ArchiveWriter {
       if (runPages && RING + runDst !== inP + runFrom * PAGE) this.mt.mt_copy(RING + runDst, inP + runFrom * PAGE, runPages * PAGE);
       runPages = 0;
     };
+    // Touch each page's first probe slot before the loop below: these loads do not depend on each
+    // other, so the CPU has many of the table's cache misses in flight at once, where the loop
+    // (one page after the other) would wait for each in turn.
+    const t = this.byHash, slots = t.slots;
+    let touched = 0;
+    for (let i = from; i < to; i++) touched |= slots[t.start(h32[2 * i], h32[2 * i + 1])];
+    this.touched = touched;
     for (let i = from; i < to; i++) {
       if (zero[i]) { refs.push(0); st.zeroPages++; continue; }
       const lo = h32[2 * i], hi = h32[2 * i + 1];
