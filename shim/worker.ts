@@ -16,11 +16,22 @@ const jobs: Record<string, () => Promise<Job>> = {
   caps: async () => (await import('../lib/caps.ts')).capsJob,
 };
 
+const PROGRESS_MS = 50;
+
 async function run(job: string, opts: any, abort: SharedArrayBuffer): Promise<void> {
   const flag = new Int32Array(abort);
   const post = (m: any) => parentPort!.postMessage(m);
+  // Progress goes to the main thread at most every PROGRESS_MS (and always with a note, or at the
+  // end): a dump reports it after every 1 MiB read, and a message per report woke the main thread
+  // over a thousand times a second for nothing a terminal can show.
+  let lastProgress = -Infinity;
   const ctx: JobCtx = {
-    progress: (done, total, note) => post({ type: 'progress', done, total, note }),
+    progress: (done, total, note) => {
+      const now = performance.now();
+      if (now - lastProgress < PROGRESS_MS && note === undefined && !(total !== undefined && done >= total)) return;
+      lastProgress = now;
+      post({ type: 'progress', done, total, note });
+    },
     log: (level, text) => post({ type: 'log', level, text }),
     aborted: () => Atomics.load(flag, 0) !== 0,
     checkAbort: () => {
