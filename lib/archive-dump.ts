@@ -7,6 +7,7 @@
 import { openSync, closeSync, readSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ArchiveWriter, type ArchiveStats } from './archive.ts';
+import { defaultWorkers } from './archive-pool.ts';
 import { TscrError } from './errors.ts';
 import { ptraceShimRaw } from '../shim/native.ts';
 
@@ -25,7 +26,7 @@ export class DumpArchive {
   private w: ArchiveWriter;
   stats: ArchiveStats | null = null;
   constructor(private o: DumpArchiveOptions) {
-    this.w = ArchiveWriter.create(o.path, { parent: o.prev, workers: o.workers ?? 2, level: o.level ?? DUMP_LEVEL, sync: o.sync !== false });
+    this.w = ArchiveWriter.create(o.path, { parent: o.prev, workers: o.workers ?? defaultWorkers(), level: o.level ?? DUMP_LEVEL, sync: o.sync !== false });
   }
 
   /** Start the compression workers now if `bytes` of memory make them pay off (a dump, before it freezes the tree: see ArchiveWriter.startWorkers). */

@@ -6,9 +6,21 @@
 // usually 8 blocks (2 MiB of pages).
 import { Worker } from 'node:worker_threads';
 import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { ROOT, DIST } from './paths.ts';
 import { TscrError } from './errors.ts';
+
+/**
+ * How many compression workers to start: one per core beyond the first, because the writer's
+ * own thread packs blocks too whenever its workers fall behind. On two cores that is one worker:
+ * with two, three threads competing for two cores made a compressed dump of a 1.14 GiB python3
+ * process take 1.05-1.12 s instead of 0.93-1.03, and of a 0.94 GiB mixed-content one 1.0-1.4 s
+ * instead of 0.9-1.0 (the writer helping its workers came after two were chosen).
+ */
+export function defaultWorkers(): number {
+  return Math.max(0, Math.min(16, availableParallelism() - 1));
+}
 
 interface Job { resolve(lens: Int32Array): void; reject(e: Error): void }
 

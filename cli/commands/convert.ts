@@ -6,6 +6,7 @@ import type { Command } from '../context.ts';
 import { usage } from '../context.ts';
 import { TscrError } from '../../lib/errors.ts';
 import { ArchiveReader, dirToArchive, archiveToDir, imageFiles } from '../../lib/archive.ts';
+import { defaultWorkers } from '../../lib/archive-pool.ts';
 
 function human(n: number): string {
   const u = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
@@ -22,7 +23,7 @@ const convert: Command = {
     .positional('dst', { type: 'string', describe: 'archive file to write, or directory to fill' })
     .option('prev', { type: 'string', describe: 'previous checkpoint (a tscr archive or a CRIU directory): store only pages whose content is not already there' })
     .option('level', { type: 'number', default: 2, describe: '0 = store uncompressed, 1 = fast LZ4, 2 = LZ4 with hash chains (smaller, slower), 3 = smallest' })
-    .option('workers', { type: 'number', default: 2, describe: 'compression threads (0 = compress in the main thread)' })
+    .option('workers', { type: 'number', describe: 'compression threads besides the main one, which packs too (0 = compress in the main thread only; default: one per core beyond the first)' })
     .option('force', { type: 'boolean', default: false, describe: 'overwrite an existing archive / write into a non-empty directory' })
     .option('to-criu-compressed', { type: 'string', describe: "write a CRIU directory whose pages are LZ4-compressed like criu-dev's `--compress` (page: one block per page, the default) or `--compress-region` (region)" })
     .option('region-size', { type: 'string', describe: 'block size for --to-criu-compressed=region: bytes or K/M, a multiple of 4 KiB up to 4M (default 256K)' })
@@ -38,7 +39,7 @@ const convert: Command = {
       if (existsSync(dst) && statSync(dst).isDirectory()) throw usage(`${dst} is a directory; converting a directory writes an archive file`);
       const level = Number(args.level);
       if (![0, 1, 2, 3].includes(level)) throw usage(`--level must be 0, 1, 2 or 3, not ${args.level}`);
-      const workers = Math.max(0, Math.min(16, Math.floor(Number(args.workers) || 0)));
+      const workers = args.workers === undefined ? defaultWorkers() : Math.max(0, Math.min(16, Math.floor(Number(args.workers) || 0)));
       const p = ctx.progress('convert', 'items');
       let k = 0;
       const n = imageFiles(src).length;
