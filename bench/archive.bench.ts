@@ -20,6 +20,10 @@ import { Scratch } from '../lib/archive-core.ts';
 import { capture, presentRuns, PY_DICT as PY } from './procmem.ts';
 import { ROOT } from '../lib/paths.ts';
 import { DUMP_LEVEL } from '../lib/archive-dump.ts';
+import { defaultWorkers } from '../lib/archive-pool.ts';
+
+/** The dump's compression threads here: its writer's own thread plus defaultWorkers() workers. */
+const workersLabel = (): string => { const n = defaultWorkers(); return `writer + ${n} worker${n === 1 ? '' : 's'}`; };
 
 const tmp = mkdtempSync(join(tmpdir(), 'tscr-bench-'));
 const MB = 1e6;
@@ -258,7 +262,7 @@ async function dumpRow(label: string, pid: number): Promise<string[][]> {
     if (!best || c.secs < best.secs) best = { secs: c.secs, cpu: c.cpu, busy: c.busy, j };
   }
   const bj = best!.j;
-  rows.push([label, 'tscr dump -R --compress (archive, 2 workers), best of 3', fmt(bytes, best!.secs), fmt(bytes, pagesSecs(bj)), best!.cpu.toFixed(2),
+  rows.push([label, `tscr dump -R --compress (archive, ${workersLabel()}), best of 3`, fmt(bytes, best!.secs), fmt(bytes, pagesSecs(bj)), best!.cpu.toFixed(2),
     `${(100 * bj.archive.archiveBytes / bytes).toFixed(1)}%`, best!.busy.toFixed(0) + '%']);
   // native lz4 -1 of the same pages (in the page cache): one process, then two on the two halves
   const files = readdirSync(dir).filter((f) => /^pages-\d+\.img$/.test(f)).map((f) => join(dir, f));
