@@ -14,9 +14,9 @@ import { TscrError } from './errors.ts';
 /**
  * How many compression workers to start: one per core beyond the first, because the writer's
  * own thread packs blocks too whenever its workers fall behind. On two cores that is one worker:
- * with two, three threads competing for two cores made a compressed dump of a 1.14 GiB python3
- * process take 1.05-1.12 s instead of 0.93-1.03, and of a 0.94 GiB mixed-content one 1.0-1.4 s
- * instead of 0.9-1.0 (the writer helping its workers came after two were chosen).
+ * with two, three threads competed for two cores; interleaved with them, a compressed dump of a
+ * 1.14 GiB python3 process took 1.01-1.04 s instead of 1.08-1.14 (0.1 CPU-s less), and one of a
+ * 0.94 GiB mixed-content process was no slower (two were chosen before the writer helped).
  */
 export function defaultWorkers(): number {
   return Math.max(0, Math.min(16, availableParallelism() - 1));

@@ -711,14 +711,14 @@ export class ArchiveWriter {
     await this.placeRun(rec.refs!, at, h32, zero, 0, n);
   }
 
+  /** (keeps placeRun's touching loop from being optimized away) */
+  private touched = 0;
+
   /**
    * Pages from..to-1 of the staged pages at address inP of the shared memory (hashes h32, zero
    * flags) into the store: zero, duplicate, in the parent, or stored. New pages go into the
    * open block; consecutive ones are copied into the ring in one go (a memmove in Wasm).
    */
-  /** (keeps placeRun's touching loop from being optimized away) */
-  private touched = 0;
-
   private async placeRun(refs: U32Vec, inP: number, h32: Uint32Array, zero: Uint8Array, from: number, to: number): Promise<void> {
     const st = this.stats;
     let runFrom = 0, runPages = 0, runDst = 0;
