@@ -59,7 +59,7 @@ export interface DumpResult {
   seconds: number;
   mbps: number;
   frozenMs: number;
-  encoding: 'binary' | 'json';
+  encoding: 'binary';
   pids: number[];
   /** Zombies recorded (exited children not reaped yet). */
   zombies: number[];
@@ -137,7 +137,7 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
   let ok = false;
   let ftRef: FileTable | null = null;
   let shmemFilesRef: string[] = [];
-  let encoding: 'binary' | 'json' = 'json';
+  let encoding: 'binary' = 'binary';
   const dumps: ProcDump[] = [];
   const seccomp = new SeccompTable();
   let bytes = 0;

@@ -1,10 +1,9 @@
 // Where a dump's images go. Images are built in crit's JSON shape (the image
 // API's in-memory shape, lib/images.ts) and encoded to CRIU's binary format by
-// the codec. Until the codec's encoder is available, images are written as
-// crit JSON (NAME.img.json) so the rest of the pipeline can be tested.
+// the codec.
 import { writeFileSync, mkdirSync, openSync, fsyncSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Image } from '../images.ts';
+import { encodeImage, type Image } from '../images.ts';
 import { TscrError } from '../errors.ts';
 
 /** File name of an image written by a module through addEntry(magic, ...). */
@@ -20,22 +19,6 @@ export function extraFileName(magic: string, n?: number): string {
   return f.includes('%d') ? f.replace('%d', String(n ?? 1)) : f;
 }
 
-export function toJsonText(v: unknown): string {
-  return JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? `__tscr_big__${x}` : x), 2).replace(/"__tscr_big__(-?\d+)"/g, '$1');
-}
-
-type Encoder = (img: Image) => Uint8Array;
-
-async function findEncoder(): Promise<Encoder | null> {
-  try {
-    const m: any = await import('../images.ts');
-    const f = m.encodeImage ?? m.encode ?? m.imageToBytes;
-    return typeof f === 'function' ? (img: Image) => f(img) : null;
-  } catch {
-    return null;
-  }
-}
-
 export class ImageSink {
   readonly dir: string;
   images: { file: string; img: Image }[] = [];
@@ -49,14 +32,13 @@ export class ImageSink {
   }
   put(file: string, magic: string, entries: any[]) { this.images.push({ file, img: { magic, entries } }); }
 
-  /** Encode and write every image; fsync each when sync is set. Returns the encoding used. */
-  async flush(sync: boolean): Promise<'binary' | 'json'> {
-    const enc = await findEncoder();
+  /** Encode and write every image; fsync each when sync is set. Returns the encoding used (always binary). */
+  async flush(sync: boolean): Promise<'binary'> {
     for (const { file, img } of this.images) {
-      const path = join(this.dir, enc ? file : file + '.json');
-      let bytes: Uint8Array | string;
+      const path = join(this.dir, file);
+      let bytes: Uint8Array;
       try {
-        bytes = enc ? enc(img) : toJsonText(img);
+        bytes = encodeImage(img, { file });
       } catch (e: any) {
         throw new TscrError('E_INTERNAL', `encoding ${file} failed: ${e.message}`, { file, kind: img.magic });
       }
@@ -69,6 +51,6 @@ export class ImageSink {
       }
     }
     if (sync) { const fd = openSync(this.dir, 'r'); fsyncSync(fd); closeSync(fd); }
-    return enc ? 'binary' : 'json';
+    return 'binary';
   }
 }
