@@ -17,9 +17,11 @@ import { TscrError } from './errors.ts';
  * with two, three threads competed for two cores; interleaved with them, a compressed dump of a
  * 1.14 GiB python3 process took 1.01-1.04 s instead of 1.08-1.14 (0.1 CPU-s less), and one of a
  * 0.94 GiB mixed-content process was no slower (two were chosen before the writer helped).
+ * At most 3: the writer's ring of RING_SLOTS (64) blocks holds about eight batches in flight, so
+ * more workers would mostly wait for slots (this machine has two vCPUs: more is untested).
  */
 export function defaultWorkers(): number {
-  return Math.max(0, Math.min(16, availableParallelism() - 1));
+  return Math.max(0, Math.min(3, availableParallelism() - 1));
 }
 
 interface Job { resolve(lens: Int32Array): void; reject(e: Error): void }
