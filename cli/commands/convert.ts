@@ -23,7 +23,7 @@ const convert: Command = {
     .positional('dst', { type: 'string', describe: 'archive file to write, or directory to fill' })
     .option('prev', { type: 'string', describe: 'previous checkpoint (a tscr archive or a CRIU directory): store only pages whose content is not already there' })
     .option('level', { type: 'number', default: 2, describe: '0 = store uncompressed, 1 = fast LZ4, 2 = LZ4 with hash chains (smaller, slower), 3 = smallest' })
-    .option('workers', { type: 'number', describe: 'compression threads besides the main one, which packs too (0 = compress in the main thread only; default: one per core beyond the first)' })
+    .option('workers', { type: 'number', describe: 'compression threads besides the main one, which packs too (0 = compress in the main thread only; default: one per core beyond the first, at most 3)' })
     .option('force', { type: 'boolean', default: false, describe: 'overwrite an existing archive / write into a non-empty directory' })
     .option('to-criu-compressed', { type: 'string', describe: "write a CRIU directory whose pages are LZ4-compressed like criu-dev's `--compress` (page: one block per page, the default) or `--compress-region` (region)" })
     .option('region-size', { type: 'string', describe: 'block size for --to-criu-compressed=region: bytes or K/M, a multiple of 4 KiB up to 4M (default 256K)' })
