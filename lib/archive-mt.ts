@@ -56,6 +56,17 @@ if (END > MT_PAGES * 64 * KIB || HASHES + STAGE_PAGES * 9 + 16 > SLOT_HASHES || 
 
 let mod: WebAssembly.Module | null = null;
 
+/**
+ * Pack the n raw bytes of ring slot s into the same slot of the packed ring (the writer's thread
+ * and the workers both do it); paged: a page block, page-hashed with the slot's SLOT_HASHES.
+ * Returns the packed block's length; throws if it does not fit (it always should: OUT_SLOT).
+ */
+export function packSlot(ex: MtExports, s: number, n: number, level: number, paged: boolean): number {
+  const len = ex.arc_pack(RING + s * BLOCK_BYTES, 0, n, OUT + s * OUT_SLOT, 0, OUT_SLOT, level, paged ? SLOT_HASHES + s * BLOCK_PAGES * 8 : 0);
+  if (len < 0) throw new TscrError('E_INTERNAL', 'block packing: no room');
+  return len;
+}
+
 /** A new shared page memory (64 MiB of address space; pages are committed as they are used). */
 export function mtMemory(): WebAssembly.Memory {
   return new WebAssembly.Memory({ initial: MT_PAGES, maximum: MT_PAGES, shared: true });

@@ -6,7 +6,7 @@
 // once); messages: { id, level, paged, slots, lens } answered with { id, lens } (packed
 // lengths, in order).
 import { parentPort, workerData } from 'node:worker_threads';
-import { mtInstance, RING, OUT, OUT_SLOT, BLOCK_BYTES, BLOCK_PAGES, SLOT_HASHES } from './archive-mt.ts';
+import { mtInstance, packSlot, BLOCK_BYTES } from './archive-mt.ts';
 
 const { memory, index, packed, counter } = workerData as { memory: WebAssembly.Memory; index: number; packed: SharedArrayBuffer; counter: number };
 const packedCount = new Int32Array(packed);
@@ -18,9 +18,7 @@ parentPort!.on('message', (m: { id: number; level: number; paged: boolean; slots
     for (let k = 0; k < m.slots.length; k++) {
       const s = m.slots[k], n = m.lens[k];
       if (!(n > 0 && n <= BLOCK_BYTES)) throw new Error(`bad block length ${n}`);
-      const len = ex.arc_pack(RING + s * BLOCK_BYTES, 0, n, OUT + s * OUT_SLOT, 0, OUT_SLOT, m.level, m.paged ? SLOT_HASHES + s * BLOCK_PAGES * 8 : 0);
-      if (len < 0) throw new Error('block packing: no room');
-      lens[k] = len;
+      lens[k] = packSlot(ex, s, n, m.level, m.paged);
     }
     Atomics.add(packedCount, counter, 1);
     parentPort!.postMessage({ id: m.id, lens });
