@@ -59,6 +59,7 @@ export interface DumpResult {
   seconds: number;
   mbps: number;
   frozenMs: number;
+  /** Always 'binary' (CRIU's image format); kept for scripts that read it. */
   encoding: 'binary';
   pids: number[];
   /** Zombies recorded (exited children not reaped yet). */
@@ -137,7 +138,6 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
   let ok = false;
   let ftRef: FileTable | null = null;
   let shmemFilesRef: string[] = [];
-  let encoding: 'binary' = 'binary';
   const dumps: ProcDump[] = [];
   const seccomp = new SeccompTable();
   let bytes = 0;
@@ -348,7 +348,7 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
     } }]);
     if (opts.failAfter === 'write') throw new TscrError('E_DUMP', 'failing on request before writing images (test hook)');
     tf0 = performance.now();
-    encoding = await sink.flush(opts.sync ?? !opts.leaveRunning);
+    sink.flush(opts.sync ?? !opts.leaveRunning);
     ctx.log(3, `timing: freeze ${(tFrozen - t0).toFixed(1)} ms, collect ${(tm0 - tFrozen).toFixed(1)} ms, pages ${tMem.toFixed(1)} ms, encode+write ${(performance.now() - tf0).toFixed(1)} ms`);
     if (arc) await arc.finish(opts.dir); // archive complete (and fsynced, unless -R without --sync) before the tree may be killed
     tWrite = performance.now() - tw0;
@@ -404,7 +404,7 @@ export async function dumpJob(opts: DumpOptions, ctx: JobCtx): Promise<DumpResul
     dir: opts.dir, processes: dumps.length, threads: fz.all.size,
     vmas: dumps.reduce((a, d) => a + d.plans.length, 0), pages: bytes / 4096, bytes, seconds,
     mbps: tMem > 0 ? bytes / (1 << 20) / (tMem / 1000) : 0, frozenMs: Math.round(performance.now() - tFrozen),
-    encoding, pids: dumps.map((d) => d.pid), zombies: [...fz.zombies.keys()],
+    encoding: 'binary', pids: dumps.map((d) => d.pid), zombies: [...fz.zombies.keys()],
     phasesMs: {
       freeze: Math.round(tFrozen - t0), collect: Math.round(tm0 - tFrozen), pages: Math.round(tMem),
       images: Math.round(performance.now() - tf0),

@@ -32,8 +32,8 @@ export class ImageSink {
   }
   put(file: string, magic: string, entries: any[]) { this.images.push({ file, img: { magic, entries } }); }
 
-  /** Encode and write every image; fsync each when sync is set. Returns the encoding used (always binary). */
-  async flush(sync: boolean): Promise<'binary'> {
+  /** Encode and write every image; fsync each when sync is set. */
+  flush(sync: boolean): void {
     for (const { file, img } of this.images) {
       const path = join(this.dir, file);
       let bytes: Uint8Array;
@@ -51,6 +51,5 @@ export class ImageSink {
       }
     }
     if (sync) { const fd = openSync(this.dir, 'r'); fsyncSync(fd); closeSync(fd); }
-    return 'binary';
   }
 }
